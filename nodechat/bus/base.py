@@ -1,0 +1,78 @@
+"""The event bus interface: nodes publish events to topics and receive the topics they subscribed.
+
+Topics are per group (``group:<id>``) and per user (``user:<id>``). The bus
+only carries notifications; the store is the source of truth, so a lost event
+is recovered by reading the store (seq gaps are detected by the receiver).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+
+def group_topic(group_id: str) -> str:
+    """Topic of everything that happens in a group."""
+    return f"group:{group_id}"
+
+
+def user_topic(user_id: str) -> str:
+    """Topic of everything addressed to one user (DMs, notes, own sessions)."""
+    return f"user:{user_id}"
+
+
+class Event:
+    """One server event; its client frame is encoded at most once per node."""
+
+    __slots__ = ("kind", "data", "origin", "_frame")
+
+    def __init__(self, kind: str, data: dict[str, Any], *, origin: str | None = None) -> None:
+        self.kind = kind
+        self.data = data
+        self.origin = origin  # session id that caused it, when relevant
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        """The client-protocol JSON text of this event, encoded once."""
+        if self._frame is None:
+            self._frame = orjson.dumps({"type": "event", "event": self.kind, "data": self.data})
+        return self._frame
+
+    def __repr__(self) -> str:
+        return f"Event({self.kind!r}, {self.data!r})"
+
+
+EventHandler = Callable[[str, Event], None]
+
+
+class Bus(ABC):
+    """A node's connection to the event bus."""
+
+    @abstractmethod
+    def set_handler(self, handler: EventHandler) -> None:
+        """Install the one callback that receives ``(topic, event)`` for subscribed topics."""
+
+    @abstractmethod
+    async def publish(self, topic: str, event: Event) -> None:
+        """Send an event to every node subscribed to ``topic`` (this one included)."""
+
+    @abstractmethod
+    async def subscribe(self, topic: str) -> None:
+        """Start receiving a topic (idempotent)."""
+
+    @abstractmethod
+    async def unsubscribe(self, topic: str) -> None:
+        """Stop receiving a topic (idempotent)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Disconnect."""
+
+    @property
+    @abstractmethod
+    def healthy(self) -> bool:
+        """Whether events are flowing (False while disconnected from the broker)."""

@@ -1,0 +1,111 @@
+"""The one error tree of nodechat.
+
+Every failure a client can see is a :class:`ChatError` with a stable ``code``.
+Each boundary maps it: the WebSocket adapter to an error frame, the CLI to an
+exit code and a message. Lower-layer exceptions (sqlite3, jwt, bcrypt) are
+caught in their adapter and re-raised as one of these with ``raise ... from``.
+
+    ChatError
+    ├── InvalidRequest        invalid_request   bad fields, types, values
+    ├── Unauthenticated       unauthenticated   no / bad / expired token
+    │   └── InvalidCredentials invalid_credentials
+    ├── Forbidden             forbidden         authenticated, but not allowed
+    ├── NotFound              not_found         absent, or hidden from the caller
+    ├── Conflict              conflict          unique field taken (username_taken, ...)
+    ├── RateLimited           rate_limited      slow down; ``retry_after`` seconds
+    ├── Unavailable           unavailable       shutting down, backend unreachable
+    └── InternalError         internal          a bug; details are logged, not sent
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ChatError(Exception):
+    """Root of every error a client may see; ``code`` is stable and documented."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form: ``{"code", "message", **details}``."""
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class InvalidRequest(ChatError):
+    """The request is malformed or a field has a bad value."""
+
+    code = "invalid_request"
+
+
+class Unauthenticated(ChatError):
+    """The caller is not (or no longer) authenticated."""
+
+    code = "unauthenticated"
+
+
+class InvalidCredentials(Unauthenticated):
+    """Unknown user or wrong password: deliberately the same answer."""
+
+    code = "invalid_credentials"
+
+
+class Forbidden(ChatError):
+    """The caller is known but may not do this."""
+
+    code = "forbidden"
+
+
+class NotFound(ChatError):
+    """The thing does not exist, or the caller may not learn that it does."""
+
+    code = "not_found"
+
+
+class Conflict(ChatError):
+    """A unique value is already taken, or the state does not allow this."""
+
+    code = "conflict"
+
+
+class RateLimited(ChatError):
+    """Too many requests; ``retry_after`` says when to try again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, code: str | None = None) -> None:
+        super().__init__(message, code=code, retry_after=round(max(retry_after, 0.0), 3))
+        self.retry_after = retry_after
+
+
+class Unavailable(ChatError):
+    """The server cannot serve this now (shutting down, backend down)."""
+
+    code = "unavailable"
+
+
+class InternalError(ChatError):
+    """An unexpected failure; the cause is logged on the server only."""
+
+    code = "internal"
+
+
+__all__ = [
+    "ChatError",
+    "Conflict",
+    "Forbidden",
+    "InternalError",
+    "InvalidCredentials",
+    "InvalidRequest",
+    "NotFound",
+    "RateLimited",
+    "Unauthenticated",
+    "Unavailable",
+]

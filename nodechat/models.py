@@ -1,0 +1,272 @@
+"""Domain records shared by every layer. Plain frozen dataclasses, no I/O.
+
+Times are integer milliseconds since the Unix epoch (``*_at`` fields).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+_B32 = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+
+
+def now_ms() -> int:
+    """Current wall-clock time in integer milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def new_id(prefix: str) -> str:
+    """A new time-ordered id: ``prefix_`` + 48-bit ms time + 60 random bits, base32."""
+    n = (now_ms() << 60) | int.from_bytes(os.urandom(8), "big") >> 4
+    chars = []
+    for _ in range(22):
+        chars.append(_B32[n & 31])
+        n >>= 5
+    return f"{prefix}_{''.join(reversed(chars))}"
+
+
+class Role(StrEnum):
+    """A member's role in a group; owner > admin > member."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+    @property
+    def rank(self) -> int:
+        """Higher outranks lower."""
+        return {"owner": 3, "admin": 2, "member": 1}[self.value]
+
+
+class ChannelKind(StrEnum):
+    """What a channel carries."""
+
+    TEXT = "text"
+    VOICE = "voice"
+
+
+class ConversationKind(StrEnum):
+    """The three kinds of conversation a message can belong to."""
+
+    CHANNEL = "channel"
+    DIRECT = "direct"
+    SELF = "self"
+
+
+def direct_conversation_id(user_a: str, user_b: str) -> str:
+    """The id of the direct conversation between two users (order-free)."""
+    a, b = sorted((user_a, user_b))
+    return f"dm:{a}:{b}"
+
+
+def self_conversation_id(user_id: str) -> str:
+    """The id of a user's notes-to-self conversation."""
+    return f"self:{user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """An account as others may see it (no secrets)."""
+
+    id: str
+    username: str
+    email: str
+    display_name: str
+    about: str
+    created_at: int
+    disabled: bool = False
+    is_admin: bool = False
+
+    def public(self) -> dict[str, Any]:
+        """What any other user may learn (no email)."""
+        return {
+            "id": self.id,
+            "username": self.username,
+            "display_name": self.display_name,
+            "about": self.about,
+        }
+
+    def private(self) -> dict[str, Any]:
+        """What the user themself sees."""
+        return {**self.public(), "email": self.email, "created_at": self.created_at,
+                "is_admin": self.is_admin}
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSession:
+    """A login: one refresh-token family, one or more devices' access tokens."""
+
+    id: str
+    user_id: str
+    created_at: int
+    expires_at: int
+    revoked_at: int | None = None
+    user_agent: str = ""
+    address: str = ""
+
+    def active(self, at: int) -> bool:
+        """Whether the session may still be used at time ``at``."""
+        return self.revoked_at is None and at < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is calling: a verified user and the session the token belongs to."""
+
+    user_id: str
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """What login, register and refresh hand back."""
+
+    access_token: str
+    refresh_token: str
+    access_expires_at: int
+    session_id: str
+    user: User
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "access_expires_at": self.access_expires_at,
+            "session_id": self.session_id,
+            "user": self.user.private(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A community with channels and members."""
+
+    id: str
+    name: str
+    description: str
+    owner_id: str
+    created_at: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        return {"id": self.id, "name": self.name, "description": self.description,
+                "owner_id": self.owner_id, "created_at": self.created_at}
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A text or voice channel of a group; its id is also its conversation id."""
+
+    id: str
+    group_id: str
+    name: str
+    kind: ChannelKind
+    position: int
+    topic: str = ""
+    created_at: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        return {"id": self.id, "group_id": self.group_id, "name": self.name,
+                "kind": self.kind.value, "position": self.position, "topic": self.topic}
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A user's membership of a group."""
+
+    group_id: str
+    user_id: str
+    role: Role
+    joined_at: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        return {"group_id": self.group_id, "user_id": self.user_id,
+                "role": self.role.value, "joined_at": self.joined_at}
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """An invite code to join a group."""
+
+    code: str
+    group_id: str
+    created_by: str
+    created_at: int
+    expires_at: int | None
+    max_uses: int | None
+    uses: int = 0
+    revoked: bool = False
+
+    def usable(self, at: int) -> bool:
+        """Whether the code can still be used at time ``at``."""
+        if self.revoked:
+            return False
+        if self.expires_at is not None and at >= self.expires_at:
+            return False
+        return self.max_uses is None or self.uses < self.max_uses
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        return {"code": self.code, "group_id": self.group_id, "created_by": self.created_by,
+                "created_at": self.created_at, "expires_at": self.expires_at,
+                "max_uses": self.max_uses, "uses": self.uses, "revoked": self.revoked}
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """Where messages live: a channel, a direct pair, or a user's notes."""
+
+    id: str
+    kind: ConversationKind
+    group_id: str | None = None
+    participants: tuple[str, ...] = ()
+    last_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One stored message. ``seq`` is gap-free within its conversation."""
+
+    id: str
+    conversation_id: str
+    seq: int
+    author_id: str
+    body: str
+    nonce: str
+    created_at: int
+    reply_to: str | None = None
+    edited_at: int | None = None
+    deleted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form; a deleted message carries no body."""
+        return {
+            "id": self.id,
+            "conversation": self.conversation_id,
+            "seq": self.seq,
+            "author_id": self.author_id,
+            "body": "" if self.deleted else self.body,
+            "nonce": self.nonce,
+            "created_at": self.created_at,
+            "reply_to": self.reply_to,
+            "edited_at": self.edited_at,
+            "deleted": self.deleted,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """A user's view of one conversation: where it is and what they have read."""
+
+    conversation: Conversation
+    last_read_seq: int
+    unread: int
+    peer_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

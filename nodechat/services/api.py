@@ -1,0 +1,281 @@
+"""One interface per role. Local implementations sit over a store and a bus;
+remote ones (gRPC clients) come with the split roles. Transports depend on
+these interfaces only, and all authorization happens behind them.
+
+Every method that acts for a user takes the caller's verified
+:class:`~nodechat.models.Identity` first.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nodechat.models import (
+    Channel,
+    ConversationState,
+    Group,
+    Identity,
+    Invite,
+    Member,
+    Message,
+    TokenPair,
+    User,
+)
+
+
+class AuthService(ABC):
+    """Accounts, passwords, tokens and sessions."""
+
+    @abstractmethod
+    async def register(
+        self,
+        username: str,
+        email: str,
+        password: str,
+        *,
+        display_name: str | None = None,
+        address: str = "",
+        user_agent: str = "",
+    ) -> TokenPair:
+        """Create an account and log it in."""
+
+    @abstractmethod
+    async def login(
+        self, login: str, password: str, *, address: str = "", user_agent: str = ""
+    ) -> TokenPair:
+        """Log in by username or email; ``InvalidCredentials`` for either mistake."""
+
+    @abstractmethod
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Spend a refresh token for a new pair; reuse of a spent one revokes the session."""
+
+    @abstractmethod
+    async def authenticate(self, access_token: str) -> Identity:
+        """Verify an access token (signature, claims, live session, enabled user)."""
+
+    @abstractmethod
+    async def logout(self, identity: Identity) -> None:
+        """End the caller's session (its live connections are closed)."""
+
+    @abstractmethod
+    async def logout_all(self, identity: Identity) -> int:
+        """End every session of the caller; return how many."""
+
+    @abstractmethod
+    async def get_user(self, identity: Identity, user_id: str | None = None) -> User:
+        """The caller's own account, or another user's (public fields are for the adapter to pick)."""
+
+    @abstractmethod
+    async def find_user(self, identity: Identity, username: str) -> User:
+        """Look a user up by username."""
+
+    @abstractmethod
+    async def get_users(self, identity: Identity, user_ids: Sequence[str]) -> list[User]:
+        """The users among ``user_ids`` that exist."""
+
+    @abstractmethod
+    async def update_profile(
+        self, identity: Identity, *, display_name: str | None = None, about: str | None = None
+    ) -> User:
+        """Change the caller's display name and/or about text."""
+
+    @abstractmethod
+    async def change_password(self, identity: Identity, old_password: str, new_password: str) -> None:
+        """Change the password; every other session of the user ends."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """A group as one member sees it."""
+
+    group: Group
+    channels: list[Channel]
+    role: str
+    member_count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        return {**self.group.to_dict(), "channels": [c.to_dict() for c in self.channels],
+                "role": self.role, "member_count": self.member_count}
+
+
+class GroupService(ABC):
+    """Groups, channels, members, roles and invites."""
+
+    @abstractmethod
+    async def create_group(self, identity: Identity, name: str, description: str = "") -> GroupView:
+        """Create a group owned by the caller, with a ``welcome`` text channel."""
+
+    @abstractmethod
+    async def list_groups(self, identity: Identity) -> list[GroupView]:
+        """The caller's groups with their channels."""
+
+    @abstractmethod
+    async def get_group(self, identity: Identity, group_id: str) -> GroupView:
+        """One group; ``NotFound`` for a non-member."""
+
+    @abstractmethod
+    async def update_group(
+        self, identity: Identity, group_id: str, *, name: str | None = None,
+        description: str | None = None,
+    ) -> GroupView:
+        """Rename/describe (owner or admin)."""
+
+    @abstractmethod
+    async def delete_group(self, identity: Identity, group_id: str) -> None:
+        """Delete the group (owner)."""
+
+    @abstractmethod
+    async def create_channel(
+        self, identity: Identity, group_id: str, name: str, kind: str = "text", topic: str = ""
+    ) -> Channel:
+        """Add a channel at the end (owner or admin)."""
+
+    @abstractmethod
+    async def update_channel(
+        self, identity: Identity, channel_id: str, *, name: str | None = None,
+        topic: str | None = None,
+    ) -> Channel:
+        """Rename or set the topic (owner or admin)."""
+
+    @abstractmethod
+    async def delete_channel(self, identity: Identity, channel_id: str) -> None:
+        """Delete a channel and its history (owner or admin)."""
+
+    @abstractmethod
+    async def reorder_channels(
+        self, identity: Identity, group_id: str, channel_ids: Sequence[str]
+    ) -> list[Channel]:
+        """Set the channel order (owner or admin)."""
+
+    @abstractmethod
+    async def list_members(self, identity: Identity, group_id: str) -> list[Member]:
+        """Members of a group the caller belongs to."""
+
+    @abstractmethod
+    async def create_invite(
+        self, identity: Identity, group_id: str, *, expires_in: int | None = None,
+        max_uses: int | None = None,
+    ) -> Invite:
+        """A new invite code (owner or admin); ``expires_in`` in seconds."""
+
+    @abstractmethod
+    async def list_invites(self, identity: Identity, group_id: str) -> list[Invite]:
+        """The group's invites (owner or admin)."""
+
+    @abstractmethod
+    async def revoke_invite(self, identity: Identity, code: str) -> Invite:
+        """Revoke an invite (owner or admin)."""
+
+    @abstractmethod
+    async def join(self, identity: Identity, code: str) -> GroupView:
+        """Join a group by invite code."""
+
+    @abstractmethod
+    async def leave(self, identity: Identity, group_id: str) -> None:
+        """Leave a group (an owner must transfer ownership first)."""
+
+    @abstractmethod
+    async def kick(self, identity: Identity, group_id: str, user_id: str) -> None:
+        """Remove a member of lower rank (owner or admin)."""
+
+    @abstractmethod
+    async def ban(self, identity: Identity, group_id: str, user_id: str) -> None:
+        """Remove a member of lower rank and keep them out (owner or admin)."""
+
+    @abstractmethod
+    async def unban(self, identity: Identity, group_id: str, user_id: str) -> None:
+        """Lift a ban (owner or admin)."""
+
+    @abstractmethod
+    async def set_role(self, identity: Identity, group_id: str, user_id: str, role: str) -> Member:
+        """Make a member admin or member (owner)."""
+
+    @abstractmethod
+    async def transfer_ownership(self, identity: Identity, group_id: str, user_id: str) -> GroupView:
+        """Hand the group to another member (owner); the old owner becomes admin."""
+
+    @abstractmethod
+    async def member_group_ids(self, user_id: str) -> list[str]:
+        """Groups of a user, for the socket node's subscriptions (trusted callers only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The ack of a send: the stored message, and whether this call created it."""
+
+    message: Message
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    """Messages after a seq, or the statement that the gap is too large to replay."""
+
+    conversation_id: str
+    messages: list[Message]
+    last_seq: int
+    too_old: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a freshly authenticated session needs: its conversations and their state."""
+
+    conversations: list[ConversationState]
+    users: list[User] = field(default_factory=list)
+
+
+class MessageService(ABC):
+    """Conversations, messages, history, read markers and blocks."""
+
+    @abstractmethod
+    async def send(
+        self, identity: Identity, conversation_id: str, body: str, nonce: str,
+        reply_to: str | None = None,
+    ) -> SendResult:
+        """Store a message durably and publish it; idempotent on (author, nonce)."""
+
+    @abstractmethod
+    async def edit(self, identity: Identity, message_id: str, body: str) -> Message:
+        """Edit one's own message."""
+
+    @abstractmethod
+    async def delete(self, identity: Identity, message_id: str) -> Message:
+        """Delete one's own message, or any in a group one owns or administers."""
+
+    @abstractmethod
+    async def history(
+        self, identity: Identity, conversation_id: str, *, before: int | None = None,
+        after: int | None = None, limit: int = 50,
+    ) -> list[Message]:
+        """Messages by cursor; newest first unless ``after`` is given."""
+
+    @abstractmethod
+    async def replay(
+        self, identity: Identity, conversation_id: str, after_seq: int, limit: int
+    ) -> ReplayResult:
+        """Everything after ``after_seq`` in order, or ``too_old`` past ``limit`` messages."""
+
+    @abstractmethod
+    async def mark_read(self, identity: Identity, conversation_id: str, seq: int) -> int:
+        """Move the caller's read marker forward; return the stored marker."""
+
+    @abstractmethod
+    async def open_direct(self, identity: Identity, user_id: str) -> ConversationState:
+        """The direct conversation with another user, created if needed."""
+
+    @abstractmethod
+    async def conversations(self, identity: Identity) -> list[ConversationState]:
+        """Every conversation of the caller with last seq, read marker and unread count."""
+
+    @abstractmethod
+    async def block(self, identity: Identity, user_id: str) -> None:
+        """Block a user: no direct messages either way."""
+
+    @abstractmethod
+    async def unblock(self, identity: Identity, user_id: str) -> None:
+        """Lift a block."""
