@@ -13,9 +13,7 @@ class MemoryBroker:
 
     def connect(self) -> MemoryBus:
         """A new client of this broker."""
-        client = MemoryBus(self)
-        self.clients.append(client)
-        return client
+        return MemoryBus(self)
 
 
 class MemoryBus(Bus):

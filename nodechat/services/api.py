@@ -273,6 +273,10 @@ class MessageService(ABC):
         """Every conversation of the caller with last seq, read marker and unread count."""
 
     @abstractmethod
+    async def typing(self, identity: Identity, conversation_id: str) -> None:
+        """Tell the conversation the caller is typing (ephemeral, not stored)."""
+
+    @abstractmethod
     async def block(self, identity: Identity, user_id: str) -> None:
         """Block a user: no direct messages either way."""
 

@@ -11,6 +11,7 @@ them run while the writer commits, and they see every committed write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -66,9 +67,13 @@ class Database:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         writer = _connect(self.path)
-        writer.execute("PRAGMA journal_mode=WAL")
-        writer.execute("PRAGMA synchronous=FULL")
-        _migrate(writer, migrations)
+        try:
+            writer.execute("PRAGMA journal_mode=WAL")
+            writer.execute("PRAGMA synchronous=FULL")
+            _migrate(writer, migrations)
+        except BaseException:  # e.g. schema_too_new: do not leak the open file
+            writer.close()
+            raise
         self._writer = writer
         self.reader = _connect(self.path)
         self.reader.execute("PRAGMA query_only=ON")
@@ -162,10 +167,8 @@ class Database:
         for job, outcome in zip(batch, outcomes, strict=True):
             by_loop.setdefault(job.loop, []).append(outcome)
         for loop, results in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
                 loop.call_soon_threadsafe(_settle, results)
-            except RuntimeError:  # the loop is closed: nobody is waiting any more
-                pass
 
 
 def _migrate(conn: sqlite3.Connection, migrations: Sequence[str]) -> None:

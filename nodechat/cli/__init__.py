@@ -1,0 +1,38 @@
+"""The ``nodechat`` command: one entry point for every role and tool."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from nodechat import __version__
+from nodechat.cli import serve as serve_cmd
+
+app = typer.Typer(
+    name="nodechat",
+    help="nodechat: a chat server for communities (groups, channels, direct messages).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve_cmd.serve)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nodechat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """nodechat: a chat server for communities (groups, channels, direct messages)."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

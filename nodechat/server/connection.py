@@ -1,0 +1,107 @@
+"""One client's WebSocket connection: writes frames, applies the session state to events.
+
+All writes go straight to the transport as pre-framed bytes (see
+:mod:`nodechat.server.framing`), and only while the connection is open. A
+client whose unsent bytes exceed the send-buffer bound is disconnected with
+close code 4009: a slow reader never slows anyone else down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.protocol import State
+
+from nodechat.bus import Event
+from nodechat.protocol.session import SessionState, Verdict
+from nodechat.server.framing import text_frame
+
+log = logging.getLogger(__name__)
+
+CLOSE_REVOKED = 4001
+CLOSE_AUTH_TIMEOUT = 4002
+CLOSE_RATE_LIMIT = 4008
+CLOSE_SLOW_CONSUMER = 4009
+
+Backfill = Callable[["ClientConnection", str, int, int], Awaitable[None]]
+
+
+class ClientConnection:
+    """A connected client: the socket, its session state, and its pending events."""
+
+    def __init__(self, ws: ServerConnection, *, send_buffer: int, backfill: Backfill) -> None:
+        self.ws = ws
+        self.state = SessionState()
+        self.send_buffer = send_buffer
+        self._backfill = backfill
+        self._held: list[Event] | None = None  # events held while replaying
+        self.topics: set[str] = set()
+        self.typing_at: dict[str, float] = {}
+        self.address = ws.remote_address[0] if ws.remote_address else ""
+
+    @property
+    def open(self) -> bool:
+        """Whether frames may still be written."""
+        return self.ws.protocol.state is State.OPEN
+
+    def send_payload(self, payload: bytes) -> None:
+        """Frame and write one JSON payload."""
+        self.send_frame(text_frame(payload))
+
+    def send_frame(self, frame: bytes) -> None:
+        """Write one pre-framed message, or drop this client if it cannot keep up."""
+        if self.ws.protocol.state is not State.OPEN:
+            return
+        transport = self.ws.transport
+        if transport.get_write_buffer_size() > self.send_buffer:
+            log.info("dropping slow client %s", self.address)
+            self.close(CLOSE_SLOW_CONSUMER, "slow consumer: send buffer full")
+            return
+        transport.write(frame)
+
+    def close(self, code: int, reason: str) -> None:
+        """Close without waiting (safe from synchronous callbacks)."""
+        self.state.closed()
+        if self.ws.protocol.state is State.OPEN:
+            asyncio.get_running_loop().create_task(self.ws.close(code, reason))
+
+    # -- event delivery ------------------------------------------------------
+
+    def hold(self) -> None:
+        """Hold live events until :meth:`release` (used while replaying from the store)."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """Deliver what was held, in arrival order, through the normal checks."""
+        held, self._held = self._held, None
+        for event in held or ():
+            self.deliver(event)
+            if self._held is not None:  # a gap started another backfill
+                self._held.extend(held[held.index(event) + 1:])
+                return
+
+    def deliver(self, event: Event, frame: bytes | None = None) -> None:
+        """Send an event to this client unless it is a duplicate; fetch gaps first."""
+        if self._held is not None:
+            self._held.append(event)
+            return
+        if event.kind == "message.created":
+            data: dict[str, Any] = event.data
+            conversation, seq = data["conversation"], data["seq"]
+            verdict = self.state.admit(conversation, seq)
+            if verdict is Verdict.DUPLICATE:
+                return
+            if verdict is Verdict.GAP:
+                after = self.state.seen[conversation]
+                self.hold()
+                assert self._held is not None
+                self._held.append(event)
+                asyncio.get_running_loop().create_task(
+                    self._backfill(self, conversation, after, seq - 1))
+                return
+        self.send_frame(frame if frame is not None else text_frame(event.frame))

@@ -1,0 +1,161 @@
+"""The node's fan-out: which local connections want which topic, and presence.
+
+The hub subscribes the bus only to topics that a local session needs (its
+user topic and its groups), frames each event once, and writes the same bytes
+to every local recipient. Membership and revocation events also change the
+subscriptions here, so no per-message membership lookup is ever needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+from nodechat.bus import Bus, Event, group_topic, user_topic
+from nodechat.server.connection import CLOSE_REVOKED, ClientConnection
+from nodechat.server.framing import text_frame
+
+log = logging.getLogger(__name__)
+
+REMOVAL_EVENTS = frozenset({"member.left", "member.kicked", "member.banned"})
+
+PresenceTopics = Callable[[str], Awaitable[list[str]]]
+
+
+class Hub:
+    """Local subscriptions, delivery and presence for one socket node."""
+
+    def __init__(self, bus: Bus, presence_topics: PresenceTopics) -> None:
+        self._bus = bus
+        self._presence_topics = presence_topics
+        self._topics: dict[str, set[ClientConnection]] = {}
+        self._users: dict[str, set[ClientConnection]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.delivered = 0
+        bus.set_handler(self.on_event)
+
+    @property
+    def connections(self) -> int:
+        """Authenticated connections on this node."""
+        return sum(len(c) for c in self._users.values())
+
+    def online(self, user_ids: Iterable[str]) -> list[str]:
+        """Which of these users have a session on this node."""
+        return [u for u in user_ids if u in self._users]
+
+    def user_connections(self, user_id: str) -> set[ClientConnection]:
+        """The live connections of one user on this node."""
+        return self._users.get(user_id, set())
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _join(self, conn: ClientConnection, topic: str) -> None:
+        conns = self._topics.get(topic)
+        if conns is None:
+            conns = self._topics[topic] = set()
+            await self._bus.subscribe(topic)
+        conns.add(conn)
+        conn.topics.add(topic)
+
+    async def _leave(self, conn: ClientConnection, topic: str) -> None:
+        conn.topics.discard(topic)
+        conns = self._topics.get(topic)
+        if conns is None:
+            return
+        conns.discard(conn)
+        if not conns:
+            del self._topics[topic]
+            await self._bus.unsubscribe(topic)
+
+    async def attach(self, conn: ClientConnection, group_ids: Iterable[str]) -> None:
+        """Subscribe an authenticated connection to its user and group topics."""
+        identity = conn.state.identity
+        assert identity is not None
+        uid = identity.user_id
+        await self._join(conn, user_topic(uid))
+        for gid in group_ids:
+            await self._join(conn, group_topic(gid))
+        sessions = self._users.setdefault(uid, set())
+        sessions.add(conn)
+        if len(sessions) == 1:
+            await self._announce(uid, "online")
+
+    async def detach(self, conn: ClientConnection) -> None:
+        """Forget a closed connection."""
+        identity = conn.state.identity
+        for topic in list(conn.topics):
+            await self._leave(conn, topic)
+        if identity is None:
+            return
+        sessions = self._users.get(identity.user_id)
+        if sessions is not None and conn in sessions:
+            sessions.discard(conn)
+            if not sessions:
+                del self._users[identity.user_id]
+                await self._announce(identity.user_id, "offline")
+
+    async def _announce(self, user_id: str, status: str) -> None:
+        try:
+            topics = await self._presence_topics(user_id)
+        except Exception:  # presence is best effort; never fail a connect over it
+            log.warning("presence lookup failed for %s", user_id, exc_info=True)
+            return
+        event = Event("presence", {"user_id": user_id, "status": status})
+        for topic in topics:
+            await self._bus.publish(topic, event)
+
+    # -- bus callback ----------------------------------------------------------
+
+    def on_event(self, topic: str, event: Event) -> None:
+        """Deliver one bus event to the local connections subscribed to ``topic``."""
+        conns = self._topics.get(topic)
+        if not conns:
+            return
+        kind = event.kind
+        data = event.data
+        if kind == "session.revoked":
+            self._revoke(conns, data)
+            return
+        frame = text_frame(event.frame)
+        skip = data.get("user_id") if kind == "member.joined" and topic.startswith("group:") \
+            else None
+        for conn in list(conns):
+            identity = conn.state.identity
+            if skip is not None and identity is not None and identity.user_id == skip:
+                continue
+            conn.deliver(event, frame)
+        self.delivered += len(conns)
+        if kind in REMOVAL_EVENTS:
+            self._drop_user_from_group(data["group_id"], data["user_id"], data)
+        elif kind == "group.deleted":
+            for conn in list(conns):
+                self._spawn(self._leave(conn, topic))
+        elif kind in ("member.joined", "group.created") and topic.startswith("user:"):
+            gid = data["group_id"] if kind == "member.joined" else data["id"]
+            for conn in list(conns):
+                self._spawn(self._join(conn, group_topic(gid)))
+
+    def _revoke(self, conns: set[ClientConnection], data: dict[str, object]) -> None:
+        revoked = data.get("session_ids")
+        for conn in list(conns):
+            identity = conn.state.identity
+            if identity is None:
+                continue
+            if revoked is None or (isinstance(revoked, list) and identity.session_id in revoked):
+                conn.close(CLOSE_REVOKED, "session revoked")
+
+    def _drop_user_from_group(self, group_id: str, user_id: str,
+                              data: dict[str, object]) -> None:
+        topic = group_topic(group_id)
+        for conn in list(self._users.get(user_id, ())):
+            if topic in conn.topics:
+                self._spawn(self._leave(conn, topic))
+
+    async def close(self) -> None:
+        """Wait for pending subscription changes."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,250 @@
+"""The client WebSocket endpoint (socket role): frames in, service calls, frames out.
+
+Per connection, requests are handled one at a time in arrival order, so a
+client's sends are stored in the order it sent them. Errors become error
+frames with stable codes; only protocol violations close the connection, with
+the close codes listed in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from nodechat.config import SocketSettings
+from nodechat.errors import ChatError, InternalError, RateLimited, Unavailable
+from nodechat.models import Identity
+from nodechat.protocol.frames import (
+    FrameError,
+    Request,
+    decode_request,
+    encode_error,
+    encode_hello,
+    encode_reply,
+)
+from nodechat.protocol.session import Phase
+from nodechat.server.connection import (
+    CLOSE_AUTH_TIMEOUT,
+    CLOSE_RATE_LIMIT,
+    ClientConnection,
+)
+from nodechat.server.dispatch import HANDLERS, Call, Services, conversation_dict
+from nodechat.server.hub import Hub
+from nodechat.services.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+
+# A connection that keeps flooding after this many refused requests is closed.
+MAX_REFUSED = 200
+
+
+class SocketEndpoint:
+    """Serves protocol v1 on accepted WebSocket connections."""
+
+    def __init__(self, services: Services, hub: Hub, settings: SocketSettings) -> None:
+        self.services = services
+        self.hub = hub
+        self.settings = settings
+        self.draining = False
+        self.inflight = 0
+        self.connections: set[ClientConnection] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def handle(self, ws: ServerConnection) -> None:
+        """Run one client connection until it closes."""
+        s = self.settings
+        conn = ClientConnection(ws, send_buffer=s.send_buffer, backfill=self.backfill)
+        self.connections.add(conn)
+        loop = asyncio.get_running_loop()
+        deadline = loop.call_later(s.auth_deadline, self._auth_timeout, conn)
+        bucket = TokenBucket(s.requests_per_second, s.request_burst)
+        refused = 0
+        conn.send_payload(encode_hello(auth_deadline=s.auth_deadline, heartbeat=s.ping_interval,
+                                       max_frame=s.max_frame))
+        try:
+            async for message in ws:
+                if not bucket.take():
+                    refused += 1
+                    if refused > MAX_REFUSED:
+                        conn.close(CLOSE_RATE_LIMIT, "request rate limit exceeded")
+                        break
+                    conn.send_payload(encode_error(None, RateLimited(
+                        "too many requests", retry_after=bucket.retry_after())))
+                    continue
+                if isinstance(message, bytes):
+                    conn.send_payload(encode_error(None, ChatError(
+                        "binary frames are not supported in protocol v1",
+                        code="unsupported_frame")))
+                    continue
+                await self._request(conn, message)
+                if conn.state.phase is Phase.READY and not deadline.cancelled():
+                    deadline.cancel()
+        except ConnectionClosed:
+            pass
+        finally:
+            deadline.cancel()
+            conn.state.closed()
+            self.connections.discard(conn)
+            await self.hub.detach(conn)
+
+    def _auth_timeout(self, conn: ClientConnection) -> None:
+        if conn.state.phase is Phase.UNAUTHENTICATED:
+            conn.close(CLOSE_AUTH_TIMEOUT, "authentication deadline passed")
+
+    async def _request(self, conn: ClientConnection, text: str) -> None:
+        try:
+            request = decode_request(text)
+        except FrameError as exc:
+            conn.send_payload(encode_error(exc.request_id, exc))
+            return
+        self.inflight += 1
+        self._idle.clear()
+        try:
+            if self.draining:
+                raise Unavailable("the server is shutting down; reconnect shortly",
+                                  code="shutting_down")
+            conn.state.check_op(request.op)
+            reply = await self._call(conn, request)
+            if reply is not None:
+                conn.send_payload(encode_reply(request.id, reply))
+        except ChatError as exc:
+            conn.send_payload(encode_error(request.id, exc))
+        except Exception:
+            log.exception("op %s failed", request.op)
+            conn.send_payload(encode_error(request.id, InternalError("internal server error")))
+        finally:
+            self.inflight -= 1
+            if self.inflight == 0:
+                self._idle.set()
+
+    async def _call(self, conn: ClientConnection, request: Request) -> Any:
+        if request.op == "auth.authenticate":
+            await self._authenticate(conn, request)
+            return None
+        if request.op == "typing":
+            return await self._typing(conn, request.data["conversation"])
+        call = Call(self.services, conn.state.identity, request.data, conn.address)
+        return await HANDLERS[request.op](call)
+
+    async def _typing(self, conn: ClientConnection, conversation: str) -> dict[str, bool]:
+        identity = conn.state.identity
+        assert identity is not None
+        now = time.monotonic()
+        if now - conn.typing_at.get(conversation, -1e9) < self.settings.typing_interval:
+            return {"sent": False}
+        conn.typing_at[conversation] = now
+        await self.services.messages.typing(identity, conversation)
+        return {"sent": True}
+
+    # -- authentication, snapshot and resume ----------------------------------
+
+    async def _authenticate(self, conn: ClientConnection, request: Request) -> None:
+        services = self.services
+        identity = await services.auth.authenticate(request.data["token"])
+        resume: dict[str, int] = request.data.get("resume") or {}
+        conn.state.authenticated(identity)
+        conn.hold()  # subscribe first, replay from the store, then go live
+        try:
+            group_ids = await services.groups.member_group_ids(identity.user_id)
+            await self.hub.attach(conn, group_ids)
+            snapshot, replays = await self._snapshot(identity, conn, resume)
+            conn.send_payload(encode_reply(request.id, snapshot))
+            for messages in replays:
+                for message in messages:
+                    conn.send_payload(_message_event(message))
+        finally:
+            conn.release()
+
+    async def _snapshot(self, identity: Identity, conn: ClientConnection,
+                        resume: dict[str, int]) -> tuple[dict[str, Any], list[list[Any]]]:
+        services = self.services
+        user = await services.auth.get_user(identity)
+        groups = await services.groups.list_groups(identity)
+        states = await services.messages.conversations(identity)
+        people: set[str] = set()
+        for view in groups:
+            for member in await services.groups.list_members(identity, view.group.id):
+                people.add(member.user_id)
+        people.update(s.peer_id for s in states if s.peer_id)
+        people.discard(identity.user_id)
+        users = await services.auth.get_users(identity, sorted(people))
+        resumed: dict[str, Any] = {}
+        replays: list[list[Any]] = []
+        for state in states:
+            cid = state.conversation.id
+            last_seq = state.conversation.last_seq
+            if cid in resume:
+                result = await services.messages.replay(identity, cid, resume[cid],
+                                                        self.settings.replay_limit)
+                if result.too_old:
+                    resumed[cid] = {"too_old": True, "last_seq": result.last_seq}
+                    conn.state.advance(cid, result.last_seq)
+                else:
+                    resumed[cid] = {"replayed": len(result.messages), "last_seq": result.last_seq}
+                    replays.append(result.messages)
+                    conn.state.advance(cid, max(resume[cid], result.messages[-1].seq
+                                                if result.messages else resume[cid]))
+            else:
+                conn.state.advance(cid, last_seq)
+        unknown = sorted(set(resume) - {s.conversation.id for s in states})
+        for cid in unknown[:100]:
+            resumed[cid] = {"not_found": True}
+        snapshot = {
+            "session_id": identity.session_id,
+            "user": user.private(),
+            "groups": [v.to_dict() for v in groups],
+            "conversations": [conversation_dict(s) for s in states],
+            "users": [u.public() for u in users],
+            "online": self.hub.online([identity.user_id, *sorted(people)]),
+            "resume": resumed,
+        }
+        return snapshot, replays
+
+    async def backfill(self, conn: ClientConnection, conversation: str, after: int,
+                       through: int) -> None:
+        """Fill a seq gap seen in live events from the store, then release held events."""
+        identity = conn.state.identity
+        try:
+            if identity is None:
+                return
+            result = await self.services.messages.replay(identity, conversation, after,
+                                                         self.settings.replay_limit)
+            if result.too_old:
+                conn.send_payload(_event("resync.required", {"conversation": conversation,
+                                                             "last_seq": result.last_seq}))
+                conn.state.advance(conversation, result.last_seq)
+            else:
+                for message in result.messages:
+                    if message.seq > conn.state.seen.get(conversation, 0):
+                        conn.send_payload(_message_event(message))
+                        conn.state.advance(conversation, message.seq)
+        except ChatError as exc:
+            log.info("backfill of %s failed: %s", conversation, exc.code)
+        except Exception:
+            log.exception("backfill of %s failed", conversation)
+        finally:
+            conn.release()
+
+    async def drain(self, timeout: float) -> None:
+        """Refuse new requests and wait for the ones being handled."""
+        self.draining = True
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("%d requests still running at shutdown", self.inflight)
+
+
+def _event(kind: str, data: dict[str, Any]) -> bytes:
+    from nodechat.bus import Event
+
+    return Event(kind, data).frame
+
+
+def _message_event(message: Any) -> bytes:
+    return _event("message.created", message.to_dict())

@@ -1,0 +1,302 @@
+"""Local GroupService: groups, channels, members, roles, invites over a store and a bus.
+
+Every rule lives here. A caller who is not a member gets ``NotFound`` for
+anything about the group, so non-members cannot even learn that it exists;
+a member without the needed role gets ``Forbidden``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+
+from nodechat.bus import Bus, Event, group_topic, user_topic
+from nodechat.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from nodechat.models import (
+    Channel,
+    ChannelKind,
+    Group,
+    Identity,
+    Invite,
+    Member,
+    Role,
+    new_id,
+    now_ms,
+)
+from nodechat.services import validate
+from nodechat.services.api import GroupService, GroupView
+from nodechat.storage.base import Store
+
+DEFAULT_CHANNEL = "welcome"
+DEFAULT_INVITE_TTL = 7 * 24 * 3600
+MAX_INVITE_TTL = 365 * 24 * 3600
+MAX_CHANNELS = 500
+
+
+class LocalGroupService(GroupService):
+    """GroupService over a store; publishes every change on the bus."""
+
+    def __init__(self, store: Store, bus: Bus, *, clock: Callable[[], int] = now_ms) -> None:
+        self._groups = store.groups
+        self._accounts = store.accounts
+        self._bus = bus
+        self._clock = clock
+
+    # -- helpers -----------------------------------------------------------
+
+    async def _member(self, identity: Identity, group_id: str) -> Member:
+        member = await self._groups.get_member(group_id, identity.user_id)
+        if member is None:
+            raise NotFound("no such group", code="group_not_found")
+        return member
+
+    async def _manager(self, identity: Identity, group_id: str) -> Member:
+        member = await self._member(identity, group_id)
+        if member.role.rank < Role.ADMIN.rank:
+            raise Forbidden("only the owner or an admin may do this")
+        return member
+
+    async def _owner(self, identity: Identity, group_id: str) -> Member:
+        member = await self._member(identity, group_id)
+        if member.role is not Role.OWNER:
+            raise Forbidden("only the owner may do this")
+        return member
+
+    async def _channel(self, identity: Identity, channel_id: str) -> tuple[Channel, Member]:
+        channel = await self._groups.get_channel(channel_id)
+        if channel is None:
+            raise NotFound("no such channel", code="channel_not_found")
+        member = await self._groups.get_member(channel.group_id, identity.user_id)
+        if member is None:
+            raise NotFound("no such channel", code="channel_not_found")
+        return channel, member
+
+    async def _view(self, group: Group, role: Role) -> GroupView:
+        channels = await self._groups.list_channels(group.id)
+        members = await self._groups.list_members(group.id)
+        return GroupView(group, channels, role.value, len(members))
+
+    async def _publish(self, group_id: str, kind: str, data: dict[str, object],
+                       origin: Identity | None = None) -> None:
+        event = Event(kind, data, origin=origin.session_id if origin else None)
+        await self._bus.publish(group_topic(group_id), event)
+
+    async def _target(self, actor: Member, group_id: str, user_id: str) -> Member:
+        if user_id == actor.user_id:
+            raise InvalidRequest("you cannot do this to yourself", code="self_target")
+        target = await self._groups.get_member(group_id, user_id)
+        if target is None:
+            raise NotFound("that user is not a member", code="member_not_found")
+        if target.role.rank >= actor.role.rank:
+            raise Forbidden("you may only act on members of lower rank")
+        return target
+
+    # -- groups ------------------------------------------------------------
+
+    async def create_group(self, identity: Identity, name: str, description: str = "") -> GroupView:
+        now = self._clock()
+        group = Group(new_id("g"), validate.text(name, "name", max_len=100),
+                      validate.text(description, "description", min_len=0, max_len=1000,
+                                    single_line=False), identity.user_id, now)
+        owner = Member(group.id, identity.user_id, Role.OWNER, now)
+        welcome = Channel(new_id("ch"), group.id, DEFAULT_CHANNEL, ChannelKind.TEXT, 0, "", now)
+        await self._groups.create_group(group, owner, [welcome])
+        view = GroupView(group, [welcome], Role.OWNER.value, 1)
+        await self._bus.publish(user_topic(identity.user_id),
+                                Event("group.created", view.to_dict(), origin=identity.session_id))
+        return view
+
+    async def list_groups(self, identity: Identity) -> list[GroupView]:
+        views = []
+        for group in await self._groups.list_groups(identity.user_id):
+            member = await self._groups.get_member(group.id, identity.user_id)
+            if member is not None:
+                views.append(await self._view(group, member.role))
+        return views
+
+    async def get_group(self, identity: Identity, group_id: str) -> GroupView:
+        member = await self._member(identity, group_id)
+        group = await self._groups.get_group(group_id)
+        if group is None:
+            raise NotFound("no such group", code="group_not_found")
+        return await self._view(group, member.role)
+
+    async def update_group(self, identity: Identity, group_id: str, *, name: str | None = None,
+                           description: str | None = None) -> GroupView:
+        member = await self._manager(identity, group_id)
+        group = await self._groups.update_group(
+            group_id,
+            name=None if name is None else validate.text(name, "name", max_len=100),
+            description=None if description is None else validate.text(
+                description, "description", min_len=0, max_len=1000, single_line=False),
+        )
+        await self._publish(group_id, "group.updated", group.to_dict(), identity)
+        return await self._view(group, member.role)
+
+    async def delete_group(self, identity: Identity, group_id: str) -> None:
+        await self._owner(identity, group_id)
+        await self._groups.delete_group(group_id)
+        await self._publish(group_id, "group.deleted", {"group_id": group_id}, identity)
+
+    # -- channels ----------------------------------------------------------
+
+    async def create_channel(self, identity: Identity, group_id: str, name: str,
+                             kind: str = "text", topic: str = "") -> Channel:
+        await self._manager(identity, group_id)
+        try:
+            channel_kind = ChannelKind(kind)
+        except ValueError:
+            raise InvalidRequest("kind must be 'text' or 'voice'", code="invalid_kind",
+                                 field="kind") from None
+        existing = await self._groups.list_channels(group_id)
+        if len(existing) >= MAX_CHANNELS:
+            raise Conflict(f"a group has at most {MAX_CHANNELS} channels", code="too_many_channels")
+        position = max((c.position for c in existing), default=-1) + 1
+        channel = Channel(new_id("ch"), group_id, validate.text(name, "name", max_len=100),
+                          channel_kind, position,
+                          validate.text(topic, "topic", min_len=0, max_len=500), self._clock())
+        await self._groups.create_channel(channel)
+        await self._publish(group_id, "channel.created", channel.to_dict(), identity)
+        return channel
+
+    async def update_channel(self, identity: Identity, channel_id: str, *,
+                             name: str | None = None, topic: str | None = None) -> Channel:
+        channel, member = await self._channel(identity, channel_id)
+        if member.role.rank < Role.ADMIN.rank:
+            raise Forbidden("only the owner or an admin may do this")
+        updated = await self._groups.update_channel(
+            channel_id,
+            name=None if name is None else validate.text(name, "name", max_len=100),
+            topic=None if topic is None else validate.text(topic, "topic", min_len=0, max_len=500),
+        )
+        await self._publish(channel.group_id, "channel.updated", updated.to_dict(), identity)
+        return updated
+
+    async def delete_channel(self, identity: Identity, channel_id: str) -> None:
+        channel, member = await self._channel(identity, channel_id)
+        if member.role.rank < Role.ADMIN.rank:
+            raise Forbidden("only the owner or an admin may do this")
+        await self._groups.delete_channel(channel_id)
+        await self._publish(channel.group_id, "channel.deleted",
+                            {"id": channel_id, "group_id": channel.group_id}, identity)
+
+    async def reorder_channels(self, identity: Identity, group_id: str,
+                               channel_ids: Sequence[str]) -> list[Channel]:
+        await self._manager(identity, group_id)
+        before = {c.id: c.position for c in await self._groups.list_channels(group_id)}
+        channels = await self._groups.reorder_channels(group_id, list(channel_ids))
+        for channel in channels:
+            if before.get(channel.id) != channel.position:
+                await self._publish(group_id, "channel.updated", channel.to_dict(), identity)
+        return channels
+
+    # -- members -----------------------------------------------------------
+
+    async def list_members(self, identity: Identity, group_id: str) -> list[Member]:
+        await self._member(identity, group_id)
+        return await self._groups.list_members(group_id)
+
+    async def join(self, identity: Identity, code: str) -> GroupView:
+        member = await self._groups.join_with_invite(code.strip(), identity.user_id, self._clock())
+        group = await self._groups.get_group(member.group_id)
+        if group is None:
+            raise NotFound("no such group", code="group_not_found")
+        view = await self._view(group, member.role)
+        user = await self._accounts.get_user(identity.user_id)
+        data: dict[str, object] = {
+            "group_id": group.id, "user_id": identity.user_id, "member": member.to_dict(),
+            "user": user.public() if user else None, "group": view.to_dict(),
+        }
+        # The joiner's own nodes may not be subscribed to the group yet: tell them
+        # on their user topic; socket nodes skip the joiner on the group topic.
+        await self._bus.publish(user_topic(identity.user_id),
+                                Event("member.joined", data, origin=identity.session_id))
+        await self._publish(group.id, "member.joined", data, identity)
+        return view
+
+    async def leave(self, identity: Identity, group_id: str) -> None:
+        member = await self._member(identity, group_id)
+        if member.role is Role.OWNER:
+            raise Conflict("transfer ownership before leaving", code="owner_cannot_leave")
+        await self._groups.remove_member(group_id, identity.user_id)
+        await self._publish(group_id, "member.left",
+                            {"group_id": group_id, "user_id": identity.user_id}, identity)
+
+    async def kick(self, identity: Identity, group_id: str, user_id: str) -> None:
+        actor = await self._manager(identity, group_id)
+        await self._target(actor, group_id, user_id)
+        await self._groups.remove_member(group_id, user_id)
+        await self._publish(group_id, "member.kicked",
+                            {"group_id": group_id, "user_id": user_id, "by": identity.user_id},
+                            identity)
+
+    async def ban(self, identity: Identity, group_id: str, user_id: str) -> None:
+        actor = await self._manager(identity, group_id)
+        if await self._groups.get_member(group_id, user_id) is not None:
+            await self._target(actor, group_id, user_id)
+        elif await self._accounts.get_user(user_id) is None:
+            raise NotFound("no such user", code="user_not_found")
+        await self._groups.ban(group_id, user_id, identity.user_id, self._clock())
+        await self._publish(group_id, "member.banned",
+                            {"group_id": group_id, "user_id": user_id, "by": identity.user_id},
+                            identity)
+
+    async def unban(self, identity: Identity, group_id: str, user_id: str) -> None:
+        await self._manager(identity, group_id)
+        if not await self._groups.unban(group_id, user_id):
+            raise NotFound("that user is not banned", code="ban_not_found")
+
+    async def set_role(self, identity: Identity, group_id: str, user_id: str,
+                       role: str) -> Member:
+        actor = await self._owner(identity, group_id)
+        if role not in (Role.ADMIN.value, Role.MEMBER.value):
+            raise InvalidRequest("role must be 'admin' or 'member'", code="invalid_role",
+                                 field="role")
+        await self._target(actor, group_id, user_id)
+        member = await self._groups.set_role(group_id, user_id, Role(role))
+        await self._publish(group_id, "member.updated", member.to_dict(), identity)
+        return member
+
+    async def transfer_ownership(self, identity: Identity, group_id: str,
+                                 user_id: str) -> GroupView:
+        await self._owner(identity, group_id)
+        if user_id == identity.user_id:
+            raise InvalidRequest("you already own this group", code="self_target")
+        if await self._groups.get_member(group_id, user_id) is None:
+            raise NotFound("that user is not a member", code="member_not_found")
+        group = await self._groups.transfer_owner(group_id, identity.user_id, user_id)
+        await self._publish(group_id, "group.updated", group.to_dict(), identity)
+        for uid in (identity.user_id, user_id):
+            member = await self._groups.get_member(group_id, uid)
+            if member is not None:
+                await self._publish(group_id, "member.updated", member.to_dict(), identity)
+        return await self._view(group, Role.ADMIN)
+
+    # -- invites -----------------------------------------------------------
+
+    async def create_invite(self, identity: Identity, group_id: str, *,
+                            expires_in: int | None = None,
+                            max_uses: int | None = None) -> Invite:
+        await self._manager(identity, group_id)
+        ttl = DEFAULT_INVITE_TTL if expires_in is None else expires_in
+        validate.bounded_int(ttl, "expires_in", low=0, high=MAX_INVITE_TTL)
+        validate.bounded_int(max_uses, "max_uses", low=1, high=1_000_000)
+        now = self._clock()
+        invite = Invite(secrets.token_urlsafe(9), group_id, identity.user_id, now,
+                        None if ttl == 0 else now + ttl * 1000, max_uses)
+        await self._groups.create_invite(invite)
+        return invite
+
+    async def list_invites(self, identity: Identity, group_id: str) -> list[Invite]:
+        await self._manager(identity, group_id)
+        return await self._groups.list_invites(group_id)
+
+    async def revoke_invite(self, identity: Identity, code: str) -> Invite:
+        invite = await self._groups.get_invite(code)
+        if invite is None:
+            raise NotFound("no such invite", code="invite_invalid")
+        await self._manager(identity, invite.group_id)
+        return await self._groups.revoke_invite(code)
+
+    async def member_group_ids(self, user_id: str) -> list[str]:
+        return await self._groups.member_group_ids(user_id)

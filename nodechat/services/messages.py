@@ -1,0 +1,249 @@
+"""Local MessageService: the message path from authorization to durable store to bus.
+
+Conversation ids: a channel's id (``ch_…``), ``dm:<a>:<b>`` for a direct pair
+(ids sorted), ``self:<user>`` for notes to self. A caller who may not read a
+conversation gets ``NotFound``, never a hint that it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nodechat.bus import Bus, Event, group_topic, user_topic
+from nodechat.errors import Forbidden, InvalidRequest, NotFound
+from nodechat.models import (
+    Conversation,
+    ConversationKind,
+    ConversationState,
+    Identity,
+    Message,
+    Role,
+    direct_conversation_id,
+    new_id,
+    now_ms,
+    self_conversation_id,
+)
+from nodechat.services.api import MessageService, ReplayResult, SendResult
+from nodechat.storage.base import Store
+
+MAX_BODY = 4000
+MAX_NONCE = 64
+MAX_HISTORY = 100
+
+
+@dataclass(frozen=True, slots=True)
+class _Access:
+    conversation: Conversation
+    topics: tuple[str, ...]
+    role: Role | None = None  # the caller's role for channel conversations
+
+
+def _not_found() -> NotFound:
+    return NotFound("no such conversation", code="conversation_not_found")
+
+
+def check_body(body: str) -> str:
+    """A message body: 1-4000 characters, not only white space."""
+    if not body.strip() or len(body) > MAX_BODY:
+        raise InvalidRequest(f"body must be 1-{MAX_BODY} characters and not blank",
+                             code="invalid_body", field="body")
+    return body
+
+
+class LocalMessageService(MessageService):
+    """MessageService over a store; publishes created/edited/deleted events on the bus."""
+
+    def __init__(self, store: Store, bus: Bus, *, clock: Callable[[], int] = now_ms) -> None:
+        self._store = store
+        self._messages = store.messages
+        self._groups = store.groups
+        self._bus = bus
+        self._clock = clock
+
+    async def _access(self, identity: Identity, conversation_id: str) -> _Access:
+        uid = identity.user_id
+        if conversation_id.startswith("dm:"):
+            parts = conversation_id.split(":")
+            if len(parts) != 3 or uid not in parts[1:]:
+                raise _not_found()
+            conversation = await self._messages.get_conversation(conversation_id)
+            if conversation is None:
+                raise _not_found()
+            return _Access(conversation, (user_topic(parts[1]), user_topic(parts[2])))
+        if conversation_id.startswith("self:"):
+            if conversation_id != self_conversation_id(uid):
+                raise _not_found()
+            conversation = await self._messages.ensure_conversation(
+                Conversation(conversation_id, ConversationKind.SELF, participants=(uid,)))
+            return _Access(conversation, (user_topic(uid),))
+        channel = await self._groups.get_channel(conversation_id)
+        if channel is None:
+            raise _not_found()
+        member = await self._groups.get_member(channel.group_id, uid)
+        if member is None:
+            raise _not_found()
+        conversation = await self._messages.get_conversation(conversation_id)
+        if conversation is None:
+            raise _not_found()
+        return _Access(conversation, (group_topic(channel.group_id),), member.role)
+
+    async def _publish(self, access: _Access, event: Event) -> None:
+        for topic in access.topics:
+            await self._bus.publish(topic, event)
+
+    async def _own_message(self, identity: Identity, message_id: str) -> tuple[Message, _Access]:
+        message = await self._messages.get_message(message_id)
+        if message is None:
+            raise NotFound("no such message", code="message_not_found")
+        try:
+            access = await self._access(identity, message.conversation_id)
+        except NotFound:
+            raise NotFound("no such message", code="message_not_found") from None
+        return message, access
+
+    async def send(self, identity: Identity, conversation_id: str, body: str, nonce: str,
+                   reply_to: str | None = None) -> SendResult:
+        check_body(body)
+        if not 1 <= len(nonce) <= MAX_NONCE:
+            raise InvalidRequest(f"nonce must be 1-{MAX_NONCE} characters", code="invalid_nonce",
+                                 field="nonce")
+        access = await self._access(identity, conversation_id)
+        conversation = access.conversation
+        if conversation.kind is ConversationKind.DIRECT:
+            a, b = conversation.participants
+            if await self._messages.is_blocked(a, b):
+                raise Forbidden("you cannot message this user", code="blocked")
+        if reply_to is not None:
+            target = await self._messages.get_message(reply_to)
+            if target is None or target.conversation_id != conversation_id:
+                raise InvalidRequest("reply_to must name a message of this conversation",
+                                     code="invalid_reply", field="reply_to")
+        result = await self._messages.append(
+            conversation_id, message_id=new_id("m"), author_id=identity.user_id, body=body,
+            nonce=nonce, reply_to=reply_to, now=self._clock())
+        if result.created:
+            await self._publish(access, Event("message.created", result.message.to_dict(),
+                                              origin=identity.session_id))
+        return SendResult(result.message, result.created)
+
+    async def edit(self, identity: Identity, message_id: str, body: str) -> Message:
+        check_body(body)
+        message, access = await self._own_message(identity, message_id)
+        if message.author_id != identity.user_id:
+            raise Forbidden("you may only edit your own messages")
+        if message.deleted:
+            raise NotFound("no such message", code="message_not_found")
+        edited = await self._messages.edit_message(message_id, body, self._clock())
+        await self._publish(access, Event("message.edited", edited.to_dict(),
+                                          origin=identity.session_id))
+        return edited
+
+    async def delete(self, identity: Identity, message_id: str) -> Message:
+        message, access = await self._own_message(identity, message_id)
+        moderator = access.role is not None and access.role.rank >= Role.ADMIN.rank
+        if message.author_id != identity.user_id and not moderator:
+            raise Forbidden("you may only delete your own messages")
+        if message.deleted:
+            return message
+        deleted = await self._messages.delete_message(message_id, self._clock())
+        await self._publish(access, Event(
+            "message.deleted",
+            {"id": deleted.id, "conversation": deleted.conversation_id, "seq": deleted.seq},
+            origin=identity.session_id))
+        return deleted
+
+    async def history(self, identity: Identity, conversation_id: str, *,
+                      before: int | None = None, after: int | None = None,
+                      limit: int = 50) -> list[Message]:
+        if before is not None and after is not None:
+            raise InvalidRequest("give before or after, not both", code="invalid_cursor")
+        if not 1 <= limit <= MAX_HISTORY:
+            raise InvalidRequest(f"limit must be 1-{MAX_HISTORY}", field="limit")
+        await self._access(identity, conversation_id)
+        return await self._messages.history(conversation_id, before=before, after=after,
+                                            limit=limit)
+
+    async def replay(self, identity: Identity, conversation_id: str, after_seq: int,
+                     limit: int) -> ReplayResult:
+        access = await self._access(identity, conversation_id)
+        last = access.conversation.last_seq
+        if last - after_seq > limit:
+            return ReplayResult(conversation_id, [], last, too_old=True)
+        if last <= after_seq:
+            return ReplayResult(conversation_id, [], last)
+        messages: list[Message] = []
+        cursor = after_seq
+        while cursor < last:
+            page = await self._messages.history(conversation_id, after=cursor, limit=MAX_HISTORY)
+            if not page:
+                break
+            messages.extend(page)
+            cursor = page[-1].seq
+        return ReplayResult(conversation_id, messages, max(last, cursor))
+
+    async def mark_read(self, identity: Identity, conversation_id: str, seq: int) -> int:
+        access = await self._access(identity, conversation_id)
+        seq = max(0, min(seq, access.conversation.last_seq))
+        stored = await self._messages.set_read_marker(identity.user_id, conversation_id, seq)
+        await self._bus.publish(user_topic(identity.user_id), Event(
+            "read.updated", {"conversation": conversation_id, "seq": stored},
+            origin=identity.session_id))
+        return stored
+
+    async def open_direct(self, identity: Identity, user_id: str) -> ConversationState:
+        if user_id == identity.user_id:
+            raise InvalidRequest("use your notes-to-self conversation for that",
+                                 code="self_target")
+        if await self._store.accounts.get_user(user_id) is None:
+            raise NotFound("no such user", code="user_not_found")
+        conversation_id = direct_conversation_id(identity.user_id, user_id)
+        a, b = sorted((identity.user_id, user_id))
+        conversation = await self._messages.ensure_conversation(
+            Conversation(conversation_id, ConversationKind.DIRECT, participants=(a, b)))
+        states = await self._states(identity.user_id, [conversation])
+        return states[0]
+
+    async def conversations(self, identity: Identity) -> list[ConversationState]:
+        uid = identity.user_id
+        found: list[Conversation] = []
+        for group_id in await self._groups.member_group_ids(uid):
+            for channel in await self._groups.list_channels(group_id):
+                found.append(Conversation(channel.id, ConversationKind.CHANNEL, group_id))
+        found.extend(await self._messages.list_direct(uid))
+        found.append(await self._messages.ensure_conversation(
+            Conversation(self_conversation_id(uid), ConversationKind.SELF, participants=(uid,))))
+        return await self._states(uid, found)
+
+    async def _states(self, uid: str,
+                      conversations: list[Conversation]) -> list[ConversationState]:
+        ids = [c.id for c in conversations]
+        last = await self._messages.last_seqs(ids)
+        markers = await self._messages.read_markers(uid, ids)
+        unread = await self._messages.unread_counts(uid, ids)
+        states = []
+        for c in conversations:
+            peer = None
+            if c.kind is ConversationKind.DIRECT:
+                peer = next((p for p in c.participants if p != uid), None)
+            conversation = Conversation(c.id, c.kind, c.group_id, c.participants,
+                                        last.get(c.id, c.last_seq))
+            states.append(ConversationState(conversation, markers.get(c.id, 0),
+                                            unread.get(c.id, 0), peer))
+        return states
+
+    async def typing(self, identity: Identity, conversation_id: str) -> None:
+        access = await self._access(identity, conversation_id)
+        await self._publish(access, Event(
+            "typing", {"conversation": conversation_id, "user_id": identity.user_id},
+            origin=identity.session_id))
+
+    async def block(self, identity: Identity, user_id: str) -> None:
+        if user_id == identity.user_id:
+            raise InvalidRequest("you cannot block yourself", code="self_target")
+        if await self._store.accounts.get_user(user_id) is None:
+            raise NotFound("no such user", code="user_not_found")
+        await self._messages.block(identity.user_id, user_id, self._clock())
+
+    async def unblock(self, identity: Identity, user_id: str) -> None:
+        await self._messages.unblock(identity.user_id, user_id)

@@ -1,0 +1,58 @@
+"""Storage: the :class:`Store` interface and :func:`open_store`, which picks a backend by URL."""
+
+from __future__ import annotations
+
+from nodechat.errors import InvalidRequest
+from nodechat.storage.base import (
+    AccountStore,
+    AppendResult,
+    GroupStore,
+    MessageStore,
+    RefreshOutcome,
+    RefreshResult,
+    Store,
+)
+
+_SQLITE = "sqlite:///"
+
+
+def open_store(url: str) -> Store:
+    """Open the store a URL names: ``sqlite:///relative.db`` or ``sqlite:////abs/path.db``."""
+    if url.startswith(_SQLITE):
+        path = url[len(_SQLITE) :]
+        if not path or path == ":memory:":
+            raise InvalidRequest(
+                f"store URL {url!r} names no database file; use sqlite:///path/to/chat.db "
+                "(an in-memory database cannot be shared by the writer and the reader)",
+                code="bad_config",
+            )
+        from nodechat.storage.sqlite import open_sqlite
+
+        return open_sqlite(path)
+    scheme = url.split(":", 1)[0] if ":" in url else url
+    raise InvalidRequest(
+        f"unsupported store URL scheme {scheme!r} in {_redact(url)!r}: use "
+        "sqlite:///relative/path.db or sqlite:////absolute/path.db "
+        "(mongodb:// and postgresql:// are planned, not yet available)",
+        code="bad_config",
+    )
+
+
+def _redact(url: str) -> str:
+    """The URL without a ``user:password@`` part."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+__all__ = [
+    "AccountStore",
+    "AppendResult",
+    "GroupStore",
+    "MessageStore",
+    "RefreshOutcome",
+    "RefreshResult",
+    "Store",
+    "open_store",
+]

@@ -1,0 +1,45 @@
+"""The SQLite backend: one file, a group-committing writer, the three store parts."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from nodechat.errors import Unavailable
+from nodechat.storage.base import Store
+from nodechat.storage.sqlite.accounts import SqliteAccountStore
+from nodechat.storage.sqlite.engine import Database
+from nodechat.storage.sqlite.groups import SqliteGroupStore
+from nodechat.storage.sqlite.messages import SqliteMessageStore
+from nodechat.storage.sqlite.schema import MIGRATIONS
+
+
+class SqliteStore(Store):
+    """A :class:`Store` on one SQLite :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.accounts = SqliteAccountStore(db)
+        self.groups = SqliteGroupStore(db)
+        self.messages = SqliteMessageStore(db)
+
+    async def close(self) -> None:
+        """Commit the queued writes and close the database."""
+        await self.db.close()
+
+    def describe(self) -> str:
+        """The database file, for humans."""
+        return f"sqlite {self.db.path}"
+
+
+def open_sqlite(path: str | Path) -> SqliteStore:
+    """Open (creating and migrating as needed) the SQLite store at ``path``."""
+    try:
+        return SqliteStore(Database(path, MIGRATIONS))
+    except (sqlite3.Error, OSError) as exc:
+        raise Unavailable(
+            f"cannot open the SQLite database {path}: {exc}", code="store_unavailable"
+        ) from exc
+
+
+__all__ = ["SqliteStore", "open_sqlite"]

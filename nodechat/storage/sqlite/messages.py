@@ -1,0 +1,339 @@
+"""SQLite messages: conversations, messages, read markers and blocks."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+
+from nodechat.errors import Conflict, InvalidRequest, NotFound
+from nodechat.models import Conversation, ConversationKind, Message
+from nodechat.storage.base import AppendResult, MessageStore
+from nodechat.storage.sqlite.engine import Database
+
+_CONVERSATION = "id, kind, group_id, user_a, user_b, last_seq"
+_MESSAGE = (
+    "id, conversation_id, seq, author_id, body, nonce, reply_to, created_at, edited_at, deleted"
+)
+_SELF_PREFIX = "self:"
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    kind = ConversationKind(row["kind"])
+    if kind is ConversationKind.DIRECT:
+        participants: tuple[str, ...] = (row["user_a"], row["user_b"])
+    elif kind is ConversationKind.SELF:
+        participants = (row["user_a"],)
+    else:
+        participants = ()
+    return Conversation(
+        id=row["id"],
+        kind=kind,
+        group_id=row["group_id"],
+        participants=participants,
+        last_seq=row["last_seq"],
+    )
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=row["seq"],
+        author_id=row["author_id"],
+        body=row["body"],
+        nonce=row["nonce"],
+        created_at=row["created_at"],
+        reply_to=row["reply_to"],
+        edited_at=row["edited_at"],
+        deleted=bool(row["deleted"]),
+    )
+
+
+def _json_list(values: Sequence[str]) -> str:
+    """A JSON array of strings, for ``json_each(?)``: one parameter however many ids."""
+    return json.dumps(list(values))
+
+
+def _participant_columns(conversation: Conversation) -> tuple[str | None, str | None]:
+    """``(user_a, user_b)`` as stored: a direct pair sorted, a self conversation's owner."""
+    kind, people = conversation.kind, conversation.participants
+    if kind is ConversationKind.DIRECT:
+        if len(people) != 2:
+            raise InvalidRequest("a direct conversation has two participants")
+        a, b = sorted(people)
+        return a, b
+    if kind is ConversationKind.SELF:
+        if people:
+            return people[0], None
+        if conversation.id.startswith(_SELF_PREFIX):
+            return conversation.id[len(_SELF_PREFIX) :], None
+        raise InvalidRequest("a self conversation needs its owner")
+    return None, None
+
+
+def _message_or_missing(
+    conn: sqlite3.Connection, rows: list[sqlite3.Row], message_id: str
+) -> Message:
+    """The message of an ``UPDATE ... RETURNING``; NotFound or Conflict(message_deleted) if none."""
+    if rows:
+        return _message(rows[0])
+    if conn.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchall():
+        raise Conflict("this message was deleted", code="message_deleted")
+    raise NotFound("no such message", code="message_not_found")
+
+
+class SqliteMessageStore(MessageStore):
+    """Messages on a shared :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- conversations ---------------------------------------------------
+
+    async def ensure_conversation(self, conversation: Conversation) -> Conversation:
+        """Create the conversation if missing; return the stored one."""
+        user_a, user_b = _participant_columns(conversation)
+
+        def fn(conn: sqlite3.Connection) -> Conversation:
+            try:
+                conn.execute(
+                    "INSERT OR IGNORE INTO conversations (id, kind, group_id, user_a, user_b)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (
+                        conversation.id,
+                        conversation.kind.value,
+                        conversation.group_id,
+                        user_a,
+                        user_b,
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:  # a channel conversation of no group
+                raise NotFound("no such group", code="group_not_found") from exc
+            rows = conn.execute(
+                f"SELECT {_CONVERSATION} FROM conversations WHERE id = ?", (conversation.id,)
+            ).fetchall()
+            return _conversation(rows[0])
+
+        return await self.db.write(fn)
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        """The conversation with its ``last_seq``, or None."""
+        row = self.db.read_one(
+            f"SELECT {_CONVERSATION} FROM conversations WHERE id = ?", (conversation_id,)
+        )
+        return _conversation(row) if row is not None else None
+
+    async def list_direct(self, user_id: str) -> list[Conversation]:
+        """The direct conversations a user takes part in."""
+        rows = self.db.read(
+            f"SELECT {_CONVERSATION} FROM conversations WHERE kind = ?"
+            " AND (user_a = ? OR user_b = ?) ORDER BY id",
+            (ConversationKind.DIRECT.value, user_id, user_id),
+        )
+        return [_conversation(row) for row in rows]
+
+    async def last_seqs(self, conversation_ids: Sequence[str]) -> dict[str, int]:
+        """``last_seq`` of each existing conversation among the ids."""
+        if not conversation_ids:
+            return {}
+        rows = self.db.read(
+            "SELECT id, last_seq FROM conversations WHERE id IN (SELECT value FROM json_each(?))",
+            (_json_list(conversation_ids),),
+        )
+        return {row[0]: row[1] for row in rows}
+
+    # -- messages --------------------------------------------------------
+
+    async def append(
+        self,
+        conversation_id: str,
+        *,
+        message_id: str,
+        author_id: str,
+        body: str,
+        nonce: str,
+        reply_to: str | None,
+        now: int,
+    ) -> AppendResult:
+        """Store a message with the next seq; a repeated ``(author_id, nonce)`` returns the first."""
+
+        def fn(conn: sqlite3.Connection) -> AppendResult:
+            existing = conn.execute(
+                f"SELECT {_MESSAGE} FROM messages WHERE author_id = ? AND nonce = ?",
+                (author_id, nonce),
+            ).fetchall()
+            if existing:
+                return AppendResult(_message(existing[0]), created=False)
+            bumped = conn.execute(
+                "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+                (conversation_id,),
+            ).fetchall()
+            if not bumped:
+                raise NotFound("no such conversation", code="conversation_not_found")
+            seq: int = bumped[0][0]
+            try:
+                conn.execute(
+                    f"INSERT INTO messages ({_MESSAGE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
+                    (message_id, conversation_id, seq, author_id, body, nonce, reply_to, now),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise Conflict("a message with this id exists", code="message_exists") from exc
+            message = Message(
+                id=message_id,
+                conversation_id=conversation_id,
+                seq=seq,
+                author_id=author_id,
+                body=body,
+                nonce=nonce,
+                created_at=now,
+                reply_to=reply_to,
+            )
+            return AppendResult(message, created=True)
+
+        return await self.db.write(fn)
+
+    async def get_message(self, message_id: str) -> Message | None:
+        """The message, or None."""
+        row = self.db.read_one(f"SELECT {_MESSAGE} FROM messages WHERE id = ?", (message_id,))
+        return _message(row) if row is not None else None
+
+    async def edit_message(self, message_id: str, body: str, now: int) -> Message:
+        """Replace the body and set ``edited_at``; ``Conflict(message_deleted)`` if deleted."""
+
+        def fn(conn: sqlite3.Connection) -> Message:
+            rows = conn.execute(
+                "UPDATE messages SET body = ?, edited_at = ? WHERE id = ? AND deleted = 0"
+                f" RETURNING {_MESSAGE}",
+                (body, now, message_id),
+            ).fetchall()
+            return _message_or_missing(conn, rows, message_id)
+
+        return await self.db.write(fn)
+
+    async def delete_message(self, message_id: str, now: int) -> Message:
+        """Mark deleted and drop the body; the seq stays. Deleting twice is a no-op."""
+
+        def fn(conn: sqlite3.Connection) -> Message:
+            conn.execute(
+                "UPDATE messages SET deleted = 1, body = '', edited_at = ?"
+                " WHERE id = ? AND deleted = 0",
+                (now, message_id),
+            )
+            rows = conn.execute(
+                f"SELECT {_MESSAGE} FROM messages WHERE id = ?", (message_id,)
+            ).fetchall()
+            if not rows:
+                raise NotFound("no such message", code="message_not_found")
+            return _message(rows[0])
+
+        return await self.db.write(fn)
+
+    async def history(
+        self,
+        conversation_id: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> list[Message]:
+        """Messages by seq: newest first (``before`` or neither), oldest first with ``after``."""
+        where = ["conversation_id = ?"]
+        params: list[object] = [conversation_id]
+        if after is not None:
+            where.append("seq > ?")
+            params.append(after)
+        if before is not None:
+            where.append("seq < ?")
+            params.append(before)
+        order = "ASC" if after is not None else "DESC"
+        params.append(max(limit, 0))
+        rows = self.db.read(
+            f"SELECT {_MESSAGE} FROM messages WHERE {' AND '.join(where)}"
+            f" ORDER BY seq {order} LIMIT ?",
+            params,
+        )
+        return [_message(row) for row in rows]
+
+    async def count_messages(self) -> int:
+        """How many messages are stored (deleted ones included)."""
+        row = self.db.read_one("SELECT count(*) FROM messages")
+        return int(row[0]) if row is not None else 0
+
+    # -- read markers ----------------------------------------------------
+
+    async def set_read_marker(self, user_id: str, conversation_id: str, seq: int) -> int:
+        """Move the marker forward only; return the marker now stored."""
+
+        def fn(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(
+                "INSERT INTO read_markers (user_id, conversation_id, seq) VALUES (?, ?, ?)"
+                " ON CONFLICT (user_id, conversation_id) DO UPDATE"
+                " SET seq = max(seq, excluded.seq) RETURNING seq",
+                (user_id, conversation_id, seq),
+            ).fetchall()
+            stored: int = rows[0][0]
+            return stored
+
+        return await self.db.write(fn)
+
+    async def read_markers(self, user_id: str, conversation_ids: Sequence[str]) -> dict[str, int]:
+        """The user's markers for those conversations (missing = 0)."""
+        markers = dict.fromkeys(conversation_ids, 0)
+        if not markers:
+            return markers
+        rows = self.db.read(
+            "SELECT conversation_id, seq FROM read_markers WHERE user_id = ?"
+            " AND conversation_id IN (SELECT value FROM json_each(?))",
+            (user_id, _json_list(conversation_ids)),
+        )
+        markers.update({row[0]: row[1] for row in rows})
+        return markers
+
+    async def unread_counts(self, user_id: str, conversation_ids: Sequence[str]) -> dict[str, int]:
+        """Per conversation: messages after the user's marker, not by the user, not deleted."""
+        if not conversation_ids:
+            return {}
+        # The correlated count lets the (conversation_id, seq) index seek to the marker.
+        rows = self.db.read(
+            "SELECT ids.value,"
+            " (SELECT count(*) FROM messages m WHERE m.conversation_id = ids.value"
+            "  AND m.seq > coalesce(r.seq, 0) AND m.author_id != ? AND m.deleted = 0)"
+            " FROM (SELECT DISTINCT value FROM json_each(?)) ids"
+            " LEFT JOIN read_markers r ON r.user_id = ? AND r.conversation_id = ids.value",
+            (user_id, _json_list(conversation_ids), user_id),
+        )
+        return {row[0]: row[1] for row in rows}
+
+    # -- blocks ----------------------------------------------------------
+
+    async def block(self, user_id: str, blocked_id: str, now: int) -> None:
+        """``user_id`` blocks ``blocked_id`` (idempotent)."""
+
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (user_id, blocked_id, now),
+            )
+
+        await self.db.write(fn)
+
+    async def unblock(self, user_id: str, blocked_id: str) -> None:
+        """Lift a block (idempotent)."""
+
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "DELETE FROM blocks WHERE user_id = ? AND blocked_id = ?", (user_id, blocked_id)
+            )
+
+        await self.db.write(fn)
+
+    async def is_blocked(self, user_a: str, user_b: str) -> bool:
+        """Whether either user blocks the other."""
+        row = self.db.read_one(
+            "SELECT 1 FROM blocks WHERE (user_id = ? AND blocked_id = ?)"
+            " OR (user_id = ? AND blocked_id = ?) LIMIT 1",
+            (user_a, user_b, user_b, user_a),
+        )
+        return row is not None

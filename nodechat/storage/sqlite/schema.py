@@ -1,0 +1,147 @@
+"""The SQLite schema, as an append-only list of migrations.
+
+Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n; the
+engine splits each script on ``";\\n"``, so a statement (a trigger body included)
+must not contain a semicolon at the end of a line. Never edit a released
+migration: append a new one.
+
+Case-insensitive uniqueness of usernames and emails is kept in ``*_key``
+columns holding ``str.lower()`` of the value: SQLite's NOCASE folds ASCII only.
+Users are not referenced by foreign keys, so the rows of a user id stay valid
+whatever the accounts part does; groups own their channels, members, bans,
+invites and channel conversations, and conversations own their messages.
+"""
+
+from __future__ import annotations
+
+_V1 = """
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    username_key TEXT NOT NULL,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    about TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    is_admin INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE UNIQUE INDEX users_username_key ON users (username_key);
+CREATE UNIQUE INDEX users_email_key ON users (email_key);
+
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    user_agent TEXT NOT NULL DEFAULT '',
+    address TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX sessions_user ON sessions (user_id, created_at);
+
+CREATE TABLE refresh_tokens (
+    hash TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+) STRICT;
+CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);
+
+CREATE TABLE groups (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE channels (
+    id TEXT PRIMARY KEY,
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    topic TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX channels_group ON channels (group_id, position);
+
+CREATE TABLE members (
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    joined_at INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+) STRICT;
+CREATE INDEX members_user ON members (user_id, joined_at);
+
+CREATE TABLE bans (
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    banned_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE invites (
+    code TEXT PRIMARY KEY,
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    max_uses INTEGER,
+    uses INTEGER NOT NULL DEFAULT 0,
+    revoked INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX invites_group ON invites (group_id, created_at);
+
+CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    group_id TEXT REFERENCES groups (id) ON DELETE CASCADE,
+    user_a TEXT,
+    user_b TEXT,
+    last_seq INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX conversations_group ON conversations (group_id);
+CREATE INDEX conversations_user_a ON conversations (user_a);
+CREATE INDEX conversations_user_b ON conversations (user_b);
+
+CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    author_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    reply_to TEXT,
+    created_at INTEGER NOT NULL,
+    edited_at INTEGER,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (conversation_id, seq),
+    UNIQUE (author_id, nonce)
+) STRICT;
+
+CREATE TABLE read_markers (
+    user_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (user_id, conversation_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TRIGGER conversations_drop_markers AFTER DELETE ON conversations
+BEGIN DELETE FROM read_markers WHERE conversation_id = old.id; END;
+
+CREATE TABLE blocks (
+    user_id TEXT NOT NULL,
+    blocked_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, blocked_id)
+) STRICT, WITHOUT ROWID
+"""
+
+MIGRATIONS: list[str] = [_V1]
+"""Schema scripts in order; ``PRAGMA user_version`` counts those applied."""
