@@ -69,13 +69,15 @@ class SocketEndpoint:
                                        max_frame=s.max_frame))
         try:
             async for message in ws:
+                if conn.state.phase is Phase.CLOSED:
+                    continue  # closing: read (and drop) frames until the close frame arrives
                 if not bucket.take():
                     refused += 1
                     if refused > MAX_REFUSED:
                         conn.close(CLOSE_RATE_LIMIT, "request rate limit exceeded")
-                        break
-                    conn.send_payload(encode_error(None, RateLimited(
-                        "too many requests", retry_after=bucket.retry_after())))
+                    else:
+                        conn.send_payload(encode_error(None, RateLimited(
+                            "too many requests", retry_after=bucket.retry_after())))
                     continue
                 if isinstance(message, bytes):
                     conn.send_payload(encode_error(None, ChatError(
@@ -101,6 +103,7 @@ class SocketEndpoint:
         try:
             request = decode_request(text)
         except FrameError as exc:
+            log.info("bad frame from %s: %s", conn.address, exc.code)
             conn.send_payload(encode_error(exc.request_id, exc))
             return
         self.inflight += 1

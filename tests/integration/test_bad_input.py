@@ -1,0 +1,138 @@
+"""Bad input never crashes anything: error frames with stable codes, documented closes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import orjson
+import pytest
+
+from nodechat.client import ChatClient, RequestFailed
+from nodechat.server.node import ChatNode
+from tests.integration.conftest import Signup, make_settings
+
+
+async def next_error(client: ChatClient) -> dict:
+    for _ in range(100):
+        if client.errors:
+            return client.errors.pop(0)
+        await asyncio.sleep(0.01)
+    raise AssertionError("no error frame arrived")
+
+
+async def raw_reply(client: ChatClient, frame: str) -> dict:
+    """Send a raw frame whose id is 'r' and return the reply."""
+    future: asyncio.Future = asyncio.get_running_loop().create_future()
+    client._pending["r"] = future
+    await client.send_raw(frame)
+    return await asyncio.wait_for(future, 5)
+
+
+async def test_each_class_of_bad_frame_gets_a_coded_error(
+        node: ChatNode, signup: Signup, caplog: pytest.LogCaptureFixture) -> None:
+    ann = await signup("ann")
+    c = ann.client
+    caplog.set_level(logging.INFO)
+    await c.send_raw("{not json")
+    assert (await next_error(c))["code"] == "bad_frame"
+    await c.send_raw('"just a string"')
+    assert (await next_error(c))["code"] == "bad_frame"
+    await c.send_raw(b"\x00\x01binary")
+    assert (await next_error(c))["code"] == "unsupported_frame"
+
+    cases = [
+        ('{"id": "r", "op": "no.such.op"}', "unknown_op"),
+        ('{"id": "r", "op": "message.send", "data": {"conversation": 5, "body": "x", '
+         '"nonce": "n"}}', "invalid_request"),
+        ('{"id": "r", "op": "message.send", "data": {"body": "x", "nonce": "n"}}',
+         "invalid_request"),
+        ('{"id": "r", "op": "ping", "data": {}, "extra": true}', "invalid_request"),
+        ('{"id": "r", "op": "group.get", "data": {"group_id": "g", "admin": true}}',
+         "invalid_request"),
+    ]
+    for frame, code in cases:
+        reply = await raw_reply(c, frame)
+        assert reply["ok"] is False and reply["error"]["code"] == code, frame
+    # still perfectly usable after all that
+    ack = await c.request("message.send", conversation=ann.notes, body="still here", nonce="n")
+    assert ack["seq"] == 1
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_rejected_send_writes_nothing(signup: Signup) -> None:
+    ann = await signup("ann")
+    c = ann.client
+    for data in [
+        {"body": "", "nonce": "a"},
+        {"body": "x" * 4001, "nonce": "b"},
+        {"body": "   \n ", "nonce": "c"},
+        {"body": "ok", "nonce": "d", "reply_to": "m_does_not_exist"},
+        {"body": "ok", "nonce": "n" * 65},
+    ]:
+        with pytest.raises(RequestFailed):
+            await c.request("message.send", conversation=ann.notes, **data)
+    ack = await c.request("message.send", conversation=ann.notes, body="x" * 4000, nonce="e")
+    assert ack["seq"] == 1  # no seq was consumed by the refused sends
+    history = await c.request("message.history", conversation=ann.notes)
+    assert len(history["messages"]) == 1
+
+
+async def test_oversize_frame_closes_with_1009(signup: Signup) -> None:
+    ann = await signup("ann")
+    big = orjson.dumps({"id": 1, "op": "message.send",
+                        "data": {"conversation": ann.notes, "body": "x" * 70_000,
+                                 "nonce": "big"}}).decode()
+    await ann.client.send_raw(big)
+    await asyncio.wait_for(ann.client.ws.wait_closed(), 5)
+    assert ann.client.ws.close_code == 1009
+
+
+async def test_request_flood_is_limited_then_closed(tmp_path: Path) -> None:
+    server = ChatNode(make_settings(tmp_path / "d", requests_per_second=5.0, request_burst=5))
+    await server.start()
+    try:
+        c = await ChatClient.connect(server.url)
+        for i in range(400):
+            await c.send_raw(orjson.dumps({"id": i, "op": "ping"}).decode())
+        await asyncio.wait_for(c.ws.wait_closed(), 5)
+        assert c.ws.close_code == 4008
+        assert c.errors and all(e["code"] == "rate_limited" for e in c.errors)
+        assert c.errors[0]["retry_after"] > 0
+        # the server itself is fine
+        other = await ChatClient.connect(server.url)
+        assert await other.request("ping") == {"pong": True}
+        await other.close()
+    finally:
+        await server.stop()
+
+
+async def test_authentication_deadline(tmp_path: Path) -> None:
+    server = ChatNode(make_settings(tmp_path / "d", auth_deadline=0.3))
+    await server.start()
+    try:
+        c = await ChatClient.connect(server.url)
+        assert c.hello["protocol"] == 1
+        await asyncio.wait_for(c.ws.wait_closed(), 5)
+        assert c.ws.close_code == 4002
+    finally:
+        await server.stop()
+
+
+async def test_origin_allowlist_and_http_paths(tmp_path: Path) -> None:
+    server = ChatNode(make_settings(tmp_path / "d", allowed_origins=("https://chat.example",)))
+    await server.start()
+    try:
+        ok = await ChatClient.connect(server.url, origin="https://chat.example")
+        await ok.close()
+        with pytest.raises(Exception, match="403"):
+            await ChatClient.connect(server.url, origin="https://evil.example")
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        writer.close()
+    finally:
+        await server.stop()
