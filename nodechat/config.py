@@ -44,6 +44,8 @@ class SocketSettings:
     send_buffer: int = 1024 * 1024  # bytes queued to one client before it is dropped
     requests_per_second: float = 200.0
     request_burst: int = 400
+    account_requests_per_second: float = 400.0  # all of one account's connections together
+    account_request_burst: int = 800
     typing_interval: float = 2.0  # at most one typing event per conversation per interval
     replay_limit: int = 1000  # messages per conversation a resume may replay
     allowed_origins: tuple[str, ...] = ()  # browsers' Origin values; clients without Origin pass

@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -20,6 +21,7 @@ from nodechat.config import SocketSettings
 from nodechat.errors import ChatError, InternalError, RateLimited, Unavailable
 from nodechat.models import Identity
 from nodechat.protocol.frames import (
+    MAX_ID_LENGTH,
     FrameError,
     Request,
     decode_request,
@@ -53,6 +55,7 @@ class SocketEndpoint:
         self.draining = False
         self.inflight = 0
         self.connections: set[ClientConnection] = set()
+        self._accounts: dict[str, TokenBucket] = {}  # per-account limits, while connected
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -71,13 +74,14 @@ class SocketEndpoint:
             async for message in ws:
                 if conn.state.phase is Phase.CLOSED:
                     continue  # closing: read (and drop) frames until the close frame arrives
-                if not bucket.take():
+                if not bucket.take() or not self._account_allows(conn):
                     refused += 1
                     if refused > MAX_REFUSED:
                         conn.close(CLOSE_RATE_LIMIT, "request rate limit exceeded")
                     else:
-                        conn.send_payload(encode_error(None, RateLimited(
-                            "too many requests", retry_after=bucket.retry_after())))
+                        conn.send_payload(encode_error(peek_id(message), RateLimited(
+                            "too many requests", retry_after=max(
+                                bucket.retry_after(), self._account_retry_after(conn)))))
                     continue
                 if isinstance(message, bytes):
                     conn.send_payload(encode_error(None, ChatError(
@@ -94,6 +98,28 @@ class SocketEndpoint:
             conn.state.closed()
             self.connections.discard(conn)
             await self.hub.detach(conn)
+            identity = conn.state.identity
+            if identity is not None and not self.hub.user_connections(identity.user_id):
+                self._accounts.pop(identity.user_id, None)
+
+    def _account_bucket(self, conn: ClientConnection) -> TokenBucket | None:
+        identity = conn.state.identity
+        if identity is None:
+            return None
+        bucket = self._accounts.get(identity.user_id)
+        if bucket is None:
+            s = self.settings
+            bucket = TokenBucket(s.account_requests_per_second, s.account_request_burst)
+            self._accounts[identity.user_id] = bucket
+        return bucket
+
+    def _account_allows(self, conn: ClientConnection) -> bool:
+        bucket = self._account_bucket(conn)
+        return bucket is None or bucket.take()
+
+    def _account_retry_after(self, conn: ClientConnection) -> float:
+        bucket = self._account_bucket(conn)
+        return 0.0 if bucket is None else bucket.retry_after()
 
     def _auth_timeout(self, conn: ClientConnection) -> None:
         if conn.state.phase is Phase.UNAUTHENTICATED:
@@ -241,6 +267,20 @@ class SocketEndpoint:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
             log.warning("%d requests still running at shutdown", self.inflight)
+
+
+def peek_id(message: str | bytes) -> str | int | None:
+    """The request id of a frame that will not be handled, so the client can match the error."""
+    try:
+        frame = orjson.loads(message)
+    except orjson.JSONDecodeError:
+        return None
+    rid = frame.get("id") if isinstance(frame, dict) else None
+    if isinstance(rid, str) and 0 < len(rid) <= MAX_ID_LENGTH:
+        return rid
+    if isinstance(rid, int) and not isinstance(rid, bool) and 0 <= rid < 2**53:
+        return rid
+    return None
 
 
 def _event(kind: str, data: dict[str, Any]) -> bytes:

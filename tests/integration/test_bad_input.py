@@ -95,12 +95,14 @@ async def test_request_flood_is_limited_then_closed(tmp_path: Path) -> None:
     await server.start()
     try:
         c = await ChatClient.connect(server.url)
-        for i in range(400):
-            await c.send_raw(orjson.dumps({"id": i, "op": "ping"}).decode())
+        replies = await asyncio.gather(*(c.request_frame("ping", timeout=10)
+                                         for _ in range(400)), return_exceptions=True)
         await asyncio.wait_for(c.ws.wait_closed(), 5)
         assert c.ws.close_code == 4008
-        assert c.errors and all(e["code"] == "rate_limited" for e in c.errors)
-        assert c.errors[0]["retry_after"] > 0
+        limited = [r["error"] for r in replies
+                   if isinstance(r, dict) and not r["ok"]]
+        assert len(limited) >= 150  # refusals are replies to their request ids
+        assert all(e["code"] == "rate_limited" and e["retry_after"] > 0 for e in limited)
         # the server itself is fine
         other = await ChatClient.connect(server.url)
         assert await other.request("ping") == {"pong": True}
@@ -134,5 +136,27 @@ async def test_origin_allowlist_and_http_paths(tmp_path: Path) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200")
         writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_per_account_limit_spans_connections(tmp_path: Path) -> None:
+    server = ChatNode(make_settings(tmp_path / "d", account_requests_per_second=1.0,
+                                    account_request_burst=6))
+    await server.start()
+    try:
+        first = await ChatClient.connect(server.url)
+        tokens = await first.request("auth.register", username="ann", email="a@example.test",
+                                     password="long enough pw")
+        await first.authenticate(tokens["access_token"])
+        second = await ChatClient.connect(server.url)
+        await second.authenticate(tokens["access_token"])
+        codes = []
+        for client in [first, second] * 5:
+            frame = await client.request_frame("ping")  # refusals carry the request id
+            codes.append("ok" if frame["ok"] else frame["error"]["code"])
+        assert codes.count("rate_limited") >= 3 and codes[:6] == ["ok"] * 6
+        await first.close()
+        await second.close()
     finally:
         await server.stop()
