@@ -34,6 +34,8 @@ def serve(
     """Run the whole chat server in one process: WebSocket endpoint and /healthz on one port."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_level.lower() != "debug":  # one line per connection is noise at this scale
+        logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         settings = load_settings(config_file=config, overrides={"serve": {
             "host": host, "port": port, "data_dir": data_dir, "store": store}})
