@@ -74,8 +74,10 @@ class LocalMessageService(MessageService):
         if conversation_id.startswith("self:"):
             if conversation_id != self_conversation_id(uid):
                 raise _not_found()
-            conversation = await self._messages.ensure_conversation(
-                Conversation(conversation_id, ConversationKind.SELF, participants=(uid,)))
+            conversation = await self._messages.get_conversation(conversation_id)
+            if conversation is None:  # created on first use; a read suffices after that
+                conversation = await self._messages.ensure_conversation(
+                    Conversation(conversation_id, ConversationKind.SELF, participants=(uid,)))
             return _Access(conversation, (user_topic(uid),))
         channel = await self._groups.get_channel(conversation_id)
         if channel is None:
