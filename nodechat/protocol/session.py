@@ -55,6 +55,12 @@ class SessionState:
         self.phase = Phase.READY
         self.identity = identity
 
+    def reset(self) -> None:
+        """Back to unauthenticated (an authentication that failed half-way)."""
+        self.phase = Phase.UNAUTHENTICATED
+        self.identity = None
+        self.seen.clear()
+
     def closed(self) -> None:
         """Nothing more is sent."""
         self.phase = Phase.CLOSED

@@ -39,6 +39,7 @@ class ClientConnection:
         self.send_buffer = send_buffer
         self._backfill = backfill
         self._held: list[Event] | None = None  # events held while replaying
+        self._presence: dict[str, str] = {}  # user id -> last status sent
         self.topics: set[str] = set()
         self.typing_at: dict[str, float] = {}
         self.address = ws.remote_address[0] if ws.remote_address else ""
@@ -76,6 +77,15 @@ class ClientConnection:
         if self._held is None:
             self._held = []
 
+    def seed_presence(self, online: list[str], people: set[str]) -> None:
+        """Remember the presence the snapshot reported, so repeats are not sent again."""
+        self._presence = {user_id: "offline" for user_id in people}
+        self._presence.update((user_id, "online") for user_id in online)
+
+    def discard_held(self) -> None:
+        """Drop held events (the session they were held for did not start)."""
+        self._held = None
+
     def release(self) -> None:
         """Deliver what was held, in arrival order, through the normal checks."""
         held, self._held = self._held, None
@@ -104,4 +114,10 @@ class ClientConnection:
                 asyncio.get_running_loop().create_task(
                     self._backfill(self, conversation, after, seq - 1))
                 return
+        elif event.kind == "presence":
+            # one status change reaches a user through every shared group: send it once
+            user_id, status = event.data["user_id"], event.data["status"]
+            if self._presence.get(user_id) == status:
+                return
+            self._presence[user_id] = status
         self.send_frame(frame if frame is not None else text_frame(event.frame))

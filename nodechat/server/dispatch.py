@@ -249,9 +249,9 @@ async def _delete(c: Call) -> Any:
 async def _history(c: Call) -> Any:
     d = c.data
     limit = d.get("limit", 50)
-    messages = await c.services.messages.history(c.me, d["conversation"], before=d.get("before"),
-                                                 after=d.get("after"), limit=limit)
-    return {"messages": [m.to_dict() for m in messages], "has_more": len(messages) == limit}
+    page = await c.services.messages.history(c.me, d["conversation"], before=d.get("before"),
+                                             after=d.get("after"), limit=limit)
+    return {"messages": [m.to_dict() for m in page.messages], "has_more": page.has_more}
 
 
 async def _mark_read(c: Call) -> Any:

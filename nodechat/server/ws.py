@@ -41,8 +41,11 @@ from nodechat.services.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 
-# A connection that keeps flooding after this many refused requests is closed.
+# A connection refused this many requests within REFUSAL_WINDOW seconds is closed.
 MAX_REFUSED = 200
+REFUSAL_WINDOW = 10.0
+# How many user profiles the snapshot asks the auth service for at once.
+USERS_PER_CALL = 500
 
 
 class SocketEndpoint:
@@ -67,7 +70,7 @@ class SocketEndpoint:
         loop = asyncio.get_running_loop()
         deadline = loop.call_later(s.auth_deadline, self._auth_timeout, conn)
         bucket = TokenBucket(s.requests_per_second, s.request_burst)
-        refused = 0
+        refused, refused_since = 0, time.monotonic()
         conn.send_payload(encode_hello(auth_deadline=s.auth_deadline, heartbeat=s.ping_interval,
                                        max_frame=s.max_frame))
         try:
@@ -75,6 +78,9 @@ class SocketEndpoint:
                 if conn.state.phase is Phase.CLOSED:
                     continue  # closing: read (and drop) frames until the close frame arrives
                 if not bucket.take() or not self._account_allows(conn):
+                    now = time.monotonic()
+                    if now - refused_since > REFUSAL_WINDOW:
+                        refused, refused_since = 0, now
                     refused += 1
                     if refused > MAX_REFUSED:
                         conn.close(CLOSE_RATE_LIMIT, "request rate limit exceeded")
@@ -183,12 +189,17 @@ class SocketEndpoint:
             group_ids = await services.groups.member_group_ids(identity.user_id)
             await self.hub.attach(conn, group_ids)
             snapshot, replays = await self._snapshot(identity, conn, resume)
-            conn.send_payload(encode_reply(request.id, snapshot))
-            for messages in replays:
-                for message in messages:
-                    conn.send_payload(_message_event(message))
-        finally:
-            conn.release()
+        except BaseException:
+            # not half-ready: back to unauthenticated, so the client can simply retry
+            await self.hub.detach(conn)
+            conn.state.reset()
+            conn.discard_held()
+            raise
+        conn.send_payload(encode_reply(request.id, snapshot))
+        for messages in replays:
+            for message in messages:
+                conn.send_payload(_message_event(message))
+        conn.release()
 
     async def _snapshot(self, identity: Identity, conn: ClientConnection,
                         resume: dict[str, int]) -> tuple[dict[str, Any], list[list[Any]]]:
@@ -202,7 +213,10 @@ class SocketEndpoint:
                 people.add(member.user_id)
         people.update(s.peer_id for s in states if s.peer_id)
         people.discard(identity.user_id)
-        users = await services.auth.get_users(identity, sorted(people))
+        everyone = sorted(people)
+        users = []
+        for start in range(0, len(everyone), USERS_PER_CALL):
+            users += await services.auth.get_users(identity, everyone[start:start + USERS_PER_CALL])
         resumed: dict[str, Any] = {}
         replays: list[list[Any]] = []
         for state in states:
@@ -217,20 +231,24 @@ class SocketEndpoint:
                 else:
                     resumed[cid] = {"replayed": len(result.messages), "last_seq": result.last_seq}
                     replays.append(result.messages)
-                    conn.state.advance(cid, max(resume[cid], result.messages[-1].seq
-                                                if result.messages else resume[cid]))
+                    # a client claiming more than exists must not hide what comes next
+                    conn.state.advance(cid, min(resume[cid], result.last_seq))
+                    if result.messages:
+                        conn.state.advance(cid, result.messages[-1].seq)
             else:
                 conn.state.advance(cid, last_seq)
         unknown = sorted(set(resume) - {s.conversation.id for s in states})
         for cid in unknown[:100]:
             resumed[cid] = {"not_found": True}
+        online = self.hub.online([identity.user_id, *sorted(people)])
+        conn.seed_presence(online, people)
         snapshot = {
             "session_id": identity.session_id,
             "user": user.private(),
             "groups": [v.to_dict() for v in groups],
             "conversations": [conversation_dict(s) for s in states],
             "users": [u.public() for u in users],
-            "online": self.hub.online([identity.user_id, *sorted(people)]),
+            "online": online,
             "resume": resumed,
         }
         return snapshot, replays

@@ -212,6 +212,14 @@ class SendResult:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of history and whether more lies beyond it in the same direction."""
+
+    messages: list[Message]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ReplayResult:
     """Messages after a seq, or the statement that the gap is too large to replay."""
 
@@ -251,7 +259,7 @@ class MessageService(ABC):
     async def history(
         self, identity: Identity, conversation_id: str, *, before: int | None = None,
         after: int | None = None, limit: int = 50,
-    ) -> list[Message]:
+    ) -> HistoryPage:
         """Messages by cursor; newest first unless ``after`` is given."""
 
     @abstractmethod

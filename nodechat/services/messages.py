@@ -24,7 +24,7 @@ from nodechat.models import (
     now_ms,
     self_conversation_id,
 )
-from nodechat.services.api import MessageService, ReplayResult, SendResult
+from nodechat.services.api import HistoryPage, MessageService, ReplayResult, SendResult
 from nodechat.storage.base import Store
 
 MAX_BODY = 4000
@@ -157,14 +157,15 @@ class LocalMessageService(MessageService):
 
     async def history(self, identity: Identity, conversation_id: str, *,
                       before: int | None = None, after: int | None = None,
-                      limit: int = 50) -> list[Message]:
+                      limit: int = 50) -> HistoryPage:
         if before is not None and after is not None:
             raise InvalidRequest("give before or after, not both", code="invalid_cursor")
         if not 1 <= limit <= MAX_HISTORY:
             raise InvalidRequest(f"limit must be 1-{MAX_HISTORY}", field="limit")
         await self._access(identity, conversation_id)
-        return await self._messages.history(conversation_id, before=before, after=after,
-                                            limit=limit)
+        messages = await self._messages.history(conversation_id, before=before, after=after,
+                                                limit=limit + 1)
+        return HistoryPage(messages[:limit], len(messages) > limit)
 
     async def replay(self, identity: Identity, conversation_id: str, after_seq: int,
                      limit: int) -> ReplayResult:

@@ -99,6 +99,10 @@ async def test_history_paging_both_ways(signup: Signup) -> None:
     newer = await ann.client.request("message.history", conversation=ann.notes, limit=10,
                                      after=20)
     assert [m["seq"] for m in newer["messages"]] == [21, 22, 23, 24, 25]
+    assert page["has_more"] and older["has_more"] and not newer["has_more"]
+    oldest = await ann.client.request("message.history", conversation=ann.notes, limit=10,
+                                      before=11)
+    assert len(oldest["messages"]) == 10 and not oldest["has_more"]  # exactly the rest
     with pytest.raises(RequestFailed) as err:
         await ann.client.request("message.history", conversation=ann.notes, limit=101)
     assert err.value.code == "invalid_request"

@@ -133,3 +133,19 @@ async def test_presence_and_typing(node: ChatNode, signup: Signup) -> None:
     while ev["data"]["user_id"] != ann.id:
         ev = await bob.client.next_event("presence")
     assert ev["data"] == {"user_id": ann.id, "status": "offline"}
+
+
+async def test_presence_is_sent_once_per_change(node: ChatNode, signup: Signup) -> None:
+    ann, bob, group, welcome = await make_group(signup)
+    second = await ann.client.request("group.create", name="second")
+    invite = await ann.client.request("invite.create", group_id=second["id"])
+    await bob.client.request("group.join", code=invite["code"])
+    await bob.client.request("dm.open", user_id=ann.id)
+    watcher, _ = await connect(node, bob)
+    await ann.client.close()  # ann shares two groups and a DM with bob
+    ev = await watcher.next_event("presence")
+    assert ev["data"] == {"user_id": ann.id, "status": "offline"}
+    await watcher.request("message.send", conversation=bob.notes, body="sync", nonce="p")
+    await watcher.next_event("message.created")
+    assert not [e for e in watcher.drain_events() if e["event"] == "presence"]
+    await watcher.close()

@@ -99,3 +99,14 @@ async def test_other_sessions_receive_own_sends(node: ChatNode, signup: Signup) 
     ev = await phone.next_event("message.created")
     assert ev["data"]["body"] == "to self" and ev["data"]["nonce"] == "x"
     await phone.close()
+
+
+async def test_resume_claiming_the_future_hides_nothing(node: ChatNode, signup: Signup) -> None:
+    ann = await signup("ann")
+    await ann.client.request("message.send", conversation=ann.notes, body="one", nonce="1")
+    client, ready = await connect(node, ann, resume={ann.notes: 50})
+    assert ready["resume"][ann.notes] == {"replayed": 0, "last_seq": 1}
+    await ann.client.request("message.send", conversation=ann.notes, body="two", nonce="2")
+    ev = await client.next_event("message.created")
+    assert ev["data"]["seq"] == 2
+    await client.close()
