@@ -16,11 +16,12 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from nodechat import __version__
-from nodechat.bus import Bus, group_topic, open_bus, user_topic
+from nodechat.bus import Bus, open_bus
 from nodechat.config import Settings
 from nodechat.server.dispatch import Services
 from nodechat.server.hub import Hub
 from nodechat.server.ws import SocketEndpoint
+from nodechat.services.audience import audience_topics
 from nodechat.services.auth import LocalAuthService
 from nodechat.services.groups import LocalGroupService
 from nodechat.services.messages import LocalMessageService
@@ -78,10 +79,7 @@ class ChatNode:
         services = Services(auth, groups, messages)
 
         async def presence_topics(user_id: str) -> list[str]:
-            topics = [group_topic(g) for g in await store.groups.member_group_ids(user_id)]
-            for conversation in await store.messages.list_direct(user_id):
-                topics += [user_topic(p) for p in conversation.participants if p != user_id]
-            return topics
+            return await audience_topics(store, user_id)
 
         hub = Hub(bus, presence_topics)
         self.endpoint = SocketEndpoint(services, hub, cfg.socket)

@@ -33,6 +33,7 @@ from nodechat.errors import (
 from nodechat.models import AuthSession, Identity, TokenPair, User, new_id, now_ms
 from nodechat.services import passwords, validate
 from nodechat.services.api import AuthService
+from nodechat.services.audience import audience_topics
 from nodechat.services.ratelimit import FailureLimiter
 from nodechat.services.tokens import TokenIssuer, TokenVerifier, hash_refresh, new_refresh_token
 from nodechat.storage.base import RefreshOutcome, Store
@@ -113,6 +114,7 @@ class LocalAuthService(AuthService):
         clock: Callable[[], int] = now_ms,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._store = store
         self._accounts = store.accounts
         self._bus = bus
         self._issuer = issuer
@@ -321,9 +323,13 @@ class LocalAuthService(AuthService):
         user = await self._accounts.update_profile(
             identity.user_id, display_name=display_name, about=about
         )
-        await self._publish(
-            user.id, Event("user.updated", user.public(), origin=identity.session_id)
-        )
+        event = Event("user.updated", user.public(), origin=identity.session_id)
+        await self._publish(user.id, event)
+        try:  # the people around the user see the new name too
+            for topic in await audience_topics(self._store, user.id):
+                await self._bus.publish(topic, event)
+        except ChatError:
+            log.warning("could not publish user.updated for %s", user.id, exc_info=True)
         return user
 
     # -- helpers ---------------------------------------------------------

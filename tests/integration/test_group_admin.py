@@ -112,6 +112,13 @@ async def test_profile_and_lookup(node: ChatNode, signup: Signup) -> None:
     ev = await phone.next_event("user.updated")
     assert ev["data"]["display_name"] == "Ann B."
     await phone.close()
+    group = await ann.client.request("group.create", name="g")
+    invite = await ann.client.request("invite.create", group_id=group["id"])
+    await bob.client.request("group.join", code=invite["code"])
+    await ann.client.request("user.update", display_name="Ann C.")
+    ev = await bob.client.next_event("user.updated")  # group members see it as well
+    assert ev["data"] == {**ev["data"], "id": ann.id, "display_name": "Ann C."}
+    assert "email" not in ev["data"]
 
 
 async def test_presence_and_typing(node: ChatNode, signup: Signup) -> None:
