@@ -68,12 +68,39 @@ class ServeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RpcSettings:
+    """gRPC between the split roles (``nodechat auth|group|message|socket|gateway``)."""
+
+    service_token: str = ""  # shared secret every caller presents; split roles require it
+    tls_cert: str = ""  # PEM certificate of this process (server and client side)
+    tls_key: str = ""  # its private key
+    tls_ca: str = ""  # CA that signs peers' certificates; with cert+key: mutual TLS
+    timeout: float = 5.0  # deadline of every call, in seconds
+    retries: int = 3  # attempts of an idempotent call on UNAVAILABLE
+    auth: str = ""  # host:port of the auth role
+    group: str = ""  # host:port of the group role
+    message: str = ""  # host:port of the message role
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSettings:
+    """A split-role process: where it listens and how others find it."""
+
+    listen: str = ""  # host:port; each role has its own default port
+    public_url: str = ""  # socket role: the ws:// URL clients use (advertised by the gateway)
+    http: str = ""  # gRPC roles: host:port of /healthz, /readyz and /metrics (default: off)
+    registry_ttl: float = 10.0  # seconds a socket node stays listed without a heartbeat
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every section."""
 
     serve: ServeSettings = field(default_factory=ServeSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     socket: SocketSettings = field(default_factory=SocketSettings)
+    rpc: RpcSettings = field(default_factory=RpcSettings)
+    node: NodeSettings = field(default_factory=NodeSettings)
 
 
 ENV_ALIASES = {
@@ -82,6 +109,8 @@ ENV_ALIASES = {
     "NODECHAT_BUS": ("serve", "bus"),
     "NODECHAT_HOST": ("serve", "host"),
     "NODECHAT_PORT": ("serve", "port"),
+    "NODECHAT_SERVICE_TOKEN": ("rpc", "service_token"),
+    "NODECHAT_LISTEN": ("node", "listen"),
 }
 
 

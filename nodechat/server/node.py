@@ -16,12 +16,11 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from nodechat import __version__
-from nodechat.bus import Bus, open_bus
+from nodechat.bus import Bus, group_topic, open_bus, user_topic
 from nodechat.config import Settings
 from nodechat.server.dispatch import Services
 from nodechat.server.hub import Hub
 from nodechat.server.ws import SocketEndpoint
-from nodechat.services.audience import audience_topics
 from nodechat.services.auth import LocalAuthService
 from nodechat.services.groups import LocalGroupService
 from nodechat.services.messages import LocalMessageService
@@ -79,7 +78,9 @@ class ChatNode:
         services = Services(auth, groups, messages)
 
         async def presence_topics(user_id: str) -> list[str]:
-            return await audience_topics(store, user_id)
+            groups_of = await services.groups.member_group_ids(user_id)
+            peers = await services.messages.direct_peer_ids(user_id)
+            return [group_topic(g) for g in groups_of] + [user_topic(p) for p in peers]
 
         hub = Hub(bus, presence_topics)
         self.endpoint = SocketEndpoint(services, hub, cfg.socket)

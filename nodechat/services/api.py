@@ -285,6 +285,10 @@ class MessageService(ABC):
         """Tell the conversation the caller is typing (ephemeral, not stored)."""
 
     @abstractmethod
+    async def direct_peer_ids(self, user_id: str) -> list[str]:
+        """Users with a direct conversation with ``user_id`` (trusted callers only, for presence)."""
+
+    @abstractmethod
     async def block(self, identity: Identity, user_id: str) -> None:
         """Block a user: no direct messages either way."""
 

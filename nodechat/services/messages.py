@@ -241,6 +241,12 @@ class LocalMessageService(MessageService):
             "typing", {"conversation": conversation_id, "user_id": identity.user_id},
             origin=identity.session_id))
 
+    async def direct_peer_ids(self, user_id: str) -> list[str]:
+        peers = []
+        for conversation in await self._messages.list_direct(user_id):
+            peers += [p for p in conversation.participants if p != user_id]
+        return peers
+
     async def block(self, identity: Identity, user_id: str) -> None:
         if user_id == identity.user_id:
             raise InvalidRequest("you cannot block yourself", code="self_target")
