@@ -610,7 +610,7 @@ class Server:
         else:  # not installed next to this interpreter: run the same entry point
             cmd = [sys.executable, "-c", "import sys; from nodechat.cli import main; "
                    "sys.argv[0] = 'nodechat'; main()"]
-        self.cmd = [*cmd, "serve", "--host", HOST, "--port", "0", "--data-dir", str(data_dir),
+        self.cmd = [*cmd, "serve", "--host", HOST, "--port", "0", "--api-port", "0", "--data-dir", str(data_dir),
                     "--log-level", "warning"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("NODECHAT_")}
         self.log_path = log_path

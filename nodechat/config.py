@@ -57,6 +57,7 @@ class ServeSettings:
 
     host: str = "127.0.0.1"
     port: int = 7801
+    api_port: int = 7800  # the HTTP/JSON API (gateway) of serve; -1 turns it off
     data_dir: Path = Path("nodechat-data")
     store: str = ""  # default: sqlite:///<data_dir>/nodechat.db
     bus: str = "memory://"
@@ -90,6 +91,7 @@ class NodeSettings:
     public_url: str = ""  # socket role: the ws:// URL clients use (advertised by the gateway)
     http: str = ""  # gRPC roles: host:port of /healthz, /readyz and /metrics (default: off)
     registry_ttl: float = 10.0  # seconds a socket node stays listed without a heartbeat
+    bus_prefix: str = "nodechat:"  # Redis key and channel prefix (several clusters, one Redis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,7 @@ ENV_ALIASES = {
     "NODECHAT_PORT": ("serve", "port"),
     "NODECHAT_SERVICE_TOKEN": ("rpc", "service_token"),
     "NODECHAT_LISTEN": ("node", "listen"),
+    "NODECHAT_BUS_PREFIX": ("node", "bus_prefix"),
 }
 
 

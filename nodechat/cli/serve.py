@@ -21,6 +21,9 @@ def serve(
                                              envvar="NODECHAT_HOST", show_default=False)] = None,
     port: Annotated[int | None, typer.Option(help="Port (0 picks a free one). [default: 7801]",
                                              envvar="NODECHAT_PORT", show_default=False)] = None,
+    api_port: Annotated[int | None, typer.Option(
+        help="Port of the HTTP/JSON API (0 picks a free one, -1 turns it off). [default: 7800]",
+        envvar="NODECHAT_API_PORT", show_default=False)] = None,
     data_dir: Annotated[Path | None, typer.Option(
         help="Where the database and keys live. [default: ./nodechat-data]",
         envvar="NODECHAT_DATA_DIR", show_default=False)] = None,
@@ -38,7 +41,7 @@ def serve(
         logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         settings = load_settings(config_file=config, overrides={"serve": {
-            "host": host, "port": port, "data_dir": data_dir, "store": store}})
+            "host": host, "port": port, "api_port": api_port, "data_dir": data_dir, "store": store}})
         asyncio.run(_run(settings))
     except ChatError as exc:
         typer.echo(f"nodechat: {exc.message} ({exc.code})", err=True)
@@ -60,6 +63,9 @@ async def _run(settings: object) -> None:
         loop.add_signal_handler(sig, stop.set)
     typer.echo(f"nodechat serving on {node.url} (health: http://{settings.serve.host}:"
                f"{node.port}/healthz)", err=True)
+    if node.api_url:
+        typer.echo(f"nodechat gateway on {node.api_url} (API docs: {node.api_url}/docs)",
+                   err=True)
     typer.echo(f"data: {settings.serve.data_dir.resolve()} ({node.store.describe() if node.store else ''})",
                err=True)
     typer.echo("press Ctrl-C to stop", err=True)

@@ -9,10 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from aiohttp import web
+
 from nodechat.bus import Bus, group_topic, open_bus, user_topic
 from nodechat.config import Settings
 from nodechat.server.dispatch import Services
+from nodechat.server.http import bound_port, build_gateway_app, serve_app
 from nodechat.server.hub import Hub
+from nodechat.server.metrics import Metrics
 from nodechat.server.socket_server import SocketServer
 from nodechat.server.ws import SocketEndpoint
 from nodechat.services.auth import LocalAuthService
@@ -34,6 +38,8 @@ class ChatNode:
         self.bus: Bus | None = None
         self.endpoint: SocketEndpoint | None = None
         self.socket: SocketServer | None = None
+        self.api: web.AppRunner | None = None
+        self.metrics = Metrics()
         self._stopped = asyncio.Event()
 
     @property
@@ -46,6 +52,13 @@ class ChatNode:
     def url(self) -> str:
         """The client WebSocket URL."""
         return f"ws://{self.settings.serve.host}:{self.port}/"
+
+    @property
+    def api_url(self) -> str | None:
+        """The HTTP/JSON API base URL, if it runs."""
+        if self.api is None:
+            return None
+        return f"http://{self.settings.serve.host}:{bound_port(self.api)}"
 
     async def start(self) -> None:
         """Open the store, wire the services and start listening."""
@@ -68,8 +81,16 @@ class ChatNode:
 
         hub = Hub(bus, presence_topics)
         self.endpoint = SocketEndpoint(services, hub, cfg.socket)
-        self.socket = SocketServer(self.endpoint, cfg.socket, not_ready=self._not_ready)
+        self.socket = SocketServer(self.endpoint, cfg.socket, not_ready=self._not_ready,
+                                   metrics=self.metrics.render)
         await self.socket.start(cfg.serve.host, cfg.serve.port)
+        if cfg.serve.api_port >= 0:
+            async def socket_urls() -> list[str]:
+                return [self.url]
+
+            app = build_gateway_app(services, ready=self._not_ready, socket_urls=socket_urls,
+                                    metrics=self.metrics)
+            self.api = await serve_app(app, cfg.serve.host, cfg.serve.api_port)
 
     def _not_ready(self) -> list[str]:
         return [] if self.bus is not None and self.bus.healthy else ["bus disconnected"]
@@ -79,6 +100,8 @@ class ChatNode:
         if self.socket is None or self._stopped.is_set():
             return
         self._stopped.set()
+        if self.api is not None:
+            await self.api.cleanup()
         await self.socket.stop()
         if self.bus is not None:
             await self.bus.close()

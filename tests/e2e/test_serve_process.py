@@ -31,7 +31,7 @@ class Served:
 
 def start(data_dir: Path) -> Served:
     proc = subprocess.Popen(
-        [*NODECHAT, "serve", "--port", "0", "--data-dir", str(data_dir)],
+        [*NODECHAT, "serve", "--port", "0", "--api-port", "0", "--data-dir", str(data_dir)],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -133,7 +133,7 @@ def test_help_lists_commands() -> None:
 
 
 def test_bad_store_url_is_a_clear_error(tmp_path: Path) -> None:
-    out = subprocess.run([*NODECHAT, "serve", "--port", "0", "--data-dir", str(tmp_path),
+    out = subprocess.run([*NODECHAT, "serve", "--port", "0", "--api-port", "0", "--data-dir", str(tmp_path),
                           "--store", "oracle://x"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 2
     assert "bad_config" in out.stderr and "Traceback" not in out.stderr

@@ -20,7 +20,7 @@ _names = itertools.count(1)
 def make_settings(data_dir: Path, **socket: Any) -> Any:
     """Settings for a test node: port 0, its own data dir."""
     return load_settings(env={}, overrides={
-        "serve": {"host": "127.0.0.1", "port": 0, "data_dir": data_dir},
+        "serve": {"host": "127.0.0.1", "port": 0, "api_port": 0, "data_dir": data_dir},
         "socket": socket,
     })
 

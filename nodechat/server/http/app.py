@@ -1,0 +1,108 @@
+"""The gateway's aiohttp application: the HTTP/JSON API, discovery, docs, probes, metrics.
+
+Each API route decodes its request into the op's ``data``, authenticates the
+bearer token, calls the op's handler from :mod:`nodechat.server.dispatch`
+(one service call, the same reply as on the socket) and encodes the reply.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, Collection
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from nodechat.errors import Unavailable
+from nodechat.server.dispatch import HANDLERS, Call, Services
+from nodechat.server.http.decode import bearer_token, client_address, decode
+from nodechat.server.http.docs import DOCS_CSP, DOCS_HTML
+from nodechat.server.http.errors import json_response
+from nodechat.server.http.middleware import boundary
+from nodechat.server.http.openapi import build_openapi
+from nodechat.server.http.ops import Probe, ops_handlers
+from nodechat.server.http.routes import ROUTES, SYSTEM_ROUTES, Route
+from nodechat.server.metrics import Metrics
+
+SocketUrls = Callable[[], Awaitable[list[str]]]
+
+MAX_BODY = 64 * 1024  # bytes; the socket's max frame
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+class ApiEndpoint:
+    """Turns a route of the table into an aiohttp handler."""
+
+    def __init__(self, services: Services, metrics: Metrics,
+                 trusted_proxies: Collection[str]) -> None:
+        self.services = services
+        self.metrics = metrics
+        self.trusted_proxies = frozenset(trusted_proxies)
+
+    def handler(self, route: Route) -> Handler:
+        """The handler of one route."""
+        op_handler = HANDLERS[route.op]
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            identity = None
+            if route.authenticated:
+                identity = await self.services.auth.authenticate(bearer_token(request))
+            data = await decode(route, request)
+            call = Call(self.services, identity, data,
+                        address=client_address(request, self.trusted_proxies))
+            reply = await op_handler(call)
+            duplicate = False
+            if route.op == "message.send":  # a retried nonce created nothing: 200, not 201
+                duplicate = bool(reply["duplicate"])
+                if not duplicate:
+                    self.metrics.message_received()
+            return json_response(reply, 201 if route.created and not duplicate else 200)
+
+        return handle
+
+
+def build_gateway_app(
+    services: Services,
+    *,
+    ready: Probe,
+    socket_urls: SocketUrls,
+    metrics: Metrics,
+    health: Probe | None = None,
+    max_body: int = MAX_BODY,
+    trusted_proxies: Collection[str] = LOOPBACK,
+) -> web.Application:
+    """The gateway app; serve it with ``nodechat.server.http.serve_app``.
+
+    ``ready``/``health`` return the reasons the process is not ready/alive (empty:
+    all is well); ``socket_urls`` returns the WebSocket URLs of the live socket
+    nodes. ``trusted_proxies`` are peers whose ``X-Forwarded-For`` is believed
+    (the login rate limit is per client address).
+    """
+    app = web.Application(middlewares=[boundary(metrics)], client_max_size=max_body)
+    endpoint = ApiEndpoint(services, metrics, trusted_proxies)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.url, endpoint.handler(route), name=route.name)
+
+    openapi = orjson.dumps(build_openapi())
+
+    async def gateway(request: web.Request) -> web.StreamResponse:
+        urls = await socket_urls()
+        if not urls:
+            raise Unavailable("no socket node is available; retry shortly")
+        return json_response({"url": random.choice(urls), "urls": urls})
+
+    async def openapi_json(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=openapi, content_type="application/json")
+
+    async def docs(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=DOCS_HTML, content_type="text/html",
+                            headers={"Content-Security-Policy": DOCS_CSP,
+                                     "X-Content-Type-Options": "nosniff"})
+
+    handlers = {"gateway": gateway, "openapi": openapi_json, "docs": docs,
+                **ops_handlers(health=health, ready=ready, metrics=metrics)}
+    for sys_route in SYSTEM_ROUTES:
+        app.router.add_route(sys_route.method, sys_route.path, handlers[sys_route.name],
+                             name=sys_route.name)
+    return app
