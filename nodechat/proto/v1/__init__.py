@@ -1,0 +1,1 @@
+"""nodechat.v1 messages and services, generated from proto/nodechat/v1."""

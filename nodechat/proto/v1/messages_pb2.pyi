@@ -1,0 +1,153 @@
+from google.protobuf import empty_pb2 as _empty_pb2
+from nodechat.proto.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SendRequest(_message.Message):
+    __slots__ = ("conversation_id", "body", "nonce", "reply_to")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    REPLY_TO_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    body: str
+    nonce: str
+    reply_to: str
+    def __init__(self, conversation_id: _Optional[str] = ..., body: _Optional[str] = ..., nonce: _Optional[str] = ..., reply_to: _Optional[str] = ...) -> None: ...
+
+class SendResult(_message.Message):
+    __slots__ = ("message", "created")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    message: _common_pb2.Message
+    created: bool
+    def __init__(self, message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class SendItem(_message.Message):
+    __slots__ = ("user_id", "session_id", "request")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    session_id: str
+    request: SendRequest
+    def __init__(self, user_id: _Optional[str] = ..., session_id: _Optional[str] = ..., request: _Optional[_Union[SendRequest, _Mapping]] = ...) -> None: ...
+
+class SendManyRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[SendItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[SendItem, _Mapping]]] = ...) -> None: ...
+
+class SendOutcome(_message.Message):
+    __slots__ = ("result", "error")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    result: SendResult
+    error: _common_pb2.Error
+    def __init__(self, result: _Optional[_Union[SendResult, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.Error, _Mapping]] = ...) -> None: ...
+
+class SendManyResponse(_message.Message):
+    __slots__ = ("outcomes",)
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedCompositeFieldContainer[SendOutcome]
+    def __init__(self, outcomes: _Optional[_Iterable[_Union[SendOutcome, _Mapping]]] = ...) -> None: ...
+
+class EditRequest(_message.Message):
+    __slots__ = ("message_id", "body")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    body: str
+    def __init__(self, message_id: _Optional[str] = ..., body: _Optional[str] = ...) -> None: ...
+
+class MessageRequest(_message.Message):
+    __slots__ = ("message_id",)
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    def __init__(self, message_id: _Optional[str] = ...) -> None: ...
+
+class HistoryRequest(_message.Message):
+    __slots__ = ("conversation_id", "before", "after", "limit")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    before: int
+    after: int
+    limit: int
+    def __init__(self, conversation_id: _Optional[str] = ..., before: _Optional[int] = ..., after: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class HistoryPage(_message.Message):
+    __slots__ = ("messages", "has_more")
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
+    has_more: bool
+    def __init__(self, messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., has_more: _Optional[bool] = ...) -> None: ...
+
+class ReplayRequest(_message.Message):
+    __slots__ = ("conversation_id", "after_seq", "limit")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    after_seq: int
+    limit: int
+    def __init__(self, conversation_id: _Optional[str] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ReplayResult(_message.Message):
+    __slots__ = ("conversation_id", "messages", "last_seq", "too_old")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    TOO_OLD_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
+    last_seq: int
+    too_old: bool
+    def __init__(self, conversation_id: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., last_seq: _Optional[int] = ..., too_old: _Optional[bool] = ...) -> None: ...
+
+class MarkReadRequest(_message.Message):
+    __slots__ = ("conversation_id", "seq")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    seq: int
+    def __init__(self, conversation_id: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
+
+class MarkReadResponse(_message.Message):
+    __slots__ = ("seq",)
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    def __init__(self, seq: _Optional[int] = ...) -> None: ...
+
+class UserRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class ConversationRequest(_message.Message):
+    __slots__ = ("conversation_id",)
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    def __init__(self, conversation_id: _Optional[str] = ...) -> None: ...
+
+class ConversationList(_message.Message):
+    __slots__ = ("conversations",)
+    CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    conversations: _containers.RepeatedCompositeFieldContainer[_common_pb2.ConversationState]
+    def __init__(self, conversations: _Optional[_Iterable[_Union[_common_pb2.ConversationState, _Mapping]]] = ...) -> None: ...
+
+class DirectPeerIdsResponse(_message.Message):
+    __slots__ = ("user_ids",)
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    user_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_ids: _Optional[_Iterable[str]] = ...) -> None: ...

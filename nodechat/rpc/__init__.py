@@ -1,0 +1,37 @@
+"""gRPC between the split roles: servers of the data roles and clients that stand in for them.
+
+Only this package imports the generated code in :mod:`nodechat.proto`, and no
+gRPC exception leaves it: failures are :class:`~nodechat.errors.ChatError`.
+
+Server side (``nodechat auth|group|message``)::
+
+    server = await start_rpc_server("group", settings.rpc, settings.node.listen,
+                                    groups=LocalGroupService(store, CollectingBus()))
+    await server.stop(grace=5.0)
+
+Client side (``nodechat socket|gateway``)::
+
+    services = await connect_services(settings.rpc, bus)   # a Services
+    ...
+    await services.close()
+"""
+
+from nodechat.rpc.clients import (
+    RemoteAuthService,
+    RemoteGroupService,
+    RemoteMessageService,
+    RemoteServices,
+    connect_services,
+)
+from nodechat.rpc.server import ROLES, RpcServer, start_rpc_server
+
+__all__ = [
+    "ROLES",
+    "RemoteAuthService",
+    "RemoteGroupService",
+    "RemoteMessageService",
+    "RemoteServices",
+    "RpcServer",
+    "connect_services",
+    "start_rpc_server",
+]

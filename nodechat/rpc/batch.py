@@ -1,0 +1,112 @@
+"""Micro-batching of sends: concurrent ``send()`` calls travel as one SendMany RPC.
+
+A send waits for the end of the current event-loop turn (or until
+``max_batch`` are queued); then everything queued goes out together. At most
+``max_in_flight`` batches are in flight; while they are, new sends queue up
+and go in the next batch, so batches grow with the load and the message
+role's group commit acknowledges many messages per fsync. Each caller gets
+its own result or error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from nodechat.errors import ChatError, Unavailable
+from nodechat.proto.v1 import messages_pb2
+from nodechat.rpc.convert import error_from_pb, send_result_from_pb
+from nodechat.rpc.errors import SERVICE_UNAVAILABLE, copy_error
+from nodechat.services.api import SendResult
+
+SendMany = Callable[[messages_pb2.SendManyRequest], Awaitable[messages_pb2.SendManyResponse]]
+
+
+@dataclass(slots=True)
+class _Pending:
+    item: messages_pb2.SendItem
+    future: asyncio.Future[SendResult]
+
+
+class SendBatcher:
+    """Collects sends and flushes them as SendMany calls."""
+
+    def __init__(
+        self, send_many: SendMany, *, max_batch: int = 256, max_in_flight: int = 4
+    ) -> None:
+        self._send_many = send_many
+        self._max_batch = max_batch
+        self._max_in_flight = max_in_flight
+        self._queue: list[_Pending] = []
+        self._scheduled = False
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self.batches = 0  # SendMany calls made
+
+    async def send(self, item: messages_pb2.SendItem) -> SendResult:
+        """Queue one send and wait for its own result."""
+        if self._closed:
+            raise Unavailable("the message client is closed", code=SERVICE_UNAVAILABLE)
+        loop = asyncio.get_running_loop()
+        pending = _Pending(item, loop.create_future())
+        self._queue.append(pending)
+        if len(self._queue) >= self._max_batch:
+            self._flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._tick)
+        return await pending.future
+
+    def _tick(self) -> None:
+        self._scheduled = False
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._queue and self._in_flight < self._max_in_flight:
+            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            self._in_flight += 1
+            self.batches += 1
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: Sequence[_Pending]) -> None:
+        try:
+            request = messages_pb2.SendManyRequest(items=[p.item for p in batch])
+            try:
+                response = await self._send_many(request)
+            except ChatError as exc:
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(copy_error(exc))
+                return
+            for p, outcome in zip(batch, response.outcomes, strict=False):
+                if p.future.done():
+                    continue
+                if outcome.HasField("result"):
+                    p.future.set_result(send_result_from_pb(outcome.result))
+                else:
+                    p.future.set_exception(error_from_pb(outcome.error))
+            for p in batch[len(response.outcomes) :]:
+                if not p.future.done():
+                    p.future.set_exception(
+                        Unavailable("the message role skipped a send", code=SERVICE_UNAVAILABLE)
+                    )
+        finally:
+            self._in_flight -= 1
+            if self._queue and not self._scheduled:
+                self._flush()
+
+    async def close(self) -> None:
+        """Fail what is queued and wait for the batches in flight."""
+        self._closed = True
+        queued, self._queue = self._queue, []
+        for p in queued:
+            if not p.future.done():
+                p.future.set_exception(
+                    Unavailable("the message client is closed", code=SERVICE_UNAVAILABLE)
+                )
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

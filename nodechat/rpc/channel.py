@@ -1,0 +1,163 @@
+"""One client connection to a role: metadata, deadlines, retries, errors and events.
+
+Every call carries the service token and (when acting for a user) the
+caller's identity, has a deadline of ``rpc.timeout`` seconds, and is retried
+with exponential backoff and full jitter on ``UNAVAILABLE`` when it is
+idempotent. The events in a call's trailer (sent on success and on failure) are
+published, in order, on the calling process's bus. Every failure is a ChatError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message as ProtoMessage
+
+from nodechat.bus.base import Bus
+from nodechat.bus.codec import decode_batch
+from nodechat.config import RpcSettings
+from nodechat.errors import ChatError, InvalidRequest, Unavailable
+from nodechat.models import Identity
+from nodechat.rpc import metadata
+from nodechat.rpc.errors import SERVICE_UNAVAILABLE, error_from_rpc
+from nodechat.rpc.tls import channel_credentials
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=ProtoMessage)
+
+BACKOFF_BASE = 0.05  # seconds before the first retry, doubled each time
+BACKOFF_CAP = 1.0
+MAX_MESSAGE = 16 * 1024 * 1024
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+    # Events come back in the trailer: a SendMany of 256 messages carries ~100 KB of
+    # them, far over gRPC's default 8/16 KB metadata limits.
+    ("grpc.max_metadata_size", MAX_MESSAGE),
+    ("grpc.absolute_max_metadata_size", MAX_MESSAGE),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+]
+
+
+def _serialize(message: ProtoMessage) -> bytes:
+    return message.SerializeToString()
+
+
+def build(message_type: type[R], **fields: Any) -> R:
+    """A request message; ``InvalidRequest`` if a value cannot be encoded (lone surrogates)."""
+    try:
+        return message_type(**fields)
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise InvalidRequest(
+            f"a field of {message_type.__name__} cannot be encoded: {exc}", code="invalid_encoding"
+        ) from exc
+
+
+def _trailers_of(err: Any) -> Any:
+    try:
+        return err.trailing_metadata()
+    except Exception:  # an error raised before the call started carries none
+        return None
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt`` (0-based): full jitter over a capped doubling."""
+    return random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+
+
+def open_channel(target: str, settings: RpcSettings) -> Any:
+    """A ``grpc.aio.Channel`` to ``target`` (TLS when configured)."""
+    credentials = channel_credentials(settings)
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+    return grpc.aio.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
+
+
+class RpcChannel:
+    """Calls to one gRPC service (``nodechat.v1.<Name>``) of one role."""
+
+    def __init__(self, target: str, service: str, settings: RpcSettings, bus: Bus) -> None:
+        if not target:
+            raise InvalidRequest(f"no address configured for {service}", code="bad_config")
+        if not settings.service_token:
+            raise InvalidRequest(
+                "rpc.service_token is empty: set NODECHAT_SERVICE_TOKEN",
+                code="bad_config",
+                key="rpc.service_token",
+            )
+        self.target = target
+        self.service = service
+        self._settings = settings
+        self._bus = bus
+        self._channel = open_channel(target, settings)
+        self._token = (metadata.AUTHORIZATION, f"Bearer {settings.service_token}")
+        self._methods: dict[str, Any] = {}
+        self.calls = 0  # RPCs attempted, retries included (for tests and metrics)
+
+    def _method(self, name: str, reply_type: type[ProtoMessage]) -> Any:
+        method = self._methods.get(name)
+        if method is None:
+            method = self._channel.unary_unary(
+                f"/{self.service}/{name}",
+                request_serializer=_serialize,
+                response_deserializer=reply_type.FromString,
+            )
+            self._methods[name] = method
+        return method
+
+    async def call(
+        self,
+        name: str,
+        request: ProtoMessage,
+        reply_type: type[R],
+        identity: Identity | None = None,
+        *,
+        idempotent: bool = False,
+    ) -> R:
+        """Call RPC ``name``; publish its events; return the reply or raise a ChatError."""
+        md: list[tuple[str, str]] = [self._token]
+        if identity is not None:
+            md += [(metadata.USER, identity.user_id), (metadata.SESSION, identity.session_id)]
+        method = self._method(name, reply_type)
+        attempts = max(1, self._settings.retries) if idempotent else 1
+        for attempt in range(attempts):
+            self.calls += 1
+            try:
+                call = method(request, metadata=md, timeout=self._settings.timeout)
+                reply: R = await call
+                trailers = await call.trailing_metadata()
+                break
+            except grpc.aio.AioRpcError as err:
+                await self._publish(_trailers_of(err))  # what the failed call did still happened
+                if err.code() is grpc.StatusCode.UNAVAILABLE and attempt + 1 < attempts:
+                    await asyncio.sleep(backoff(attempt))
+                    continue
+                raise error_from_rpc(err, self.service) from err
+            except grpc.aio.UsageError as err:
+                raise Unavailable(
+                    f"{self.service}: the channel is closed", code=SERVICE_UNAVAILABLE
+                ) from err
+        await self._publish(trailers)
+        return reply
+
+    async def _publish(self, trailers: Any) -> None:
+        raw = metadata.first(trailers, metadata.EVENTS)
+        if raw is None:
+            return
+        try:
+            events = decode_batch(raw)
+        except ChatError:
+            log.warning("%s sent a malformed event trailer; events dropped", self.service)
+            return
+        for topic, event in events:
+            await self._bus.publish(topic, event)
+
+    async def close(self) -> None:
+        """Close the channel (calls in flight are cancelled)."""
+        await self._channel.close()

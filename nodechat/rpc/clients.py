@@ -1,0 +1,59 @@
+"""Remote implementations of the role interfaces: gRPC clients of the data roles.
+
+A process that does not own a role (``nodechat socket``, ``nodechat gateway``)
+gets these instead of the local services; callers cannot tell the difference:
+same results, same ChatError subclasses and codes, and the events of each call
+published on the caller's bus. Reads, ``authenticate`` and sends are retried
+on ``UNAVAILABLE`` (sends are deduplicated on (author, nonce)); other writes
+are not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nodechat.bus.base import Bus
+from nodechat.config import RpcSettings
+from nodechat.rpc.auth_client import RemoteAuthService
+from nodechat.rpc.group_client import RemoteGroupService
+from nodechat.rpc.message_client import RemoteMessageService
+from nodechat.server.dispatch import Services
+
+__all__ = [
+    "RemoteAuthService",
+    "RemoteGroupService",
+    "RemoteMessageService",
+    "RemoteServices",
+    "connect_services",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteServices(Services):
+    """The three role interfaces as gRPC clients; close them when done."""
+
+    auth: RemoteAuthService
+    groups: RemoteGroupService
+    messages: RemoteMessageService
+
+    async def close(self) -> None:
+        """Close every channel."""
+        await self.messages.close()
+        await self.groups.close()
+        await self.auth.close()
+
+
+async def connect_services(settings: RpcSettings, bus: Bus) -> RemoteServices:
+    """Clients of the auth, group and message roles at ``settings.auth|group|message``."""
+    auth = RemoteAuthService(settings.auth, settings, bus)
+    try:
+        groups = RemoteGroupService(settings.group, settings, bus)
+        try:
+            messages = RemoteMessageService(settings.message, settings, bus)
+        except BaseException:
+            await groups.close()
+            raise
+    except BaseException:
+        await auth.close()
+        raise
+    return RemoteServices(auth, groups, messages)

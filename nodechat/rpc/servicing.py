@@ -1,0 +1,128 @@
+"""What every servicer method shares: caller identity, event collection, error mapping.
+
+A servicer is a plain class with one ``async def snake_case(request, call)``
+per RPC of its service descriptor. :func:`method_handlers` wraps each in a
+gRPC handler that runs it inside :func:`~nodechat.bus.collect.collecting`,
+returns the collected events in the trailer ``x-nodechat-events-bin`` (on success
+and on failure) and maps
+a :class:`~nodechat.errors.ChatError` to a status plus the trailer
+``x-nodechat-error-bin``. A method the servicer lacks is a startup error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import grpc
+from google.protobuf import message_factory
+from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message import Message as ProtoMessage
+
+from nodechat.bus.base import Event
+from nodechat.bus.codec import encode_batch
+from nodechat.bus.collect import collecting
+from nodechat.errors import ChatError, InternalError, Unauthenticated
+from nodechat.models import Identity
+from nodechat.rpc import metadata
+from nodechat.rpc.errors import error_trailer, status_of
+
+log = logging.getLogger(__name__)
+
+MISSING_IDENTITY = "missing_identity"
+
+
+class CallContext:
+    """One call as a servicer method sees it: who calls, and where its events go."""
+
+    __slots__ = ("_metadata", "events")
+
+    def __init__(
+        self, invocation_metadata: Sequence[Any] | None, events: list[tuple[str, Event]]
+    ) -> None:
+        self._metadata = invocation_metadata
+        self.events = events  # what the call publishes; returned to the caller in order
+
+    @property
+    def me(self) -> Identity:
+        """The caller; ``Unauthenticated(missing_identity)`` if the metadata does not name one."""
+        user = metadata.first(self._metadata, metadata.USER)
+        session = metadata.first(self._metadata, metadata.SESSION)
+        if not isinstance(user, str) or not user or not isinstance(session, str) or not session:
+            raise Unauthenticated(
+                f"this call needs the caller's identity ({metadata.USER}, {metadata.SESSION})",
+                code=MISSING_IDENTITY,
+            )
+        return Identity(user, session)
+
+
+ServicerMethod = Callable[[Any, CallContext], Awaitable[ProtoMessage]]
+
+
+def python_name(rpc_name: str) -> str:
+    """``LogoutAll`` -> ``logout_all``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", rpc_name).lower()
+
+
+def _events_trailer(events: list[tuple[str, Event]]) -> metadata.Metadata:
+    return ((metadata.EVENTS, encode_batch(events)),) if events else ()
+
+
+def _behaviour(full_name: str, fn: ServicerMethod) -> Callable[[Any, Any], Awaitable[Any]]:
+    async def handle(request: Any, context: Any) -> Any:
+        error: ChatError | None = None
+        with collecting() as events:
+            call = CallContext(context.invocation_metadata(), events)
+            try:
+                reply = await fn(request, call)
+            except ChatError as exc:
+                error = exc
+            except Exception:
+                log.exception("unexpected error in %s", full_name)
+                error = InternalError("internal error")
+        if error is not None:
+            # A call can change state and still fail (a reused refresh token revokes
+            # the session, then raises): its events travel with the error too.
+            await context.abort(
+                status_of(error),
+                error.message,
+                trailing_metadata=error_trailer(error) + _events_trailer(events),
+            )
+        if events:
+            context.set_trailing_metadata(_events_trailer(events))
+        return reply
+
+    return handle
+
+
+def _serialize(message: ProtoMessage) -> bytes:
+    return message.SerializeToString()
+
+
+def method_handlers(service: ServiceDescriptor, servicer: object) -> dict[str, Any]:
+    """gRPC method handlers for every RPC of ``service``, served by ``servicer``."""
+    handlers: dict[str, Any] = {}
+    for method in service.methods:
+        fn = getattr(servicer, python_name(method.name), None)
+        if fn is None:
+            raise TypeError(
+                f"{type(servicer).__name__} lacks {python_name(method.name)} for {method.full_name}"
+            )
+        request_type = message_factory.GetMessageClass(method.input_type)
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            _behaviour(method.full_name, fn),
+            request_deserializer=request_type.FromString,
+            response_serializer=_serialize,
+        )
+    return handlers
+
+
+def add_servicer(server: Any, service: ServiceDescriptor, servicer: object) -> None:
+    """Register ``servicer`` for ``service`` on a ``grpc.aio.Server``."""
+    handlers = method_handlers(service, servicer)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
+    server.add_registered_method_handlers(service.full_name, handlers)

@@ -1,0 +1,369 @@
+"""The role interfaces behave the same locally and over gRPC.
+
+Every test runs twice through the ``services`` fixture (see ``service_env``):
+``local`` calls LocalAuth/Group/MessageService directly; ``grpc`` calls the
+Remote* clients of a real gRPC server on port 0. Results, error classes,
+error codes and details, and the events seen on the caller's bus must match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nodechat.bus import group_topic, user_topic
+from nodechat.errors import (
+    ChatError,
+    Conflict,
+    Forbidden,
+    InvalidCredentials,
+    InvalidRequest,
+    NotFound,
+    Unauthenticated,
+)
+from nodechat.models import ChannelKind, ConversationKind, Identity, Role
+from nodechat.services.api import SendResult
+from tests.contract.service_env import MODES, PASSWORD, ServiceEnv, open_services
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(params=MODES)
+async def services(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ServiceEnv]:
+    """The role interfaces, local or over gRPC (each test runs in both modes)."""
+    async with open_services(request.param, tmp_path) as env:
+        yield env
+
+
+@contextmanager
+def fails(cls: type[ChatError], code: str, **details: Any) -> Iterator[None]:
+    """The block raises exactly ``cls`` with ``code`` (and these details)."""
+    with pytest.raises(ChatError) as info:
+        yield
+    assert type(info.value) is cls, f"{type(info.value).__name__}: {info.value.to_dict()}"
+    assert info.value.code == code
+    for key, value in details.items():
+        assert info.value.details[key] == value
+
+
+async def group_with_channel(env: ServiceEnv, owner: Identity) -> tuple[str, str]:
+    view = await env.groups.create_group(owner, "Book club", "we read")
+    return view.group.id, view.channels[0].id
+
+
+async def member_of(env: ServiceEnv, owner: Identity, group_id: str, who: Identity) -> None:
+    invite = await env.groups.create_invite(owner, group_id)
+    await env.groups.join(who, invite.code)
+
+
+# -- auth ------------------------------------------------------------------
+
+
+async def test_register_authenticate_refresh_logout(services: ServiceEnv) -> None:
+    env = services
+    pair, me = await env.user("alice")
+    assert pair.user.username == "alice" and pair.user.email == "alice@example.com"
+    assert pair.access_token and pair.refresh_token and pair.access_expires_at > 0
+    assert await env.auth.authenticate(pair.access_token) == me
+    with fails(Conflict, "username_taken"):
+        await env.auth.register("Alice", "other@example.com", PASSWORD)
+    with fails(InvalidRequest, "invalid_username", field="username"):
+        await env.auth.register("a", "a@example.com", PASSWORD)
+
+    renewed = await env.auth.refresh(pair.refresh_token)
+    assert renewed.session_id == pair.session_id and renewed.refresh_token != pair.refresh_token
+    await env.watch(user_topic(me.user_id))
+    with fails(Unauthenticated, "refresh_token_reused"):
+        await env.auth.refresh(pair.refresh_token)
+    revoked = env.seen("session.revoked", user_topic(me.user_id))
+    assert [e.data["session_ids"] for e in revoked] == [[pair.session_id]]
+    with fails(Unauthenticated, "session_revoked"):
+        await env.auth.authenticate(renewed.access_token)
+
+    second = await env.auth.login("ALICE@example.com", PASSWORD, address="10.0.0.1")
+    assert second.user.id == me.user_id
+    with fails(InvalidCredentials, "invalid_credentials"):
+        await env.auth.login("alice", "wrong password!")
+    await env.auth.logout(Identity(me.user_id, second.session_id))
+    assert env.seen("session.revoked")[-1].data["session_ids"] == [second.session_id]
+    with fails(Unauthenticated, "invalid_token"):
+        await env.auth.authenticate("not a token")
+
+
+async def test_users_and_profile(services: ServiceEnv) -> None:
+    env = services
+    alice, me = await env.user()
+    bob, bob_id = await env.user()
+    assert (await env.auth.get_user(me)).email == alice.user.email
+    assert (await env.auth.get_user(me, bob.user.id)).username == bob.user.username
+    assert (await env.auth.find_user(me, bob.user.username)).id == bob.user.id
+    users = await env.auth.get_users(me, [bob.user.id, "u_missing", alice.user.id])
+    assert sorted(u.id for u in users) == sorted([alice.user.id, bob.user.id])
+    with fails(NotFound, "user_not_found"):
+        await env.auth.get_user(me, "u_missing")
+
+    await env.watch(user_topic(me.user_id))
+    updated = await env.auth.update_profile(me, about="reading")
+    assert updated.about == "reading" and updated.display_name == alice.user.display_name
+    updated = await env.auth.update_profile(me, display_name="Alice A.")
+    assert (updated.display_name, updated.about) == ("Alice A.", "reading")
+    assert [e.data["display_name"] for e in env.seen("user.updated")] == [
+        alice.user.display_name,
+        "Alice A.",
+    ]
+
+    with fails(InvalidCredentials, "invalid_credentials"):
+        await env.auth.change_password(me, "not the password", "new password 1")
+    await env.auth.change_password(me, PASSWORD, "new password 1")
+    assert (await env.auth.login(alice.user.username, "new password 1")).user.id == me.user_id
+    assert await env.auth.logout_all(bob_id) == 1
+
+
+# -- groups ----------------------------------------------------------------
+
+
+async def test_groups_channels_and_roles(services: ServiceEnv) -> None:
+    env = services
+    _, owner = await env.user()
+    _, bob = await env.user()
+    await env.watch(user_topic(owner.user_id))
+    view = await env.groups.create_group(owner, "Book club", "we read")
+    gid = view.group.id
+    assert view.role == "owner" and view.member_count == 1 and view.group.owner_id == owner.user_id
+    assert [(c.name, c.kind) for c in view.channels] == [("welcome", ChannelKind.TEXT)]
+    assert env.seen("group.joined") or env.seen("group.created")
+    await env.watch(group_topic(gid))
+
+    voice = await env.groups.create_channel(owner, gid, "lounge", "voice", "talk")
+    assert (voice.kind, voice.topic, voice.position) == (ChannelKind.VOICE, "talk", 1)
+    with fails(InvalidRequest, "invalid_kind"):
+        await env.groups.create_channel(owner, gid, "bad", "video")
+    renamed = await env.groups.update_channel(owner, voice.id, topic="quiet please")
+    assert (renamed.name, renamed.topic) == ("lounge", "quiet please")
+    order = await env.groups.reorder_channels(owner, gid, [voice.id, view.channels[0].id])
+    assert [c.id for c in order] == [voice.id, view.channels[0].id]
+    updated = await env.groups.update_group(owner, gid, description="we read books")
+    assert (updated.group.name, updated.group.description) == ("Book club", "we read books")
+    assert [e.kind for e in env.seen("channel.created", group_topic(gid))] == ["channel.created"]
+    assert env.seen("group.updated", group_topic(gid))
+
+    with fails(NotFound, "group_not_found"):
+        await env.groups.get_group(bob, gid)
+    with fails(NotFound, "group_not_found"):
+        await env.groups.create_channel(bob, gid, "mine")
+    await member_of(env, owner, gid, bob)
+    assert env.seen("member.joined", group_topic(gid))[-1].data["user_id"] == bob.user_id
+    with fails(Forbidden, "forbidden"):
+        await env.groups.create_channel(bob, gid, "mine")
+    with fails(InvalidRequest, "invalid_role"):
+        await env.groups.set_role(owner, gid, bob.user_id, "superuser")
+    member = await env.groups.set_role(owner, gid, bob.user_id, "admin")
+    assert (member.role, member.user_id) == (Role.ADMIN, bob.user_id)
+    members = await env.groups.list_members(owner, gid)
+    assert {(m.user_id, m.role) for m in members} == {
+        (owner.user_id, Role.OWNER),
+        (bob.user_id, Role.ADMIN),
+    }
+    assert [v.group.id for v in await env.groups.list_groups(bob)] == [gid]
+    assert await env.groups.member_group_ids(bob.user_id) == [gid]
+
+    with fails(Conflict, "owner_cannot_leave"):
+        await env.groups.leave(owner, gid)
+    moved = await env.groups.transfer_ownership(owner, gid, bob.user_id)
+    assert moved.group.owner_id == bob.user_id and moved.role == "admin"
+    await env.groups.leave(owner, gid)
+    assert env.seen("member.left", group_topic(gid))
+    await env.groups.delete_channel(bob, voice.id)
+    assert env.seen("channel.deleted", group_topic(gid))
+    await env.groups.delete_group(bob, gid)
+    assert env.seen("group.deleted", group_topic(gid))
+    with fails(NotFound, "group_not_found"):
+        await env.groups.get_group(bob, gid)
+
+
+async def test_invites_kick_and_ban(services: ServiceEnv) -> None:
+    env = services
+    _, owner = await env.user()
+    _, bob = await env.user()
+    _, carol = await env.user()
+    gid, _ = await group_with_channel(env, owner)
+    await env.watch(group_topic(gid))
+    once = await env.groups.create_invite(owner, gid, max_uses=1)
+    assert once.max_uses == 1 and once.expires_at is not None and once.uses == 0
+    forever = await env.groups.create_invite(owner, gid, expires_in=60)
+    assert forever.max_uses is None
+    assert {i.code for i in await env.groups.list_invites(owner, gid)} == {once.code, forever.code}
+    joined = await env.groups.join(bob, once.code)
+    assert joined.group.id == gid and joined.role == "member" and joined.member_count == 2
+    with fails(NotFound, "invite_invalid"):
+        await env.groups.join(carol, once.code)
+    with fails(Conflict, "already_member"):
+        await env.groups.join(bob, forever.code)
+    revoked = await env.groups.revoke_invite(owner, forever.code)
+    assert revoked.revoked
+    with fails(NotFound, "invite_invalid"):
+        await env.groups.join(carol, forever.code)
+
+    await env.groups.kick(owner, gid, bob.user_id)
+    assert env.seen("member.kicked", group_topic(gid))[-1].data["user_id"] == bob.user_id
+    with fails(InvalidRequest, "self_target"):
+        await env.groups.kick(owner, gid, owner.user_id)
+    again = await env.groups.create_invite(owner, gid)
+    await env.groups.join(bob, again.code)
+    await env.groups.ban(owner, gid, bob.user_id)
+    assert env.seen("member.banned", group_topic(gid))
+    with fails(Forbidden, "banned"):
+        await env.groups.join(bob, again.code)
+    await env.groups.unban(owner, gid, bob.user_id)
+    with fails(NotFound, "ban_not_found"):
+        await env.groups.unban(owner, gid, bob.user_id)
+    assert (await env.groups.join(bob, again.code)).member_count == 2
+
+
+# -- messages --------------------------------------------------------------
+
+
+async def test_send_edit_delete_history(services: ServiceEnv) -> None:
+    env = services
+    _, alice = await env.user()
+    _, bob = await env.user()
+    gid, channel = await group_with_channel(env, alice)
+    await member_of(env, alice, gid, bob)
+    await env.watch(group_topic(gid))
+
+    first = await env.messages.send(alice, channel, "hello", "n-1")
+    assert first.created and first.message.seq == 1 and first.message.reply_to is None
+    created = env.seen("message.created", group_topic(gid))
+    assert [(e.data["id"], e.data["seq"], e.origin) for e in created] == [
+        (first.message.id, 1, alice.session_id)
+    ]
+    again = await env.messages.send(alice, channel, "hello", "n-1")
+    assert not again.created and again.message == first.message
+    assert len(env.seen("message.created")) == 1
+    reply = await env.messages.send(bob, channel, "hi!", "n-1", reply_to=first.message.id)
+    assert reply.created and reply.message.seq == 2 and reply.message.reply_to == first.message.id
+    with fails(InvalidRequest, "invalid_reply", field="reply_to"):
+        await env.messages.send(bob, channel, "?", "n-2", reply_to="m_missing")
+    with fails(InvalidRequest, "invalid_body", field="body"):
+        await env.messages.send(bob, channel, "   ", "n-3")
+    with fails(NotFound, "conversation_not_found"):
+        await env.messages.send(bob, "ch_missing", "hi", "n-4")
+
+    edited = await env.messages.edit(alice, first.message.id, "hello, all")
+    assert edited.body == "hello, all" and edited.edited_at is not None
+    assert env.seen("message.edited", group_topic(gid))[-1].data["body"] == "hello, all"
+    with fails(Forbidden, "forbidden"):
+        await env.messages.edit(bob, first.message.id, "mine now")
+    deleted = await env.messages.delete(alice, reply.message.id)  # the owner moderates
+    assert deleted.deleted and deleted.seq == 2
+    assert env.seen("message.deleted", group_topic(gid))[-1].data["id"] == reply.message.id
+
+    for i in range(3, 8):
+        await env.messages.send(bob, channel, f"message {i}", f"bulk-{i}")
+    newest = await env.messages.history(bob, channel, limit=3)
+    assert [m.seq for m in newest.messages] == [7, 6, 5] and newest.has_more
+    older = await env.messages.history(bob, channel, before=5, limit=10)
+    assert [m.seq for m in older.messages] == [4, 3, 2, 1] and not older.has_more
+    assert older.messages[2].deleted and older.messages[3].edited_at is not None
+    after = await env.messages.history(bob, channel, after=5)
+    assert [m.seq for m in after.messages] == [6, 7] and not after.has_more
+    with fails(InvalidRequest, "invalid_cursor"):
+        await env.messages.history(bob, channel, before=3, after=1)
+
+    replay = await env.messages.replay(bob, channel, 5, 10)
+    assert (replay.conversation_id, [m.seq for m in replay.messages]) == (channel, [6, 7])
+    assert replay.last_seq == 7 and not replay.too_old
+    gap = await env.messages.replay(bob, channel, 0, 3)
+    assert gap.too_old and gap.messages == [] and gap.last_seq == 7
+
+    await env.watch(user_topic(bob.user_id))
+    assert await env.messages.mark_read(bob, channel, 5) == 5
+    assert await env.messages.mark_read(bob, channel, 99) == 7
+    assert env.seen("read.updated", user_topic(bob.user_id))[-1].data == {
+        "conversation": channel,
+        "seq": 7,
+    }
+    await env.messages.typing(bob, channel)
+    assert env.seen("typing", group_topic(gid))[-1].data["user_id"] == bob.user_id
+
+
+async def test_direct_messages_blocks_and_conversations(services: ServiceEnv) -> None:
+    env = services
+    _, alice = await env.user()
+    _, bob = await env.user()
+    gid, channel = await group_with_channel(env, alice)
+    state = await env.messages.open_direct(alice, bob.user_id)
+    dm = state.conversation.id
+    assert state.conversation.kind is ConversationKind.DIRECT and state.peer_id == bob.user_id
+    assert state.conversation.group_id is None and state.extra == {}
+    assert sorted(state.conversation.participants) == sorted([alice.user_id, bob.user_id])
+    with fails(InvalidRequest, "self_target"):
+        await env.messages.open_direct(alice, alice.user_id)
+    with fails(NotFound, "user_not_found"):
+        await env.messages.open_direct(alice, "u_missing")
+
+    await env.watch(user_topic(bob.user_id))
+    sent = await env.messages.send(alice, dm, "psst", "dm-1")
+    assert [e.data["id"] for e in env.seen("message.created", user_topic(bob.user_id))] == [
+        sent.message.id
+    ]
+    assert await env.messages.direct_peer_ids(bob.user_id) == [alice.user_id]
+
+    states = {s.conversation.id: s for s in await env.messages.conversations(bob)}
+    assert states[dm].unread == 1 and states[dm].conversation.last_seq == 1
+    assert states[f"self:{bob.user_id}"].conversation.kind is ConversationKind.SELF
+    assert channel not in states
+    mine = {s.conversation.id: s for s in await env.messages.conversations(alice)}
+    assert mine[channel].conversation.group_id == gid
+    notes = await env.messages.send(bob, f"self:{bob.user_id}", "buy milk", "note-1")
+    assert notes.message.seq == 1
+
+    await env.messages.block(bob, alice.user_id)
+    with fails(Forbidden, "blocked"):
+        await env.messages.send(alice, dm, "hello?", "dm-2")
+    with fails(InvalidRequest, "self_target"):
+        await env.messages.block(bob, bob.user_id)
+    await env.messages.unblock(bob, alice.user_id)
+    assert (await env.messages.send(alice, dm, "hello?", "dm-2")).message.seq == 2
+
+
+async def test_concurrent_sends_are_gap_free_and_batched(services: ServiceEnv) -> None:
+    env = services
+    _, alice = await env.user()
+    _, bob = await env.user()
+    gid, channel = await group_with_channel(env, alice)
+    await member_of(env, alice, gid, bob)
+    await env.watch(group_topic(gid))
+    remote = env.remote_messages
+    batches_before = remote.send_many_calls if remote is not None else 0
+
+    sends: list[Awaitable[Any]] = [
+        env.messages.send(alice if i % 2 else bob, channel, f"message {i}", f"c-{i}")
+        for i in range(200)
+    ]
+    sends.append(env.messages.send(bob, "ch_missing", "lost", "c-missing"))
+    results = await asyncio.gather(*sends, return_exceptions=True)
+
+    *sent, missing = results
+    assert isinstance(missing, NotFound) and missing.code == "conversation_not_found"
+    ok = [r for r in sent if isinstance(r, SendResult)]
+    assert len(ok) == 200
+    seqs = sorted(r.message.seq for r in ok)
+    assert seqs == list(range(1, 201))
+    assert all(r.created for r in ok)
+    bodies = {r.message.body for r in ok}
+    assert bodies == {f"message {i}" for i in range(200)}
+    created = env.seen("message.created", group_topic(gid))
+    assert [e.data["seq"] for e in created] == list(range(1, 201))
+    if remote is not None:
+        assert 1 <= remote.send_many_calls - batches_before <= 3
+    retried = await asyncio.gather(
+        *(env.messages.send(bob, channel, "again", f"c-{i}") for i in range(0, 200, 2))
+    )
+    assert not any(r.created for r in retried)
+    assert len(env.seen("message.created")) == 200
