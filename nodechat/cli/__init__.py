@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from nodechat import __version__
+from nodechat.cli import roles
 from nodechat.cli import serve as serve_cmd
 
 app = typer.Typer(
@@ -17,6 +18,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve_cmd.serve)
+app.command("auth")(roles.auth)
+app.command("group")(roles.group)
+app.command("message")(roles.message)
+app.command("keygen")(roles.keygen)
 
 
 def _version(value: bool) -> None:

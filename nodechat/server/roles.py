@@ -1,0 +1,124 @@
+"""Node wiring of the split roles: the data roles (auth, group, message) behind gRPC,
+and the socket and gateway nodes that reach them through remote clients.
+
+``serve`` (nodechat.server.node) wires the same services locally instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from nodechat.bus.collect import CollectingBus
+from nodechat.config import Settings
+from nodechat.errors import InvalidRequest
+from nodechat.rpc import RpcServer, start_rpc_server
+from nodechat.server.http import bound_port, start_ops_server
+from nodechat.server.metrics import Metrics
+from nodechat.services.auth import LocalAuthService
+from nodechat.services.groups import LocalGroupService
+from nodechat.services.messages import LocalMessageService
+from nodechat.services.tokens import (
+    PRIVATE_KEY_FILE,
+    TokenIssuer,
+    TokenVerifier,
+    load_or_create_keys,
+)
+from nodechat.storage import open_store
+from nodechat.storage.base import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORTS = {"gateway": 7800, "socket": 7801, "auth": 7810, "group": 7811, "message": 7812}
+
+
+def split_address(address: str, role: str) -> tuple[str, int]:
+    """``host:port`` (or ``:port``, or empty for the role's default) as a pair."""
+    if not address:
+        return "127.0.0.1", DEFAULT_PORTS[role]
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise InvalidRequest(f"--listen must be HOST:PORT, not {address!r}", code="bad_config",
+                             key="node.listen")
+    return (host.strip("[]") or "127.0.0.1"), int(port)
+
+
+def require_keys(data_dir: Path) -> None:
+    """A split auth role never invents a signing key: it must have been generated on purpose."""
+    key = data_dir / "keys" / PRIVATE_KEY_FILE
+    if not key.exists():
+        raise InvalidRequest(
+            f"no token signing key at {key}; create one with `nodechat keygen --data-dir "
+            f"{data_dir}` (and keep it secret)", code="keys_missing")
+
+
+class DataRole:
+    """``nodechat auth|group|message``: one role's local service behind a gRPC server."""
+
+    def __init__(self, role: str, settings: Settings) -> None:
+        self.role = role
+        self.settings = settings
+        self.store: Store | None = None
+        self.rpc: RpcServer | None = None
+        self.ops: web.AppRunner | None = None
+        self.metrics = Metrics()
+
+    @property
+    def address(self) -> str:
+        """Where the gRPC server listens."""
+        assert self.rpc is not None
+        host, _ = split_address(self.settings.node.listen, self.role)
+        return f"{host}:{self.rpc.port}"
+
+    async def start(self) -> None:
+        """Open the store and start serving."""
+        cfg = self.settings
+        host, port = split_address(cfg.node.listen, self.role)
+        if not cfg.rpc.service_token:
+            raise InvalidRequest("split roles need a service token: set NODECHAT_SERVICE_TOKEN "
+                                 "(or rpc.service_token in the config file)", code="bad_config",
+                                 key="rpc.service_token")
+        if self.role == "auth":
+            require_keys(cfg.serve.data_dir)
+        self.store = store = open_store(cfg.serve.store_url)
+        bus = CollectingBus()
+        try:
+            if self.role == "auth":
+                keys = load_or_create_keys(cfg.serve.data_dir)
+                auth = LocalAuthService(store, bus, TokenIssuer(keys, cfg.auth),
+                                        TokenVerifier(keys.public_pem, cfg.auth), cfg.auth)
+                self.rpc = await start_rpc_server("auth", cfg.rpc, f"{host}:{port}", auth=auth)
+            elif self.role == "group":
+                self.rpc = await start_rpc_server("group", cfg.rpc, f"{host}:{port}",
+                                                  groups=LocalGroupService(store, bus))
+            else:
+                self.rpc = await start_rpc_server("message", cfg.rpc, f"{host}:{port}",
+                                                  messages=LocalMessageService(store, bus))
+            if cfg.node.http:
+                ops_host, ops_port = split_address(cfg.node.http, self.role)
+                self.ops = await start_ops_server(ops_host, ops_port, ready=lambda: [],
+                                                  metrics=self.metrics)
+        except BaseException:
+            await self.stop()
+            raise
+
+    def ops_url(self) -> str | None:
+        """Where /healthz, /readyz and /metrics answer, if enabled."""
+        if self.ops is None:
+            return None
+        host, _ = split_address(self.settings.node.http, self.role)
+        return f"http://{host}:{bound_port(self.ops)}"
+
+    async def stop(self) -> None:
+        """Stop serving (in-flight calls get a grace period), then close the store."""
+        if self.ops is not None:
+            await self.ops.cleanup()
+            self.ops = None
+        if self.rpc is not None:
+            await self.rpc.stop()
+            self.rpc = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
