@@ -7,6 +7,7 @@ is recovered by reading the store (seq gaps are detected by the receiver).
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,7 @@ class Event:
 
 
 EventHandler = Callable[[str, Event], None]
+ReconnectHandler = Callable[[], None]
 
 
 class Bus(ABC):
@@ -55,6 +57,15 @@ class Bus(ABC):
     @abstractmethod
     def set_handler(self, handler: EventHandler) -> None:
         """Install the one callback that receives ``(topic, event)`` for subscribed topics."""
+
+    def set_reconnect_handler(self, handler: ReconnectHandler | None) -> None:
+        """Install a callback run after the bus reconnected and resubscribed.
+
+        Events published while a node was cut off are lost (pub/sub keeps no
+        backlog), so the callback's job is to backfill from the store. The
+        default does nothing: a backend that never disconnects never calls it.
+        """
+        return None
 
     @abstractmethod
     async def publish(self, topic: str, event: Event) -> None:
@@ -76,3 +87,17 @@ class Bus(ABC):
     @abstractmethod
     def healthy(self) -> bool:
         """Whether events are flowing (False while disconnected from the broker)."""
+
+
+async def publish_quietly(bus: Bus, topic: str, event: Event) -> None:
+    """Publish after a change is stored: a bus outage is logged, never reported as failure.
+
+    Receivers recover lost message events from the store (seq gaps, reconnects).
+    """
+    from nodechat.errors import ChatError
+
+    try:
+        await bus.publish(topic, event)
+    except ChatError as exc:
+        logging.getLogger(__name__).warning("event %s to %s not published: %s", event.kind,
+                                            topic, exc.code)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.message import Message as ProtoMessage
 
-from nodechat.bus.base import Bus
+from nodechat.bus.base import Bus, publish_quietly
 from nodechat.bus.codec import decode_batch
 from nodechat.config import RpcSettings
 from nodechat.errors import ChatError, InvalidRequest, Unavailable
@@ -156,7 +156,7 @@ class RpcChannel:
             log.warning("%s sent a malformed event trailer; events dropped", self.service)
             return
         for topic, event in events:
-            await self._bus.publish(topic, event)
+            await publish_quietly(self._bus, topic, event)
 
     async def close(self) -> None:
         """Close the channel (calls in flight are cancelled)."""

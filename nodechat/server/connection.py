@@ -72,6 +72,11 @@ class ClientConnection:
 
     # -- event delivery ------------------------------------------------------
 
+    @property
+    def held(self) -> bool:
+        """Whether live events are being held (authenticating or filling a gap)."""
+        return self._held is not None
+
     def hold(self) -> None:
         """Hold live events until :meth:`release` (used while replaying from the store)."""
         if self._held is None:

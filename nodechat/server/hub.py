@@ -4,6 +4,12 @@ The hub subscribes the bus only to topics that a local session needs (its
 user topic and its groups), frames each event once, and writes the same bytes
 to every local recipient. Membership and revocation events also change the
 subscriptions here, so no per-message membership lookup is ever needed.
+
+Presence is counted by a :class:`PresenceRegistry` (this node only, or every
+node through Redis); the hub announces a status change when the registry says
+the user's cluster-wide status changed. When the bus reconnects after an
+outage, the hub backfills every local connection from the store, because
+events published meanwhile never reached this node.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from nodechat.bus import Bus, Event, group_topic, user_topic
-from nodechat.server.connection import CLOSE_REVOKED, ClientConnection
+from nodechat.bus import Bus, Event, LocalPresence, PresenceRegistry, group_topic, user_topic
+from nodechat.errors import ChatError
+from nodechat.server.connection import CLOSE_REVOKED, Backfill, ClientConnection
 from nodechat.server.framing import text_frame
 
 log = logging.getLogger(__name__)
@@ -22,27 +29,45 @@ REMOVAL_EVENTS = frozenset({"member.left", "member.kicked", "member.banned"})
 
 PresenceTopics = Callable[[str], Awaitable[list[str]]]
 
+TO_LATEST = -1  # ``through`` of a backfill after a bus reconnect: whatever the store has
+RECONNECT_BACKFILLS = 32  # store reads at once when a reconnect backfills every connection
+
 
 class Hub:
     """Local subscriptions, delivery and presence for one socket node."""
 
-    def __init__(self, bus: Bus, presence_topics: PresenceTopics) -> None:
+    def __init__(self, bus: Bus, presence_topics: PresenceTopics,
+                 presence: PresenceRegistry | None = None) -> None:
         self._bus = bus
         self._presence_topics = presence_topics
+        self._presence = presence if presence is not None else LocalPresence()  # owned
+        self._backfill: Backfill | None = None
+        self._backfills = asyncio.Semaphore(RECONNECT_BACKFILLS)
         self._topics: dict[str, set[ClientConnection]] = {}
         self._users: dict[str, set[ClientConnection]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.delivered = 0
         bus.set_handler(self.on_event)
+        bus.set_reconnect_handler(self.on_reconnect)
+
+    def set_backfill(self, backfill: Backfill) -> None:
+        """How to replay a conversation from the store to a connection (the endpoint's)."""
+        self._backfill = backfill
 
     @property
     def connections(self) -> int:
         """Authenticated connections on this node."""
         return sum(len(c) for c in self._users.values())
 
-    def online(self, user_ids: Iterable[str]) -> list[str]:
-        """Which of these users have a session on this node."""
-        return [u for u in user_ids if u in self._users]
+    async def online(self, user_ids: Iterable[str]) -> list[str]:
+        """Which of these users are online (on any node), in the order given."""
+        ids = list(user_ids)
+        try:
+            found = await self._presence.online(ids)
+        except ChatError as exc:
+            log.warning("presence lookup failed (%s); answering for this node only", exc.code)
+            found = {u for u in ids if u in self._users}
+        return [u for u in ids if u in found]
 
     def user_connections(self, user_id: str) -> set[ClientConnection]:
         """The live connections of one user on this node."""
@@ -79,9 +104,8 @@ class Hub:
         await self._join(conn, user_topic(uid))
         for gid in group_ids:
             await self._join(conn, group_topic(gid))
-        sessions = self._users.setdefault(uid, set())
-        sessions.add(conn)
-        if len(sessions) == 1:
+        self._users.setdefault(uid, set()).add(conn)
+        if await self._count(self._presence.connect, uid):
             await self._announce(uid, "online")
 
     async def detach(self, conn: ClientConnection) -> None:
@@ -96,7 +120,17 @@ class Hub:
             sessions.discard(conn)
             if not sessions:
                 del self._users[identity.user_id]
+            if await self._count(self._presence.disconnect, identity.user_id):
                 await self._announce(identity.user_id, "offline")
+
+    @staticmethod
+    async def _count(change: Callable[[str], Awaitable[bool]], user_id: str) -> bool:
+        """Apply a presence change; whether the status changed (False if it could not tell)."""
+        try:
+            return await change(user_id)
+        except ChatError as exc:  # presence is best effort; never fail a connect over it
+            log.warning("presence update failed for %s: %s", user_id, exc.code)
+            return False
 
     async def _announce(self, user_id: str, status: str) -> None:
         try:
@@ -108,7 +142,27 @@ class Hub:
         for topic in topics:
             await self._bus.publish(topic, event)
 
-    # -- bus callback ----------------------------------------------------------
+    # -- bus callbacks ---------------------------------------------------------
+
+    def on_reconnect(self) -> None:
+        """The bus is back after an outage: backfill every local connection from the store."""
+        if self._backfill is None:
+            log.warning("bus reconnected, but no backfill is set: events may have been missed")
+            return
+        for conns in self._users.values():
+            for conn in conns:
+                self._spawn(self._catch_up(conn, self._backfill))
+
+    async def _catch_up(self, conn: ClientConnection, backfill: Backfill) -> None:
+        for conversation, seq in list(conn.state.seen.items()):
+            async with self._backfills:
+                # a held connection is authenticating (its snapshot must go out first) or
+                # already replaying from the store; releasing it here would break either
+                if not conn.open or conn.state.identity is None or conn.held:
+                    return
+                conn.hold()  # live events wait for the replay, as for a seq gap
+                await backfill(conn, conversation, conn.state.seen.get(conversation, seq),
+                               TO_LATEST)  # releases the connection when done
 
     def on_event(self, topic: str, event: Event) -> None:
         """Deliver one bus event to the local connections subscribed to ``topic``."""
@@ -156,6 +210,8 @@ class Hub:
                 self._spawn(self._leave(conn, topic))
 
     async def close(self) -> None:
-        """Wait for pending subscription changes."""
+        """Wait for pending subscription changes and backfills, then close presence."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._presence.close()
+

@@ -81,6 +81,7 @@ class ChatNode:
 
         hub = Hub(bus, presence_topics)
         self.endpoint = SocketEndpoint(services, hub, cfg.socket)
+        hub.set_backfill(self.endpoint.backfill)
         self.socket = SocketServer(self.endpoint, cfg.socket, not_ready=self._not_ready,
                                    metrics=self.metrics.render)
         await self.socket.start(cfg.serve.host, cfg.serve.port)

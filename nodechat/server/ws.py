@@ -240,7 +240,7 @@ class SocketEndpoint:
         unknown = sorted(set(resume) - {s.conversation.id for s in states})
         for cid in unknown[:100]:
             resumed[cid] = {"not_found": True}
-        online = self.hub.online([identity.user_id, *sorted(people)])
+        online = await self.hub.online([identity.user_id, *sorted(people)])
         conn.seed_presence(online, people)
         snapshot = {
             "session_id": identity.session_id,

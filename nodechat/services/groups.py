@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 
-from nodechat.bus import Bus, Event, group_topic, user_topic
+from nodechat.bus import Bus, Event, group_topic, publish_quietly, user_topic
 from nodechat.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from nodechat.models import (
     Channel,
@@ -79,7 +79,7 @@ class LocalGroupService(GroupService):
     async def _publish(self, group_id: str, kind: str, data: dict[str, object],
                        origin: Identity | None = None) -> None:
         event = Event(kind, data, origin=origin.session_id if origin else None)
-        await self._bus.publish(group_topic(group_id), event)
+        await publish_quietly(self._bus, group_topic(group_id), event)
 
     async def _target(self, actor: Member, group_id: str, user_id: str) -> Member:
         if user_id == actor.user_id:
@@ -102,7 +102,7 @@ class LocalGroupService(GroupService):
         welcome = Channel(new_id("ch"), group.id, DEFAULT_CHANNEL, ChannelKind.TEXT, 0, "", now)
         await self._groups.create_group(group, owner, [welcome])
         view = GroupView(group, [welcome], Role.OWNER.value, 1)
-        await self._bus.publish(user_topic(identity.user_id),
+        await publish_quietly(self._bus, user_topic(identity.user_id),
                                 Event("group.created", view.to_dict(), origin=identity.session_id))
         return view
 
@@ -209,7 +209,7 @@ class LocalGroupService(GroupService):
         }
         # The joiner's own nodes may not be subscribed to the group yet: tell them
         # on their user topic; socket nodes skip the joiner on the group topic.
-        await self._bus.publish(user_topic(identity.user_id),
+        await publish_quietly(self._bus, user_topic(identity.user_id),
                                 Event("member.joined", data, origin=identity.session_id))
         await self._publish(group.id, "member.joined", data, identity)
         return view

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nodechat.bus import Bus, Event, group_topic, user_topic
+from nodechat.bus import Bus, Event, group_topic, publish_quietly, user_topic
 from nodechat.errors import Forbidden, InvalidRequest, NotFound
 from nodechat.models import (
     Conversation,
@@ -92,7 +92,7 @@ class LocalMessageService(MessageService):
 
     async def _publish(self, access: _Access, event: Event) -> None:
         for topic in access.topics:
-            await self._bus.publish(topic, event)
+            await publish_quietly(self._bus, topic, event)
 
     async def _own_message(self, identity: Identity, message_id: str) -> tuple[Message, _Access]:
         message = await self._messages.get_message(message_id)
@@ -189,7 +189,7 @@ class LocalMessageService(MessageService):
         access = await self._access(identity, conversation_id)
         seq = max(0, min(seq, access.conversation.last_seq))
         stored = await self._messages.set_read_marker(identity.user_id, conversation_id, seq)
-        await self._bus.publish(user_topic(identity.user_id), Event(
+        await publish_quietly(self._bus, user_topic(identity.user_id), Event(
             "read.updated", {"conversation": conversation_id, "seq": stored},
             origin=identity.session_id))
         return stored

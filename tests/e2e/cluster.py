@@ -1,0 +1,117 @@
+"""Start nodechat deployments as real processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NODECHAT = [sys.executable, "-m", "nodechat"]
+READY = re.compile(r"(serving on|listening on|gateway on) (\S+)")
+
+
+@dataclass
+class Proc:
+    """One running nodechat process and the address it announced."""
+
+    name: str
+    popen: subprocess.Popen[str]
+    address: str
+    log: list[str] = field(default_factory=list)
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGKILL)
+            self.popen.wait(10)
+
+    def terminate(self) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        return self.popen.returncode
+
+
+def spawn(name: str, args: list[str], env: dict[str, str], timeout: float = 60.0) -> Proc:
+    """Start ``nodechat *args`` and wait for the line that says where it listens."""
+    popen = subprocess.Popen([*NODECHAT, *args], stderr=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, text=True,
+                             env={**os.environ, "PYTHONUNBUFFERED": "1", **env})
+    assert popen.stderr is not None
+    log: list[str] = []
+    found: list[str] = []
+    done = threading.Event()
+
+    def pump() -> None:
+        assert popen.stderr is not None
+        for line in popen.stderr:
+            log.append(line)
+            match = READY.search(line)
+            if match and not found:
+                found.append(match.group(2))
+                done.set()
+        done.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not done.wait(timeout) or not found:
+        popen.kill()
+        raise AssertionError(f"{name} did not start:\n{''.join(log)}")
+    return Proc(name, popen, found[0], log)
+
+
+@dataclass
+class Cluster:
+    """A split deployment: auth, group, message, socket nodes and a gateway."""
+
+    procs: dict[str, Proc]
+    env: dict[str, str]
+
+    @property
+    def gateway(self) -> str:
+        return self.procs["gateway"].address.rstrip("/")
+
+    def socket(self, name: str) -> str:
+        return self.procs[name].address
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            proc.terminate()
+
+
+def start_split(data_dir: Path, *, sockets: int = 2, redis: str = "redis://127.0.0.1:6379/0"
+                ) -> Cluster:
+    """auth, group, message (one SQLite file), ``sockets`` socket nodes, gateway; real Redis."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "NODECHAT_SERVICE_TOKEN": secrets.token_urlsafe(24),
+        "NODECHAT_STORE": f"sqlite:///{data_dir / 'nodechat.db'}",
+        "NODECHAT_DATA_DIR": str(data_dir),
+        "NODECHAT_BUS_PREFIX": f"e2e{secrets.token_hex(4)}:",
+    }
+    subprocess.run([*NODECHAT, "keygen", "--data-dir", str(data_dir)], check=True,
+                   env={**os.environ, **env}, capture_output=True)
+    procs: dict[str, Proc] = {}
+    try:
+        for role in ("auth", "group", "message"):
+            procs[role] = spawn(role, [role, "--listen", "127.0.0.1:0"], env)
+        upstream = ["--auth", procs["auth"].address, "--group", procs["group"].address,
+                    "--message", procs["message"].address, "--bus", redis]
+        for i in range(sockets):
+            name = f"socket{i + 1}"
+            procs[name] = spawn(name, ["socket", "--listen", "127.0.0.1:0", *upstream], env)
+        procs["gateway"] = spawn("gateway", ["gateway", "--listen", "127.0.0.1:0", *upstream],
+                                 env)
+    except BaseException:
+        for proc in procs.values():
+            proc.kill()
+        raise
+    return Cluster(procs, env)
