@@ -21,6 +21,8 @@ app.command("serve")(serve_cmd.serve)
 app.command("auth")(roles.auth)
 app.command("group")(roles.group)
 app.command("message")(roles.message)
+app.command("socket")(roles.socket)
+app.command("gateway")(roles.gateway)
 app.command("keygen")(roles.keygen)
 
 

@@ -1,17 +1,23 @@
 """Node wiring: which implementation of each role a process gets, and its lifecycle.
 
-``nodechat serve`` wires every role locally over one store and one bus and
-serves the client WebSocket endpoint plus ``GET /healthz`` on one port.
+A socket node is the same in every deployment: a hub over the node's bus, the
+client endpoint and the ops paths on one port, registered for discovery. Only
+the services differ: ``nodechat serve`` wires them locally over one store;
+``nodechat socket`` reaches the data roles over gRPC (nodechat.server.roles).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+from dataclasses import dataclass
 
 from aiohttp import web
 
-from nodechat.bus import Bus, group_topic, open_bus, user_topic
+from nodechat.bus import Bus, group_topic, open_bus, open_presence, open_registry, user_topic
+from nodechat.bus.presence import PresenceRegistry
+from nodechat.bus.registry import NodeRegistry
 from nodechat.config import Settings
 from nodechat.server.dispatch import Services
 from nodechat.server.http import bound_port, build_gateway_app, serve_app
@@ -29,29 +35,101 @@ from nodechat.storage.base import Store
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class Fabric:
+    """What connects a node to the others: bus, presence and the socket-node registry."""
+
+    bus: Bus
+    presence: PresenceRegistry
+    registry: NodeRegistry
+    node_id: str
+
+    @classmethod
+    def open(cls, settings: Settings, role: str) -> Fabric:
+        """In-process parts for ``memory://``, Redis-backed ones for ``redis://``."""
+        url, prefix = settings.serve.bus, settings.node.bus_prefix
+        node_id = f"{role}-{secrets.token_hex(4)}"
+        return cls(open_bus(url, prefix=prefix, name=node_id),
+                   open_presence(url, node_id, prefix=prefix),
+                   open_registry(url, prefix=prefix, ttl=settings.node.registry_ttl), node_id)
+
+    def not_ready(self) -> list[str]:
+        """Reasons this node cannot serve now (empty: ready)."""
+        return [] if self.bus.healthy else ["event bus disconnected"]
+
+    async def close(self) -> None:
+        """Release the registry, presence and bus, in that order."""
+        for part in (self.registry, self.presence):
+            try:
+                await part.close()
+            except Exception:  # best effort at shutdown; the TTLs clean up after us
+                log.warning("closing %s failed", type(part).__name__, exc_info=True)
+        await self.bus.close()
+
+
+class SocketRole:
+    """A socket node over some services: hub, client endpoint, ops paths, registration."""
+
+    def __init__(self, settings: Settings, services: Services, fabric: Fabric,
+                 metrics: Metrics) -> None:
+        self.settings = settings
+        self.fabric = fabric
+
+        async def presence_topics(user_id: str) -> list[str]:
+            groups_of = await services.groups.member_group_ids(user_id)
+            peers = await services.messages.direct_peer_ids(user_id)
+            return [group_topic(g) for g in groups_of] + [user_topic(p) for p in peers]
+
+        self.hub = Hub(fabric.bus, presence_topics, presence=fabric.presence)
+        self.endpoint = SocketEndpoint(services, self.hub, settings.socket)
+        self.hub.set_backfill(self.endpoint.backfill)
+        self.server = SocketServer(self.endpoint, settings.socket, not_ready=fabric.not_ready,
+                                   metrics=metrics.render)
+        self.url = ""
+
+    async def start(self, host: str, port: int, public_url: str = "") -> None:
+        """Listen, then announce the node in the registry."""
+        await self.server.start(host, port)
+        self.url = public_url or f"ws://{host}:{self.server.port}/"
+        await self.fabric.registry.register(self.fabric.node_id, self.url)
+
+    async def stop(self) -> None:
+        """Leave the registry, then drain and close the client connections."""
+        try:
+            await self.fabric.registry.unregister(self.fabric.node_id)
+        except Exception:
+            log.warning("could not unregister %s", self.fabric.node_id, exc_info=True)
+        await self.server.stop()
+
+
 class ChatNode:
-    """All roles in one process: store, bus, services, hub and the socket endpoint."""
+    """All roles in one process: store, local services, a socket node and the HTTP API."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store: Store | None = None
-        self.bus: Bus | None = None
-        self.endpoint: SocketEndpoint | None = None
-        self.socket: SocketServer | None = None
+        self.fabric: Fabric | None = None
+        self.socket: SocketRole | None = None
         self.api: web.AppRunner | None = None
         self.metrics = Metrics()
         self._stopped = asyncio.Event()
 
     @property
     def port(self) -> int:
-        """The port actually bound (useful with port 0)."""
+        """The WebSocket port actually bound (useful with port 0)."""
         assert self.socket is not None
-        return self.socket.port
+        return self.socket.server.port
 
     @property
     def url(self) -> str:
         """The client WebSocket URL."""
         return f"ws://{self.settings.serve.host}:{self.port}/"
+
+    @property
+    def endpoint(self) -> SocketEndpoint:
+        """The client endpoint (for tests and tools)."""
+        assert self.socket is not None
+        return self.socket.endpoint
 
     @property
     def api_url(self) -> str | None:
@@ -63,48 +141,39 @@ class ChatNode:
     async def start(self) -> None:
         """Open the store, wire the services and start listening."""
         cfg = self.settings
-        data_dir = cfg.serve.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        cfg.serve.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store = open_store(cfg.serve.store_url)
-        self.bus = bus = open_bus(cfg.serve.bus)
-        keys = load_or_create_keys(data_dir)
-        auth = LocalAuthService(store, bus, TokenIssuer(keys, cfg.auth),
-                                TokenVerifier(keys.public_pem, cfg.auth), cfg.auth)
-        groups = LocalGroupService(store, bus)
-        messages = LocalMessageService(store, bus)
-        services = Services(auth, groups, messages)
-
-        async def presence_topics(user_id: str) -> list[str]:
-            groups_of = await services.groups.member_group_ids(user_id)
-            peers = await services.messages.direct_peer_ids(user_id)
-            return [group_topic(g) for g in groups_of] + [user_topic(p) for p in peers]
-
-        hub = Hub(bus, presence_topics)
-        self.endpoint = SocketEndpoint(services, hub, cfg.socket)
-        hub.set_backfill(self.endpoint.backfill)
-        self.socket = SocketServer(self.endpoint, cfg.socket, not_ready=self._not_ready,
-                                   metrics=self.metrics.render)
-        await self.socket.start(cfg.serve.host, cfg.serve.port)
-        if cfg.serve.api_port >= 0:
-            async def socket_urls() -> list[str]:
-                return [self.url]
-
-            app = build_gateway_app(services, ready=self._not_ready, socket_urls=socket_urls,
-                                    metrics=self.metrics)
-            self.api = await serve_app(app, cfg.serve.host, cfg.serve.api_port)
-
-    def _not_ready(self) -> list[str]:
-        return [] if self.bus is not None and self.bus.healthy else ["bus disconnected"]
+        try:
+            self.fabric = fabric = Fabric.open(cfg, "serve")
+            bus = fabric.bus
+            keys = load_or_create_keys(cfg.serve.data_dir)
+            services = Services(
+                LocalAuthService(store, bus, TokenIssuer(keys, cfg.auth),
+                                 TokenVerifier(keys.public_pem, cfg.auth), cfg.auth),
+                LocalGroupService(store, bus),
+                LocalMessageService(store, bus),
+            )
+            self.socket = SocketRole(cfg, services, fabric, self.metrics)
+            await self.socket.start(cfg.serve.host, cfg.serve.port)
+            if cfg.serve.api_port >= 0:
+                app = build_gateway_app(services, ready=fabric.not_ready,
+                                        socket_urls=fabric.registry.live_nodes,
+                                        metrics=self.metrics)
+                self.api = await serve_app(app, cfg.serve.host, cfg.serve.api_port)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         """Stop cleanly: refuse new work, finish in-flight requests, close, flush the store."""
-        if self.socket is None or self._stopped.is_set():
+        if self._stopped.is_set():
             return
         self._stopped.set()
         if self.api is not None:
             await self.api.cleanup()
-        await self.socket.stop()
-        if self.bus is not None:
-            await self.bus.close()
+        if self.socket is not None:
+            await self.socket.stop()
+        if self.fabric is not None:
+            await self.fabric.close()
         if self.store is not None:
             await self.store.close()

@@ -14,9 +14,10 @@ from aiohttp import web
 from nodechat.bus.collect import CollectingBus
 from nodechat.config import Settings
 from nodechat.errors import InvalidRequest
-from nodechat.rpc import RpcServer, start_rpc_server
-from nodechat.server.http import bound_port, start_ops_server
+from nodechat.rpc import RemoteServices, RpcServer, connect_services, start_rpc_server
+from nodechat.server.http import bound_port, build_gateway_app, serve_app, start_ops_server
 from nodechat.server.metrics import Metrics
+from nodechat.server.node import Fabric, SocketRole
 from nodechat.services.auth import LocalAuthService
 from nodechat.services.groups import LocalGroupService
 from nodechat.services.messages import LocalMessageService
@@ -122,3 +123,74 @@ class DataRole:
         if self.store is not None:
             await self.store.close()
             self.store = None
+
+
+def _require_upstream(settings: Settings) -> None:
+    rpc = settings.rpc
+    missing = [name for name in ("auth", "group", "message") if not getattr(rpc, name)]
+    if missing:
+        raise InvalidRequest(f"give the address of the {', '.join(missing)} role(s) "
+                             f"(--{' --'.join(missing)})", code="bad_config")
+    if not rpc.service_token:
+        raise InvalidRequest("split roles need a service token: set NODECHAT_SERVICE_TOKEN",
+                             code="bad_config", key="rpc.service_token")
+    if settings.serve.bus.startswith("memory"):
+        raise InvalidRequest("socket and gateway nodes need a shared bus: --bus redis://HOST:PORT",
+                             code="bad_config", key="serve.bus")
+
+
+class SplitNode:
+    """``nodechat socket`` or ``nodechat gateway``: remote services, a Redis bus, one listener."""
+
+    def __init__(self, role: str, settings: Settings) -> None:
+        self.role = role
+        self.settings = settings
+        self.metrics = Metrics()
+        self.fabric: Fabric | None = None
+        self.services: RemoteServices | None = None
+        self.socket: SocketRole | None = None
+        self.api: web.AppRunner | None = None
+
+    @property
+    def address(self) -> str:
+        """Where clients reach this node."""
+        if self.socket is not None:
+            return self.socket.url
+        assert self.api is not None
+        host, _ = split_address(self.settings.node.listen, self.role)
+        return f"http://{host}:{bound_port(self.api)}/"
+
+    async def start(self) -> None:
+        """Connect to the bus and the data roles, then listen."""
+        cfg = self.settings
+        _require_upstream(cfg)
+        host, port = split_address(cfg.node.listen, self.role)
+        try:
+            self.fabric = fabric = Fabric.open(cfg, self.role)
+            self.services = services = await connect_services(cfg.rpc, fabric.bus)
+            if self.role == "socket":
+                self.socket = SocketRole(cfg, services, fabric, self.metrics)
+                await self.socket.start(host, port, cfg.node.public_url)
+            else:
+                app = build_gateway_app(services, ready=fabric.not_ready,
+                                        socket_urls=fabric.registry.live_nodes,
+                                        metrics=self.metrics)
+                self.api = await serve_app(app, host, port)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop listening (in-flight requests are answered), then disconnect."""
+        if self.api is not None:
+            await self.api.cleanup()
+            self.api = None
+        if self.socket is not None:
+            await self.socket.stop()
+            self.socket = None
+        if self.services is not None:
+            await self.services.close()
+            self.services = None
+        if self.fabric is not None:
+            await self.fabric.close()
+            self.fabric = None
