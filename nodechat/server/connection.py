@@ -40,6 +40,8 @@ class ClientConnection:
         self._backfill = backfill
         self._held: list[Event] | None = None  # events held while replaying
         self._presence: dict[str, str] = {}  # user id -> last status sent
+        self.busy = False  # a request is being handled
+        self._pending_close: tuple[int, str] | None = None
         self.topics: set[str] = set()
         self.typing_at: dict[str, float] = {}
         self.address = ws.remote_address[0] if ws.remote_address else ""
@@ -65,10 +67,25 @@ class ClientConnection:
         transport.write(frame)
 
     def close(self, code: int, reason: str) -> None:
-        """Close without waiting (safe from synchronous callbacks)."""
+        """Close without waiting (safe from synchronous callbacks).
+
+        While a request is being handled, the close waits for its reply, so a
+        client that logs out still gets the answer to its logout.
+        """
         self.state.closed()
+        if self.busy:
+            self._pending_close = (code, reason)
+            return
         if self.ws.protocol.state is State.OPEN:
             asyncio.get_running_loop().create_task(self.ws.close(code, reason))
+
+    def request_done(self) -> None:
+        """The current request was answered: carry out a close that waited for it."""
+        self.busy = False
+        if self._pending_close is not None:
+            code, reason = self._pending_close
+            self._pending_close = None
+            self.close(code, reason)
 
     # -- event delivery ------------------------------------------------------
 

@@ -140,6 +140,7 @@ class SocketEndpoint:
             return
         self.inflight += 1
         self._idle.clear()
+        conn.busy = True
         try:
             if self.draining:
                 raise Unavailable("the server is shutting down; reconnect shortly",
@@ -154,6 +155,7 @@ class SocketEndpoint:
             log.exception("op %s failed", request.op)
             conn.send_payload(encode_error(request.id, InternalError("internal server error")))
         finally:
+            conn.request_done()
             self.inflight -= 1
             if self.inflight == 0:
                 self._idle.set()
