@@ -37,7 +37,8 @@ class Hub:
     """Local subscriptions, delivery and presence for one socket node."""
 
     def __init__(self, bus: Bus, presence_topics: PresenceTopics,
-                 presence: PresenceRegistry | None = None) -> None:
+                 presence: PresenceRegistry | None = None,
+                 on_delivered: Callable[[int], None] | None = None) -> None:
         self._bus = bus
         self._presence_topics = presence_topics
         self._presence = presence if presence is not None else LocalPresence()  # owned
@@ -47,6 +48,7 @@ class Hub:
         self._users: dict[str, set[ClientConnection]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.delivered = 0
+        self._on_delivered = on_delivered
         bus.set_handler(self.on_event)
         bus.set_reconnect_handler(self.on_reconnect)
 
@@ -183,6 +185,8 @@ class Hub:
                 continue
             conn.deliver(event, frame)
         self.delivered += len(conns)
+        if self._on_delivered is not None:
+            self._on_delivered(len(conns))
         if kind in REMOVAL_EVENTS:
             self._drop_user_from_group(data["group_id"], data["user_id"], data)
         elif kind == "group.deleted":

@@ -80,8 +80,9 @@ class SocketRole:
             peers = await services.messages.direct_peer_ids(user_id)
             return [group_topic(g) for g in groups_of] + [user_topic(p) for p in peers]
 
-        self.hub = Hub(fabric.bus, presence_topics, presence=fabric.presence)
-        self.endpoint = SocketEndpoint(services, self.hub, settings.socket)
+        self.hub = Hub(fabric.bus, presence_topics, presence=fabric.presence,
+                       on_delivered=metrics.messages_delivered)
+        self.endpoint = SocketEndpoint(services, self.hub, settings.socket, metrics)
         self.hub.set_backfill(self.endpoint.backfill)
         self.server = SocketServer(self.endpoint, settings.socket, not_ready=fabric.not_ready,
                                    metrics=metrics.render)

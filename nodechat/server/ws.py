@@ -37,6 +37,7 @@ from nodechat.server.connection import (
 )
 from nodechat.server.dispatch import HANDLERS, Call, Services, conversation_dict
 from nodechat.server.hub import Hub
+from nodechat.server.metrics import Metrics
 from nodechat.services.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,10 @@ USERS_PER_CALL = 500
 class SocketEndpoint:
     """Serves protocol v1 on accepted WebSocket connections."""
 
-    def __init__(self, services: Services, hub: Hub, settings: SocketSettings) -> None:
+    def __init__(self, services: Services, hub: Hub, settings: SocketSettings,
+                 metrics: Metrics | None = None) -> None:
         self.services = services
+        self.metrics = metrics or Metrics()
         self.hub = hub
         self.settings = settings
         self.draining = False
@@ -67,6 +70,7 @@ class SocketEndpoint:
         s = self.settings
         conn = ClientConnection(ws, send_buffer=s.send_buffer, backfill=self.backfill)
         self.connections.add(conn)
+        self.metrics.connection_opened()
         loop = asyncio.get_running_loop()
         deadline = loop.call_later(s.auth_deadline, self._auth_timeout, conn)
         bucket = TokenBucket(s.requests_per_second, s.request_burst)
@@ -101,8 +105,12 @@ class SocketEndpoint:
             pass
         finally:
             deadline.cancel()
+            authenticated = conn.state.identity is not None
             conn.state.closed()
             self.connections.discard(conn)
+            self.metrics.connection_closed()
+            if authenticated:
+                self.metrics.session_ended()
             await self.hub.detach(conn)
             identity = conn.state.identity
             if identity is not None and not self.hub.user_connections(identity.user_id):
@@ -150,6 +158,7 @@ class SocketEndpoint:
             if reply is not None:
                 conn.send_payload(encode_reply(request.id, reply))
         except ChatError as exc:
+            self.metrics.error(exc.code)
             conn.send_payload(encode_error(request.id, exc))
         except Exception:
             log.exception("op %s failed", request.op)
@@ -164,6 +173,8 @@ class SocketEndpoint:
         if request.op == "auth.authenticate":
             await self._authenticate(conn, request)
             return None
+        if request.op == "message.send":
+            self.metrics.message_received()
         if request.op == "typing":
             return await self._typing(conn, request.data["conversation"])
         call = Call(self.services, conn.state.identity, request.data, conn.address)
@@ -197,6 +208,7 @@ class SocketEndpoint:
             conn.state.reset()
             conn.discard_held()
             raise
+        self.metrics.session_started()
         conn.send_payload(encode_reply(request.id, snapshot))
         for messages in replays:
             for message in messages:
