@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -99,6 +101,8 @@ class RpcChannel:
         self._token = (metadata.AUTHORIZATION, f"Bearer {settings.service_token}")
         self._methods: dict[str, Any] = {}
         self.calls = 0  # RPCs attempted, retries included (for tests and metrics)
+        # metrics hook: (method, seconds, error code or "") after every call
+        self.observer: Callable[[str, float, str], None] | None = None
 
     def _method(self, name: str, reply_type: type[ProtoMessage]) -> Any:
         method = self._methods.get(name)
@@ -125,12 +129,27 @@ class RpcChannel:
         if identity is not None:
             md += [(metadata.USER, identity.user_id), (metadata.SESSION, identity.session_id)]
         method = self._method(name, reply_type)
+        started = time.perf_counter()
+        try:
+            reply: R = await self._attempts(name, method, request, md, idempotent)
+        except ChatError as exc:
+            self._observe(name, started, exc.code)
+            raise
+        self._observe(name, started, "")
+        return reply
+
+    def _observe(self, name: str, started: float, code: str) -> None:
+        if self.observer is not None:
+            self.observer(f"{self.service}/{name}", time.perf_counter() - started, code)
+
+    async def _attempts(self, name: str, method: Any, request: ProtoMessage,
+                        md: list[tuple[str, str]], idempotent: bool) -> Any:
         attempts = max(1, self._settings.retries) if idempotent else 1
         for attempt in range(attempts):
             self.calls += 1
             try:
                 call = method(request, metadata=md, timeout=self._settings.timeout)
-                reply: R = await call
+                reply = await call
                 trailers = await call.trailing_metadata()
                 break
             except grpc.aio.AioRpcError as err:

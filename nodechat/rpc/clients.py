@@ -17,6 +17,7 @@ from nodechat.config import RpcSettings
 from nodechat.rpc.auth_client import RemoteAuthService
 from nodechat.rpc.group_client import RemoteGroupService
 from nodechat.rpc.message_client import RemoteMessageService
+from nodechat.rpc.servicing import Observer
 from nodechat.server.dispatch import Services
 
 __all__ = [
@@ -43,8 +44,12 @@ class RemoteServices(Services):
         await self.auth.close()
 
 
-async def connect_services(settings: RpcSettings, bus: Bus) -> RemoteServices:
-    """Clients of the auth, group and message roles at ``settings.auth|group|message``."""
+async def connect_services(settings: RpcSettings, bus: Bus,
+                           observer: Observer | None = None) -> RemoteServices:
+    """Clients of the auth, group and message roles at ``settings.auth|group|message``.
+
+    ``observer(method, seconds, error_code)`` is told about every call (metrics).
+    """
     auth = RemoteAuthService(settings.auth, settings, bus)
     try:
         groups = RemoteGroupService(settings.group, settings, bus)
@@ -56,4 +61,6 @@ async def connect_services(settings: RpcSettings, bus: Bus) -> RemoteServices:
     except BaseException:
         await auth.close()
         raise
+    for client in (auth, groups, messages):
+        client.rpc.observer = observer
     return RemoteServices(auth, groups, messages)

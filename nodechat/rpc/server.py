@@ -27,7 +27,7 @@ from nodechat.proto.v1 import auth_pb2, groups_pb2, messages_pb2
 from nodechat.rpc import metadata
 from nodechat.rpc.errors import SERVICE_UNAUTHENTICATED, error_trailer
 from nodechat.rpc.servicers import AuthServicer, GroupServicer, MessageServicer
-from nodechat.rpc.servicing import add_servicer
+from nodechat.rpc.servicing import Observer, add_servicer
 from nodechat.rpc.tls import server_credentials
 from nodechat.services.api import AuthService, GroupService, MessageService
 
@@ -130,6 +130,7 @@ async def start_rpc_server(
     auth: AuthService | None = None,
     groups: GroupService | None = None,
     messages: MessageService | None = None,
+    observer: Observer | None = None,
 ) -> RpcServer:
     """Serve ``role`` ("auth", "group", "message" or "all") on ``listen`` (host:port, port 0 ok)."""
     if not settings.service_token:
@@ -145,7 +146,7 @@ async def start_rpc_server(
         interceptors=[ServiceTokenInterceptor(settings.service_token)], options=SERVER_OPTIONS
     )
     for descriptor, servicer in picked:
-        add_servicer(server, descriptor, servicer)
+        add_servicer(server, descriptor, servicer, observer)
     names = tuple(descriptor.full_name for descriptor, _ in picked)
     checker = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)

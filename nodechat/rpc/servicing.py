@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -70,8 +71,16 @@ def _events_trailer(events: list[tuple[str, Event]]) -> metadata.Metadata:
     return ((metadata.EVENTS, encode_batch(events)),) if events else ()
 
 
-def _behaviour(full_name: str, fn: ServicerMethod) -> Callable[[Any, Any], Awaitable[Any]]:
+Observer = Callable[[str, float, str], None]  # (method, seconds, error code or "")
+
+
+def _behaviour(full_name: str, fn: ServicerMethod,
+               observer: Observer | None = None) -> Callable[[Any, Any], Awaitable[Any]]:
+    service, _, rpc = full_name.rpartition(".")
+    label = f"{service}/{rpc}"  # the same label the client side uses
+
     async def handle(request: Any, context: Any) -> Any:
+        started = time.perf_counter()
         error: ChatError | None = None
         with collecting() as events:
             call = CallContext(context.invocation_metadata(), events)
@@ -82,6 +91,8 @@ def _behaviour(full_name: str, fn: ServicerMethod) -> Callable[[Any, Any], Await
             except Exception:
                 log.exception("unexpected error in %s", full_name)
                 error = InternalError("internal error")
+        if observer is not None:
+            observer(label, time.perf_counter() - started, error.code if error else "")
         if error is not None:
             # A call can change state and still fail (a reused refresh token revokes
             # the session, then raises): its events travel with the error too.
@@ -101,7 +112,8 @@ def _serialize(message: ProtoMessage) -> bytes:
     return message.SerializeToString()
 
 
-def method_handlers(service: ServiceDescriptor, servicer: object) -> dict[str, Any]:
+def method_handlers(service: ServiceDescriptor, servicer: object,
+                    observer: Observer | None = None) -> dict[str, Any]:
     """gRPC method handlers for every RPC of ``service``, served by ``servicer``."""
     handlers: dict[str, Any] = {}
     for method in service.methods:
@@ -112,16 +124,17 @@ def method_handlers(service: ServiceDescriptor, servicer: object) -> dict[str, A
             )
         request_type = message_factory.GetMessageClass(method.input_type)
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            _behaviour(method.full_name, fn),
+            _behaviour(method.full_name, fn, observer),
             request_deserializer=request_type.FromString,
             response_serializer=_serialize,
         )
     return handlers
 
 
-def add_servicer(server: Any, service: ServiceDescriptor, servicer: object) -> None:
+def add_servicer(server: Any, service: ServiceDescriptor, servicer: object,
+                 observer: Observer | None = None) -> None:
     """Register ``servicer`` for ``service`` on a ``grpc.aio.Server``."""
-    handlers = method_handlers(service, servicer)
+    handlers = method_handlers(service, servicer, observer)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(service.full_name, handlers),)
     )

@@ -105,6 +105,12 @@ class Metrics:
         """Record the latency of one service call."""
         self.rpc_latency.labels(method=method).observe(seconds)
 
+    def observe_call(self, method: str, seconds: float, error_code: str) -> None:
+        """An RPC finished (client or server side): its latency, and its error if any."""
+        self.rpc_latency.labels(method=method).observe(seconds)
+        if error_code:
+            self.errors.labels(code=error_code).inc()
+
     def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one answered HTTP request."""
         self.http_requests.labels(method=method, route=route, status=str(status)).inc()

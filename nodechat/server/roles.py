@@ -90,13 +90,16 @@ class DataRole:
                 keys = load_or_create_keys(cfg.serve.data_dir)
                 auth = LocalAuthService(store, bus, TokenIssuer(keys, cfg.auth),
                                         TokenVerifier(keys.public_pem, cfg.auth), cfg.auth)
-                self.rpc = await start_rpc_server("auth", cfg.rpc, f"{host}:{port}", auth=auth)
+                self.rpc = await start_rpc_server("auth", cfg.rpc, f"{host}:{port}", auth=auth,
+                                                  observer=self.metrics.observe_call)
             elif self.role == "group":
                 self.rpc = await start_rpc_server("group", cfg.rpc, f"{host}:{port}",
-                                                  groups=LocalGroupService(store, bus))
+                                                  groups=LocalGroupService(store, bus),
+                                                  observer=self.metrics.observe_call)
             else:
                 self.rpc = await start_rpc_server("message", cfg.rpc, f"{host}:{port}",
-                                                  messages=LocalMessageService(store, bus))
+                                                  messages=LocalMessageService(store, bus),
+                                                  observer=self.metrics.observe_call)
             if cfg.node.http:
                 ops_host, ops_port = split_address(cfg.node.http, self.role)
                 self.ops = await start_ops_server(ops_host, ops_port, ready=lambda: [],
@@ -167,7 +170,8 @@ class SplitNode:
         host, port = split_address(cfg.node.listen, self.role)
         try:
             self.fabric = fabric = Fabric.open(cfg, self.role)
-            self.services = services = await connect_services(cfg.rpc, fabric.bus)
+            self.services = services = await connect_services(cfg.rpc, fabric.bus,
+                                                               self.metrics.observe_call)
             if self.role == "socket":
                 self.socket = SocketRole(cfg, services, fabric, self.metrics)
                 await self.socket.start(host, port, cfg.node.public_url)
