@@ -88,11 +88,15 @@ class ChatClient:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
         payload = {"id": rid, "op": op, "data": data or {}}
-        await self.ws.send(orjson.dumps(payload).decode())
         try:
+            await self.ws.send(orjson.dumps(payload).decode())
             return await asyncio.wait_for(future, timeout)
+        except ConnectionClosed as exc:
+            raise Unavailable("connection closed", code="disconnected") from exc
         finally:
             self._pending.pop(rid, None)
+            if not future.done():
+                future.cancel()
 
     async def request(self, op: str, /, **data: Any) -> Any:
         """Send one request; return its ``data`` or raise :class:`RequestFailed`."""
