@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from nodechat.models import (
     AuthSession,
@@ -350,6 +351,21 @@ class Store(ABC):
     accounts: AccountStore
     groups: GroupStore
     messages: MessageStore
+
+    @abstractmethod
+    async def export_rows(self, table: str, *, after: tuple[Any, ...] | None = None,
+                          limit: int = 1000) -> list[dict[str, Any]]:
+        """Up to ``limit`` rows of a portable table (nodechat.storage.portable) in key order,
+        starting after the key tuple ``after``."""
+
+    @abstractmethod
+    async def import_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert portable rows, skipping rows whose key already exists (so an interrupted
+        import can simply run again); return how many were new. One transaction."""
+
+    @abstractmethod
+    async def count_rows(self, table: str) -> int:
+        """How many rows a portable table holds."""
 
     @abstractmethod
     async def close(self) -> None:

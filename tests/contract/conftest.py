@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +51,25 @@ async def store(store_opener: StoreOpener) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+async def store_factory(request: pytest.FixtureRequest,
+                        tmp_path: Path) -> AsyncIterator[Callable[[], Awaitable[Store]]]:
+    """Opens more empty stores of the test's backend (e.g. a migration target)."""
+    backend = request.node.callspec.params["store_opener"]
+    opened: list[Store] = []
+
+    async def make() -> Store:
+        place = tmp_path / f"extra{len(opened)}"
+        place.mkdir()
+        extra = OPENERS[backend](place)()
+        opened.append(extra)
+        return extra
+
+    yield make
+    for extra in opened:
+        await extra.close()
 
 
 # -- Redis (bus, presence, node registry) ----------------------------------------

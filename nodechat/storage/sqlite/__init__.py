@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from nodechat.errors import Unavailable
 from nodechat.storage.base import Store
+from nodechat.storage.sqlite import portable
 from nodechat.storage.sqlite.accounts import SqliteAccountStore
 from nodechat.storage.sqlite.engine import Database
 from nodechat.storage.sqlite.groups import SqliteGroupStore
@@ -30,6 +33,16 @@ class SqliteStore(Store):
     def describe(self) -> str:
         """The database file, for humans."""
         return f"sqlite {self.db.path}"
+
+    async def export_rows(self, table: str, *, after: tuple[Any, ...] | None = None,
+                          limit: int = 1000) -> list[dict[str, Any]]:
+        return portable.export_rows(self.db, table, after, limit)
+
+    async def import_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        return await portable.import_rows(self.db, table, rows)
+
+    async def count_rows(self, table: str) -> int:
+        return portable.count_rows(self.db, table)
 
 
 def open_sqlite(path: str | Path) -> SqliteStore:

@@ -1,0 +1,48 @@
+"""The backend-neutral row format every store exports and imports (``admin migrate``).
+
+Each table is a list of plain dict rows with exactly the columns below, in
+keyset order of its key columns. Booleans are ``bool``, times are integer
+milliseconds, absent values are ``None``. A backend maps these to its own
+layout (SQLite and PostgreSQL tables, MongoDB collections).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """One portable table: its columns, the columns of its key, and its boolean columns."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    booleans: tuple[str, ...] = ()
+
+
+# In dependency order: importing in this order never references a missing row.
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec("users", ("id", "username", "email", "display_name", "about", "password_hash",
+                        "created_at", "disabled", "is_admin"), ("id",), ("disabled", "is_admin")),
+    TableSpec("sessions", ("id", "user_id", "created_at", "expires_at", "revoked_at",
+                           "user_agent", "address"), ("id",)),
+    TableSpec("refresh_tokens", ("hash", "session_id", "expires_at", "used_at"), ("hash",)),
+    TableSpec("groups", ("id", "name", "description", "owner_id", "created_at"), ("id",)),
+    TableSpec("channels", ("id", "group_id", "name", "kind", "position", "topic", "created_at"),
+              ("id",)),
+    TableSpec("members", ("group_id", "user_id", "role", "joined_at"), ("group_id", "user_id")),
+    TableSpec("bans", ("group_id", "user_id", "banned_by", "created_at"), ("group_id", "user_id")),
+    TableSpec("invites", ("code", "group_id", "created_by", "created_at", "expires_at",
+                          "max_uses", "uses", "revoked"), ("code",), ("revoked",)),
+    TableSpec("conversations", ("id", "kind", "group_id", "user_a", "user_b", "last_seq"),
+              ("id",)),
+    TableSpec("messages", ("id", "conversation_id", "seq", "author_id", "body", "nonce",
+                           "reply_to", "created_at", "edited_at", "deleted"), ("id",),
+              ("deleted",)),
+    TableSpec("read_markers", ("user_id", "conversation_id", "seq"),
+              ("user_id", "conversation_id")),
+    TableSpec("blocks", ("user_id", "blocked_id", "created_at"), ("user_id", "blocked_id")),
+)
+
+TABLE_BY_NAME = {t.name: t for t in TABLES}
