@@ -33,12 +33,24 @@ never parsed). Server CPU (whole process, and its event-loop thread
 separately) and the generator's CPU are sampled from /proc over each
 measurement window, so the report shows who was saturated.
 
+With ``--deployment split`` the script starts the split deployment instead
+(the process-start logic of tests/e2e/cluster.py, copied into class Split):
+``nodechat keygen``, ``nodechat auth|group|message --listen 127.0.0.1:0``
+sharing one SQLite file, ``--sockets`` socket nodes and a gateway over the
+Redis at ``--redis`` (a random bus prefix; the service token in the
+environment). Client i connects to socket node i % N, so with 2 nodes the two
+partners of a direct conversation sit on different nodes. The same phases
+and the same consistency check run (all processes are stopped with SIGTERM
+first, socket nodes and gateway before the data roles); CPU is reported per
+process (each role, each socket node, the gateway and redis-server).
+
 Everything is bounded (phase durations, drain and setup timeouts) and all
 traffic goes to 127.0.0.1. See docs/performance.md for results.
 
     python benchmarks/serve_bench.py                 # all phases, human summary
     python benchmarks/serve_bench.py --json > r.json # machine-readable on stdout
     python benchmarks/serve_bench.py --phases mixed --duration 30   # e.g. to profile
+    python benchmarks/serve_bench.py --deployment split --sockets 2  # split deployment
 """
 
 from __future__ import annotations
@@ -53,6 +65,7 @@ import os
 import platform
 import random
 import re
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -349,9 +362,9 @@ class Phase:
 
 
 class Worker:
-    def __init__(self, index: int, port: int, pipe: Any, progress: Any) -> None:
+    def __init__(self, index: int, ports: list[int], pipe: Any, progress: Any) -> None:
         self.index = index
-        self.port = port
+        self.ports = ports  # the socket node(s); client i connects to ports[i % len(ports)]
         self.pipe = pipe
         self.progress = progress
         self.conns: list[Conn] = []
@@ -400,10 +413,18 @@ class Worker:
         tokens: dict[int, str] = {}
         queue = list(users)
 
-        async def register_loop() -> None:
-            conn = await open_conn(self.port)
+        async def register_loop(k: int) -> None:
+            port = self.ports[(self.index + k) % len(self.ports)]
+            conn = await open_conn(port)
+            opened = now()
             try:
                 while queue:
+                    # The server closes a connection that is not authenticated within
+                    # auth_deadline (30 s); registering on a slow machine can take longer.
+                    if now() - opened > 0.5 * float(conn.hello.result()["auth_deadline"]):
+                        conn.close()
+                        conn = await open_conn(port)
+                        opened = now()
                     index, name = queue.pop(0)
                     data = await conn.request("auth.register", timeout=120.0, username=name,
                                               email=f"{name}@example.org", password=PASSWORD)
@@ -412,14 +433,14 @@ class Worker:
             finally:
                 conn.close()
 
-        await asyncio.gather(*(register_loop() for _ in range(arg["register_conns"])))
+        await asyncio.gather(*(register_loop(k) for k in range(arg["register_conns"])))
 
         sem = asyncio.Semaphore(20)
         by_index: dict[int, Conn] = {}
 
         async def connect(index: int) -> None:
             async with sem:
-                conn = await open_conn(self.port)
+                conn = await open_conn(self.ports[index % len(self.ports)])
                 ready = await conn.request("auth.authenticate", token=tokens[index])
                 conn.user_id = ready["user"]["id"]
                 conn.body = body
@@ -464,7 +485,14 @@ class Worker:
         deadline = now() + spec["drain_timeout"]
         while any(c.sent for c in self.conns) and now() < deadline:
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)  # let trailing events arrive before counting them
+        # Let trailing events arrive before counting them: the peer's copy of a direct
+        # message can trail the sender's ack (in a split deployment it may go through
+        # Redis to another socket node). Both partners of a pair are in this worker.
+        expected = ph.acks["self"] + 2 * ph.acks["direct"]
+        settle = now() + 5.0
+        await asyncio.sleep(0.2)
+        while sum(c.msg_events for c in self.conns) < expected and now() < settle:
+            await asyncio.sleep(0.05)
         unacked = sum(len(c.sent) for c in self.conns)
         for c in self.conns:
             c.phase = None
@@ -504,10 +532,10 @@ class Worker:
             await asyncio.sleep(max(0.0, nxt - now()))
 
 
-def worker_main(index: int, port: int, pipe: Any, progress: Any) -> None:
+def worker_main(index: int, ports: list[int], pipe: Any, progress: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     with contextlib.suppress(EOFError):
-        asyncio.run(Worker(index, port, pipe, progress).run())
+        asyncio.run(Worker(index, ports, pipe, progress).run())
 
 
 # ---------------------------------------------------------------------------
@@ -544,12 +572,14 @@ def machine_ticks() -> tuple[int, int]:
 
 
 class CpuSample:
-    def __init__(self, server: int, workers: list[int]) -> None:
+    def __init__(self, procs: dict[str, int], workers: list[int]) -> None:
+        """``procs``: the measured server processes by name ({"server": pid} for serve)."""
         self.t = now()
-        self.server_pid = server
-        self.server = process_ticks(server)
-        self.server_main = _stat_ticks(f"/proc/{server}/task/{server}/stat")
-        self.threads = thread_ticks(server)
+        self.procs = dict(procs)
+        self.proc = {name: process_ticks(pid) for name, pid in procs.items()}
+        self.main = {name: _stat_ticks(f"/proc/{pid}/task/{pid}/stat")
+                     for name, pid in procs.items()}
+        self.threads = {name: thread_ticks(pid) for name, pid in procs.items()}
         self.workers = sum(process_ticks(w) for w in workers)
         self.parent = process_ticks(os.getpid())
         self.machine_total, self.machine_busy = machine_ticks()
@@ -564,19 +594,38 @@ def cpu_report(a: CpuSample, b: CpuSample) -> dict[str, Any]:
 
     total = b.machine_total - a.machine_total
     busy = b.machine_busy - a.machine_busy
-    server = b.server - a.server
     gen = b.workers - a.workers + b.parent - a.parent
-    others = [(b.threads[t] - a.threads.get(t, 0), t) for t in b.threads if t != b.server_pid]
-    busiest_thread = max(others, default=(0, 0))
+    per: dict[str, dict[str, float]] = {}
+    measured = 0
+    for name, pid in b.procs.items():
+        proc = b.proc[name] - a.proc.get(name, 0)
+        main = b.main[name] - a.main.get(name, 0)
+        others = [(ticks - a.threads.get(name, {}).get(tid, 0), tid)
+                  for tid, ticks in b.threads[name].items() if tid != pid]
+        measured += proc
+        per[name] = {"process_pct": pct(proc), "event_loop_thread_pct": pct(main),
+                     "other_threads_pct": pct(proc - main),
+                     "busiest_other_thread_pct": pct(max(others, default=(0, 0))[0])}
+    machine = round(100.0 * ncpu * busy / total, 1) if total else None
+    other = round(machine - pct(measured) - pct(gen), 1) if machine is not None else None
+    if set(per) == {"server"}:  # nodechat serve: the report's original shape
+        srv = per["server"]
+        return {
+            "server_process_pct": srv["process_pct"],  # 100 = one core
+            "server_event_loop_thread_pct": srv["event_loop_thread_pct"],
+            "server_other_threads_pct": srv["other_threads_pct"],
+            "server_busiest_other_thread_pct": srv["busiest_other_thread_pct"],  # SQLite writer
+            "generator_pct": pct(gen),
+            "machine_busy_pct": machine,
+            "other_processes_pct": other,
+        }
+    nodechat = sum(v["process_pct"] for k, v in per.items() if k != "redis-server")
     return {
-        "server_process_pct": pct(server),  # 100 = one core
-        "server_event_loop_thread_pct": pct(b.server_main - a.server_main),
-        "server_other_threads_pct": pct(server - (b.server_main - a.server_main)),
-        "server_busiest_other_thread_pct": pct(busiest_thread[0]),  # the SQLite writer
+        "server_process_pct": round(nodechat, 1),  # all nodechat processes together
+        "processes": per,  # each role (and redis-server) separately; 100 = one core
         "generator_pct": pct(gen),
-        "machine_busy_pct": round(100.0 * ncpu * busy / total, 1) if total else None,
-        "other_processes_pct": round(100.0 * ncpu * busy / total - pct(server) - pct(gen), 1)
-        if total else None,
+        "machine_busy_pct": machine,
+        "other_processes_pct": other,  # the rest of the machine
     }
 
 
@@ -602,15 +651,21 @@ def lat_summary(values: list[float]) -> dict[str, Any]:
             "max_ms": round(values[-1] * ms, 2) if values else math.nan}
 
 
+def nodechat_command() -> list[str]:
+    exe = Path(sys.executable).parent / "nodechat"
+    if exe.exists():
+        return [str(exe)]
+    # not installed next to this interpreter: run the same entry point
+    return [sys.executable, "-c", "import sys; from nodechat.cli import main; "
+            "sys.argv[0] = 'nodechat'; main()"]
+
+
 class Server:
+    """``nodechat serve``: one process."""
+
     def __init__(self, data_dir: Path, log_path: Path) -> None:
-        exe = Path(sys.executable).parent / "nodechat"
-        if exe.exists():
-            cmd = [str(exe)]
-        else:  # not installed next to this interpreter: run the same entry point
-            cmd = [sys.executable, "-c", "import sys; from nodechat.cli import main; "
-                   "sys.argv[0] = 'nodechat'; main()"]
-        self.cmd = [*cmd, "serve", "--host", HOST, "--port", "0", "--api-port", "0", "--data-dir", str(data_dir),
+        self.db_path = data_dir / "nodechat.db"
+        self.cmd = [*nodechat_command(), "serve", "--host", HOST, "--port", "0", "--api-port", "0", "--data-dir", str(data_dir),
                     "--log-level", "warning"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("NODECHAT_")}
         self.log_path = log_path
@@ -619,15 +674,23 @@ class Server:
                                      stderr=subprocess.STDOUT, env=env)
         self.pid = self.proc.pid
         self.port = 0
+        self.commands = [" ".join(self.cmd)]
 
-    def wait_ready(self, timeout: float = 60.0) -> int:
+    def pids(self) -> dict[str, int]:
+        return {"server": self.pid}
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() \
+            else ""
+
+    def wait_ready(self, timeout: float = 60.0) -> list[int]:
         end = time.monotonic() + timeout
         pattern = re.compile(r"nodechat serving on ws://([0-9.]+):(\d+)/")
         while time.monotonic() < end:
             match = pattern.search(self.log_path.read_text(errors="replace"))
             if match:
                 self.port = int(match.group(2))
-                return self.port
+                return [self.port]
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
@@ -646,17 +709,133 @@ class Server:
         return self.proc.returncode
 
 
+READY = re.compile(r"(serving on|listening on|gateway on) (\S+)")
+
+
+def redis_server_pid(port: int) -> int | None:
+    """The pid of the local redis-server listening on ``port`` (by its command line)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            if cmdline.startswith(b"redis-server") and f":{port}".encode() in cmdline:
+                return int(entry)
+    return None
+
+
+class Split:
+    """The split deployment as real processes (the logic of tests/e2e/cluster.py).
+
+    ``nodechat keygen``; ``nodechat auth|group|message --listen 127.0.0.1:0`` sharing one
+    SQLite file; ``sockets`` socket nodes and a gateway over Redis, with a random bus prefix
+    and the service token in the environment. Logs go to files in ``log_dir``.
+    """
+
+    def __init__(self, data_dir: Path, log_dir: Path, sockets: int, redis: str) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = data_dir / "nodechat.db"
+        self.log_dir = log_dir
+        self.redis = redis
+        self.sockets = sockets
+        base = {k: v for k, v in os.environ.items() if not k.startswith("NODECHAT_")}
+        self.env = {**base, "PYTHONUNBUFFERED": "1",
+                    "NODECHAT_SERVICE_TOKEN": secrets.token_urlsafe(24),
+                    "NODECHAT_STORE": f"sqlite:///{self.db_path}",
+                    "NODECHAT_DATA_DIR": str(data_dir),
+                    "NODECHAT_BUS_PREFIX": f"bench{secrets.token_hex(4)}:"}
+        self.nodechat = nodechat_command()
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: dict[str, Any] = {}
+        self.addresses: dict[str, str] = {}
+        self.commands: list[str] = []
+        self.ports: list[int] = []
+        self.redis_pid: int | None = None
+        self.data_dir = data_dir
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        cmd = [*self.nodechat, *args, "--log-level", "warning"]
+        self.commands.append(f"{name}: nodechat {' '.join(cmd[len(self.nodechat):])}")
+        self.logs[name] = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - stop()
+        self.procs[name] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                            stdout=self.logs[name], stderr=subprocess.STDOUT,
+                                            env=self.env)
+
+    def _await(self, names: list[str], timeout: float) -> None:
+        end = time.monotonic() + timeout
+        for name in names:
+            while True:
+                match = READY.search((self.log_dir / f"{name}.log").read_text(errors="replace"))
+                if match:
+                    self.addresses[name] = match.group(2)
+                    break
+                if self.procs[name].poll() is not None or time.monotonic() > end:
+                    raise RuntimeError(f"{name} did not start")
+                time.sleep(0.05)
+
+    def wait_ready(self, timeout: float = 60.0) -> list[int]:
+        subprocess.run([*self.nodechat, "keygen", "--data-dir", str(self.data_dir)],
+                       check=True, env=self.env, capture_output=True, timeout=timeout)
+        roles = ["auth", "group", "message"]
+        for role in roles:
+            self._spawn(role, [role, "--listen", f"{HOST}:0"])
+        self._await(roles, timeout)
+        upstream = ["--auth", self.addresses["auth"], "--group", self.addresses["group"],
+                    "--message", self.addresses["message"], "--bus", self.redis]
+        nodes = [f"socket{i + 1}" for i in range(self.sockets)]
+        for name in nodes:
+            self._spawn(name, ["socket", "--listen", f"{HOST}:0", *upstream])
+        self._spawn("gateway", ["gateway", "--listen", f"{HOST}:0", *upstream])
+        self._await([*nodes, "gateway"], timeout)
+        self.ports = [int(self.addresses[n].rstrip("/").rsplit(":", 1)[1]) for n in nodes]
+        port = int(self.redis.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[-1])
+        self.redis_pid = redis_server_pid(port)
+        return self.ports
+
+    def pids(self) -> dict[str, int]:
+        out = {name: p.pid for name, p in self.procs.items()}
+        if self.redis_pid is not None:
+            out["redis-server"] = self.redis_pid
+        return out
+
+    def log_tail(self) -> str:
+        out = []
+        for name in self.procs:
+            path = self.log_dir / f"{name}.log"
+            if path.exists():
+                text = path.read_text(errors="replace")[-1500:]
+                out.append(f"--- {name}\n{text}")
+        return "\n".join(out)
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """SIGTERM the socket nodes and gateway first, then the data roles; worst exit code."""
+        codes = []
+        for name in reversed(list(self.procs)):
+            proc = self.procs[name]
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    log(f"{name} did not stop after SIGTERM; killing it")
+                    proc.kill()
+                    proc.wait()
+            codes.append(proc.returncode)
+            self.logs[name].close()
+        return next((c for c in codes if c != 0), 0)
+
+
 class Pool:
     """The generator worker processes."""
 
-    def __init__(self, n: int, port: int) -> None:
+    def __init__(self, n: int, ports: list[int]) -> None:
         ctx = mp.get_context("spawn")
         self.progress = ctx.Queue()
         self.pipes = []
         self.procs = []
         for i in range(n):
             parent_end, child_end = ctx.Pipe()
-            proc = ctx.Process(target=worker_main, args=(i, port, child_end, self.progress),
+            proc = ctx.Process(target=worker_main, args=(i, ports, child_end, self.progress),
                                daemon=True, name=f"bench-worker-{i}")
             proc.start()
             self.pipes.append(parent_end)
@@ -699,7 +878,7 @@ class Pool:
                 p.terminate()
 
 
-def run_phase(pool: Pool, server: Server, name: str, args: argparse.Namespace,
+def run_phase(pool: Pool, server: Server | Split, name: str, args: argparse.Namespace,
               rate: float | None, seqs: dict[str, list[int]]) -> dict[str, Any]:
     closed = name != "rate"
     workload = name if closed else args.rate_workload
@@ -720,9 +899,9 @@ def run_phase(pool: Pool, server: Server, name: str, args: argparse.Namespace,
     pool.send(specs)
     ts = t0 + args.warmup
     time.sleep(max(0.0, ts - now()))
-    a = CpuSample(server.pid, pool.pids())
+    a = CpuSample(server.pids(), pool.pids())
     time.sleep(max(0.0, ts + args.duration - now()))
-    b = CpuSample(server.pid, pool.pids())
+    b = CpuSample(server.pids(), pool.pids())
     results = pool.gather(args.warmup + args.duration + args.drain_timeout + 60)
     secs = b.t - a.t
     lat: dict[str, list[float]] = {k: [] for k in KINDS}
@@ -806,9 +985,20 @@ def verify(db_path: Path, seqs: dict[str, list[int]], acked: int) -> dict[str, A
             "problems": problems}
 
 
+def format_cpu_split(cpu: dict[str, Any]) -> str:
+    """One line: each process's CPU (100 = one core)."""
+    parts = [f"{name} {v['process_pct']:.0f}" for name, v in cpu["processes"].items()]
+    return (" ".join(parts) + f" | generator {cpu['generator_pct']:.0f} other "
+            f"{cpu['other_processes_pct']} (%)")
+
+
 def format_phase(p: dict[str, Any]) -> str:
     lat = p["latency"]
     cpu = p["cpu"]
+    if "processes" in cpu:
+        return (f"{p['phase']:<7} {p['acked_per_s']:>9.0f} msg/s  p50 {lat['p50_ms']:>7.2f}  "
+                f"p95 {lat['p95_ms']:>7.2f}  p99 {lat['p99_ms']:>7.2f} ms  CPU: "
+                + format_cpu_split(cpu))
     head = (f"{p['phase']:<7} {p['acked_per_s']:>9.0f} msg/s  p50 {lat['p50_ms']:>7.2f}  "
             f"p95 {lat['p95_ms']:>7.2f}  p99 {lat['p99_ms']:>7.2f} ms  "
             f"server CPU {cpu['server_process_pct']:.0f}% (loop thread "
@@ -820,7 +1010,10 @@ def format_phase(p: dict[str, Any]) -> str:
 def human_report(report: dict[str, Any]) -> str:
     lines = []
     env = report["environment"]
-    lines.append(f"nodechat serve benchmark - {env['cpu_model']} x{env['nproc']}, "
+    split = report["config"]["deployment"] == "split"
+    what = (f"nodechat split deployment ({report['config']['sockets']} socket node(s))"
+            if split else "nodechat serve")
+    lines.append(f"{what} benchmark - {env['cpu_model']} x{env['nproc']}, "
                  f"Python {env['python']}, {report['config']['users']} clients, "
                  f"{report['config']['workers']} generator processes")
     lines.append(f"setup: registered+connected in {report['setup']['seconds']:.1f}s")
@@ -837,7 +1030,10 @@ def human_report(report: dict[str, Any]) -> str:
         for name, rate, lat, cpu in rows:
             line = (f"{name:<16}{rate:>9.0f}{lat['p50_ms']:>9.2f}{lat['p95_ms']:>9.2f}"
                     f"{lat['p99_ms']:>9.2f}{lat['max_ms']:>9.1f}")
-            if cpu is not None:
+            if cpu is not None and split:
+                line += f"  {cpu['server_process_pct']:>9.0f}% {'':>8} " \
+                        f"{cpu['generator_pct']:>7.0f}% {cpu['other_processes_pct']:>5}%"
+            elif cpu is not None:
                 line += (f"  {cpu['server_process_pct']:>9.0f}% "
                          f"{cpu['server_event_loop_thread_pct']:>7.0f}% "
                          f"{cpu['generator_pct']:>7.0f}% {cpu['other_processes_pct']:>5}%")
@@ -855,11 +1051,17 @@ def human_report(report: dict[str, Any]) -> str:
         if "send_lag_ms" in p:
             extra.append(f"generator send lag p99 {p['send_lag_ms']['p99']} ms, "
                          f"max {p['send_lag_ms']['max']} ms")
+        if split:
+            extra.append("CPU " + format_cpu_split(p["cpu"]))
         for e in extra:
             lines.append(f"{'':<16}{e}")
     lines.append("")
-    lines.append("CPU: 100% = one core; 'loop thr' = the server's event-loop (main) thread; "
-                 "'other' = the rest of the machine")
+    if split:
+        lines.append("CPU: 100% = one core; 'server CPU' = all nodechat processes together "
+                     "(redis-server listed separately); 'other' = the rest of the machine")
+    else:
+        lines.append("CPU: 100% = one core; 'loop thr' = the server's event-loop (main) "
+                     "thread; 'other' = the rest of the machine")
     v = report["verify"]
     verdict = "PASS" if v["pass"] else "FAIL"
     lines.append(f"consistency: {verdict} - acked {v['acked_messages']}, stored "
@@ -902,6 +1104,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="concurrent registration connections (in total)")
     ap.add_argument("--body-size", type=int, default=64, help="message body length (chars)")
     ap.add_argument("--drain-timeout", type=float, default=30.0)
+    ap.add_argument("--deployment", choices=["serve", "split"], default="serve",
+                    help="serve: one `nodechat serve` process; split: auth, group, message "
+                         "roles (one SQLite file), --sockets socket nodes and a gateway over "
+                         "Redis (default: serve)")
+    ap.add_argument("--sockets", type=int, default=1,
+                    help="socket nodes in the split deployment; client i uses node i %% N")
+    ap.add_argument("--redis", default="redis://127.0.0.1:6379/0",
+                    help="Redis for the split deployment (a random bus prefix is used)")
     ap.add_argument("--keep-data", action="store_true", help="keep the temporary data dir")
     ap.add_argument("--json", action="store_true",
                     help="print JSON results on stdout (the summary goes to stderr)")
@@ -919,25 +1129,42 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="nodechat-bench-"))
     data_dir = tmp / "data"
-    server = Server(data_dir, tmp / "server.log")
+    if args.sockets < 1:
+        ap.error("--sockets must be at least 1")
+    server: Server | Split
+    if args.deployment == "serve":
+        server = Server(data_dir, tmp / "server.log")
+    else:
+        server = Split(data_dir, tmp, args.sockets, args.redis)
     pool: Pool | None = None
-    report: dict[str, Any] = {"environment": environment(), "config": {
+    config: dict[str, Any] = {
+        "deployment": args.deployment,
         "users": args.users, "window": args.window, "duration_s": args.duration,
         "warmup_s": args.warmup, "workers": nw, "body_size": args.body_size,
         "phases": phases, "rates": args.rate,
-        "server_command": " ".join(server.cmd), "store": "sqlite (WAL, synchronous=FULL)"},
-        "phases": []}
+        "server_command": "; ".join(server.commands), "store": "sqlite (WAL, synchronous=FULL)"}
+    if args.deployment == "split":
+        config["sockets"] = args.sockets
+        config["redis"] = args.redis
+    report: dict[str, Any] = {"environment": environment(), "config": config, "phases": []}
     seqs: dict[str, list[int]] = {}
     code = 1
     try:
-        port = server.wait_ready()
-        log(f"server pid {server.pid} on ws://{HOST}:{port}/, data in {data_dir}")
+        ports = server.wait_ready()
+        if isinstance(server, Split):
+            config["server_command"] = "; ".join(server.commands)
+            log(f"split deployment up: {server.addresses}; pids {server.pids()}; "
+                f"data in {data_dir}")
+            if server.redis_pid is None:
+                log("redis-server pid not found; its CPU is not reported separately")
+        else:
+            log(f"server pid {server.pid} on ws://{HOST}:{ports[0]}/, data in {data_dir}")
         # pairs (2k, 2k+1) stay in one worker; pair k goes to worker k % nw
         shares: list[list[tuple[int, str]]] = [[] for _ in range(nw)]
         for i in range(args.users):
             shares[(i // 2) % nw].append((i, f"bench{i:05d}"))
         body = ("benchmark message " + "x" * args.body_size)[:args.body_size]
-        pool = Pool(nw, port)
+        pool = Pool(nw, ports)
         t_setup = now()
         per_worker = max(1, args.register_conns // nw)
         pool.send([("setup", {"users": share, "body": body, "register_conns": per_worker})
@@ -981,7 +1208,7 @@ def main(argv: list[str] | None = None) -> int:
         acked = sum(p["acked_total"] for p in report["phases"])
         if any(p["unacked"] for p in report["phases"]):
             log("some sends were never acknowledged within the drain timeout")
-        report["verify"] = verify(data_dir / "nodechat.db", seqs, acked)
+        report["verify"] = verify(server.db_path, seqs, acked)
         if any(p["unacked"] for p in report["phases"]):
             report["verify"]["pass"] = False
             report["verify"]["problems"].append("sends left unacknowledged")
@@ -997,8 +1224,7 @@ def main(argv: list[str] | None = None) -> int:
         code = 130
     except Exception as exc:
         log(f"ERROR: {type(exc).__name__}: {exc}")
-        tail = server.log_path.read_text(errors="replace")[-3000:] if server.log_path.exists() \
-            else ""
+        tail = server.log_tail()
         if tail:
             log("server log tail:\n" + tail)
         code = 2
