@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from nodechat import __version__
-from nodechat.cli import roles
+from nodechat.cli import admin, roles
 from nodechat.cli import serve as serve_cmd
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.command("message")(roles.message)
 app.command("socket")(roles.socket)
 app.command("gateway")(roles.gateway)
 app.command("keygen")(roles.keygen)
+app.add_typer(admin.app, name="admin")
 
 
 def _version(value: bool) -> None:
