@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -71,6 +71,11 @@ class Bus(ABC):
     async def publish(self, topic: str, event: Event) -> None:
         """Send an event to every node subscribed to ``topic`` (this one included)."""
 
+    async def publish_many(self, events: Sequence[tuple[str, Event]]) -> None:
+        """Publish ``(topic, event)`` pairs in order; a broker backend waits once for all."""
+        for topic, event in events:
+            await self.publish(topic, event)
+
     @abstractmethod
     async def subscribe(self, topic: str) -> None:
         """Start receiving a topic (idempotent)."""
@@ -87,6 +92,17 @@ class Bus(ABC):
     @abstractmethod
     def healthy(self) -> bool:
         """Whether events are flowing (False while disconnected from the broker)."""
+
+
+async def publish_many_quietly(bus: Bus, events: Sequence[tuple[str, Event]]) -> None:
+    """:func:`publish_quietly` for a batch, in order, with one wait."""
+    from nodechat.errors import ChatError
+
+    try:
+        await bus.publish_many(events)
+    except ChatError as exc:
+        logging.getLogger(__name__).warning("%d events not published: %s", len(events),
+                                            exc.code)
 
 
 async def publish_quietly(bus: Bus, topic: str, event: Event) -> None:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -136,6 +136,21 @@ class RedisBus(Bus):
         self._outbox.append((self._channel(topic), encode_event(event), future))
         self._wake.set()
         await future
+
+    async def publish_many(self, events: Sequence[tuple[str, Event]]) -> None:
+        """Queue every PUBLISH at once (in order) and wait for them together."""
+        if not events:
+            return
+        if not self.healthy and not await self.ready():
+            raise Unavailable("the event bus is disconnected", code="bus_unavailable")
+        loop = asyncio.get_running_loop()
+        futures = []
+        for topic, event in events:
+            future = loop.create_future()
+            self._outbox.append((self._channel(topic), encode_event(event), future))
+            futures.append(future)
+        self._wake.set()
+        await asyncio.gather(*futures)
 
     async def subscribe(self, topic: str) -> None:
         """SUBSCRIBE and wait for the server's confirmation (while connected)."""

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.message import Message as ProtoMessage
 
-from nodechat.bus.base import Bus, publish_quietly
+from nodechat.bus.base import Bus, publish_many_quietly
 from nodechat.bus.codec import decode_batch
 from nodechat.config import RpcSettings
 from nodechat.errors import ChatError, InvalidRequest, Unavailable
@@ -174,8 +174,7 @@ class RpcChannel:
         except ChatError:
             log.warning("%s sent a malformed event trailer; events dropped", self.service)
             return
-        for topic, event in events:
-            await publish_quietly(self._bus, topic, event)
+        await publish_many_quietly(self._bus, events)
 
     async def close(self) -> None:
         """Close the channel (calls in flight are cancelled)."""

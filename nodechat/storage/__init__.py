@@ -14,10 +14,14 @@ from nodechat.storage.base import (
 )
 
 _SQLITE = "sqlite:///"
+_MONGODB = ("mongodb://", "mongodb+srv://")
+_POSTGRES = ("postgresql://", "postgres://")
 
 
 def open_store(url: str) -> Store:
-    """Open the store a URL names: ``sqlite:///relative.db`` or ``sqlite:////abs/path.db``."""
+    """Open the store a URL names: ``sqlite:///relative.db``, ``sqlite:////abs/path.db``,
+    ``postgresql://user@host:5432/dbname`` (``postgres://`` too),
+    or ``mongodb://[user:pass@]host[,host2]/dbname[?options]`` (``mongodb+srv://`` too)."""
     if url.startswith(_SQLITE):
         path = url[len(_SQLITE) :]
         if not path or path == ":memory:":
@@ -29,11 +33,19 @@ def open_store(url: str) -> Store:
         from nodechat.storage.sqlite import open_sqlite
 
         return open_sqlite(path)
+    if url.startswith(_POSTGRES):
+        from nodechat.storage.postgres import open_postgres
+
+        return open_postgres(url)
+    if url.startswith(_MONGODB):
+        from nodechat.storage.mongo import open_mongo
+
+        return open_mongo(url)
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise InvalidRequest(
         f"unsupported store URL scheme {scheme!r} in {_redact(url)!r}: use "
-        "sqlite:///relative/path.db or sqlite:////absolute/path.db "
-        "(mongodb:// and postgresql:// are planned, not yet available)",
+        "sqlite:///relative/path.db, sqlite:////absolute/path.db, "
+        "postgresql://user@host:5432/dbname or mongodb://host/dbname (mongodb+srv:// too)",
         code="bad_config",
     )
 

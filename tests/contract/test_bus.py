@@ -135,6 +135,18 @@ async def test_concurrent_publishes_keep_call_order(make_bus: BusFactory) -> Non
     assert [d["seq"] for _, _, d in inbox.got] == list(range(200))
 
 
+async def test_publish_many_keeps_order_across_topics(make_bus: BusFactory) -> None:
+    a, b = make_bus(), make_bus()
+    inbox = Inbox(b)
+    await b.subscribe("user:1")
+    await b.subscribe("user:2")
+    batch = [(f"user:{1 + i % 2}", Event("message.created", {"seq": i})) for i in range(100)]
+    await a.publish_many(batch)
+    await a.publish_many([])
+    await inbox.until(100)
+    assert [(t, d["seq"]) for t, _, d in inbox.got] == [(t, e.data["seq"]) for t, e in batch]
+
+
 async def test_event_fields_survive(make_bus: BusFactory) -> None:
     a, b = make_bus(), make_bus()
     inbox = Inbox(b)

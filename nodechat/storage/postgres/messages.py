@@ -1,0 +1,313 @@
+"""PostgreSQL messages: conversations, messages, read markers and blocks.
+
+``append`` is one call of the ``nodechat_append`` function (see the schema):
+the seq comes from ``UPDATE conversations ... RETURNING last_seq`` in the same
+transaction as the insert, so the conversation's row lock serializes writers
+across every process sharing the database and seqs stay gap-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from psycopg import errors
+from psycopg.rows import DictRow
+
+from nodechat.errors import Conflict, InternalError, InvalidRequest, NotFound
+from nodechat.models import Conversation, ConversationKind, Message
+from nodechat.storage.base import AppendResult, MessageStore
+from nodechat.storage.postgres.engine import Conn, Database, rows
+
+_CONVERSATION = "id, kind, group_id, user_a, user_b, last_seq"
+_MESSAGE = (
+    "id, conversation_id, seq, author_id, body, nonce, reply_to, created_at, edited_at, deleted"
+)
+_APPEND = "SELECT * FROM nodechat_append(%s, %s, %s, %s, %s, %s, %s)"
+_SELF_PREFIX = "self:"
+
+
+def _conversation(row: DictRow) -> Conversation:
+    kind = ConversationKind(row["kind"])
+    if kind is ConversationKind.DIRECT:
+        participants: tuple[str, ...] = (row["user_a"], row["user_b"])
+    elif kind is ConversationKind.SELF:
+        participants = (row["user_a"],)
+    else:
+        participants = ()
+    return Conversation(id=row["id"], kind=kind, group_id=row["group_id"],
+                        participants=participants, last_seq=row["last_seq"])
+
+
+def _message(row: DictRow, prefix: str = "") -> Message:
+    return Message(
+        id=row[f"{prefix}id"],
+        conversation_id=row[f"{prefix}conversation_id"],
+        seq=row[f"{prefix}seq"],
+        author_id=row[f"{prefix}author_id"],
+        body=row[f"{prefix}body"],
+        nonce=row[f"{prefix}nonce"],
+        created_at=row[f"{prefix}created_at"],
+        reply_to=row[f"{prefix}reply_to"],
+        edited_at=row[f"{prefix}edited_at"],
+        deleted=row[f"{prefix}deleted"],
+    )
+
+
+def _participant_columns(conversation: Conversation) -> tuple[str | None, str | None]:
+    """``(user_a, user_b)`` as stored: a direct pair sorted, a self conversation's owner."""
+    kind, people = conversation.kind, conversation.participants
+    if kind is ConversationKind.DIRECT:
+        if len(people) != 2:
+            raise InvalidRequest("a direct conversation has two participants")
+        a, b = sorted(people)
+        return a, b
+    if kind is ConversationKind.SELF:
+        if people:
+            return people[0], None
+        if conversation.id.startswith(_SELF_PREFIX):
+            return conversation.id[len(_SELF_PREFIX) :], None
+        raise InvalidRequest("a self conversation needs its owner")
+    return None, None
+
+
+def _no_nul(*values: str | None) -> None:
+    """PostgreSQL text cannot hold NUL; refuse it here, before it could fail a whole batch."""
+    if any(value is not None and "\x00" in value for value in values):
+        raise InvalidRequest("text may not contain NUL characters", code="invalid_text")
+
+
+async def _message_or_missing(conn: Conn, found: list[DictRow], message_id: str) -> Message:
+    """The message of an ``UPDATE ... RETURNING``; NotFound or Conflict(message_deleted) if none."""
+    if found:
+        return _message(found[0])
+    if await rows(conn, "SELECT 1 FROM messages WHERE id = %s", (message_id,)):
+        raise Conflict("this message was deleted", code="message_deleted")
+    raise NotFound("no such message", code="message_not_found")
+
+
+class PostgresMessageStore(MessageStore):
+    """Messages on a shared :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- conversations ---------------------------------------------------
+
+    async def ensure_conversation(self, conversation: Conversation) -> Conversation:
+        """Create the conversation if missing; return the stored one."""
+        user_a, user_b = _participant_columns(conversation)
+
+        async def fn(conn: Conn) -> Conversation:
+            try:
+                await conn.execute(
+                    "INSERT INTO conversations (id, kind, group_id, user_a, user_b)"
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                    (conversation.id, conversation.kind.value, conversation.group_id,
+                     user_a, user_b),
+                )
+            except errors.ForeignKeyViolation as exc:  # a channel conversation of no group
+                raise NotFound("no such group", code="group_not_found") from exc
+            found = await rows(
+                conn, f"SELECT {_CONVERSATION} FROM conversations WHERE id = %s",
+                (conversation.id,))
+            return _conversation(found[0])
+
+        return await self.db.write(fn)
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        """The conversation with its ``last_seq``, or None."""
+        row = await self.db.read_one(
+            f"SELECT {_CONVERSATION} FROM conversations WHERE id = %s", (conversation_id,))
+        return _conversation(row) if row is not None else None
+
+    async def list_direct(self, user_id: str) -> list[Conversation]:
+        """The direct conversations a user takes part in."""
+        found = await self.db.read(
+            f"SELECT {_CONVERSATION} FROM conversations WHERE kind = %s"
+            " AND (user_a = %s OR user_b = %s) ORDER BY id",
+            (ConversationKind.DIRECT.value, user_id, user_id),
+        )
+        return [_conversation(row) for row in found]
+
+    async def last_seqs(self, conversation_ids: Sequence[str]) -> dict[str, int]:
+        """``last_seq`` of each existing conversation among the ids."""
+        if not conversation_ids:
+            return {}
+        found = await self.db.read(
+            "SELECT id, last_seq FROM conversations WHERE id = ANY(%s)", (list(conversation_ids),))
+        return {row["id"]: row["last_seq"] for row in found}
+
+    # -- messages --------------------------------------------------------
+
+    async def append(
+        self,
+        conversation_id: str,
+        *,
+        message_id: str,
+        author_id: str,
+        body: str,
+        nonce: str,
+        reply_to: str | None,
+        now: int,
+    ) -> AppendResult:
+        """Store a message with the next seq; a repeated ``(author_id, nonce)`` returns the first."""
+        _no_nul(conversation_id, message_id, author_id, body, nonce, reply_to)
+        found = await self.db.call(
+            _APPEND, (conversation_id, message_id, author_id, body, nonce, reply_to, now),
+            lock_key=conversation_id)
+        outcome = found[0]["outcome"] if found else None
+        if outcome == "created":
+            return AppendResult(_message(found[0], "o_"), created=True)
+        if outcome == "existing":
+            return AppendResult(_message(found[0], "o_"), created=False)
+        if outcome == "no_conversation":
+            raise NotFound("no such conversation", code="conversation_not_found")
+        if outcome == "id_taken":
+            raise Conflict("a message with this id exists", code="message_exists")
+        raise InternalError(f"the conversation's last_seq is behind its messages ({outcome})")
+
+    async def get_message(self, message_id: str) -> Message | None:
+        """The message, or None."""
+        row = await self.db.read_one(
+            f"SELECT {_MESSAGE} FROM messages WHERE id = %s", (message_id,))
+        return _message(row) if row is not None else None
+
+    async def edit_message(self, message_id: str, body: str, now: int) -> Message:
+        """Replace the body and set ``edited_at``; ``Conflict(message_deleted)`` if deleted."""
+
+        async def fn(conn: Conn) -> Message:
+            found = await rows(
+                conn,
+                "UPDATE messages SET body = %s, edited_at = %s WHERE id = %s AND NOT deleted"
+                f" RETURNING {_MESSAGE}",
+                (body, now, message_id),
+            )
+            return await _message_or_missing(conn, found, message_id)
+
+        return await self.db.write(fn)
+
+    async def delete_message(self, message_id: str, now: int) -> Message:
+        """Mark deleted and drop the body; the seq stays. Deleting twice is a no-op."""
+
+        async def fn(conn: Conn) -> Message:
+            await conn.execute(
+                "UPDATE messages SET deleted = TRUE, body = '', edited_at = %s"
+                " WHERE id = %s AND NOT deleted",
+                (now, message_id),
+            )
+            found = await rows(conn, f"SELECT {_MESSAGE} FROM messages WHERE id = %s",
+                               (message_id,))
+            if not found:
+                raise NotFound("no such message", code="message_not_found")
+            return _message(found[0])
+
+        return await self.db.write(fn)
+
+    async def history(
+        self,
+        conversation_id: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> list[Message]:
+        """Messages by seq: newest first (``before`` or neither), oldest first with ``after``."""
+        where = ["conversation_id = %s"]
+        params: list[object] = [conversation_id]
+        if after is not None:
+            where.append("seq > %s")
+            params.append(after)
+        if before is not None:
+            where.append("seq < %s")
+            params.append(before)
+        order = "ASC" if after is not None else "DESC"
+        params.append(max(limit, 0))
+        found = await self.db.read(
+            f"SELECT {_MESSAGE} FROM messages WHERE {' AND '.join(where)}"
+            f" ORDER BY seq {order} LIMIT %s",
+            params,
+        )
+        return [_message(row) for row in found]
+
+    async def count_messages(self) -> int:
+        """How many messages are stored (deleted ones included)."""
+        row = await self.db.read_one("SELECT count(*) AS n FROM messages")
+        return int(row["n"]) if row is not None else 0
+
+    # -- read markers ----------------------------------------------------
+
+    async def set_read_marker(self, user_id: str, conversation_id: str, seq: int) -> int:
+        """Move the marker forward only; return the marker now stored."""
+
+        async def fn(conn: Conn) -> int:
+            found = await rows(
+                conn,
+                "INSERT INTO read_markers AS r (user_id, conversation_id, seq)"
+                " VALUES (%s, %s, %s) ON CONFLICT (user_id, conversation_id) DO UPDATE"
+                " SET seq = greatest(r.seq, excluded.seq) RETURNING seq",
+                (user_id, conversation_id, seq),
+            )
+            stored: int = found[0]["seq"]
+            return stored
+
+        return await self.db.write(fn)
+
+    async def read_markers(self, user_id: str, conversation_ids: Sequence[str]) -> dict[str, int]:
+        """The user's markers for those conversations (missing = 0)."""
+        markers = dict.fromkeys(conversation_ids, 0)
+        if not markers:
+            return markers
+        found = await self.db.read(
+            "SELECT conversation_id, seq FROM read_markers WHERE user_id = %s"
+            " AND conversation_id = ANY(%s)",
+            (user_id, list(markers)),
+        )
+        markers.update({row["conversation_id"]: row["seq"] for row in found})
+        return markers
+
+    async def unread_counts(self, user_id: str, conversation_ids: Sequence[str]) -> dict[str, int]:
+        """Per conversation: messages after the user's marker, not by the user, not deleted."""
+        if not conversation_ids:
+            return {}
+        # The correlated count lets the (conversation_id, seq) index seek to the marker.
+        found = await self.db.read(
+            "SELECT ids.id,"
+            " (SELECT count(*) FROM messages m WHERE m.conversation_id = ids.id"
+            "  AND m.seq > coalesce(r.seq, 0) AND m.author_id <> %s AND NOT m.deleted) AS n"
+            " FROM (SELECT DISTINCT unnest(%s::text[]) COLLATE \"C\" AS id) ids"
+            " LEFT JOIN read_markers r ON r.user_id = %s AND r.conversation_id = ids.id",
+            (user_id, list(conversation_ids), user_id),
+        )
+        return {row["id"]: int(row["n"]) for row in found}
+
+    # -- blocks ----------------------------------------------------------
+
+    async def block(self, user_id: str, blocked_id: str, now: int) -> None:
+        """``user_id`` blocks ``blocked_id`` (idempotent)."""
+
+        async def fn(conn: Conn) -> None:
+            await conn.execute(
+                "INSERT INTO blocks (user_id, blocked_id, created_at) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (user_id, blocked_id, now),
+            )
+
+        await self.db.write(fn)
+
+    async def unblock(self, user_id: str, blocked_id: str) -> None:
+        """Lift a block (idempotent)."""
+
+        async def fn(conn: Conn) -> None:
+            await conn.execute(
+                "DELETE FROM blocks WHERE user_id = %s AND blocked_id = %s", (user_id, blocked_id))
+
+        await self.db.write(fn)
+
+    async def is_blocked(self, user_a: str, user_b: str) -> bool:
+        """Whether either user blocks the other."""
+        row = await self.db.read_one(
+            "SELECT 1 FROM blocks WHERE (user_id = %s AND blocked_id = %s)"
+            " OR (user_id = %s AND blocked_id = %s) LIMIT 1",
+            (user_a, user_b, user_b, user_a),
+        )
+        return row is not None
