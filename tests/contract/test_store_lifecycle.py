@@ -160,8 +160,7 @@ async def test_open_store_sqlite_urls(tmp_path: Path, monkeypatch: pytest.Monkey
 @pytest.mark.parametrize(
     "url",
     [
-        "mongodb://user:secret@localhost/chat",
-        "postgresql://localhost/chat",
+        "mysql://user:secret@localhost/chat",
         "sqlite://chat.db",
         "sqlite:///",
         "sqlite:///:memory:",
@@ -179,5 +178,5 @@ def test_open_store_rejects_other_urls(url: str) -> None:
 
 def test_open_store_names_the_planned_backends() -> None:
     with pytest.raises(InvalidRequest) as err:
-        open_store("mongodb://localhost/chat")
+        open_store("mysql://localhost/chat")
     assert "mongodb://" in err.value.message and "postgresql://" in err.value.message

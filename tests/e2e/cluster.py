@@ -87,29 +87,38 @@ class Cluster:
             proc.terminate()
 
 
-def start_split(data_dir: Path, *, sockets: int = 2, redis: str = "redis://127.0.0.1:6379/0"
-                ) -> Cluster:
-    """auth, group, message (one SQLite file), ``sockets`` socket nodes, gateway; real Redis."""
+def start_split(data_dir: Path, *, sockets: int = 2, redis: str = "redis://127.0.0.1:6379/0",
+                store: str | None = None, message_replicas: int = 1) -> Cluster:
+    """auth, group, ``message_replicas`` message roles, ``sockets`` socket nodes, gateway;
+    real Redis. All share one store: ``store`` (a URL) or one SQLite file in ``data_dir``.
+    Socket node *i* talks to message replica *i* modulo the replicas (the gateway to the
+    first); the replicas are named ``message``, ``message2``, ..."""
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
         "NODECHAT_SERVICE_TOKEN": secrets.token_urlsafe(24),
-        "NODECHAT_STORE": f"sqlite:///{data_dir / 'nodechat.db'}",
+        "NODECHAT_STORE": store or f"sqlite:///{data_dir / 'nodechat.db'}",
         "NODECHAT_DATA_DIR": str(data_dir),
         "NODECHAT_BUS_PREFIX": f"e2e{secrets.token_hex(4)}:",
     }
     subprocess.run([*NODECHAT, "keygen", "--data-dir", str(data_dir)], check=True,
                    env={**os.environ, **env}, capture_output=True)
+    replicas = ["message", *(f"message{i}" for i in range(2, message_replicas + 1))]
     procs: dict[str, Proc] = {}
     try:
-        for role in ("auth", "group", "message"):
-            procs[role] = spawn(role, [role, "--listen", "127.0.0.1:0"], env)
-        upstream = ["--auth", procs["auth"].address, "--group", procs["group"].address,
-                    "--message", procs["message"].address, "--bus", redis]
+        for role in ("auth", "group", *replicas):
+            procs[role] = spawn(role, [role.rstrip("0123456789"), "--listen", "127.0.0.1:0"],
+                                env)
+
+        def upstream(message: str) -> list[str]:
+            return ["--auth", procs["auth"].address, "--group", procs["group"].address,
+                    "--message", procs[message].address, "--bus", redis]
+
         for i in range(sockets):
             name = f"socket{i + 1}"
-            procs[name] = spawn(name, ["socket", "--listen", "127.0.0.1:0", *upstream], env)
-        procs["gateway"] = spawn("gateway", ["gateway", "--listen", "127.0.0.1:0", *upstream],
-                                 env)
+            procs[name] = spawn(name, ["socket", "--listen", "127.0.0.1:0",
+                                       *upstream(replicas[i % len(replicas)])], env)
+        procs["gateway"] = spawn("gateway", ["gateway", "--listen", "127.0.0.1:0",
+                                             *upstream("message")], env)
     except BaseException:
         for proc in procs.values():
             proc.kill()

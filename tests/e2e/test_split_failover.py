@@ -71,8 +71,9 @@ async def test_socket_node_killed(tmp_path: Path, redis_url: str) -> None:
         while ann_seen[-1] < final:
             event = await ann2.next_event("message.created", timeout=15)
             ann_seen.append(event["data"]["seq"])
-        assert ann_seen == list(range(1, len(ann_seen) + 1)), "a gap or a duplicate"
-        assert set(acked) <= set(ann_seen)
+        assert ann_seen == list(range(1, len(ann_seen) + 1)), (
+            f"a gap or a duplicate: resumed after {last_seen}, saw {ann_seen}")
+        assert set(acked) <= set(ann_seen), sorted(set(acked) - set(ann_seen))
 
         history: dict[int, str] = {}
         before = None

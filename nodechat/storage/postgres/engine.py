@@ -169,7 +169,7 @@ class Database:
     async def _submit(self, make: Callable[[asyncio.Future[Any]], _Job]) -> Any:
         if self._closed:
             raise Unavailable("the store is closed")
-        if self._queue is None or self._writer is None:
+        if self._queue is None or self._writer is None or self._writer.done():
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._run(self._queue), name="postgres-writer")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -242,6 +242,11 @@ class Database:
                     failure = unavailable(self.where, exc)
                 failure.__cause__ = exc
                 break
+            except Exception as exc:  # a bug: fail this batch, keep the writer alive
+                log.exception("store batch failed")
+                await self._rollback(conn)
+                failure.__cause__ = exc
+                break
         return [(False, failure)] * len(batch)
 
     async def _begin(self) -> Conn:
@@ -312,8 +317,15 @@ class Database:
     async def _connection(self) -> Conn:
         if self._conn is None or self._conn.closed or self._conn.broken:
             await self._drop_connection()
-            self._conn = await AsyncConnection.connect(
+            conn = await AsyncConnection.connect(
                 self.conninfo, autocommit=True, row_factory=dict_row, **self._options)
+            setting = await rows(conn, "SELECT current_setting('synchronous_commit') AS value")
+            if setting and setting[0]["value"] == "off":
+                # An ack promises the message survives a crash: the commit must be flushed.
+                log.warning("synchronous_commit is off for this database; the store turns it "
+                            "on for its writes")
+                await conn.execute("SET synchronous_commit = on")
+            self._conn = conn
         return self._conn
 
     async def _drop_connection(self) -> None:

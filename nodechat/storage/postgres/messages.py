@@ -70,10 +70,13 @@ def _participant_columns(conversation: Conversation) -> tuple[str | None, str | 
     return None, None
 
 
-def _no_nul(*values: str | None) -> None:
-    """PostgreSQL text cannot hold NUL; refuse it here, before it could fail a whole batch."""
-    if any(value is not None and "\x00" in value for value in values):
+def _check_append(now: int, *texts: str | None) -> None:
+    """Refuse what PostgreSQL would (NUL in text, a time beyond BIGINT) before it is
+    pipelined: there, one failing statement would fail the whole batch."""
+    if any(text is not None and "\x00" in text for text in texts):
         raise InvalidRequest("text may not contain NUL characters", code="invalid_text")
+    if not -(2**63) <= now < 2**63:
+        raise InvalidRequest("the time is out of range", code="invalid_time")
 
 
 async def _message_or_missing(conn: Conn, found: list[DictRow], message_id: str) -> Message:
@@ -151,7 +154,7 @@ class PostgresMessageStore(MessageStore):
         now: int,
     ) -> AppendResult:
         """Store a message with the next seq; a repeated ``(author_id, nonce)`` returns the first."""
-        _no_nul(conversation_id, message_id, author_id, body, nonce, reply_to)
+        _check_append(now, conversation_id, message_id, author_id, body, nonce, reply_to)
         found = await self.db.call(
             _APPEND, (conversation_id, message_id, author_id, body, nonce, reply_to, now),
             lock_key=conversation_id)
