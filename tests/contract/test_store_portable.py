@@ -71,3 +71,20 @@ async def test_round_trip(store: Store, store_factory: Any) -> None:
     assert result.message.seq == 26
     found = await target.accounts.find_user("ANN")
     assert found is not None and found[0].id == "u_ann"
+
+
+async def test_migrate_from_sqlite_into_every_backend(store: Store, tmp_path: Any) -> None:
+    from nodechat.storage.migrate import Checkpoint, copy_all, verify
+    from nodechat.storage.sqlite import open_sqlite
+
+    source = open_sqlite(tmp_path / "source.db")
+    try:
+        await fill(source)
+        await copy_all(source, store, Checkpoint(None, "a", "b"))
+        assert await verify(source, store) == []
+        assert await dump(store) == await dump(source)
+        await store.messages.edit_message("m_010", "changed", 9999)
+        problems = await verify(source, store)
+        assert [p.what for p in problems] == ["messages of ch_1"]
+    finally:
+        await source.close()

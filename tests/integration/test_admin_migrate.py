@@ -105,3 +105,24 @@ def test_bad_url_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["admin", "migrate", "--from", "oracle://x", "--to",
                                  f"sqlite:///{tmp_path / 'b.db'}"])
     assert result.exit_code == 2 and "bad_config" in result.output
+
+
+def test_migrate_sqlite_to_postgresql(tmp_path: Path) -> None:
+    from tests.postgres_databases import create_database, drop_database
+
+    try:
+        target = create_database()
+    except Exception as exc:  # no server: fail in CI, skip locally
+        import os
+
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"no PostgreSQL: {exc}")
+    try:
+        source = make_source(tmp_path / "a.db")
+        result = runner.invoke(app, ["admin", "migrate", "--from", source, "--to", target,
+                                     "--checkpoint", str(tmp_path / "cp.json")])
+        assert result.exit_code == 0, result.output
+        assert snapshot(target) == snapshot(source)
+    finally:
+        drop_database(target)
