@@ -663,10 +663,12 @@ def nodechat_command() -> list[str]:
 class Server:
     """``nodechat serve``: one process."""
 
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, store: str = "") -> None:
         self.db_path = data_dir / "nodechat.db"
-        self.cmd = [*nodechat_command(), "serve", "--host", HOST, "--port", "0", "--api-port", "0", "--data-dir", str(data_dir),
-                    "--log-level", "warning"]
+        self.cmd = [*nodechat_command(), "serve", "--host", HOST, "--port", "0", "--api-port", "0",
+                    "--data-dir", str(data_dir), "--log-level", "warning"]
+        if store:
+            self.cmd += ["--store", store]
         env = {k: v for k, v in os.environ.items() if not k.startswith("NODECHAT_")}
         self.log_path = log_path
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
@@ -985,6 +987,52 @@ def verify(db_path: Path, seqs: dict[str, list[int]], acked: int) -> dict[str, A
             "problems": problems}
 
 
+def verify_store(url: str, seqs: dict[str, list[int]], acked: int) -> dict[str, Any]:
+    """The same consistency check through the store API, for any backend (--store)."""
+    import asyncio as _asyncio
+
+    from nodechat.storage import open_store
+
+    async def read() -> tuple[dict[str, int], dict[str, list[int]]]:
+        store = open_store(url)
+        try:
+            last: dict[str, int] = {}
+            stored: dict[str, list[int]] = {}
+            for table in ("conversations", "messages"):
+                after = None
+                while True:
+                    rows = await store.export_rows(table, after=after, limit=5000)
+                    for row in rows:
+                        if table == "conversations":
+                            last[row["id"]] = row["last_seq"]
+                        else:
+                            stored.setdefault(row["conversation_id"], []).append(row["seq"])
+                    if len(rows) < 5000:
+                        break
+                    after = (rows[-1]["id"],)
+            return last, stored
+        finally:
+            await store.close()
+
+    last, conv_seqs = _asyncio.run(read())
+    problems: list[str] = []
+    gaps = [cid for cid, top in last.items()
+            if sorted(conv_seqs.get(cid, [])) != list(range(1, top + 1))]
+    if gaps:
+        problems.append(f"{len(gaps)} conversation(s) with seq gaps, e.g. {gaps[0]}")
+    stored = sum(len(v) for v in conv_seqs.values())
+    if stored != acked:
+        problems.append(f"stored messages {stored} != acked {acked}")
+    mismatched = [cid for cid in set(seqs) | set(conv_seqs)
+                  if sorted(seqs.get(cid, [])) != sorted(conv_seqs.get(cid, []))]
+    if mismatched:
+        problems.append(f"{len(mismatched)} conversation(s) whose acked seqs differ from the "
+                        f"stored seqs, e.g. {mismatched[0]}")
+    return {"pass": not problems, "stored_messages": stored, "acked_messages": acked,
+            "conversations": len(last), "journal_mode": None, "integrity": None,
+            "problems": problems}
+
+
 def format_cpu_split(cpu: dict[str, Any]) -> str:
     """One line: each process's CPU (100 = one core)."""
     parts = [f"{name} {v['process_pct']:.0f}" for name, v in cpu["processes"].items()]
@@ -1112,6 +1160,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="socket nodes in the split deployment; client i uses node i %% N")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/0",
                     help="Redis for the split deployment (a random bus prefix is used)")
+    ap.add_argument("--store", default="",
+                    help="serve deployment: store URL (an EMPTY database), e.g. "
+                         "postgresql://postgres@127.0.0.1:5432/nodechat_bench")
     ap.add_argument("--keep-data", action="store_true", help="keep the temporary data dir")
     ap.add_argument("--json", action="store_true",
                     help="print JSON results on stdout (the summary goes to stderr)")
@@ -1133,7 +1184,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--sockets must be at least 1")
     server: Server | Split
     if args.deployment == "serve":
-        server = Server(data_dir, tmp / "server.log")
+        server = Server(data_dir, tmp / "server.log", args.store)
     else:
         server = Split(data_dir, tmp, args.sockets, args.redis)
     pool: Pool | None = None
@@ -1208,7 +1259,8 @@ def main(argv: list[str] | None = None) -> int:
         acked = sum(p["acked_total"] for p in report["phases"])
         if any(p["unacked"] for p in report["phases"]):
             log("some sends were never acknowledged within the drain timeout")
-        report["verify"] = verify(server.db_path, seqs, acked)
+        report["verify"] = (verify_store(args.store, seqs, acked) if args.store
+                            else verify(server.db_path, seqs, acked))
         if any(p["unacked"] for p in report["phases"]):
             report["verify"]["pass"] = False
             report["verify"]["problems"].append("sends left unacknowledged")
