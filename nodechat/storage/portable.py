@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nodechat.errors import InvalidRequest
+from nodechat.models import Conversation, ConversationKind
+
+SELF_PREFIX = "self:"
+
 
 @dataclass(frozen=True, slots=True)
 class TableSpec:
@@ -46,3 +51,21 @@ TABLES: tuple[TableSpec, ...] = (
 )
 
 TABLE_BY_NAME = {t.name: t for t in TABLES}
+
+
+def participant_fields(conversation: Conversation) -> tuple[str | None, str | None]:
+    """``(user_a, user_b)`` as every backend stores them: a direct pair sorted, a self
+    conversation's owner, nothing for a channel."""
+    kind, people = conversation.kind, conversation.participants
+    if kind is ConversationKind.DIRECT:
+        if len(people) != 2:
+            raise InvalidRequest("a direct conversation has two participants")
+        a, b = sorted(people)
+        return a, b
+    if kind is ConversationKind.SELF:
+        if people:
+            return people[0], None
+        if conversation.id.startswith(SELF_PREFIX):
+            return conversation.id[len(SELF_PREFIX):], None
+        raise InvalidRequest("a self conversation needs its owner")
+    return None, None

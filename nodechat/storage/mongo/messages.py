@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from nodechat.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from nodechat.errors import Conflict, NotFound, Unavailable
 from nodechat.models import Conversation, ConversationKind, Message
 from nodechat.storage.base import AppendResult, MessageStore
 from nodechat.storage.mongo.compound import require_group
 from nodechat.storage.mongo.engine import Db, Document, Engine
+from nodechat.storage.portable import participant_fields
 
-_SELF_PREFIX = "self:"
 # Each failed try means another writer stored a message in the meantime, so a
 # writer gives up only under contention no chat conversation sees.
 MAX_SEQ_TRIES = 10_000
@@ -39,21 +39,6 @@ def _message(doc: Document) -> Message:
                    edited_at=doc.get("edited_at"), deleted=bool(doc.get("deleted", False)))
 
 
-def _participant_fields(conversation: Conversation) -> tuple[str | None, str | None]:
-    """``(user_a, user_b)`` as stored: a direct pair sorted, a self conversation's owner."""
-    kind, people = conversation.kind, conversation.participants
-    if kind is ConversationKind.DIRECT:
-        if len(people) != 2:
-            raise InvalidRequest("a direct conversation has two participants")
-        a, b = sorted(people)
-        return a, b
-    if kind is ConversationKind.SELF:
-        if people:
-            return people[0], None
-        if conversation.id.startswith(_SELF_PREFIX):
-            return conversation.id[len(_SELF_PREFIX):], None
-        raise InvalidRequest("a self conversation needs its owner")
-    return None, None
 
 
 def append_message(db: Db, doc: Document) -> AppendResult:
@@ -125,7 +110,7 @@ class MongoMessageStore(MessageStore):
 
     async def ensure_conversation(self, conversation: Conversation) -> Conversation:
         """Create the conversation if missing; return the stored one."""
-        user_a, user_b = _participant_fields(conversation)
+        user_a, user_b = participant_fields(conversation)
         fields = {"kind": conversation.kind.value, "group_id": conversation.group_id,
                   "user_a": user_a, "user_b": user_b, "last_seq": 0}
 

@@ -16,6 +16,7 @@ from psycopg.rows import DictRow
 from nodechat.errors import Conflict, InternalError, InvalidRequest, NotFound
 from nodechat.models import Conversation, ConversationKind, Message
 from nodechat.storage.base import AppendResult, MessageStore
+from nodechat.storage.portable import participant_fields
 from nodechat.storage.postgres.engine import Conn, Database, rows
 
 _CONVERSATION = "id, kind, group_id, user_a, user_b, last_seq"
@@ -23,7 +24,6 @@ _MESSAGE = (
     "id, conversation_id, seq, author_id, body, nonce, reply_to, created_at, edited_at, deleted"
 )
 _APPEND = "SELECT * FROM nodechat_append(%s, %s, %s, %s, %s, %s, %s)"
-_SELF_PREFIX = "self:"
 
 
 def _conversation(row: DictRow) -> Conversation:
@@ -53,21 +53,6 @@ def _message(row: DictRow, prefix: str = "") -> Message:
     )
 
 
-def _participant_columns(conversation: Conversation) -> tuple[str | None, str | None]:
-    """``(user_a, user_b)`` as stored: a direct pair sorted, a self conversation's owner."""
-    kind, people = conversation.kind, conversation.participants
-    if kind is ConversationKind.DIRECT:
-        if len(people) != 2:
-            raise InvalidRequest("a direct conversation has two participants")
-        a, b = sorted(people)
-        return a, b
-    if kind is ConversationKind.SELF:
-        if people:
-            return people[0], None
-        if conversation.id.startswith(_SELF_PREFIX):
-            return conversation.id[len(_SELF_PREFIX) :], None
-        raise InvalidRequest("a self conversation needs its owner")
-    return None, None
 
 
 def _check_append(now: int, *texts: str | None) -> None:
@@ -98,7 +83,7 @@ class PostgresMessageStore(MessageStore):
 
     async def ensure_conversation(self, conversation: Conversation) -> Conversation:
         """Create the conversation if missing; return the stored one."""
-        user_a, user_b = _participant_columns(conversation)
+        user_a, user_b = participant_fields(conversation)
 
         async def fn(conn: Conn) -> Conversation:
             try:

@@ -6,16 +6,16 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from nodechat.errors import Conflict, InvalidRequest, NotFound
+from nodechat.errors import Conflict, NotFound
 from nodechat.models import Conversation, ConversationKind, Message
 from nodechat.storage.base import AppendResult, MessageStore
+from nodechat.storage.portable import participant_fields
 from nodechat.storage.sqlite.engine import Database
 
 _CONVERSATION = "id, kind, group_id, user_a, user_b, last_seq"
 _MESSAGE = (
     "id, conversation_id, seq, author_id, body, nonce, reply_to, created_at, edited_at, deleted"
 )
-_SELF_PREFIX = "self:"
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
@@ -55,21 +55,6 @@ def _json_list(values: Sequence[str]) -> str:
     return json.dumps(list(values))
 
 
-def _participant_columns(conversation: Conversation) -> tuple[str | None, str | None]:
-    """``(user_a, user_b)`` as stored: a direct pair sorted, a self conversation's owner."""
-    kind, people = conversation.kind, conversation.participants
-    if kind is ConversationKind.DIRECT:
-        if len(people) != 2:
-            raise InvalidRequest("a direct conversation has two participants")
-        a, b = sorted(people)
-        return a, b
-    if kind is ConversationKind.SELF:
-        if people:
-            return people[0], None
-        if conversation.id.startswith(_SELF_PREFIX):
-            return conversation.id[len(_SELF_PREFIX) :], None
-        raise InvalidRequest("a self conversation needs its owner")
-    return None, None
 
 
 def _message_or_missing(
@@ -93,7 +78,7 @@ class SqliteMessageStore(MessageStore):
 
     async def ensure_conversation(self, conversation: Conversation) -> Conversation:
         """Create the conversation if missing; return the stored one."""
-        user_a, user_b = _participant_columns(conversation)
+        user_a, user_b = participant_fields(conversation)
 
         def fn(conn: sqlite3.Connection) -> Conversation:
             try:
