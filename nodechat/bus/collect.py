@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from nodechat.bus.base import Bus, Event, EventHandler
+from nodechat.errors import InternalError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class CollectingBus(Bus):
         events.append((topic, event))
 
     async def subscribe(self, topic: str) -> None:
-        raise NotImplementedError("a data role does not subscribe to topics")
+        raise InternalError("a data role never subscribes to topics (it has no clients)")
 
     async def unsubscribe(self, topic: str) -> None:
         pass
