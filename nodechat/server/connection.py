@@ -27,6 +27,8 @@ CLOSE_AUTH_TIMEOUT = 4002
 CLOSE_RATE_LIMIT = 4008
 CLOSE_SLOW_CONSUMER = 4009
 
+GAP_GRACE = 0.05  # seconds a seq gap may wait for its events before the store is read
+
 Backfill = Callable[["ClientConnection", str, int, int], Awaitable[None]]
 
 
@@ -39,6 +41,8 @@ class ClientConnection:
         self.send_buffer = send_buffer
         self._backfill = backfill
         self._held: list[Event] | None = None  # events held while replaying
+        # a seq gap waiting for its events: (conversation, last missing seq, timer)
+        self._gap: tuple[str, int, asyncio.TimerHandle] | None = None
         self._presence: dict[str, str] = {}  # user id -> last status sent
         self.busy = False  # a request is being handled
         self._pending_close: tuple[int, str] | None = None
@@ -104,6 +108,28 @@ class ClientConnection:
         self._presence = {user_id: "offline" for user_id in people}
         self._presence.update((user_id, "online") for user_id in online)
 
+    def _start_backfill(self, conversation: str, after: int, through: int) -> None:
+        self._gap = None
+        asyncio.ensure_future(self._backfill(self, conversation, after, through))
+
+    def fill_from_held(self, conversation: str) -> int:
+        """Deliver the held messages of ``conversation`` that continue it without a gap, in
+        seq order; return the last seq delivered. (Release then drops them as duplicates.)"""
+        if self._held:
+            waiting = sorted((e for e in self._held if e.kind == "message.created"
+                              and e.data["conversation"] == conversation),
+                             key=lambda e: int(e.data["seq"]))
+            for event in waiting:
+                seq = event.data["seq"]
+                last = self.state.seen.get(conversation, 0)
+                if seq <= last:
+                    continue
+                if seq != last + 1:
+                    break
+                self.send_frame(text_frame(event.frame))
+                self.state.advance(conversation, seq)
+        return self.state.seen.get(conversation, 0)
+
     def discard_held(self) -> None:
         """Drop held events (the session they were held for did not start)."""
         self._held = None
@@ -121,6 +147,13 @@ class ClientConnection:
         """Send an event to this client unless it is a duplicate; fetch gaps first."""
         if self._held is not None:
             self._held.append(event)
+            gap = self._gap
+            if gap is not None and event.kind == "message.created" \
+                    and event.data["conversation"] == gap[0] \
+                    and self.fill_from_held(gap[0]) >= gap[1]:
+                gap[2].cancel()  # the missing events came after all: no store read
+                self._gap = None
+                self.release()
             return
         if event.kind == "message.created":
             data: dict[str, Any] = event.data
@@ -133,8 +166,11 @@ class ClientConnection:
                 self.hold()
                 assert self._held is not None
                 self._held.append(event)
-                asyncio.get_running_loop().create_task(
-                    self._backfill(self, conversation, after, seq - 1))
+                # Events of one conversation published by different nodes can arrive out
+                # of order: give the missing ones a moment before reading the store.
+                handle = asyncio.get_running_loop().call_later(
+                    GAP_GRACE, self._start_backfill, conversation, after, seq - 1)
+                self._gap = (conversation, seq - 1, handle)
                 return
         elif event.kind == "presence":
             # one status change reaches a user through every shared group: send it once

@@ -272,9 +272,12 @@ class SocketEndpoint:
         """Fill a seq gap seen in live events from the store, then release held events."""
         identity = conn.state.identity
         try:
-            if identity is None:
+            if identity is None or not conn.open:
                 return
-            result = await self.services.messages.replay(identity, conversation, after,
+            reached = conn.fill_from_held(conversation)  # the usual case: merely reordered
+            if 0 <= through <= reached:
+                return
+            result = await self.services.messages.replay(identity, conversation, reached,
                                                          self.settings.replay_limit)
             if result.too_old:
                 conn.send_payload(_event("resync.required", {"conversation": conversation,

@@ -25,7 +25,7 @@ from nodechat.models import (
     self_conversation_id,
 )
 from nodechat.services.api import HistoryPage, MessageService, ReplayResult, SendResult
-from nodechat.storage.base import Store
+from nodechat.storage.base import AppendResult, Store
 
 MAX_BODY = 4000
 MAX_NONCE = 64
@@ -110,24 +110,51 @@ class LocalMessageService(MessageService):
         if not 1 <= len(nonce) <= MAX_NONCE:
             raise InvalidRequest(f"nonce must be 1-{MAX_NONCE} characters", code="invalid_nonce",
                                  field="nonce")
-        access = await self._access(identity, conversation_id)
-        conversation = access.conversation
-        if conversation.kind is ConversationKind.DIRECT:
-            a, b = conversation.participants
-            if await self._messages.is_blocked(a, b):
-                raise Forbidden("you cannot message this user", code="blocked")
+        topics = await self._send_topics(identity, conversation_id)
         if reply_to is not None:
             target = await self._messages.get_message(reply_to)
             if target is None or target.conversation_id != conversation_id:
                 raise InvalidRequest("reply_to must name a message of this conversation",
                                      code="invalid_reply", field="reply_to")
-        result = await self._messages.append(
-            conversation_id, message_id=new_id("m"), author_id=identity.user_id, body=body,
-            nonce=nonce, reply_to=reply_to, now=self._clock())
+        message_id, now = new_id("m"), self._clock()
+
+        async def append() -> AppendResult:
+            return await self._messages.append(
+                conversation_id, message_id=message_id, author_id=identity.user_id, body=body,
+                nonce=nonce, reply_to=reply_to, now=now)
+
+        try:
+            result = await append()
+        except NotFound:
+            if conversation_id != self_conversation_id(identity.user_id):
+                raise _not_found() from None
+            # notes to self exist from their first use
+            await self._messages.ensure_conversation(Conversation(
+                conversation_id, ConversationKind.SELF, participants=(identity.user_id,)))
+            result = await append()
         if result.created:
-            await self._publish(access, Event("message.created", result.message.to_dict(),
-                                              origin=identity.session_id))
+            event = Event("message.created", result.message.to_dict(), origin=identity.session_id)
+            for topic in topics:
+                await publish_quietly(self._bus, topic, event)
         return SendResult(result.message, result.created)
+
+    async def _send_topics(self, identity: Identity, conversation_id: str) -> tuple[str, ...]:
+        """Check that the caller may post here; the topics that hear of it.
+
+        The hot path: a direct or self conversation's id says who is in it, so no
+        read is needed (the append itself fails for a conversation never opened).
+        """
+        uid = identity.user_id
+        if conversation_id.startswith("dm:"):
+            parts = conversation_id.split(":")
+            if len(parts) != 3 or uid not in parts[1:]:
+                raise _not_found()
+            if await self._messages.is_blocked(parts[1], parts[2]):
+                raise Forbidden("you cannot message this user", code="blocked")
+            return (user_topic(parts[1]), user_topic(parts[2]))
+        if conversation_id == self_conversation_id(uid):
+            return (user_topic(uid),)
+        return (await self._access(identity, conversation_id)).topics
 
     async def edit(self, identity: Identity, message_id: str, body: str) -> Message:
         check_body(body)
