@@ -34,12 +34,14 @@ class Verdict(Enum):
 class SessionState:
     """The protocol state of one client connection."""
 
-    __slots__ = ("phase", "identity", "seen")
+    __slots__ = ("phase", "identity", "seen", "fresh")
 
     def __init__(self) -> None:
         self.phase = Phase.UNAUTHENTICATED
         self.identity: Identity | None = None
         self.seen: dict[str, int] = {}  # conversation id -> last seq delivered
+        # conversations first seen live (not in the snapshot), whose start is not known yet
+        self.fresh: set[str] = set()
 
     def check_op(self, op: str) -> None:
         """Raise if ``op`` is not allowed in the current phase."""
@@ -60,6 +62,7 @@ class SessionState:
         self.phase = Phase.UNAUTHENTICATED
         self.identity = None
         self.seen.clear()
+        self.fresh.clear()
 
     def closed(self) -> None:
         """Nothing more is sent."""
@@ -68,10 +71,16 @@ class SessionState:
     def admit(self, conversation: str, seq: int) -> Verdict:
         """Classify a message of ``conversation`` numbered ``seq``.
 
-        Unknown conversations (a channel created since the snapshot) start at
-        whatever arrives first.
+        A conversation first seen live (a channel or direct conversation created
+        since the snapshot) starts at seq 1 when that arrives; anything later is
+        a gap from 0 marked *fresh*: its first messages may still be on their
+        way from another node (see ``ClientConnection``).
         """
         last = self.seen.get(conversation)
+        if last is None and seq > 1:
+            self.seen[conversation] = 0
+            self.fresh.add(conversation)
+            return Verdict.GAP
         if last is None or seq == last + 1:
             self.seen[conversation] = seq
             return Verdict.DELIVER

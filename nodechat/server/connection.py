@@ -110,6 +110,13 @@ class ClientConnection:
 
     def _start_backfill(self, conversation: str, after: int, through: int) -> None:
         self._gap = None
+        if conversation in self.state.fresh:
+            # first seen live and its start never arrived: it starts with what came first
+            self.state.fresh.discard(conversation)
+            if self.fill_from_held(conversation) < through:
+                self.state.advance(conversation, through)
+            self.release()
+            return
         asyncio.ensure_future(self._backfill(self, conversation, after, through))
 
     def fill_from_held(self, conversation: str) -> int:
@@ -153,6 +160,7 @@ class ClientConnection:
                     and self.fill_from_held(gap[0]) >= gap[1]:
                 gap[2].cancel()  # the missing events came after all: no store read
                 self._gap = None
+                self.state.fresh.discard(gap[0])
                 self.release()
             return
         if event.kind == "message.created":

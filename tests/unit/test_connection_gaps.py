@@ -78,3 +78,22 @@ async def test_a_real_gap_is_read_from_the_store_after_the_grace() -> None:
     await asyncio.sleep(connection_module.GAP_GRACE * 3)
     assert backfills == [("c", 1, 3)]
     assert not conn.held and seqs(transport) == [4]
+
+
+async def test_a_conversation_first_seen_live_keeps_its_first_messages() -> None:
+    backfills: list[tuple[str, int, int]] = []
+    conn, transport = make_connection(backfills)
+    new = [Event("message.created", {"conversation": "n", "seq": s}) for s in (2, 1, 3)]
+    for event in new:  # 2 overtook 1 on the way from two different nodes
+        conn.deliver(event)
+    assert [e for e in seqs(transport)] == [1, 2, 3] and not conn.held
+
+
+async def test_a_conversation_joined_midway_starts_where_it_is() -> None:
+    backfills: list[tuple[str, int, int]] = []
+    conn, transport = make_connection(backfills)
+    conn.deliver(Event("message.created", {"conversation": "old", "seq": 41}))
+    await asyncio.sleep(connection_module.GAP_GRACE * 3)
+    assert backfills == []  # no history replay for a channel joined midway
+    conn.deliver(Event("message.created", {"conversation": "old", "seq": 42}))
+    assert seqs(transport) == [41, 42]

@@ -30,7 +30,9 @@ def test_admit_delivers_in_order_and_drops_duplicates() -> None:
     assert state.admit("c", 4) is Verdict.DUPLICATE
     assert state.admit("c", 6) is Verdict.GAP
     assert state.seen["c"] == 4  # a gap does not move the cursor
-    assert state.admit("new", 9) is Verdict.DELIVER  # first sight of a conversation
+    assert state.admit("new", 1) is Verdict.DELIVER  # a conversation first seen live
+    assert state.admit("later", 9) is Verdict.GAP  # its start may still be on the way
+    assert state.seen["later"] == 0 and "later" in state.fresh
 
 
 def test_advance_never_moves_back() -> None:
