@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from nodechat.errors import ChatError, InvalidRequest
+from nodechat.errors import ChatError
 
 PROTOCOL_VERSION = 1
 MAX_ID_LENGTH = 64
@@ -205,7 +205,3 @@ def encode_hello(*, auth_deadline: float, heartbeat: float, max_frame: int) -> b
                          "auth_deadline": auth_deadline, "heartbeat": heartbeat,
                          "max_frame": max_frame})
 
-
-def invalid(message: str, field: str) -> InvalidRequest:
-    """Shorthand for an invalid field value raised by an adapter."""
-    return InvalidRequest(message, field=field)

@@ -188,7 +188,7 @@ class Hub:
         if self._on_delivered is not None:
             self._on_delivered(len(conns))
         if kind in REMOVAL_EVENTS:
-            self._drop_user_from_group(data["group_id"], data["user_id"], data)
+            self._drop_user_from_group(data["group_id"], data["user_id"])
         elif kind == "group.deleted":
             for conn in list(conns):
                 self._spawn(self._leave(conn, topic))
@@ -206,8 +206,7 @@ class Hub:
             if revoked is None or (isinstance(revoked, list) and identity.session_id in revoked):
                 conn.close(CLOSE_REVOKED, "session revoked")
 
-    def _drop_user_from_group(self, group_id: str, user_id: str,
-                              data: dict[str, object]) -> None:
+    def _drop_user_from_group(self, group_id: str, user_id: str) -> None:
         topic = group_topic(group_id)
         for conn in list(self._users.get(user_id, ())):
             if topic in conn.topics:

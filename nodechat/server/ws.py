@@ -17,6 +17,7 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from nodechat.bus import Event
 from nodechat.config import SocketSettings
 from nodechat.errors import ChatError, InternalError, RateLimited, Unavailable
 from nodechat.models import Identity
@@ -319,8 +320,6 @@ def peek_id(message: str | bytes) -> str | int | None:
 
 
 def _event(kind: str, data: dict[str, Any]) -> bytes:
-    from nodechat.bus import Event
-
     return Event(kind, data).frame
 
 
