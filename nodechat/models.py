@@ -6,12 +6,24 @@ Times are integer milliseconds since the Unix epoch (``*_at`` fields).
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 _B32 = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+# ``@name`` where name is a possible username (3-32 of a-z 0-9 _ . -), not inside a
+# word or an e-mail address; a trailing dot is punctuation, not part of the name.
+_MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z0-9_.-]{3,32})")
+
+
+def mentions(body: str) -> list[str]:
+    """The usernames a message body mentions (``@ann``), lower case, sorted, once each."""
+    if "@" not in body:
+        return []
+    names = {m.rstrip(".").lower() for m in _MENTION_RE.findall(body)}
+    return sorted(n for n in names if len(n) >= 3)
 
 
 def now_ms() -> int:
@@ -258,6 +270,7 @@ class Message:
             "reply_to": self.reply_to,
             "edited_at": self.edited_at,
             "deleted": self.deleted,
+            "mentions": [] if self.deleted else mentions(self.body),
         }
 
 
