@@ -71,15 +71,19 @@ class SessionState:
     def admit(self, conversation: str, seq: int) -> Verdict:
         """Classify a message of ``conversation`` numbered ``seq``.
 
-        A conversation first seen live (a channel or direct conversation created
-        since the snapshot) starts at seq 1 when that arrives; anything later is
-        a gap from 0 marked *fresh*: its first messages may still be on their
-        way from another node (see ``ClientConnection``).
+        A conversation first seen live starts at seq 1 when that arrives. A
+        direct conversation not in the snapshot was opened after it, so all of
+        its messages are new: anything later than 1 is an ordinary gap from 0.
+        A channel first seen live may be one of a group joined midway: a later
+        seq is a gap from 0 marked *fresh*, whose first messages may still be on
+        their way from another node or may predate the join (see
+        ``ClientConnection``).
         """
         last = self.seen.get(conversation)
         if last is None and seq > 1:
             self.seen[conversation] = 0
-            self.fresh.add(conversation)
+            if not conversation.startswith("dm:"):
+                self.fresh.add(conversation)
             return Verdict.GAP
         if last is None or seq == last + 1:
             self.seen[conversation] = seq

@@ -97,3 +97,13 @@ async def test_a_conversation_joined_midway_starts_where_it_is() -> None:
     assert backfills == []  # no history replay for a channel joined midway
     conn.deliver(Event("message.created", {"conversation": "old", "seq": 42}))
     assert seqs(transport) == [41, 42]
+
+
+async def test_a_direct_conversation_opened_after_the_snapshot_is_filled_from_the_store() -> None:
+    """Its start cannot predate the session: a late first message is a gap from 0."""
+    backfills: list[tuple[str, int, int]] = []
+    conn, transport = make_connection(backfills)
+    conn.deliver(Event("message.created", {"conversation": "dm:a:b", "seq": 3}))
+    await asyncio.sleep(connection_module.GAP_GRACE * 3)
+    assert backfills == [("dm:a:b", 0, 2)]
+    assert not conn.held

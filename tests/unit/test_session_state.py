@@ -33,6 +33,8 @@ def test_admit_delivers_in_order_and_drops_duplicates() -> None:
     assert state.admit("new", 1) is Verdict.DELIVER  # a conversation first seen live
     assert state.admit("later", 9) is Verdict.GAP  # its start may still be on the way
     assert state.seen["later"] == 0 and "later" in state.fresh
+    assert state.admit("dm:a:b", 3) is Verdict.GAP  # opened after the snapshot: from 0
+    assert state.seen["dm:a:b"] == 0 and "dm:a:b" not in state.fresh
 
 
 def test_advance_never_moves_back() -> None:
