@@ -6,6 +6,10 @@ A send waits for the end of the current event-loop turn (or until
 and go in the next batch, so batches grow with the load and the message
 role's group commit acknowledges many messages per fsync. Each caller gets
 its own result or error.
+
+``send_group()`` queues several sends that must travel together: a group is
+never split over two batches, so the message role stores its items in order
+(a connection's pipelined sends; see ``MessageService.send_many``).
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ class SendBatcher:
         self._send_many = send_many
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
-        self._queue: list[_Pending] = []
+        self._queue: list[list[_Pending]] = []  # groups, each kept within one batch
+        self._queued = 0  # sends in the queue
         self._scheduled = False
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -47,17 +52,40 @@ class SendBatcher:
 
     async def send(self, item: messages_pb2.SendItem) -> SendResult:
         """Queue one send and wait for its own result."""
+        return await self._enqueue([item])[0]
+
+    async def send_group(
+        self, items: Sequence[messages_pb2.SendItem]
+    ) -> list[SendResult | ChatError]:
+        """Queue sends that go in one batch, in order; each one's result or error."""
+        if not items:
+            return []
+        futures = self._enqueue(items)
+        await asyncio.wait(futures)
+        outcomes: list[SendResult | ChatError] = []
+        for future in futures:
+            exc = future.exception()
+            if exc is None:
+                outcomes.append(future.result())
+            elif isinstance(exc, ChatError):
+                outcomes.append(exc)
+            else:
+                raise exc
+        return outcomes
+
+    def _enqueue(self, items: Sequence[messages_pb2.SendItem]) -> list[asyncio.Future[SendResult]]:
         if self._closed:
             raise Unavailable("the message client is closed", code=SERVICE_UNAVAILABLE)
         loop = asyncio.get_running_loop()
-        pending = _Pending(item, loop.create_future())
-        self._queue.append(pending)
-        if len(self._queue) >= self._max_batch:
+        group = [_Pending(item, loop.create_future()) for item in items]
+        self._queue.append(group)
+        self._queued += len(group)
+        if self._queued >= self._max_batch:
             self._flush()
         elif not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._tick)
-        return await pending.future
+        return [p.future for p in group]
 
     def _tick(self) -> None:
         self._scheduled = False
@@ -65,7 +93,15 @@ class SendBatcher:
 
     def _flush(self) -> None:
         while self._queue and self._in_flight < self._max_in_flight:
-            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            batch: list[_Pending] = []
+            taken = 0
+            for group in self._queue:  # whole groups, at least one, up to max_batch sends
+                if batch and len(batch) + len(group) > self._max_batch:
+                    break
+                batch += group
+                taken += 1
+            del self._queue[:taken]
+            self._queued -= len(batch)
             self._in_flight += 1
             self.batches += 1
             task = asyncio.get_running_loop().create_task(self._run(batch))
@@ -102,8 +138,8 @@ class SendBatcher:
     async def close(self) -> None:
         """Fail what is queued and wait for the batches in flight."""
         self._closed = True
-        queued, self._queue = self._queue, []
-        for p in queued:
+        queued, self._queue, self._queued = self._queue, [], 0
+        for p in (p for group in queued for p in group):
             if not p.future.done():
                 p.future.set_exception(
                     Unavailable("the message client is closed", code=SERVICE_UNAVAILABLE)

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from google.protobuf.empty_pb2 import Empty
 
 from nodechat.bus.base import Bus
 from nodechat.config import RpcSettings
+from nodechat.errors import ChatError
 from nodechat.models import ConversationState, Identity, Message
 from nodechat.proto.v1 import common_pb2, messages_pb2
 from nodechat.rpc import convert as cv
 from nodechat.rpc.batch import SendBatcher
 from nodechat.rpc.channel import RpcChannel, build
-from nodechat.services.api import HistoryPage, MessageService, ReplayResult, SendResult
+from nodechat.services.api import (
+    HistoryPage,
+    MessageService,
+    ReplayResult,
+    SendItem,
+    SendResult,
+)
 
 SERVICE = "nodechat.v1.MessageService"
 
@@ -50,19 +59,13 @@ class RemoteMessageService(MessageService):
         nonce: str,
         reply_to: str | None = None,
     ) -> SendResult:
-        item = build(
-            messages_pb2.SendItem,
-            user_id=identity.user_id,
-            session_id=identity.session_id,
-            request=build(
-                messages_pb2.SendRequest,
-                conversation_id=conversation_id,
-                body=body,
-                nonce=nonce,
-                reply_to=reply_to,
-            ),
+        return await self._batcher.send(
+            _item(SendItem(identity, conversation_id, body, nonce, reply_to))
         )
-        return await self._batcher.send(item)
+
+    async def send_many(self, items: Sequence[SendItem]) -> list[SendResult | ChatError]:
+        """One group in one SendMany batch: the message role stores them in order."""
+        return await self._batcher.send_group([_item(i) for i in items])
 
     async def edit(self, identity: Identity, message_id: str, body: str) -> Message:
         request = build(messages_pb2.EditRequest, message_id=message_id, body=body)
@@ -153,3 +156,18 @@ class RemoteMessageService(MessageService):
         await self.rpc.call(
             "Unblock", build(messages_pb2.UserRequest, user_id=user_id), Empty, identity
         )
+
+
+def _item(send: SendItem) -> messages_pb2.SendItem:
+    return build(
+        messages_pb2.SendItem,
+        user_id=send.identity.user_id,
+        session_id=send.identity.session_id,
+        request=build(
+            messages_pb2.SendRequest,
+            conversation_id=send.conversation_id,
+            body=send.body,
+            nonce=send.nonce,
+            reply_to=send.reply_to,
+        ),
+    )

@@ -7,7 +7,6 @@ identity via ``call.me``); errors and events are handled by
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from google.protobuf.empty_pb2 import Empty
@@ -19,7 +18,7 @@ from nodechat.proto.v1 import auth_pb2, common_pb2, groups_pb2, messages_pb2
 from nodechat.rpc import convert as cv
 from nodechat.rpc.convert import optional
 from nodechat.rpc.servicing import MISSING_IDENTITY, CallContext
-from nodechat.services.api import AuthService, GroupService, MessageService
+from nodechat.services.api import AuthService, GroupService, MessageService, SendItem
 
 log = logging.getLogger(__name__)
 
@@ -258,41 +257,38 @@ class MessageServicer:
     async def send_many(
         self, r: messages_pb2.SendManyRequest, call: CallContext
     ) -> messages_pb2.SendManyResponse:
-        """SendMany: the items run concurrently so their writes share a group commit."""
+        """SendMany: checked concurrently, stored in item order, in shared group commits."""
         if len(r.items) > MAX_SEND_BATCH:
             raise InvalidRequest(
                 f"at most {MAX_SEND_BATCH} sends per batch", code="batch_too_large"
             )
 
-        async def one(item: messages_pb2.SendItem) -> messages_pb2.SendOutcome:
+        outcomes: list[messages_pb2.SendOutcome | None] = [None] * len(r.items)
+        sends: list[SendItem] = []
+        positions: list[int] = []
+        for i, item in enumerate(r.items):
+            if not item.user_id or not item.session_id:
+                outcomes[i] = messages_pb2.SendOutcome(error=cv.error_to_pb(Unauthenticated(
+                    "a send item needs user_id and session_id", code=MISSING_IDENTITY)))
+                continue
             q = item.request
-            with collecting() as events:
-                try:
-                    if not item.user_id or not item.session_id:
-                        raise Unauthenticated(
-                            "a send item needs user_id and session_id", code=MISSING_IDENTITY
-                        )
-                    result = await self._messages.send(
-                        Identity(item.user_id, item.session_id),
-                        q.conversation_id,
-                        q.body,
-                        q.nonce,
-                        optional(q, "reply_to"),
-                    )
-                    outcome = messages_pb2.SendOutcome(result=cv.send_result_to_pb(result))
-                except ChatError as exc:
-                    outcome = messages_pb2.SendOutcome(error=cv.error_to_pb(exc))
-                except Exception:
-                    log.exception("unexpected error in a SendMany item")
-                    outcome = messages_pb2.SendOutcome(
-                        error=cv.error_to_pb(InternalError("internal error"))
-                    )
-            # Items finish in commit order, so their events go out in seq order.
-            call.events.extend(events)
-            return outcome
-
-        outcomes = await asyncio.gather(*(one(item) for item in r.items))
-        return messages_pb2.SendManyResponse(outcomes=outcomes)
+            sends.append(SendItem(Identity(item.user_id, item.session_id), q.conversation_id,
+                                  q.body, q.nonce, optional(q, "reply_to")))
+            positions.append(i)
+        # One collecting block: events are published as the items commit, in seq order.
+        with collecting() as events:
+            try:
+                results = await self._messages.send_many(sends)
+            except Exception:
+                log.exception("unexpected error in SendMany")
+                results = [InternalError("internal error")] * len(sends)
+        call.events.extend(events)
+        for i, result in zip(positions, results, strict=True):
+            if isinstance(result, ChatError):
+                outcomes[i] = messages_pb2.SendOutcome(error=cv.error_to_pb(result))
+            else:
+                outcomes[i] = messages_pb2.SendOutcome(result=cv.send_result_to_pb(result))
+        return messages_pb2.SendManyResponse(outcomes=[o for o in outcomes if o is not None])
 
     async def edit(self, r: messages_pb2.EditRequest, call: CallContext) -> common_pb2.Message:
         """Edit."""

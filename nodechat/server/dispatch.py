@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodechat.models import ConversationState, Identity
-from nodechat.services.api import AuthService, GroupService, MessageService
+from nodechat.services.api import AuthService, GroupService, MessageService, SendResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +230,12 @@ async def _dm_open(c: Call) -> Any:
 
 async def _send(c: Call) -> Any:
     d = c.data
-    result = await c.services.messages.send(c.me, d["conversation"], d["body"], d["nonce"],
-                                            d.get("reply_to"))
+    return send_ack(await c.services.messages.send(c.me, d["conversation"], d["body"],
+                                                   d["nonce"], d.get("reply_to")))
+
+
+def send_ack(result: SendResult) -> dict[str, Any]:
+    """The reply to ``message.send``."""
     m = result.message
     return {"id": m.id, "conversation": m.conversation_id, "seq": m.seq,
             "created_at": m.created_at, "duplicate": not result.created}

@@ -1,9 +1,11 @@
 """The client WebSocket endpoint (socket role): frames in, service calls, frames out.
 
-Per connection, requests are handled one at a time in arrival order, so a
-client's sends are stored in the order it sent them. Errors become error
-frames with stable codes; only protocol violations close the connection, with
-the close codes listed in docs/protocol.md.
+Per connection, requests are handled one at a time in arrival order, except
+that consecutive ``message.send`` requests are pipelined through a
+:class:`~nodechat.server.pipeline.SendLane`, which still stores a client's
+messages in the order it sent them. Errors become error frames with stable
+codes; only protocol violations close the connection, with the close codes
+listed in docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from nodechat.server.connection import (
     CLOSE_RATE_LIMIT,
     ClientConnection,
 )
-from nodechat.server.dispatch import HANDLERS, Call, Services, conversation_dict
+from nodechat.server.dispatch import HANDLERS, Call, Services, conversation_dict, send_ack
 from nodechat.server.hub import Hub
 from nodechat.server.metrics import Metrics
+from nodechat.server.pipeline import SendLane
+from nodechat.services.api import SendItem
 from nodechat.services.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -76,6 +80,7 @@ class SocketEndpoint:
         deadline = loop.call_later(s.auth_deadline, self._auth_timeout, conn)
         bucket = TokenBucket(s.requests_per_second, s.request_burst)
         refused, refused_since = 0, time.monotonic()
+        lane = SendLane(lambda group: self._send_group(conn, group))
         conn.send_payload(encode_hello(auth_deadline=s.auth_deadline, heartbeat=s.ping_interval,
                                        max_frame=s.max_frame))
         try:
@@ -99,13 +104,23 @@ class SocketEndpoint:
                         "binary frames are not supported in protocol v1",
                         code="unsupported_frame")))
                     continue
-                await self._request(conn, message)
+                request = self._decode(conn, message)
+                if request is None:
+                    continue
+                if (request.op == "message.send" and conn.state.phase is Phase.READY
+                        and not self.draining):
+                    self._started(1)
+                    await lane.submit(request)
+                    continue
+                await lane.idle()  # later requests see the effect of earlier sends
+                await self._request(conn, request)
                 if conn.state.phase is Phase.READY and not deadline.cancelled():
                     deadline.cancel()
         except ConnectionClosed:
             pass
         finally:
             deadline.cancel()
+            await lane.close()  # queued sends are stored even if their replies are lost
             authenticated = conn.state.identity is not None
             conn.state.closed()
             self.connections.discard(conn)
@@ -140,15 +155,26 @@ class SocketEndpoint:
         if conn.state.phase is Phase.UNAUTHENTICATED:
             conn.close(CLOSE_AUTH_TIMEOUT, "authentication deadline passed")
 
-    async def _request(self, conn: ClientConnection, text: str) -> None:
+    def _decode(self, conn: ClientConnection, text: str) -> Request | None:
         try:
-            request = decode_request(text)
+            return decode_request(text)
         except FrameError as exc:
             log.info("bad frame from %s: %s", conn.address, exc.code)
             conn.send_payload(encode_error(exc.request_id, exc))
-            return
-        self.inflight += 1
+            return None
+
+    def _started(self, n: int) -> None:
+        self.inflight += n
         self._idle.clear()
+
+    def _finished(self, conn: ClientConnection, n: int) -> None:
+        conn.request_done()
+        self.inflight -= n
+        if self.inflight == 0:
+            self._idle.set()
+
+    async def _request(self, conn: ClientConnection, request: Request) -> None:
+        self._started(1)
         conn.busy = True
         try:
             if self.draining:
@@ -165,10 +191,37 @@ class SocketEndpoint:
             log.exception("op %s failed", request.op)
             conn.send_payload(encode_error(request.id, InternalError("internal server error")))
         finally:
-            conn.request_done()
-            self.inflight -= 1
-            if self.inflight == 0:
-                self._idle.set()
+            self._finished(conn, 1)
+
+    async def _send_group(self, conn: ClientConnection, requests: list[Request]) -> None:
+        """Store a group of one connection's pipelined sends in order; answer each."""
+        conn.busy = True
+        try:
+            identity = conn.state.identity
+            if identity is None or conn.state.phase is Phase.CLOSED:
+                return  # the session ended (revoked, logged out): drop what it queued
+            items = []
+            for r in requests:
+                self.metrics.message_received()
+                d = r.data
+                items.append(SendItem(identity, d["conversation"], d["body"], d["nonce"],
+                                      d.get("reply_to")))
+            outcomes: list[Any]
+            try:
+                outcomes = await self.services.messages.send_many(items)
+            except ChatError as exc:
+                outcomes = [exc] * len(items)
+            except Exception:
+                log.exception("a group of %d sends failed", len(items))
+                outcomes = [InternalError("internal server error")] * len(items)
+            for r, outcome in zip(requests, outcomes, strict=True):
+                if isinstance(outcome, ChatError):
+                    self.metrics.error(outcome.code)
+                    conn.send_payload(encode_error(r.id, outcome))
+                else:
+                    conn.send_payload(encode_reply(r.id, send_ack(outcome)))
+        finally:
+            self._finished(conn, len(requests))
 
     async def _call(self, conn: ClientConnection, request: Request) -> Any:
         if request.op == "auth.authenticate":

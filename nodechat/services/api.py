@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nodechat.errors import ChatError
 from nodechat.models import (
     Channel,
     ConversationState,
@@ -212,6 +213,17 @@ class SendResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SendItem:
+    """One send of a pipelined run (:meth:`MessageService.send_many`)."""
+
+    identity: Identity
+    conversation_id: str
+    body: str
+    nonce: str
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryPage:
     """One page of history and whether more lies beyond it in the same direction."""
 
@@ -246,6 +258,22 @@ class MessageService(ABC):
         reply_to: str | None = None,
     ) -> SendResult:
         """Store a message durably and publish it; idempotent on (author, nonce)."""
+
+    async def send_many(self, items: Sequence[SendItem]) -> list[SendResult | ChatError]:
+        """Several sends at once, each with its own result or error.
+
+        The messages of one conversation are stored in item order (a client's
+        pipelined sends keep their order). This default sends one at a time;
+        implementations overlap the work where they can keep that order.
+        """
+        outcomes: list[SendResult | ChatError] = []
+        for item in items:
+            try:
+                outcomes.append(await self.send(item.identity, item.conversation_id, item.body,
+                                                item.nonce, item.reply_to))
+            except ChatError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     @abstractmethod
     async def edit(self, identity: Identity, message_id: str, body: str) -> Message:

@@ -7,11 +7,12 @@ conversation gets ``NotFound``, never a hint that it exists.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from nodechat.bus import Bus, Event, group_topic, publish_quietly, user_topic
-from nodechat.errors import Forbidden, InvalidRequest, NotFound
+from nodechat.errors import ChatError, Forbidden, InternalError, InvalidRequest, NotFound
 from nodechat.models import (
     Conversation,
     ConversationKind,
@@ -24,7 +25,13 @@ from nodechat.models import (
     now_ms,
     self_conversation_id,
 )
-from nodechat.services.api import HistoryPage, MessageService, ReplayResult, SendResult
+from nodechat.services.api import (
+    HistoryPage,
+    MessageService,
+    ReplayResult,
+    SendItem,
+    SendResult,
+)
 from nodechat.storage.base import AppendResult, Store
 
 MAX_BODY = 4000
@@ -106,22 +113,77 @@ class LocalMessageService(MessageService):
 
     async def send(self, identity: Identity, conversation_id: str, body: str, nonce: str,
                    reply_to: str | None = None) -> SendResult:
-        check_body(body)
-        if not 1 <= len(nonce) <= MAX_NONCE:
+        item = SendItem(identity, conversation_id, body, nonce, reply_to)
+        return await self._store_one(item, await self._check_send(item))
+
+    async def send_many(self, items: Sequence[SendItem]) -> list[SendResult | ChatError]:
+        """Check every item concurrently, then store them in item order in one group commit.
+
+        The appends are started in item order; a store with ``ordered_appends``
+        keeps that order while committing them together. On other stores the
+        items of one conversation are appended one after another.
+        """
+        checked = await asyncio.gather(*(self._checked(item) for item in items))
+        outcomes: list[SendResult | ChatError | None] = [None] * len(items)
+
+        async def store(i: int, topics: tuple[str, ...]) -> None:
+            try:
+                outcomes[i] = await self._store_one(items[i], topics)
+            except ChatError as exc:
+                outcomes[i] = exc
+
+        runs: list[Awaitable[None]] = []
+        if self._messages.ordered_appends:
+            for i, topics in enumerate(checked):  # started now, in order; run concurrently
+                if isinstance(topics, ChatError):
+                    outcomes[i] = topics
+                else:
+                    runs.append(asyncio.ensure_future(store(i, topics)))
+        else:
+            lanes: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+            for i, topics in enumerate(checked):
+                if isinstance(topics, ChatError):
+                    outcomes[i] = topics
+                else:
+                    lanes.setdefault(items[i].conversation_id, []).append((i, topics))
+
+            async def lane(run: list[tuple[int, tuple[str, ...]]]) -> None:
+                for i, topics in run:
+                    await store(i, topics)
+
+            runs = [lane(run) for run in lanes.values()]
+        await asyncio.gather(*runs)
+        return [o if o is not None else InternalError("send not run") for o in outcomes]
+
+    async def _checked(self, item: SendItem) -> tuple[str, ...] | ChatError:
+        try:
+            return await self._check_send(item)
+        except ChatError as exc:
+            return exc
+
+    async def _check_send(self, item: SendItem) -> tuple[str, ...]:
+        """Validate a send and authorize it; the topics that hear of it."""
+        check_body(item.body)
+        if not 1 <= len(item.nonce) <= MAX_NONCE:
             raise InvalidRequest(f"nonce must be 1-{MAX_NONCE} characters", code="invalid_nonce",
                                  field="nonce")
-        topics = await self._send_topics(identity, conversation_id)
-        if reply_to is not None:
-            target = await self._messages.get_message(reply_to)
-            if target is None or target.conversation_id != conversation_id:
+        topics = await self._send_topics(item.identity, item.conversation_id)
+        if item.reply_to is not None:
+            target = await self._messages.get_message(item.reply_to)
+            if target is None or target.conversation_id != item.conversation_id:
                 raise InvalidRequest("reply_to must name a message of this conversation",
                                      code="invalid_reply", field="reply_to")
+        return topics
+
+    async def _store_one(self, item: SendItem, topics: tuple[str, ...]) -> SendResult:
+        """Append a checked send, then publish it. The append is queued before any suspension."""
+        identity, conversation_id = item.identity, item.conversation_id
         message_id, now = new_id("m"), self._clock()
 
         async def append() -> AppendResult:
             return await self._messages.append(
-                conversation_id, message_id=message_id, author_id=identity.user_id, body=body,
-                nonce=nonce, reply_to=reply_to, now=now)
+                conversation_id, message_id=message_id, author_id=identity.user_id,
+                body=item.body, nonce=item.nonce, reply_to=item.reply_to, now=now)
 
         try:
             result = await append()

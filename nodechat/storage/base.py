@@ -258,6 +258,12 @@ class GroupStore(ABC):
 class MessageStore(ABC):
     """Conversations, messages, read markers and blocks."""
 
+    #: True when appends are stored in the order their ``append`` calls were made,
+    #: even if the callers never awaited in between (the call enqueues the write
+    #: before it first suspends). Pipelined sends rely on it to keep a client's
+    #: order while sharing one group commit; without it they append one by one.
+    ordered_appends: bool = False
+
     @abstractmethod
     async def ensure_conversation(self, conversation: Conversation) -> Conversation:
         """Create the conversation if missing; return the stored one."""

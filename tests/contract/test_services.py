@@ -27,7 +27,7 @@ from nodechat.errors import (
     Unauthenticated,
 )
 from nodechat.models import ChannelKind, ConversationKind, Identity, Role
-from nodechat.services.api import SendResult
+from nodechat.services.api import SendItem, SendResult
 from tests.contract.service_env import MODES, PASSWORD, ServiceEnv, open_services
 
 pytestmark = pytest.mark.timeout(60)
@@ -59,6 +59,16 @@ async def group_with_channel(env: ServiceEnv, owner: Identity) -> tuple[str, str
 async def member_of(env: ServiceEnv, owner: Identity, group_id: str, who: Identity) -> None:
     invite = await env.groups.create_invite(owner, group_id)
     await env.groups.join(who, invite.code)
+
+
+async def chatting_in_a_channel(env: ServiceEnv) -> tuple[Identity, Identity, str, str]:
+    """Alice owns a group, Bob is a member, and the group's topic is watched."""
+    _, alice = await env.user()
+    _, bob = await env.user()
+    gid, channel = await group_with_channel(env, alice)
+    await member_of(env, alice, gid, bob)
+    await env.watch(group_topic(gid))
+    return alice, bob, gid, channel
 
 
 # -- auth ------------------------------------------------------------------
@@ -230,11 +240,7 @@ async def test_invites_kick_and_ban(services: ServiceEnv) -> None:
 
 async def test_send_edit_delete_history(services: ServiceEnv) -> None:
     env = services
-    _, alice = await env.user()
-    _, bob = await env.user()
-    gid, channel = await group_with_channel(env, alice)
-    await member_of(env, alice, gid, bob)
-    await env.watch(group_topic(gid))
+    alice, bob, gid, channel = await chatting_in_a_channel(env)
 
     first = await env.messages.send(alice, channel, "hello", "n-1")
     assert first.created and first.message.seq == 1 and first.message.reply_to is None
@@ -334,11 +340,7 @@ async def test_direct_messages_blocks_and_conversations(services: ServiceEnv) ->
 
 async def test_concurrent_sends_are_gap_free_and_batched(services: ServiceEnv) -> None:
     env = services
-    _, alice = await env.user()
-    _, bob = await env.user()
-    gid, channel = await group_with_channel(env, alice)
-    await member_of(env, alice, gid, bob)
-    await env.watch(group_topic(gid))
+    alice, bob, gid, channel = await chatting_in_a_channel(env)
     remote = env.remote_messages
     batches_before = remote.send_many_calls if remote is not None else 0
 
@@ -367,3 +369,31 @@ async def test_concurrent_sends_are_gap_free_and_batched(services: ServiceEnv) -
     )
     assert not any(r.created for r in retried)
     assert len(env.seen("message.created")) == 200
+
+
+async def test_send_many_keeps_item_order_and_answers_each_item(services: ServiceEnv) -> None:
+    env = services
+    alice, bob, gid, channel = await chatting_in_a_channel(env)
+    notes = f"self:{alice.user_id}"
+    items = [SendItem(alice, channel, f"in order {i}", f"o-{i}") for i in range(30)]
+    items.insert(5, SendItem(alice, channel, "   ", "blank"))
+    items.insert(9, SendItem(bob, "ch_missing", "lost", "m-1"))
+    items.insert(12, SendItem(alice, notes, "a note", "note-1"))
+    items.insert(20, SendItem(alice, channel, "dup", "o-3"))  # a retry of an earlier item
+
+    outcomes = await env.messages.send_many(items)
+
+    assert len(outcomes) == len(items)
+    blank, missing, note, dup = outcomes[5], outcomes[9], outcomes[12], outcomes[20]
+    assert isinstance(blank, InvalidRequest) and blank.code == "invalid_body"
+    assert isinstance(missing, NotFound) and missing.code == "conversation_not_found"
+    assert isinstance(note, SendResult) and note.message.conversation_id == notes
+    assert isinstance(dup, SendResult) and not dup.created
+    ordered = [o for i, o in enumerate(outcomes) if i not in (5, 9, 12, 20)]
+    assert all(isinstance(o, SendResult) and o.created for o in ordered)
+    got = [(o.message.seq, o.message.body) for o in ordered if isinstance(o, SendResult)]
+    assert got == [(i + 1, f"in order {i}") for i in range(30)]
+    assert dup.message.seq == 4  # the stored o-3
+    created = env.seen("message.created", group_topic(gid))
+    assert [e.data["seq"] for e in created] == list(range(1, 31))
+    assert await env.messages.send_many([]) == []

@@ -249,3 +249,15 @@ async def test_count_messages(store: Store) -> None:
     for n in range(4):
         await post(store, n)
     assert await store.messages.count_messages() == 4
+
+
+async def test_ordered_appends_keep_call_order_in_one_commit(store: Store) -> None:
+    """Stores that claim ``ordered_appends`` store appends in call order, unawaited."""
+    await make_dm(store)
+    appends = [asyncio.ensure_future(post(store, n)) for n in range(1, 41)]
+    results = await asyncio.gather(*appends)
+    seqs = [r.message.seq for r in results]
+    if store.messages.ordered_appends:
+        assert seqs == list(range(1, 41))
+    else:  # no order is promised, but still gap-free
+        assert sorted(seqs) == list(range(1, 41))

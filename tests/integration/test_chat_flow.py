@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from nodechat.client import RequestFailed
@@ -189,3 +191,26 @@ async def test_moderation_kick_ban_roles(signup: Signup) -> None:
         if ev["data"]["conversation"] == bob.notes:
             break
     assert seen == [bob.notes]
+
+
+async def test_pipelined_sends_keep_their_order(signup: Signup) -> None:
+    """A client need not wait for acks: sends are stored and delivered in sending order."""
+    ann, bob, group, channel = await make_group(signup)
+    cid = channel["id"]
+    frames = [("message.send", {"conversation": cid, "body": f"line {i}", "nonce": f"p-{i}"})
+              for i in range(60)]
+    frames[17] = ("message.send", {"conversation": cid, "body": " ", "nonce": "blank"})
+    frames.append(("message.history", {"conversation": cid, "limit": 100}))
+    replies = await asyncio.gather(*(ann.client.request_frame(op, data) for op, data in frames))
+
+    *acks, history = replies
+    assert acks[17]["ok"] is False and acks[17]["error"]["code"] == "invalid_body"
+    stored = [a["data"] for i, a in enumerate(acks) if i != 17]
+    assert all(a["ok"] for i, a in enumerate(acks) if i != 17)
+    assert [a["seq"] for a in stored] == list(range(1, 60))
+    # the request after the sends saw every one of them
+    bodies = [m["body"] for m in reversed(history["data"]["messages"])]
+    assert bodies == [f"line {i}" for i in range(60) if i != 17]
+    got = [(await bob.client.next_event("message.created"))["data"] for _ in range(59)]
+    assert [(m["seq"], m["body"]) for m in got] == [
+        (n + 1, body) for n, body in enumerate(bodies)]

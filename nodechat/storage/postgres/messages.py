@@ -76,6 +76,8 @@ async def _message_or_missing(conn: Conn, found: list[DictRow], message_id: str)
 class PostgresMessageStore(MessageStore):
     """Messages on a shared :class:`Database`."""
 
+    ordered_appends = True  # the writer queue is filled before append first suspends
+
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -71,6 +71,8 @@ def _message_or_missing(
 class SqliteMessageStore(MessageStore):
     """Messages on a shared :class:`Database`."""
 
+    ordered_appends = True  # the writer queue is filled before append first suspends
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
