@@ -17,6 +17,7 @@ from nodechat.bus.memory import MemoryBroker, MemoryBus
 from nodechat.bus.presence import LocalPresence, PresenceRegistry, RedisPresence
 from nodechat.bus.redis import DEFAULT_PREFIX, RedisBus
 from nodechat.bus.registry import LocalNodeRegistry, NodeRegistry, RedisNodeRegistry
+from nodechat.bus.voice import LocalVoiceRoster, RedisVoiceRoster, VoiceRoster
 from nodechat.errors import InvalidRequest
 
 _REDIS_SCHEMES = ("redis://", "rediss://")
@@ -46,6 +47,13 @@ def open_presence(url: str, node_id: str, *, prefix: str = DEFAULT_PREFIX,
     return RedisPresence.from_url(url, node_id, prefix=prefix, ttl=ttl)
 
 
+def open_voice(url: str, node_id: str, *, prefix: str = DEFAULT_PREFIX) -> VoiceRoster:
+    """The voice channel roster that goes with the bus at ``url``."""
+    if _is_memory(url):
+        return LocalVoiceRoster()
+    return RedisVoiceRoster.from_url(url, node_id, prefix=prefix)
+
+
 def open_registry(url: str, *, prefix: str = DEFAULT_PREFIX, ttl: float = 10.0) -> NodeRegistry:
     """The socket node registry that goes with the bus at ``url`` (``ttl``: registry_ttl)."""
     if _is_memory(url):
@@ -60,6 +68,7 @@ __all__ = [
     "EventHandler",
     "LocalNodeRegistry",
     "LocalPresence",
+    "LocalVoiceRoster",
     "MemoryBroker",
     "MemoryBus",
     "publish_quietly",
@@ -69,9 +78,12 @@ __all__ = [
     "RedisBus",
     "RedisNodeRegistry",
     "RedisPresence",
+    "RedisVoiceRoster",
+    "VoiceRoster",
     "group_topic",
     "open_bus",
     "open_presence",
     "open_registry",
+    "open_voice",
     "user_topic",
 ]

@@ -93,6 +93,8 @@ OPS: dict[str, dict[str, Field]] = {
                         "limit": OINT},
     "read.mark": {"conversation": _s(200), "seq": INT},
     "typing": {"conversation": _s(200)},
+    "voice.join": {"channel": ID},
+    "voice.leave": {},
 }
 
 

@@ -48,6 +48,7 @@ class ClientConnection:
         self._pending_close: tuple[int, str] | None = None
         self.topics: set[str] = set()
         self.typing_at: dict[str, float] = {}
+        self.voice: str | None = None  # the voice channel this connection joined
         self.address = ws.remote_address[0] if ws.remote_address else ""
 
     @property

@@ -52,6 +52,11 @@ class Hub:
         bus.set_handler(self.on_event)
         bus.set_reconnect_handler(self.on_reconnect)
 
+    @property
+    def bus(self) -> Bus:
+        """The event bus this hub delivers from (for publishing node-side events)."""
+        return self._bus
+
     def set_backfill(self, backfill: Backfill) -> None:
         """How to replay a conversation from the store to a connection (the endpoint's)."""
         self._backfill = backfill

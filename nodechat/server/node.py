@@ -15,7 +15,16 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from nodechat.bus import Bus, group_topic, open_bus, open_presence, open_registry, user_topic
+from nodechat.bus import (
+    Bus,
+    VoiceRoster,
+    group_topic,
+    open_bus,
+    open_presence,
+    open_registry,
+    open_voice,
+    user_topic,
+)
 from nodechat.bus.presence import PresenceRegistry
 from nodechat.bus.registry import NodeRegistry
 from nodechat.config import Settings
@@ -37,12 +46,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Fabric:
-    """What connects a node to the others: bus, presence and the socket-node registry."""
+    """What connects a node to the others: bus, presence, voice roster, node registry."""
 
     bus: Bus
     presence: PresenceRegistry
     registry: NodeRegistry
     node_id: str
+    voice: VoiceRoster
 
     @classmethod
     def open(cls, settings: Settings, role: str) -> Fabric:
@@ -51,7 +61,8 @@ class Fabric:
         node_id = f"{role}-{secrets.token_hex(4)}"
         return cls(open_bus(url, prefix=prefix, name=node_id),
                    open_presence(url, node_id, prefix=prefix),
-                   open_registry(url, prefix=prefix, ttl=settings.node.registry_ttl), node_id)
+                   open_registry(url, prefix=prefix, ttl=settings.node.registry_ttl), node_id,
+                   open_voice(url, node_id, prefix=prefix))
 
     def not_ready(self) -> list[str]:
         """Reasons this node cannot serve now (empty: ready)."""
@@ -59,7 +70,7 @@ class Fabric:
 
     async def close(self) -> None:
         """Release the registry, presence and bus, in that order."""
-        for part in (self.registry, self.presence):
+        for part in (self.registry, self.voice, self.presence):
             try:
                 await part.close()
             except Exception:  # best effort at shutdown; the TTLs clean up after us
@@ -82,7 +93,8 @@ class SocketRole:
 
         self.hub = Hub(fabric.bus, presence_topics, presence=fabric.presence,
                        on_delivered=metrics.messages_delivered)
-        self.endpoint = SocketEndpoint(services, self.hub, settings.socket, metrics)
+        self.endpoint = SocketEndpoint(services, self.hub, settings.socket, metrics,
+                                       voice=fabric.voice)
         self.hub.set_backfill(self.endpoint.backfill)
         self.server = SocketServer(self.endpoint, settings.socket, not_ready=fabric.not_ready,
                                    metrics=metrics.render)

@@ -19,7 +19,7 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from nodechat.bus import Event
+from nodechat.bus import Event, LocalVoiceRoster, VoiceRoster
 from nodechat.config import SocketSettings
 from nodechat.errors import ChatError, InternalError, RateLimited, Unavailable
 from nodechat.models import Identity
@@ -42,6 +42,7 @@ from nodechat.server.dispatch import HANDLERS, Call, Services, conversation_dict
 from nodechat.server.hub import Hub
 from nodechat.server.metrics import Metrics
 from nodechat.server.pipeline import SendLane
+from nodechat.server.voice import VoiceDesk
 from nodechat.services.api import SendItem
 from nodechat.services.ratelimit import TokenBucket
 
@@ -58,8 +59,9 @@ class SocketEndpoint:
     """Serves protocol v1 on accepted WebSocket connections."""
 
     def __init__(self, services: Services, hub: Hub, settings: SocketSettings,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, *, voice: VoiceRoster | None = None) -> None:
         self.services = services
+        self.voice = VoiceDesk(services.groups, voice or LocalVoiceRoster(), hub.bus)
         self.metrics = metrics or Metrics()
         self.hub = hub
         self.settings = settings
@@ -121,6 +123,8 @@ class SocketEndpoint:
         finally:
             deadline.cancel()
             await lane.close()  # queued sends are stored even if their replies are lost
+            if conn.state.identity is not None:
+                await self.voice.disconnected(conn, conn.state.identity)
             authenticated = conn.state.identity is not None
             conn.state.closed()
             self.connections.discard(conn)
@@ -231,6 +235,12 @@ class SocketEndpoint:
             self.metrics.message_received()
         if request.op == "typing":
             return await self._typing(conn, request.data["conversation"])
+        if request.op == "voice.join":
+            assert conn.state.identity is not None
+            return await self.voice.join(conn, conn.state.identity, request.data["channel"])
+        if request.op == "voice.leave":
+            assert conn.state.identity is not None
+            return await self.voice.leave(conn, conn.state.identity)
         call = Call(self.services, conn.state.identity, request.data, conn.address)
         return await HANDLERS[request.op](call)
 
@@ -317,6 +327,7 @@ class SocketEndpoint:
             "conversations": [conversation_dict(s) for s in states],
             "users": [u.public() for u in users],
             "online": online,
+            "voice": await self.voice.snapshot(groups),
             "resume": resumed,
         }
         return snapshot, replays
