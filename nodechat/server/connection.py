@@ -49,6 +49,8 @@ class ClientConnection:
         self.topics: set[str] = set()
         self.typing_at: dict[str, float] = {}
         self.voice: str | None = None  # the voice channel this connection joined
+        self._out: list[bytes] = []  # frames queued for the end of this loop turn
+        self._loop = asyncio.get_running_loop()
         self.address = ws.remote_address[0] if ws.remote_address else ""
 
     @property
@@ -61,15 +63,27 @@ class ClientConnection:
         self.send_frame(text_frame(payload))
 
     def send_frame(self, frame: bytes) -> None:
-        """Write one pre-framed message, or drop this client if it cannot keep up."""
+        """Queue one pre-framed message, or drop this client if it cannot keep up.
+
+        Frames queued in one event-loop turn (a group's acks, a batch of bus
+        events) go out in one write at the end of the turn: one system call
+        instead of one per frame.
+        """
         if self.ws.protocol.state is not State.OPEN:
             return
-        transport = self.ws.transport
-        if transport.get_write_buffer_size() > self.send_buffer:
+        if self.ws.transport.get_write_buffer_size() > self.send_buffer:
             log.info("dropping slow client %s", self.address)
             self.close(CLOSE_SLOW_CONSUMER, "slow consumer: send buffer full")
             return
-        transport.write(frame)
+        if not self._out:
+            self._loop.call_soon(self.flush)
+        self._out.append(frame)
+
+    def flush(self) -> None:
+        """Write the queued frames now (dropped if the connection is no longer open)."""
+        out, self._out = self._out, []
+        if out and self.ws.protocol.state is State.OPEN:
+            self.ws.transport.write(b"".join(out))
 
     def close(self, code: int, reason: str) -> None:
         """Close without waiting (safe from synchronous callbacks).
@@ -81,8 +95,9 @@ class ClientConnection:
         if self.busy:
             self._pending_close = (code, reason)
             return
+        self.flush()  # what was queued goes before the close frame
         if self.ws.protocol.state is State.OPEN:
-            asyncio.get_running_loop().create_task(self.ws.close(code, reason))
+            self._loop.create_task(self.ws.close(code, reason))
 
     def request_done(self) -> None:
         """The current request was answered: carry out a close that waited for it."""

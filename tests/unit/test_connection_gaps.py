@@ -19,6 +19,7 @@ from nodechat.server.connection import ClientConnection
 class FakeTransport:
     def __init__(self) -> None:
         self.frames: list[bytes] = []
+        self.owners: list[ClientConnection] = []
 
     def get_write_buffer_size(self) -> int:
         return 0
@@ -40,6 +41,7 @@ def make_connection(backfills: list[tuple[str, int, int]]) -> tuple[ClientConnec
         conn.release()
 
     conn = ClientConnection(ws, send_buffer=1 << 20, backfill=backfill)
+    transport.owners.append(conn)
     conn.state.authenticated(Identity("u", "s"))
     conn.state.advance("c", 1)
     return conn, transport
@@ -50,10 +52,15 @@ def message(seq: int) -> Event:
 
 
 def seqs(transport: FakeTransport) -> list[int]:
+    """The seqs of the message events written so far (queued frames are flushed first)."""
+    for conn in transport.owners:
+        conn.flush()
     out = []
-    for frame in transport.frames:
-        payload = frame[2:] if frame[1] < 126 else frame[4:]
-        out.append(orjson.loads(payload)["data"]["seq"])
+    data = b"".join(transport.frames)
+    while data:  # writes are coalesced: split the stream back into frames
+        size, start = (data[1], 2) if data[1] < 126 else (int.from_bytes(data[2:4], "big"), 4)
+        out.append(orjson.loads(data[start:start + size])["data"]["seq"])
+        data = data[start + size:]
     return out
 
 
