@@ -38,8 +38,10 @@ def console(*, stderr: bool = False) -> Console:
     """A console for stdout or stderr; NO_COLOR (any non-empty value) turns every ANSI
     style off, not only colours, so piped and NO_COLOR output is plain text."""
     plain = bool(os.environ.get("NO_COLOR"))
-    return Console(stderr=stderr, color_system=None if plain else "auto",
-                   highlight=False, soft_wrap=False)
+    out = Console(stderr=stderr, color_system=None if plain else "auto", highlight=False)
+    if not out.is_terminal:
+        out.width = 240  # piped: do not fold ids to fit an imaginary 80-column screen
+    return out
 
 
 def say(message: str) -> None:
