@@ -23,6 +23,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from websockets.exceptions import WebSocketException
 
 from nodechat.errors import ChatError, Forbidden, NotFound, Unauthenticated
 
@@ -72,7 +73,9 @@ def reported() -> Iterator[None]:
     except ChatError as exc:
         fail(exc.code, exc.message, exit_code_of(exc))
     except OSError as exc:
-        fail("unavailable", str(exc.strerror or exc))
+        fail("unavailable", f"cannot reach the server or store: {exc.strerror or exc}")
+    except WebSocketException as exc:  # a bad URL, a refused handshake
+        fail("unavailable", f"cannot reach the server: {exc}")
 
 
 def read_secret(what: str, *, from_stdin: bool, confirm: bool = False) -> str:

@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated, Any
 
 import typer
+from websockets.exceptions import WebSocketException
 
 from nodechat.cli.admin_io import (
     EXIT_UNAUTHORIZED,
@@ -146,7 +147,7 @@ def logout(server: ServerOption = None, credentials: CredentialsOption = None) -
     url, entry = found
     try:
         asyncio.run(_logout(url, entry, creds))
-    except (ChatError, OSError) as exc:
+    except (ChatError, OSError, WebSocketException) as exc:
         say(f"could not end the session on the server ({exc}); forgetting it anyway")
     creds.drop(url)
     say(f"logged out of {url}")

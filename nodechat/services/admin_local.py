@@ -302,7 +302,7 @@ class LocalAdminService(AdminService):
             owner = caller.user_id
         owner_user = await self._user(owner)
         if owner_user.disabled:
-            raise Conflict("a disabled account cannot own a group", code="account_disabled")
+            raise Conflict("a disabled account cannot own a group", code="owner_disabled")
         now = self._clock()
         group = Group(new_id("g"), clean_name, clean_description, owner_user.id, now)
         welcome = Channel(new_id("ch"), group.id, DEFAULT_CHANNEL, ChannelKind.TEXT, 0, "", now)
@@ -330,7 +330,7 @@ class LocalAdminService(AdminService):
             raise Conflict("already a member of this group", code="already_member")
         if await self._groups.is_banned(group.id, target.id):
             raise Conflict("this user is banned from the group; unban them first",
-                           code="banned")
+                           code="user_banned")
         member = Member(group.id, target.id, wanted, self._clock())
         await self._groups.add_member(member)
         channels = await self._groups.list_channels(group.id)

@@ -196,3 +196,17 @@ def test_credential_file_is_private(cli: Cli) -> None:
     assert stat.S_IMODE(cli.credentials.stat().st_mode) == 0o600
     assert Credentials.load(cli.credentials).get(None) == (
         "ws://example.test/", {"username": "root", "refresh_token": "secret"})
+
+
+def test_an_unreachable_server_is_an_error_not_a_traceback(cli: Cli) -> None:
+    from nodechat.cli.admin_target import Credentials
+
+    creds = Credentials.load(cli.credentials)
+    for url in ("ws://127.0.0.1:9/", "not a url"):
+        creds.put(url, {"username": "root", "access_token": "x", "access_expires_at": 2**52,
+                        "refresh_token": "y"})
+        result = cli.run("admin", "users", "list", "--server", url)
+        assert result.exit_code == 1, result.stderr
+        assert result.stderr.startswith("error: unavailable: cannot reach the server")
+    logout = cli.run("admin", "logout", "--server", "ws://127.0.0.1:9/")
+    assert logout.exit_code == 0 and "forgetting it anyway" in logout.stderr
