@@ -32,7 +32,7 @@ from platformdirs import user_config_path
 from nodechat.bus import MemoryBus
 from nodechat.cli.admin_io import EXIT_UNAUTHORIZED, EXIT_USAGE, fail, reported
 from nodechat.client import ChatClient, RequestFailed
-from nodechat.errors import ChatError, Unauthenticated
+from nodechat.errors import ChatError, Forbidden, NotFound, Unauthenticated
 from nodechat.models import now_ms
 from nodechat.services.admin import invoke
 from nodechat.services.admin_local import LocalAdminService
@@ -146,17 +146,16 @@ def run_op(op: str, args: dict[str, Any], *, store: str | None, server: str | No
     """Run one admin op offline or online and return its result (exits on failure)."""
     _choose(store, server)
     clean = {k: v for k, v in args.items() if v is not None}
-    with reported():
-        if store:
+    if store:
+        with reported():
             return asyncio.run(_offline(store, op, clean))
-        creds = Credentials.load(credentials)
-        found = creds.get(server)
-        if found is None:
-            where = server or "a server"
-            fail("not_logged_in", f"no saved login for {where}: run `nodechat admin login "
-                 "--server URL`, or work offline with --store URL", EXIT_UNAUTHORIZED)
+    creds = Credentials.load(credentials)
+    found = creds.get(server)
+    if found is None:
+        fail("not_logged_in", f"no saved login for {server or 'a server'}: run `nodechat "
+             "admin login --server URL`, or work offline with --store URL", EXIT_UNAUTHORIZED)
+    with reported():
         return asyncio.run(_online(found[0], found[1], creds, op, clean))
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def _offline(store_url: str, op: str, args: dict[str, Any]) -> Any:
@@ -180,8 +179,6 @@ async def _online(server: str, entry: dict[str, Any], creds: Credentials, op: st
 
 def _as_local(exc: RequestFailed) -> ChatError:
     """A server's error answer as the ChatError class its code belongs to (for exit codes)."""
-    from nodechat.errors import Forbidden, NotFound
-
     code = exc.code
     if code.endswith("_not_found") or code in ("not_found", "invite_invalid"):
         return NotFound(exc.message, code=code)
