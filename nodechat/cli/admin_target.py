@@ -168,7 +168,10 @@ async def _offline(store_url: str, op: str, args: dict[str, Any]) -> Any:
 
 async def _online(server: str, entry: dict[str, Any], creds: Credentials, op: str,
                   args: dict[str, Any]) -> Any:
-    client = await authenticated(server, entry, creds)
+    try:
+        client = await authenticated(server, entry, creds)
+    except RequestFailed as exc:  # e.g. the saved session was revoked
+        raise _as_local(exc) from None
     try:
         return await client.request(op, **args)
     except RequestFailed as exc:
@@ -184,6 +187,7 @@ def _as_local(exc: RequestFailed) -> ChatError:
         return NotFound(exc.message, code=code)
     if code in ("admin_required", "forbidden", "account_disabled"):
         return Forbidden(exc.message, code=code)
-    if code in ("unauthenticated", "invalid_token", "token_expired", "session_revoked"):
+    if code in ("unauthenticated", "invalid_token", "token_expired", "session_revoked",
+                "invalid_refresh_token", "refresh_token_reused"):
         return Unauthenticated(exc.message, code=code)
     return exc

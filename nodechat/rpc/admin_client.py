@@ -38,7 +38,7 @@ class RemoteAdminService(AdminService):
         data = {k: v for k, v in args.items() if v is not None}
         request = build(admin_pb2.AdminCallRequest, op=op, args_json=orjson.dumps(data))
         reply = await self.rpc.call("Call", request, admin_pb2.AdminCallReply, caller,
-                                    idempotent=op.endswith((".list", ".get")))
+                                    idempotent=op.endswith((".list", ".get", ".stats")))
         try:
             result = orjson.loads(reply.result_json)
         except orjson.JSONDecodeError as exc:

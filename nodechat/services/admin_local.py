@@ -164,7 +164,7 @@ class LocalAdminService(AdminService):
         needle = (query or "").strip().lower()
 
         def wanted(u: User) -> bool:
-            if admins and not u.is_admin or disabled and not u.disabled:
+            if (admins and not u.is_admin) or (disabled and not u.disabled):
                 return False
             return not needle or any(needle in v.lower()
                                      for v in (u.username, u.email, u.display_name))

@@ -166,3 +166,13 @@ async def test_logout_ends_the_session_and_forgets_it(root: Cli) -> None:
     sessions = await root.run_async("admin", "sessions", "list", "root", "--active", "--json",
                                     "--store", root.store)
     assert json.loads(sessions.stdout)["sessions"] == []
+
+
+async def test_a_revoked_saved_session_exits_4(root: Cli) -> None:
+    session_id = json.loads(root.credentials.read_text())["servers"][root.server]["session_id"]
+    revoked = await root.run_async("admin", "sessions", "revoke", session_id, "--yes",
+                                   "--store", root.store)
+    assert revoked.exit_code == 0, revoked.stderr
+    result = await root.online("users", "list")
+    assert result.exit_code == 4
+    assert result.stderr.startswith("error: session_revoked: ")
