@@ -80,7 +80,7 @@ def show_group(group_id: GroupArg, store: StoreOption = None, server: ServerOpti
 def create_group(
     name: Annotated[str, typer.Argument(help="Group name.", show_default=False)],
     owner: Annotated[str | None, typer.Option(
-        help="Owner (user id or username). [default: you; required with --store]",
+        help="Owner (user id or username). \\[default: you; required with --store]",
         show_default=False)] = None,
     description: Annotated[str, typer.Option(help="Description.")] = "",
     store: StoreOption = None, server: ServerOption = None,
@@ -202,9 +202,9 @@ def list_invites(group_id: GroupArg, store: StoreOption = None, server: ServerOp
 def create_invite(
     group_id: GroupArg,
     expires_in: Annotated[int | None, typer.Option(
-        help="Seconds until it expires (0: never). [default: 7 days]", show_default=False)
+        help="Seconds until it expires (0: never). \\[default: 7 days]", show_default=False)
     ] = None,
-    max_uses: Annotated[int | None, typer.Option(help="Uses allowed. [default: unlimited]",
+    max_uses: Annotated[int | None, typer.Option(help="Uses allowed. \\[default: unlimited]",
                                                  show_default=False)] = None,
     store: StoreOption = None, server: ServerOption = None,
     credentials: CredentialsOption = None, as_json: JsonOption = False,

@@ -104,7 +104,7 @@ def login(
         "--server", help="Server WebSocket URL, e.g. ws://127.0.0.1:7801/.",
         envvar="NODECHAT_ADMIN_SERVER", show_default=False)],
     user: Annotated[str | None, typer.Option(
-        "--user", "-u", help="Username or email. [default: asked]", show_default=False)] = None,
+        "--user", "-u", help="Username or email. \\[default: asked]", show_default=False)] = None,
     password_stdin: PasswordStdinOption = False,
     credentials: CredentialsOption = None,
 ) -> None:

@@ -42,10 +42,10 @@ StoreOption = Annotated[str | None, typer.Option(
     "--store", help="Work offline on this store URL (sqlite:///…, postgresql://…, mongodb://…).",
     envvar="NODECHAT_ADMIN_STORE", show_default=False)]
 ServerOption = Annotated[str | None, typer.Option(
-    "--server", help="Server WebSocket URL (ws://host:7801/). [default: the last `admin login`]",
+    "--server", help="Server WebSocket URL (ws://host:7801/). \\[default: the last `admin login`]",
     envvar="NODECHAT_ADMIN_SERVER", show_default=False)]
 CredentialsOption = Annotated[Path | None, typer.Option(
-    "--credentials", help="Credential file. [default: admin.json in the user config dir]",
+    "--credentials", help="Credential file. \\[default: admin.json in the user config dir]",
     envvar="NODECHAT_ADMIN_CREDENTIALS", show_default=False)]
 
 REFRESH_MARGIN_MS = 30_000  # refresh an access token this close to its expiry

@@ -108,7 +108,7 @@ def show_user(user: UserArg, store: StoreOption = None, server: ServerOption = N
 def create_user(
     username: Annotated[str, typer.Argument(help="3-32 of a-z 0-9 _ . -", show_default=False)],
     email: Annotated[str, typer.Option(help="Email address.", show_default=False)],
-    display_name: Annotated[str | None, typer.Option(help="Shown name. [default: username]",
+    display_name: Annotated[str | None, typer.Option(help="Shown name. \\[default: username]",
                                                      show_default=False)] = None,
     admin: Annotated[bool, typer.Option("--admin", help="Make the account a server admin.")
                      ] = False,
