@@ -212,3 +212,18 @@ def test_an_unreachable_server_is_an_error_not_a_traceback(cli: Cli) -> None:
         assert result.stderr.startswith("error: unavailable: cannot reach the server")
     logout = cli.run("admin", "logout", "--server", "ws://127.0.0.1:9/")
     assert logout.exit_code == 0 and "forgetting it anyway" in logout.stderr
+
+
+def test_bootstrap_on_postgresql(tmp_path: Any) -> None:
+    from tests.postgres_databases import create_database, drop_database
+
+    url = create_database()
+    try:
+        pg = Cli(tmp_path / "admin.json", url)
+        pg.create_user("root", admin=True)
+        pg.create_user("ann")
+        listed = pg.json("users", "list", "--admins")
+        assert [u["username"] for u in listed["users"]] == ["root"]
+        assert pg.json("stats")["users"] == 2
+    finally:
+        drop_database(url)
