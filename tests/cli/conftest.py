@@ -50,7 +50,7 @@ class Cli:
     def json(self, *args: str, input: str | None = None) -> Any:
         """An offline command's ``--json`` output, parsed (it must succeed)."""
         result = self.offline(*args, "--json", input=input)
-        assert result.exit_code == 0, result.stderr
+        assert result.exit_code == 0, (args, result.exit_code, result.stderr, result.exception)
         return json.loads(result.stdout)
 
     async def run_async(self, *args: str, input: str | None = None) -> Result:
