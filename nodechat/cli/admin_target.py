@@ -30,7 +30,7 @@ import typer
 from platformdirs import user_config_path
 
 from nodechat.bus import MemoryBus
-from nodechat.cli.admin_io import EXIT_UNAUTHORIZED, EXIT_USAGE, fail, reported
+from nodechat.cli.admin_io import EXIT_UNAUTHORIZED, EXIT_USAGE, fail, reported, say
 from nodechat.client import ChatClient, RequestFailed
 from nodechat.errors import ChatError, Forbidden, NotFound, Unauthenticated
 from nodechat.models import now_ms
@@ -158,12 +158,42 @@ def run_op(op: str, args: dict[str, Any], *, store: str | None, server: str | No
         return asyncio.run(_online(found[0], found[1], creds, op, clean))
 
 
+SQLITE = "sqlite:///"
+
+
+def _new_sqlite(store_url: str, op: str) -> Path | None:
+    """The path of a SQLite store that does not exist yet, if ``op`` may create it.
+
+    A typo in a SQLite path must not create an empty database and report on it; only
+    creating a user (the bootstrap of a deployment not started yet) may create the file.
+    """
+    if not store_url.startswith(SQLITE):
+        return None
+    path = Path(store_url[len(SQLITE):])
+    if path.exists() or not path.name:
+        return None
+    if op != "admin.user.create":
+        raise NotFound(f"no SQLite database at {path} (check the path; a server creates "
+                       "it when it first starts)", code="store_not_found")
+    return path
+
+
 async def _offline(store_url: str, op: str, args: dict[str, Any]) -> Any:
+    new = _new_sqlite(store_url, op)
     store = open_store(store_url)
+    ok = False
     try:
-        return await invoke(LocalAdminService(store, MemoryBus()), None, op, args)
+        result = await invoke(LocalAdminService(store, MemoryBus()), None, op, args)
+        ok = True
+        return result
     finally:
         await store.close()
+        if new is not None:
+            if ok:
+                say(f"note: created a new SQLite store at {new}")
+            else:  # the create failed: leave no empty database behind
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{new}{suffix}").unlink(missing_ok=True)
 
 
 async def _online(server: str, entry: dict[str, Any], creds: Credentials, op: str,

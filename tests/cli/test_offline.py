@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
+from pathlib import Path
 from typing import Any
 
 from nodechat.services import passwords
@@ -61,7 +62,7 @@ def test_a_bad_password_is_refused_with_its_code_and_nothing_is_written(cli: Cli
                          "--password-stdin", input="short\n")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: invalid_password: ")
-    assert cli.json("users", "list")["users"] == []
+    assert not Path(cli.store.removeprefix("sqlite:///")).exists()  # no empty store left
 
 
 def test_delete_asks_first_refusal_changes_nothing_yes_skips(cli: Cli) -> None:
@@ -101,6 +102,7 @@ def test_deleting_a_group_owner_fails_with_its_code(cli: Cli) -> None:
 
 
 def test_not_found_exits_3(cli: Cli) -> None:
+    cli.create_user("root", admin=True)
     for args in (["users", "show", "ghost"], ["groups", "show", "g_nope"],
                  ["channels", "rename", "ch_nope", "x"], ["sessions", "revoke", "s_x", "--yes"]):
         result = cli.offline(*args)
@@ -227,3 +229,11 @@ def test_bootstrap_on_postgresql(tmp_path: Any) -> None:
         assert pg.json("stats")["users"] == 2
     finally:
         drop_database(url)
+
+
+def test_a_mistyped_sqlite_path_is_not_created(cli: Cli, tmp_path: Any) -> None:
+    typo = tmp_path / "data" / "nodechat.bd"
+    result = cli.run("admin", "users", "list", "--store", f"sqlite:///{typo}")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: store_not_found: ")
+    assert not typo.exists()
