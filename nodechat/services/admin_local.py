@@ -44,6 +44,7 @@ from nodechat.services.auth import (
     DEFAULT_ABOUT,
     MAX_DISPLAY_NAME,
     USERNAME_RE,
+    announce_revoked,
     check_password,
     normalize_email,
     normalize_username,
@@ -141,9 +142,7 @@ class LocalAdminService(AdminService):
 
     async def _end_sessions(self, user_id: str) -> int:
         ids = await self._accounts.revoke_user_sessions(user_id, self._clock())
-        if ids:
-            await publish_quietly(self._bus, user_topic(user_id), Event(
-                "session.revoked", {"user_id": user_id, "session_ids": ids}))
+        await announce_revoked(self._bus, user_id, ids)
         return len(ids)
 
     async def _publish(self, group_id: str, kind: str, data: dict[str, Any]) -> None:
@@ -465,8 +464,7 @@ class LocalAdminService(AdminService):
             raise NotFound("no such session", code="session_not_found", field="session_id")
         revoked = await self._accounts.revoke_session(session.id, self._clock())
         if revoked:
-            await publish_quietly(self._bus, user_topic(session.user_id), Event(
-                "session.revoked", {"user_id": session.user_id, "session_ids": [session.id]}))
+            await announce_revoked(self._bus, session.user_id, [session.id])
         return {"session_id": session.id, "user_id": session.user_id, "revoked": revoked}
 
     async def stats(self, caller: Caller, *, days: int = 7) -> Record:
