@@ -43,7 +43,7 @@ def open_presence(url: str, node_id: str, *, prefix: str = DEFAULT_PREFIX,
                   ttl: float = 15.0) -> PresenceRegistry:
     """The presence registry that goes with the bus at ``url``."""
     if _is_memory(url):
-        return LocalPresence()
+        return LocalPresence(node_id)
     return RedisPresence.from_url(url, node_id, prefix=prefix, ttl=ttl)
 
 

@@ -55,6 +55,10 @@ class PresenceRegistry(ABC):
         """Which of these users have a live connection anywhere."""
 
     @abstractmethod
+    async def connections_by_node(self) -> dict[str, dict[str, int]]:
+        """Per live node: ``{"connections": n, "users": m}`` (for operators' stats)."""
+
+    @abstractmethod
     async def close(self) -> None:
         """Forget this node's connections and stop background work."""
 
@@ -62,7 +66,8 @@ class PresenceRegistry(ABC):
 class LocalPresence(PresenceRegistry):
     """One process is the whole cluster (``nodechat serve`` on the memory bus)."""
 
-    def __init__(self) -> None:
+    def __init__(self, node_id: str = "local") -> None:
+        self.node_id = node_id
         self._counts: dict[str, int] = {}
 
     async def connect(self, user_id: str) -> bool:
@@ -82,6 +87,10 @@ class LocalPresence(PresenceRegistry):
 
     async def online(self, user_ids: Iterable[str]) -> set[str]:
         return {u for u in user_ids if u in self._counts}
+
+    async def connections_by_node(self) -> dict[str, dict[str, int]]:
+        return {self.node_id: {"connections": sum(self._counts.values()),
+                               "users": len(self._counts)}}
 
     async def close(self) -> None:
         self._counts.clear()
@@ -134,6 +143,25 @@ end
 return out
 """
 
+# Per live node: its id, its connection count and its user count, flattened. O(users
+# online): an operator's occasional question, never on a hot path.
+_BY_NODE = _HEADER + """
+local out = {}
+for _, n in ipairs(redis.call('SMEMBERS', p .. 'presence:nodes')) do
+  if alive(n) then
+    local total, users = 0, 0
+    for _, uid in ipairs(redis.call('SMEMBERS', p .. 'presence:node:' .. n)) do
+      local c = tonumber(redis.call('HGET', p .. 'presence:user:' .. uid, n) or '0')
+      if c > 0 then total = total + c; users = users + 1 end
+    end
+    out[#out + 1] = n
+    out[#out + 1] = total
+    out[#out + 1] = users
+  end
+end
+return out
+"""
+
 # Refresh this node's alive key; 1 if it had expired (its counts may have been swept).
 _HEARTBEAT = _HEADER + """
 local key = p .. 'presence:alive:' .. ARGV[2]
@@ -179,6 +207,7 @@ class RedisPresence(PresenceRegistry):
         self._online = client.register_script(_ONLINE)
         self._heartbeat_script = client.register_script(_HEARTBEAT)
         self._sweep = client.register_script(_SWEEP)
+        self._by_node = client.register_script(_BY_NODE)
         self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -217,6 +246,15 @@ class RedisPresence(PresenceRegistry):
                 flags = await self._online(args=[self._prefix, *chunk])
             found.update(u for u, flag in zip(chunk, flags, strict=True) if flag)
         return found
+
+    async def connections_by_node(self) -> dict[str, dict[str, int]]:
+        with redis_errors("presence", code="presence_unavailable"):
+            flat = await self._by_node(args=[self._prefix])
+        out: dict[str, dict[str, int]] = {}
+        for i in range(0, len(flat), 3):
+            node = flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])
+            out[node] = {"connections": int(flat[i + 1]), "users": int(flat[i + 2])}
+        return out
 
     async def close(self) -> None:
         """Stop the heartbeat and remove this node's counts (best effort)."""

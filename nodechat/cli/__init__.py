@@ -26,6 +26,29 @@ app.command("gateway")(roles.gateway)
 app.command("keygen")(roles.keygen)
 app.add_typer(admin.app, name="admin")
 
+SHELLS = ("bash", "zsh", "fish")
+
+
+@app.command("completion")
+def completion(shell: Annotated[str, typer.Argument(
+        help="bash, zsh or fish.", show_default=False)]) -> None:
+    """Print the shell completion script, e.g. `nodechat completion bash > ~/.nodechat.bash`.
+
+    Load it from the shell's startup file: bash `source ~/.nodechat.bash`; zsh: put
+    the zsh script in a directory of $fpath as `_nodechat`; fish: save it as
+    ~/.config/fish/completions/nodechat.fish.
+    """
+    if shell not in SHELLS:
+        typer.echo(f"error: usage: unknown shell {shell!r} (expected {', '.join(SHELLS)})",
+                   err=True)
+        raise typer.Exit(2)
+    # The script calls back `nodechat` with _NODECHAT_COMPLETE set; typer answers that
+    # itself (add_completion=False only hides its --install-completion options).
+    from typer._completion_shared import get_completion_script
+
+    typer.echo(get_completion_script(prog_name="nodechat", complete_var="_NODECHAT_COMPLETE",
+                                     shell=shell))
+
 
 def _version(value: bool) -> None:
     if value:
@@ -43,4 +66,9 @@ def _root(
 
 def main() -> None:
     """Console-script entry point."""
+    # Register typer's shell completion classes, so the script `nodechat completion
+    # SHELL` prints can ask `_NODECHAT_COMPLETE=complete_<shell> nodechat` for words.
+    from typer._completion_classes import completion_init
+
+    completion_init()
     app()

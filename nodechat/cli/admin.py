@@ -1,4 +1,9 @@
-"""``nodechat admin``: operator commands."""
+"""``nodechat admin``: operator commands (docs/admin.md).
+
+Every command but ``migrate`` and ``config`` runs offline on a store
+(``--store URL``) or online against a server (``--server URL`` after
+``admin login``); see nodechat.cli.admin_target.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,24 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from nodechat.cli import admin_config, admin_groups, admin_sessions, admin_users
 from nodechat.cli.common import cli_errors
 from nodechat.storage import open_store
 from nodechat.storage.base import Store
 from nodechat.storage.migrate import Checkpoint, copy_all, verify
 from nodechat.storage.portable import TABLES
 
-app = typer.Typer(name="admin", help="Operator commands.", no_args_is_help=True)
+app = typer.Typer(name="admin", help="Operator commands: users, groups, sessions, stats, config.",
+                  no_args_is_help=True)
+app.add_typer(admin_users.app, name="users")
+app.add_typer(admin_groups.groups, name="groups")
+app.add_typer(admin_groups.channels, name="channels")
+app.add_typer(admin_groups.invites, name="invites")
+app.add_typer(admin_sessions.sessions, name="sessions")
+app.add_typer(admin_config.app, name="config")
+app.command("stats")(admin_sessions.stats)
+app.command("login")(admin_sessions.login)
+app.command("logout")(admin_sessions.logout)
 err = Console(stderr=True)
 
 

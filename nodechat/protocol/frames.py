@@ -42,6 +42,7 @@ def _os(max_len: int = MAX_STRING) -> Field:
 INT = Field("int")
 OINT = Field("int", False)
 ID = _s(128)
+OBOOL = Field("bool", False)
 OID = _os(128)
 
 # Ops a connection may use before it has authenticated.
@@ -95,6 +96,36 @@ OPS: dict[str, dict[str, Field]] = {
     "typing": {"conversation": _s(200)},
     "voice.join": {"channel": ID},
     "voice.leave": {},
+    # Server administration (nodechat.services.admin): server admins only. ``user``
+    # takes a user id or a username.
+    "admin.user.list": {"after": OID, "limit": OINT, "query": _os(320), "admins": OBOOL,
+                        "disabled": OBOOL},
+    "admin.user.get": {"user": _s(128)},
+    "admin.user.create": {"username": _s(64), "email": _s(320), "password": _s(1024),
+                          "display_name": _os(200), "admin": OBOOL},
+    "admin.user.disable": {"user": _s(128)},
+    "admin.user.enable": {"user": _s(128)},
+    "admin.user.reset_password": {"user": _s(128), "password": _s(1024)},
+    "admin.user.delete": {"user": _s(128)},
+    "admin.user.set_admin": {"user": _s(128), "admin": Field("bool")},
+    "admin.group.list": {"after": OID, "limit": OINT},
+    "admin.group.get": {"group_id": ID},
+    "admin.group.create": {"name": _s(400), "owner": _os(128), "description": _os(4000)},
+    "admin.group.delete": {"group_id": ID},
+    "admin.member.add": {"group_id": ID, "user": _s(128), "role": _os(16)},
+    "admin.member.remove": {"group_id": ID, "user": _s(128)},
+    "admin.member.set_role": {"group_id": ID, "user": _s(128), "role": _s(16)},
+    "admin.channel.list": {"group_id": ID},
+    "admin.channel.create": {"group_id": ID, "name": _s(400), "kind": _os(16),
+                             "topic": _os(2000)},
+    "admin.channel.rename": {"channel_id": ID, "name": _s(400)},
+    "admin.channel.delete": {"channel_id": ID},
+    "admin.invite.list": {"group_id": ID},
+    "admin.invite.create": {"group_id": ID, "expires_in": OINT, "max_uses": OINT},
+    "admin.invite.revoke": {"code": _s(128)},
+    "admin.session.list": {"user": _s(128), "active": OBOOL},
+    "admin.session.revoke": {"session_id": ID},
+    "admin.stats": {"days": OINT},
 }
 
 

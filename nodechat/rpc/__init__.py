@@ -17,6 +17,7 @@ Client side (``nodechat socket|gateway``)::
 """
 
 from nodechat.rpc.clients import (
+    RemoteAdminService,
     RemoteAuthService,
     RemoteGroupService,
     RemoteMessageService,
@@ -27,6 +28,7 @@ from nodechat.rpc.server import ROLES, RpcServer, start_rpc_server
 
 __all__ = [
     "ROLES",
+    "RemoteAdminService",
     "RemoteAuthService",
     "RemoteGroupService",
     "RemoteMessageService",

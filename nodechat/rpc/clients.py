@@ -14,13 +14,16 @@ from dataclasses import dataclass
 
 from nodechat.bus.base import Bus
 from nodechat.config import RpcSettings
+from nodechat.rpc.admin_client import RemoteAdminService
 from nodechat.rpc.auth_client import RemoteAuthService
 from nodechat.rpc.group_client import RemoteGroupService
 from nodechat.rpc.message_client import RemoteMessageService
 from nodechat.rpc.servicing import Observer
 from nodechat.server.dispatch import Services
+from nodechat.services.admin_local import OnlineCounter
 
 __all__ = [
+    "RemoteAdminService",
     "RemoteAuthService",
     "RemoteGroupService",
     "RemoteMessageService",
@@ -31,24 +34,29 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class RemoteServices(Services):
-    """The three role interfaces as gRPC clients; close them when done."""
+    """The role interfaces as gRPC clients (admin on the auth role); close them when done."""
 
     auth: RemoteAuthService
     groups: RemoteGroupService
     messages: RemoteMessageService
+    admin: RemoteAdminService | None = None
 
     async def close(self) -> None:
         """Close every channel."""
+        if self.admin is not None:
+            await self.admin.close()
         await self.messages.close()
         await self.groups.close()
         await self.auth.close()
 
 
 async def connect_services(settings: RpcSettings, bus: Bus,
-                           observer: Observer | None = None) -> RemoteServices:
+                           observer: Observer | None = None, *,
+                           online: OnlineCounter | None = None) -> RemoteServices:
     """Clients of the auth, group and message roles at ``settings.auth|group|message``.
 
-    ``observer(method, seconds, error_code)`` is told about every call (metrics).
+    ``observer(method, seconds, error_code)`` is told about every call (metrics);
+    ``online`` answers the connections-per-node part of the admin stats.
     """
     auth = RemoteAuthService(settings.auth, settings, bus)
     try:
@@ -61,6 +69,7 @@ async def connect_services(settings: RpcSettings, bus: Bus,
     except BaseException:
         await auth.close()
         raise
-    for client in (auth, groups, messages):
+    admin = RemoteAdminService(settings.auth, settings, bus, online=online)
+    for client in (auth, groups, messages, admin):
         client.rpc.observer = observer
-    return RemoteServices(auth, groups, messages)
+    return RemoteServices(auth, groups, messages, admin)

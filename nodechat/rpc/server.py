@@ -23,17 +23,19 @@ from grpc_reflection.v1alpha import reflection
 
 from nodechat.config import RpcSettings
 from nodechat.errors import InvalidRequest, Unauthenticated
-from nodechat.proto.v1 import auth_pb2, groups_pb2, messages_pb2
+from nodechat.proto.v1 import admin_pb2, auth_pb2, groups_pb2, messages_pb2
 from nodechat.rpc import metadata
 from nodechat.rpc.errors import SERVICE_UNAUTHENTICATED, error_trailer
-from nodechat.rpc.servicers import AuthServicer, GroupServicer, MessageServicer
+from nodechat.rpc.servicers import AdminServicer, AuthServicer, GroupServicer, MessageServicer
 from nodechat.rpc.servicing import Observer, add_servicer
 from nodechat.rpc.tls import server_credentials
+from nodechat.services.admin import AdminService
 from nodechat.services.api import AuthService, GroupService, MessageService
 
 AUTH_SERVICE: ServiceDescriptor = auth_pb2.DESCRIPTOR.services_by_name["AuthService"]
 GROUP_SERVICE: ServiceDescriptor = groups_pb2.DESCRIPTOR.services_by_name["GroupService"]
 MESSAGE_SERVICE: ServiceDescriptor = messages_pb2.DESCRIPTOR.services_by_name["MessageService"]
+ADMIN_SERVICE: ServiceDescriptor = admin_pb2.DESCRIPTOR.services_by_name["AdminService"]
 
 ROLES = ("auth", "group", "message", "all")
 
@@ -103,6 +105,7 @@ def _pick(
     auth: AuthService | None,
     groups: GroupService | None,
     messages: MessageService | None,
+    admin: AdminService | None = None,
 ) -> list[tuple[ServiceDescriptor, object]]:
     if role not in ROLES:
         raise InvalidRequest(
@@ -119,6 +122,8 @@ def _pick(
             if service is None:
                 raise InvalidRequest(f"the {name} role needs its service", code="bad_config")
             picked.append((descriptor, servicer(service)))
+    if admin is not None and role in ("auth", "all"):  # administration lives with accounts
+        picked.append((ADMIN_SERVICE, AdminServicer(admin)))
     return picked
 
 
@@ -130,6 +135,7 @@ async def start_rpc_server(
     auth: AuthService | None = None,
     groups: GroupService | None = None,
     messages: MessageService | None = None,
+    admin: AdminService | None = None,
     observer: Observer | None = None,
 ) -> RpcServer:
     """Serve ``role`` ("auth", "group", "message" or "all") on ``listen`` (host:port, port 0 ok)."""
@@ -140,7 +146,7 @@ async def start_rpc_server(
             code="bad_config",
             key="rpc.service_token",
         )
-    picked = _pick(role, auth, groups, messages)
+    picked = _pick(role, auth, groups, messages, admin)
     credentials = server_credentials(settings)
     server = grpc.aio.server(
         interceptors=[ServiceTokenInterceptor(settings.service_token)], options=SERVER_OPTIONS

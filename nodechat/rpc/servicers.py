@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 from google.protobuf.empty_pb2 import Empty
 
 from nodechat.bus.collect import collecting
 from nodechat.errors import ChatError, InternalError, InvalidRequest, Unauthenticated
 from nodechat.models import Identity
-from nodechat.proto.v1 import auth_pb2, common_pb2, groups_pb2, messages_pb2
+from nodechat.proto.v1 import admin_pb2, auth_pb2, common_pb2, groups_pb2, messages_pb2
+from nodechat.protocol.frames import FrameError, decode_request
 from nodechat.rpc import convert as cv
 from nodechat.rpc.convert import optional
 from nodechat.rpc.servicing import MISSING_IDENTITY, CallContext
+from nodechat.services.admin import ADMIN_OPS, AdminService, invoke
 from nodechat.services.api import AuthService, GroupService, MessageService, SendItem
 
 log = logging.getLogger(__name__)
@@ -359,3 +362,28 @@ class MessageServicer:
         """Unblock."""
         await self._messages.unblock(call.me, r.user_id)
         return Empty()
+
+
+class AdminServicer:
+    """nodechat.v1.AdminService over an :class:`AdminService`: the op and its fields are
+    checked against the socket protocol's field table before the service sees them."""
+
+    def __init__(self, admin: AdminService) -> None:
+        self._admin = admin
+
+    async def call(
+        self, r: admin_pb2.AdminCallRequest, call: CallContext
+    ) -> admin_pb2.AdminCallReply:
+        """Call."""
+        if r.op not in ADMIN_OPS:
+            raise InvalidRequest(f"unknown admin op {r.op[:64]!r}", code="unknown_op")
+        try:
+            data = orjson.loads(r.args_json or b"{}")
+            request = decode_request(orjson.dumps({"id": 0, "op": r.op, "data": data}))
+        except (orjson.JSONDecodeError, FrameError) as exc:
+            detail = exc.to_dict() if isinstance(exc, FrameError) else {}
+            detail.pop("code", None)
+            detail.pop("message", None)
+            raise InvalidRequest(f"bad admin call arguments: {exc}", **detail) from None
+        result = await invoke(self._admin, call.me, r.op, request.data)
+        return admin_pb2.AdminCallReply(result_json=orjson.dumps(result))

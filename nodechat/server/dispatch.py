@@ -11,17 +11,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nodechat.errors import Unavailable
 from nodechat.models import ConversationState, Identity
+from nodechat.services.admin import ADMIN_OPS, AdminService, invoke
 from nodechat.services.api import AuthService, GroupService, MessageService, SendResult
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """The three role interfaces a transport talks to."""
+    """The role interfaces a transport talks to (``admin``: None where it is not served)."""
 
     auth: AuthService
     groups: GroupService
     messages: MessageService
+    admin: AdminService | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +266,15 @@ async def _mark_read(c: Call) -> Any:
     return {"conversation": c.data["conversation"], "seq": seq}
 
 
+def _admin_handler(op: str) -> Handler:
+    async def handle(c: Call) -> Any:
+        if c.services.admin is None:
+            raise Unavailable("this node does not serve admin ops", code="admin_unavailable")
+        return await invoke(c.services.admin, c.me, op, c.data)
+
+    return handle
+
+
 HANDLERS: dict[str, Handler] = {
     "ping": _ping,
     "auth.register": _register,
@@ -303,4 +315,5 @@ HANDLERS: dict[str, Handler] = {
     "message.delete": _delete,
     "message.history": _history,
     "read.mark": _mark_read,
+    **{op: _admin_handler(op) for op in ADMIN_OPS},
 }

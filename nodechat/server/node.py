@@ -34,6 +34,7 @@ from nodechat.server.hub import Hub
 from nodechat.server.metrics import Metrics
 from nodechat.server.socket_server import SocketServer
 from nodechat.server.ws import SocketEndpoint
+from nodechat.services.admin_local import LocalAdminService
 from nodechat.services.auth import LocalAuthService
 from nodechat.services.groups import LocalGroupService
 from nodechat.services.messages import LocalMessageService
@@ -165,6 +166,8 @@ class ChatNode:
                                  TokenVerifier(keys.public_pem, cfg.auth), cfg.auth),
                 LocalGroupService(store, bus),
                 LocalMessageService(store, bus),
+                LocalAdminService(store, bus, cfg.auth,
+                                  online=fabric.presence.connections_by_node),
             )
             self.socket = SocketRole(cfg, services, fabric, self.metrics)
             await self.socket.start(cfg.serve.host, cfg.serve.port)

@@ -18,6 +18,7 @@ from nodechat.rpc import RemoteServices, RpcServer, connect_services, start_rpc_
 from nodechat.server.http import bound_port, build_gateway_app, serve_app, start_ops_server
 from nodechat.server.metrics import Metrics
 from nodechat.server.node import Fabric, SocketRole
+from nodechat.services.admin_local import LocalAdminService
 from nodechat.services.auth import LocalAuthService
 from nodechat.services.groups import LocalGroupService
 from nodechat.services.messages import LocalMessageService
@@ -90,8 +91,9 @@ class DataRole:
                 keys = load_or_create_keys(cfg.serve.data_dir)
                 auth = LocalAuthService(store, bus, TokenIssuer(keys, cfg.auth),
                                         TokenVerifier(keys.public_pem, cfg.auth), cfg.auth)
+                admin = LocalAdminService(store, bus, cfg.auth)
                 self.rpc = await start_rpc_server("auth", cfg.rpc, f"{host}:{port}", auth=auth,
-                                                  observer=self.metrics.observe_call)
+                                                  admin=admin, observer=self.metrics.observe_call)
             elif self.role == "group":
                 self.rpc = await start_rpc_server("group", cfg.rpc, f"{host}:{port}",
                                                   groups=LocalGroupService(store, bus),
@@ -170,8 +172,9 @@ class SplitNode:
         host, port = split_address(cfg.node.listen, self.role)
         try:
             self.fabric = fabric = Fabric.open(cfg, self.role)
-            self.services = services = await connect_services(cfg.rpc, fabric.bus,
-                                                               self.metrics.observe_call)
+            self.services = services = await connect_services(
+                cfg.rpc, fabric.bus, self.metrics.observe_call,
+                online=fabric.presence.connections_by_node)
             if self.role == "socket":
                 self.socket = SocketRole(cfg, services, fabric, self.metrics)
                 await self.socket.start(host, port, cfg.node.public_url)

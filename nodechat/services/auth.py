@@ -100,6 +100,18 @@ def check_password(password: str, field: str = "password") -> None:
         )
 
 
+async def announce_revoked(bus: Bus, user_id: str, session_ids: Sequence[str]) -> None:
+    """Publish ``session.revoked`` on the user's topic, so socket nodes close the live
+    connections of those sessions (4001). Logged, never raised, if the bus is down."""
+    if not session_ids:
+        return
+    event = Event("session.revoked", {"user_id": user_id, "session_ids": list(session_ids)})
+    try:
+        await bus.publish(user_topic(user_id), event)
+    except ChatError:
+        log.warning("could not publish session.revoked for user %s", user_id, exc_info=True)
+
+
 class LocalAuthService(AuthService):
     """:class:`AuthService` over a store and a bus, signing tokens itself."""
 
@@ -361,10 +373,7 @@ class LocalAuthService(AuthService):
         )
 
     async def _revoked(self, user_id: str, session_ids: list[str]) -> None:
-        if session_ids:
-            await self._publish(
-                user_id, Event("session.revoked", {"user_id": user_id, "session_ids": session_ids})
-            )
+        await announce_revoked(self._bus, user_id, session_ids)
 
     async def _publish(self, user_id: str, event: Event) -> None:
         # The store already holds the change; a bus outage must not undo or fail it.
@@ -376,6 +385,7 @@ class LocalAuthService(AuthService):
 
 __all__ = [
     "DEFAULT_ABOUT",
+    "announce_revoked",
     "LocalAuthService",
     "check_password",
     "normalize_email",

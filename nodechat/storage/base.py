@@ -350,6 +350,11 @@ class MessageStore(ABC):
     async def count_messages(self) -> int:
         """How many messages are stored."""
 
+    @abstractmethod
+    async def count_messages_by_day(self, since: int, until: int) -> dict[int, int]:
+        """Messages stored (deleted ones included) with ``since <= created_at < until``,
+        per UTC day: ``{created_at // 86_400_000: count}``; days without messages are absent."""
+
 
 class Store(ABC):
     """A connected backend: the three domain parts plus lifecycle."""

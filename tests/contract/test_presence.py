@@ -20,7 +20,7 @@ async def make_presence(request: pytest.FixtureRequest) -> AsyncIterator[Presenc
     opened: list[PresenceRegistry] = []
     if request.param == "local":
         def factory(node_id: str) -> PresenceRegistry:
-            registry = LocalPresence()
+            registry = LocalPresence(node_id)
             opened.append(registry)
             return registry
     else:
@@ -146,3 +146,12 @@ async def test_a_node_whose_keys_expired_restores_them(
     await a.beat()  # a notices that its alive key had expired and writes its counts back
     assert await b.online(["u1"]) == {"u1"}
     assert await a.disconnect("u1") is True
+
+
+async def test_connections_by_node(make_presence: PresenceFactory) -> None:
+    n1 = make_presence("n1")
+    for user in ("u1", "u1", "u2"):
+        await n1.connect(user)
+    await n1.disconnect("u2")
+    await n1.connect("u3")
+    assert await n1.connections_by_node() == {"n1": {"connections": 3, "users": 2}}

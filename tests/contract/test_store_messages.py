@@ -261,3 +261,20 @@ async def test_ordered_appends_keep_call_order_in_one_commit(store: Store) -> No
         assert seqs == list(range(1, 41))
     else:  # no order is promised, but still gap-free
         assert sorted(seqs) == list(range(1, 41))
+
+
+async def test_count_messages_by_day(store: Store) -> None:
+    day = 86_400_000
+    start = (T0 // day) * day  # midnight UTC of T0's day
+    first = start // day
+    await make_dm(store)
+    times = [start, start + day - 1, start + day, start + 3 * day + 5, start + 9 * day]
+    for n, at in enumerate(times):
+        await store.messages.append(DM, message_id=f"msg_{n:04d}", author_id="usr_a",
+                                    body=f"body {n}", nonce=f"nonce-{n}", reply_to=None, now=at)
+    await store.messages.delete_message("msg_0001", start + 9 * day)  # deleted ones count too
+    assert await store.messages.count_messages_by_day(start, start + 9 * day) == {
+        first: 2, first + 1: 1, first + 3: 1}  # `until` is exclusive, empty days absent
+    assert await store.messages.count_messages_by_day(start + 1, start + day + 1) == {
+        first: 1, first + 1: 1}
+    assert await store.messages.count_messages_by_day(start + 10 * day, start + 11 * day) == {}

@@ -230,6 +230,16 @@ class MongoMessageStore(MessageStore):
         """How many messages are stored (deleted ones included)."""
         return await self.engine.run(lambda db: db.messages.count_documents({}))
 
+    async def count_messages_by_day(self, since: int, until: int) -> dict[int, int]:
+        """Messages per UTC day in the range, grouped on the server."""
+        day_start = {"$subtract": ["$created_at", {"$mod": ["$created_at", 86_400_000]}]}
+        pipeline: list[Document] = [
+            {"$match": {"created_at": {"$gte": since, "$lt": until}}},
+            {"$group": {"_id": day_start, "n": {"$sum": 1}}},
+        ]
+        docs = await self.engine.run(lambda db: list(db.messages.aggregate(pipeline)))
+        return {int(doc["_id"]) // 86_400_000: int(doc["n"]) for doc in docs}
+
     # -- read markers ----------------------------------------------------
 
     async def set_read_marker(self, user_id: str, conversation_id: str, seq: int) -> int:

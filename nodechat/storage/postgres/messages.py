@@ -224,6 +224,15 @@ class PostgresMessageStore(MessageStore):
         row = await self.db.read_one("SELECT count(*) AS n FROM messages")
         return int(row["n"]) if row is not None else 0
 
+    async def count_messages_by_day(self, since: int, until: int) -> dict[int, int]:
+        """Messages per UTC day (``created_at / 86400000``, integer division) in the range."""
+        found = await self.db.read(
+            "SELECT created_at / 86400000 AS day, count(*) AS n FROM messages"
+            " WHERE created_at >= %s AND created_at < %s GROUP BY day",
+            [since, until],
+        )
+        return {int(row["day"]): int(row["n"]) for row in found}
+
     # -- read markers ----------------------------------------------------
 
     async def set_read_marker(self, user_id: str, conversation_id: str, seq: int) -> int:

@@ -247,6 +247,15 @@ class SqliteMessageStore(MessageStore):
         row = self.db.read_one("SELECT count(*) FROM messages")
         return int(row[0]) if row is not None else 0
 
+    async def count_messages_by_day(self, since: int, until: int) -> dict[int, int]:
+        """Messages per UTC day (``created_at // 86400000``) in ``[since, until)``."""
+        rows = self.db.read(
+            "SELECT created_at / 86400000 AS day, count(*) AS n FROM messages"
+            " WHERE created_at >= ? AND created_at < ? GROUP BY day",
+            (since, until),
+        )
+        return {int(row["day"]): int(row["n"]) for row in rows}
+
     # -- read markers ----------------------------------------------------
 
     async def set_read_marker(self, user_id: str, conversation_id: str, seq: int) -> int:
