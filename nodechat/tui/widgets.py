@@ -102,7 +102,7 @@ class MessageList(OptionList):
         elif at_bottom and len(options) > 1:
             self.highlighted = len(options) - 1
         if self.highlighted is not None:
-            self.scroll_to_highlight()
+            self.call_after_refresh(self.scroll_to_highlight)
 
     @property
     def loading_text(self) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from rich.text import Text
 from textual.widgets import Input
 
 from nodechat.chatclient.profiles import ProfileStore
-from nodechat.tui.app import ChatApp
+from nodechat.tui.app import AutoLogin, ChatApp
+from nodechat.tui.render import MENTION_ME_STYLE
 from nodechat.tui.screens import LoginScreen
 from nodechat.tui.widgets import MessageList, Sidebar
 from tests.tui.conftest import PASSWORD, Served, group_of, new_user, wait_for
@@ -53,3 +56,112 @@ async def test_login_send_and_receive(served: Served, tmp_path: Path) -> None:
     await app.session.close()
     for user in (ann, bob):
         await user.client.close()
+
+
+def app_for(served: Served, tmp_path: Path, user_name: str, **kwargs: object) -> ChatApp:
+    notices: list[tuple[str, str]] = []
+    app = ChatApp(served.url, "p", ProfileStore(tmp_path / "profiles"),
+                  auto=AutoLogin(user_name, PASSWORD),
+                  notifier=lambda title, body: notices.append((title, body)),
+                  **kwargs)  # type: ignore[arg-type]
+    return app
+
+
+def sidebar_line(app: ChatApp, conversation: str) -> str:
+    bar = app.main.query_one(Sidebar)
+    return str(bar.get_option(conversation).prompt)
+
+
+async def test_mentions_unread_next_unread_read_mark_and_reply(served: Served,
+                                                               tmp_path: Path) -> None:
+    ann, bob = await new_user(served.url, "ann"), await new_user(served.url, "bob")
+    group = await group_of(bob, ann)
+    welcome = group["channels"][0]["id"]
+    general = (await bob.client.request("channel.create", group_id=group["id"],
+                                        name="general"))["id"]
+    app = app_for(served, tmp_path, ann.name)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.active == welcome, "the first channel to open")
+        first = await bob.send(general, f"hey @{ann.name} look at this")
+        await bob.send(general, "and this, no mention")
+        await wait_for(pilot, lambda: sidebar_line(app, general).endswith(" 2 @1"),
+                       "the unread and mention counters on #general")
+        assert [n.mention for n in app.notices] == [True]  # bell + desktop for the mention
+
+        await pilot.press("ctrl+n")  # jump to the next unread conversation
+        await wait_for(pilot, lambda: app.active == general, "#general to open")
+        await wait_for(pilot, lambda: sidebar_line(app, general).strip() == "# general",
+                       "the badge to clear")
+
+        async def server_unread() -> int:
+            reply = await ann.client.request("conversation.list")
+            return next(c["unread"] for c in reply["conversations"] if c["id"] == general)
+
+        unread = 2
+        for _ in range(100):  # read.mark reached the server (bounded poll)
+            unread = await server_unread()
+            if unread == 0:
+                break
+            await pilot.pause(0.05)
+        assert unread == 0
+
+        view = app.main.query_one(MessageList)
+        prompt = view.get_option(first["id"]).prompt
+        assert isinstance(prompt, Text)
+        start = str(prompt).index(f"@{ann.name}")
+        assert any(span.style == MENTION_ME_STYLE and span.start <= start < span.end
+                   for span in prompt.spans), "the @mention of me is highlighted"
+
+        view.focus()
+        view.highlighted = view.get_option_index(first["id"])
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.reply_to == first["id"], "reply mode")
+        await pilot.press(*"sure thing", "enter")
+        event = await bob.client.next_event("message.created", timeout=10)
+        while event["data"]["author_id"] != ann.id:
+            event = await bob.client.next_event("message.created", timeout=10)
+        assert event["data"]["reply_to"] == first["id"]
+        await wait_for(pilot, lambda: any("↪ reply to " + bob.name in t and "sure thing" in t
+                                          for t in texts(app)), "the reply with its quote")
+    await app.session.close()
+    for user in (ann, bob):
+        await user.client.close()
+
+
+async def test_scrolling_up_loads_older_history(served: Served, tmp_path: Path) -> None:
+    ann = await new_user(served.url, "ann")
+    notes = f"self:{ann.id}"
+    for i in range(120):
+        await ann.send(notes, f"note {i}")
+    app = app_for(served, tmp_path, ann.name)
+    gate = asyncio.Event()
+    async with app.run_test(size=(80, 24)) as pilot:
+        real_call = app.session.call
+
+        async def gated(op: str, /, **data: object) -> object:
+            if op == "message.history" and data.get("before"):
+                await gate.wait()  # hold the page so the loading state can be seen
+            return await real_call(op, **data)
+
+        app.session.call = gated  # type: ignore[method-assign]
+        await wait_for(pilot, lambda: app.active is not None, "a conversation to open")
+        app.open_conversation(notes)
+        conv = app.session.state.conversations[notes]
+        await wait_for(pilot, lambda: len(conv.messages) == 50, "the newest page")
+        view = app.main.query_one(MessageList)
+        assert "older messages" in view.loading_text
+        view.focus()
+        view.highlighted = 1
+        await pilot.press("up")  # at the top: ask for older messages
+        await wait_for(pilot, lambda: "loading older" in view.loading_text, "loading state")
+        gate.set()
+        await wait_for(pilot, lambda: len(conv.messages) == 100, "the older page")
+        assert [m.body for m in conv.messages[:2]] == ["note 20", "note 21"]
+        assert str(view.get_option_at_index(1).prompt).endswith("note 20")
+        view.highlighted = 1
+        await pilot.press("up")
+        await wait_for(pilot, lambda: "beginning of conversation" in view.loading_text,
+                       "the start of the conversation")
+        assert [m.seq for m in conv.messages] == list(range(1, 121))
+    await app.session.close()
+    await ann.client.close()
