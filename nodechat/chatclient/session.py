@@ -363,6 +363,24 @@ class ChatSession:
         reply = await self.call("member.list", group_id=group_id)
         self._emit(self.state.set_members(group_id, reply.get("members") or ()))
 
+    async def create_group(self, name: str) -> dict[str, Any]:
+        """Create a group (you own it); return its view."""
+        group: dict[str, Any] = await self.call("group.create", name=name)
+        self._emit(self.state.add_group(group))
+        return group
+
+    async def join_group(self, code: str) -> dict[str, Any]:
+        """Join a group with an invite code; return its view."""
+        group: dict[str, Any] = await self.call("group.join", code=code)
+        self._emit(self.state.add_group(group))
+        return group
+
+    async def create_channel(self, group_id: str, name: str, kind: str = "text") -> str:
+        """Create a channel; return its id (also its conversation id)."""
+        channel = await self.call("channel.create", group_id=group_id, name=name, kind=kind)
+        self._emit(self.state.add_channel(channel))
+        return str(channel["id"])
+
     async def open_dm(self, username: str) -> str:
         """Open (or create) the direct conversation with a user; return its id."""
         user = await self.call("user.find", username=username.lstrip("@"))

@@ -405,9 +405,13 @@ class ChatState:
         conv.name, conv.channel_kind = str(c.get("name", "")), str(c.get("kind", "text"))
         conv.position, conv.group_id = int(c.get("position", 0)), str(c["group_id"])
 
-    def _on_group_created(self, data: dict[str, Any], now: float) -> Change:
-        self._add_group(data)
+    def add_group(self, wire: dict[str, Any]) -> Change:
+        """A group view from a reply (``group.create``, ``group.join``); idempotent."""
+        self._add_group(wire)
         return Change(sidebar=True)
+
+    def _on_group_created(self, data: dict[str, Any], now: float) -> Change:
+        return self.add_group(data)
 
     def _on_group_updated(self, data: dict[str, Any], now: float) -> Change:
         group = self.groups.get(str(data["id"]))
@@ -443,6 +447,10 @@ class ChatState:
         if gid in self.members:
             self.members[gid][str(data["user_id"])] = str(data.get("role", "member"))
         return Change(members=True)
+
+    def add_channel(self, wire: dict[str, Any]) -> Change:
+        """A channel from a reply (``channel.create``) or an event; idempotent."""
+        return self._on_channel_created(wire, 0.0)
 
     def _on_channel_created(self, data: dict[str, Any], now: float) -> Change:
         group = self.groups.get(str(data["group_id"]))

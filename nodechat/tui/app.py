@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.message import Message as TextualMessage
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
@@ -76,9 +77,16 @@ class ChatApp(CommandsMixin):
         self.reply_to: str | None = None
         self.editing: str | None = None
         self.notices: list[Notice] = []
+        self.notified: list[str] = []  # every notification shown (for tests and debugging)
         self.main = MainScreen()
 
     # -- plumbing --------------------------------------------------------------------------
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Show a toast; plain text by default (user text may contain [brackets])."""
+        self.notified.append(message)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _listen(self, change: Change) -> None:
         self.post_message(SessionChanged(change))

@@ -187,7 +187,7 @@ class CommandsMixin(App[None]):
         elif command.name == "logout":
             await self.action_logout()
         elif command.name == "join":
-            group = await session.call("group.join", code=args[0])
+            group = await session.join_group(args[0])
             self.notify(f"joined {group.get('name', 'the group')}")
             self._open_first_channel(group)
         elif command.name == "invite":
@@ -196,14 +196,12 @@ class CommandsMixin(App[None]):
             self.notify(f"invite code {invite['code']} (copied; /join {invite['code']})",
                         timeout=30)
         elif command.name == "group":
-            group = await session.call("group.create", name=" ".join(args[1:]))
+            group = await session.create_group(" ".join(args[1:]))
             self._open_first_channel(group)
         elif command.name == "channel":
             kind = "voice" if args[-1].lower() == "voice" and len(args) > 2 else "text"
             name = " ".join(args[1:-1] if kind == "voice" else args[1:])
-            channel = await session.call("channel.create", group_id=self._group(), name=name,
-                                         kind=kind)
-            self.open_conversation(str(channel["id"]))
+            self.open_conversation(await session.create_channel(self._group(), name, kind))
         elif command.name == "dm":
             self.open_conversation(await session.open_dm(args[0]))
         elif command.name == "leave":

@@ -32,6 +32,7 @@ class LoginScreen(Screen[None]):
     def __init__(self, server: str, username: str = "") -> None:
         super().__init__()
         self.server, self.username = server, username
+        self.error = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login-box"):
@@ -44,7 +45,7 @@ class LoginScreen(Screen[None]):
             with Horizontal(id="login-buttons"):
                 yield Button("Log in", variant="primary", id="login-go")
                 yield Button("Register", id="login-register")
-            yield Label("", id="login-error")
+            yield Label(self.error, id="login-error")
 
     def on_mount(self) -> None:
         field = "#login-password" if self.username else "#login-username"
@@ -69,7 +70,9 @@ class LoginScreen(Screen[None]):
 
     def show_error(self, text: str) -> None:
         """Show a problem (or progress) under the form."""
-        self.query_one("#login-error", Label).update(text)
+        self.error = text
+        if self.is_mounted:
+            self.query_one("#login-error", Label).update(text)
 
 
 class MainScreen(Screen[None]):
