@@ -121,7 +121,7 @@ async def test_mentions_unread_next_unread_read_mark_and_reply(served: Served,
         while event["data"]["author_id"] != ann.id:
             event = await bob.client.next_event("message.created", timeout=10)
         assert event["data"]["reply_to"] == first["id"]
-        await wait_for(pilot, lambda: any("↪ reply to " + bob.name in t and "sure thing" in t
+        await wait_for(pilot, lambda: any("╭ reply to " + bob.name in t and "sure thing" in t
                                           for t in texts(app)), "the reply with its quote")
     await app.session.close()
     for user in (ann, bob):
