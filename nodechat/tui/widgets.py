@@ -74,6 +74,7 @@ class MessageList(OptionList):
         conversation: str
 
     conversation: str | None = None
+    _redrawing = False  # a redraw moves the scroll position; that is not the user scrolling
 
     def show(self, state: ChatState, conversation: str | None, *, follow: bool = False) -> None:
         """Redraw the conversation; keep the highlighted message, or follow the newest."""
@@ -94,6 +95,7 @@ class MessageList(OptionList):
                    else "— beginning of conversation —" if conv.loaded else "⟳ loading…")
             options.append(Option(Text(top, style="dim italic"), id=TOP, disabled=True))
             options += [Option(message_text(state, conv, m), id=m.id) for m in conv.messages]
+        self._redrawing = True
         self.clear_options()
         self.add_options(options)
         ids = [o.id for o in options]
@@ -101,8 +103,12 @@ class MessageList(OptionList):
             self.highlighted = ids.index(keep)
         elif at_bottom and len(options) > 1:
             self.highlighted = len(options) - 1
+        self.call_after_refresh(self._redrawn)
+
+    def _redrawn(self) -> None:
         if self.highlighted is not None:
-            self.call_after_refresh(self.scroll_to_highlight)
+            self.scroll_to_highlight()
+        self._redrawing = False
 
     @property
     def loading_text(self) -> str:
@@ -118,7 +124,7 @@ class MessageList(OptionList):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if new == 0 and old > 0 and self.conversation:
+        if new == 0 and old > 0 and self.conversation and not self._redrawing:
             self.post_message(self.NeedOlder(self.conversation))
 
     def action_act(self, action: str) -> None:

@@ -155,7 +155,11 @@ async def test_scrolling_up_loads_older_history(served: Served, tmp_path: Path) 
         await pilot.press("up")  # at the top: ask for older messages
         await wait_for(pilot, lambda: "loading older" in view.loading_text, "loading state")
         gate.set()
-        await wait_for(pilot, lambda: len(conv.messages) == 100, "the older page")
+        try:
+            await wait_for(pilot, lambda: len(conv.messages) == 100, "the older page")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {len(conv.messages)} {conv.loading} {conv.has_more} "
+                                 f"{app.notified} {app.session.status}") from None
         assert [m.body for m in conv.messages[:2]] == ["note 20", "note 21"]
         assert str(view.get_option_at_index(1).prompt).endswith("note 20")
         view.highlighted = 1
