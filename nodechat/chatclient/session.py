@@ -192,6 +192,8 @@ class ChatSession:
                 await self._pump(client)
                 if self._closing:
                     return
+                with contextlib.suppress(Exception):  # a reader that died on a bad frame
+                    await client.close()
                 if client.close_code == SESSION_REVOKED:
                     self._forget()
                     self._set_status("logged out", "the session was ended; log in again")
@@ -206,9 +208,9 @@ class ChatSession:
             except (TimeoutError, OSError, ChatError) as exc:
                 log.debug("reconnect failed: %s", exc)
                 continue
+            self.reconnects += 1
             try:
                 await self._authenticate(client)
-                self.reconnects += 1
             except ChatError as exc:
                 await client.close()
                 if not session_gone(exc):

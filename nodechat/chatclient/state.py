@@ -115,6 +115,7 @@ class Change:
     reload: set[str] = field(default_factory=set)  # conversations whose cache was discarded
     info: str | None = None
     status: bool = False  # the connection status changed
+    snapshot: bool = False  # a (re)connection replaced the snapshot
 
 
 @dataclass
@@ -200,7 +201,7 @@ class ChatState:
 
     def apply_snapshot(self, ready: dict[str, Any]) -> Change:
         """Adopt the ready snapshot; keep cached messages of conversations still visible."""
-        change = Change(sidebar=True, members=True)
+        change = Change(sidebar=True, members=True, snapshot=True)
         self.me = dict(ready.get("user") or {})
         self.users = {str(u["id"]): dict(u) for u in ready.get("users") or ()}
         self.online = {str(u) for u in ready.get("online") or ()}

@@ -116,6 +116,9 @@ class ChatApp(CommandsMixin):
         else:
             self.spawn(self._resume())
 
+    async def on_unmount(self) -> None:
+        await self.session.close()
+
     async def _resume(self) -> None:
         try:
             resumed = await self.session.resume_saved()
@@ -237,7 +240,10 @@ class ChatApp(CommandsMixin):
             self._show_typing()
         for notice in change.notices:
             self._announce(notice)
-        for cid in change.reload & {self.active}:
+        reload = change.reload & {self.active}
+        if change.snapshot and self.active and self.session.reconnects:
+            reload.add(self.active)  # edits and deletions made while away are not replayed
+        for cid in reload:
             self.spawn(self.session.load_latest(cid))
 
     def _viewing(self) -> bool:
