@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from websockets.exceptions import WebSocketException
+
 from nodechat.chatclient.profiles import Profile, ProfileStore
 from nodechat.chatclient.state import Change, ChatState
 from nodechat.client import ChatClient
@@ -125,10 +127,23 @@ class ChatSession:
             raise
         return True
 
+    async def _connect(self) -> ChatClient:
+        """A new connection; transport failures become ``Unavailable("unreachable")``."""
+        try:
+            return await ChatClient.connect(self.server, timeout=10.0)
+        except ChatError:
+            raise
+        except (OSError, WebSocketException, ValueError) as exc:
+            raise Unavailable(f"cannot reach {self.server}: {exc}", code="unreachable") from exc
+
     async def _start_with(self, op: str | None, **data: Any) -> None:
         self._closing = False
         self._set_status("connecting", self.server)
-        client = await ChatClient.connect(self.server)
+        try:
+            client = await self._connect()
+        except ChatError:
+            self._set_status("offline")
+            raise
         try:
             if op is not None:
                 self._adopt_tokens(await client.request(op, **data))
@@ -169,8 +184,13 @@ class ChatSession:
                 raise
             await self._refresh(client)
             ready = await client.authenticate(self._tokens["access_token"], resume)
+        try:
+            change = self.state.apply_snapshot(ready)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise Unavailable("the server sent a snapshot this client cannot read",
+                              code="bad_server") from exc
         self.client = client
-        self._emit(self.state.apply_snapshot(ready))
+        self._emit(change)
         self._set_status("online", str(ready.get("user", {}).get("username", "")))
         for nonce, fields in list(self._outbox.items()):  # unacknowledged sends, same nonce
             with contextlib.suppress(ChatError):
@@ -204,8 +224,8 @@ class ChatSession:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff[1])
             try:
-                client = await ChatClient.connect(self.server, timeout=5.0)
-            except (TimeoutError, OSError, ChatError) as exc:
+                client = await self._connect()
+            except ChatError as exc:
                 log.debug("reconnect failed: %s", exc)
                 continue
             self.reconnects += 1

@@ -299,7 +299,7 @@ class ChatState:
             return Change()
         try:
             result: Change = handler(data, now)
-        except (KeyError, TypeError, ValueError):
+        except (AttributeError, KeyError, TypeError, ValueError):
             return Change()  # a malformed event must not take the client down
         return result
 

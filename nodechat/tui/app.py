@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from nodechat.tui.render import member_lines
 from nodechat.tui.screens import HelpScreen, LoginScreen, MainScreen
 from nodechat.tui.widgets import ComposeArea, MessageList, Sidebar
 
+log = logging.getLogger(__name__)
 STATUS_DOT = {"online": ("●", "green"), "connecting": ("◌", "yellow"),
               "reconnecting": ("◌", "yellow"), "offline": ("○", "red"),
               "logged out": ("○", "red")}
@@ -101,6 +103,9 @@ class ChatApp(CommandsMixin):
                 self.notify(describe(exc), severity="warning")
             except OSError as exc:
                 self.notify(describe(exc), severity="error")
+            except Exception:  # a bug or a reply we cannot read: say so, keep running
+                log.exception("chat worker failed")
+                self.notify("something went wrong; see the log", severity="error")
 
         self.run_worker(guarded(), group=group, exit_on_error=False)
 
@@ -151,7 +156,7 @@ class ChatApp(CommandsMixin):
                 await self.session.register(username, email, password)
             else:
                 await self.session.login(username, password)
-        except (ChatError, OSError) as exc:
+        except (ChatError, OSError, TimeoutError) as exc:
             self.show_login(describe(exc))
             return
         if isinstance(self.screen, LoginScreen):
@@ -197,6 +202,8 @@ class ChatApp(CommandsMixin):
         self.main.query_one(ComposeArea).names = self.session.state.member_names(self.active)
 
     def _show_typing(self) -> None:
+        if not self.main.is_attached:
+            return
         names = self.session.state.typing_in(self.active, time.monotonic())
         text = (f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} typing…"
                 if names else "")
@@ -219,7 +226,11 @@ class ChatApp(CommandsMixin):
         self.main.query_one("#status", Static).update(status)
 
     def on_session_changed(self, message: SessionChanged) -> None:
-        change, state = message.change, self.session.state
+        if self.main.is_attached:  # not while the app shuts down
+            self._apply(message.change)
+
+    def _apply(self, change: Change) -> None:
+        state = self.session.state
         if self.active is not None and self.active not in state.conversations:
             self.active = None
             change.sidebar = True

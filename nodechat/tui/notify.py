@@ -35,6 +35,8 @@ PLAIN: dict[str, str] = {
     "shutting_down": "the server is restarting; retrying",
     "unknown_op": "this server does not support that",
     "internal": "the server had a problem; try again",
+    "unreachable": "cannot reach the server (check the address; is it running?)",
+    "bad_server": "the server's answer could not be read (is this a nodechat server?)",
 }
 
 
@@ -42,6 +44,8 @@ def describe(exc: BaseException) -> str:
     """An error in plain words for a notification (never a traceback)."""
     if isinstance(exc, ChatError):
         return PLAIN.get(exc.code, exc.message)
+    if isinstance(exc, TimeoutError):
+        return "the server did not answer in time"
     if isinstance(exc, OSError):
         return f"cannot reach the server ({exc.strerror or exc})"
     return "something went wrong"
