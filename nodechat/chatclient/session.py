@@ -26,6 +26,7 @@ from typing import Any
 
 from websockets.exceptions import WebSocketException
 
+from nodechat.chatclient.credentials import Credentials
 from nodechat.chatclient.profiles import Profile, ProfileStore
 from nodechat.chatclient.state import Change, ChatState
 from nodechat.client import ChatClient
@@ -34,7 +35,6 @@ from nodechat.errors import ChatError, Unauthenticated, Unavailable
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Change], None]
-REFRESH_MARGIN = 60.0  # seconds before access-token expiry to refresh
 SESSION_REVOKED = 4001
 
 
@@ -66,7 +66,7 @@ class ChatSession:
                  backoff: tuple[float, float] = (0.5, 15.0)) -> None:
         self.server = normalize_url(server)
         self.profile = profile
-        self.store = store
+        self.credentials = Credentials(store, profile)
         self.listener: Listener = listener or (lambda change: None)
         self.state = ChatState()
         self.status = "offline"  # offline | connecting | online | reconnecting | logged out
@@ -75,14 +75,13 @@ class ChatSession:
         self.last_resume: dict[str, int] | None = None
         self.reconnects = 0
         self._backoff = backoff
-        self._tokens: dict[str, Any] = {}
         self._outbox: dict[str, dict[str, Any]] = {}  # nonce -> message.send fields
         self._nonces = itertools.count(1)
         self._device = secrets.token_hex(4)
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._typing_sent: dict[str, float] = {}
-        saved = store.load(profile) if store else None
+        saved = self.credentials.saved()
         self.state.muted = set(saved.muted) if saved else set()
 
     # -- status ----------------------------------------------------------------------------
@@ -101,7 +100,7 @@ class ChatSession:
 
     def saved_profile(self) -> Profile | None:
         """The stored profile for this session's name, if any."""
-        return self.store.load(self.profile) if self.store else None
+        return self.credentials.saved()
 
     async def login(self, username: str, password: str) -> None:
         """Log in with a password, remember the session, and go online."""
@@ -117,12 +116,12 @@ class ChatSession:
         saved = self.saved_profile()
         if saved is None or not saved.refresh_token:
             return False
-        self._tokens = {"refresh_token": saved.refresh_token}
+        self.credentials.use_refresh_token(saved.refresh_token)
         try:
             await self._start_with(None)
         except ChatError as exc:
             if session_gone(exc):
-                self._forget()
+                self.credentials.forget()
                 return False
             raise
         return True
@@ -146,7 +145,8 @@ class ChatSession:
             raise
         try:
             if op is not None:
-                self._adopt_tokens(await client.request(op, **data))
+                self.credentials.adopt(await client.request(op, **data), self.server,
+                                       self.state.muted)
             await self._authenticate(client)
         except BaseException:
             await client.close()
@@ -154,36 +154,21 @@ class ChatSession:
             raise
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def _adopt_tokens(self, tokens: dict[str, Any]) -> None:
-        self._tokens = dict(tokens)
-        username = str((tokens.get("user") or {}).get("username") or "")
-        if self.store is not None:
-            saved = self.store.load(self.profile)
-            self.store.save(Profile(self.profile, self.server,
-                                    username or (saved.username if saved else ""),
-                                    tokens.get("refresh_token"), tuple(sorted(self.state.muted))))
-
-    def _access_fresh(self) -> bool:
-        expires = self._tokens.get("access_expires_at")
-        return bool(self._tokens.get("access_token") and expires
-                    and expires / 1000 - time.time() > REFRESH_MARGIN)
-
     async def _refresh(self, client: ChatClient) -> None:
-        self._adopt_tokens(await client.request(
-            "auth.refresh", refresh_token=self._tokens.get("refresh_token")))
+        await self.credentials.refresh(client, self.server, self.state.muted)
 
     async def _authenticate(self, client: ChatClient) -> None:
-        if not self._access_fresh():
+        if not self.credentials.fresh():
             await self._refresh(client)
         resume = self.state.resume_points() if self.state.conversations else None
         self.last_resume = resume
         try:
-            ready = await client.authenticate(self._tokens["access_token"], resume)
+            ready = await client.authenticate(self.credentials.access_token, resume)
         except ChatError as exc:
             if exc.code not in ("token_expired", "invalid_token"):
                 raise
             await self._refresh(client)
-            ready = await client.authenticate(self._tokens["access_token"], resume)
+            ready = await client.authenticate(self.credentials.access_token, resume)
         try:
             change = self.state.apply_snapshot(ready)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -196,11 +181,6 @@ class ChatSession:
             with contextlib.suppress(ChatError):
                 await client.request("message.send", nonce=nonce, **fields)
                 self._outbox.pop(nonce, None)
-
-    def _forget(self) -> None:
-        self._tokens = {}
-        if self.store is not None:
-            self.store.forget_token(self.profile)
 
     # -- the event pump and reconnecting ---------------------------------------------------
 
@@ -215,7 +195,7 @@ class ChatSession:
                 with contextlib.suppress(Exception):  # a reader that died on a bad frame
                     await client.close()
                 if client.close_code == SESSION_REVOKED:
-                    self._forget()
+                    self.credentials.forget()
                     self._set_status("logged out", "the session was ended; log in again")
                     return
                 delay = self._backoff[0]
@@ -236,7 +216,7 @@ class ChatSession:
                 if not session_gone(exc):
                     log.debug("re-authentication failed: %s", exc)
                     continue
-                self._forget()
+                self.credentials.forget()
                 self._set_status("logged out", "the saved session is no longer valid")
                 return
             except (TimeoutError, OSError) as exc:
@@ -248,10 +228,8 @@ class ChatSession:
         try:
             while True:
                 getter = asyncio.ensure_future(client.events.get())
-                due = self._tokens.get("access_expires_at")
-                timeout = (max(5.0, due / 1000 - time.time() - REFRESH_MARGIN)
-                           if due else None)
-                done, _ = await asyncio.wait({getter, closed}, timeout=timeout,
+                done, _ = await asyncio.wait({getter, closed},
+                                             timeout=self.credentials.refresh_in(),
                                              return_when=asyncio.FIRST_COMPLETED)
                 if getter in done:
                     frame = getter.result()
@@ -289,7 +267,7 @@ class ChatSession:
         if client is not None:
             with contextlib.suppress(ChatError, asyncio.TimeoutError):
                 await client.request("auth.logout")
-        self._forget()
+        self.credentials.forget()
         await self.close()
         self.state = ChatState()
         self._set_status("logged out")
@@ -434,9 +412,6 @@ class ChatSession:
         """Mute or unmute notifications of a conversation; return the new muted state."""
         muted = conversation not in self.state.muted
         (self.state.muted.add if muted else self.state.muted.discard)(conversation)
-        saved = self.saved_profile()
-        if self.store is not None and saved is not None:
-            self.store.save(Profile(saved.name, saved.server, saved.username,
-                                    saved.refresh_token, tuple(sorted(self.state.muted))))
+        self.credentials.save_muted(self.state.muted)
         self._emit(Change(sidebar=True))
         return muted
