@@ -80,6 +80,10 @@ async def test_mentions_unread_next_unread_read_mark_and_reply(served: Served,
     general = (await bob.client.request("channel.create", group_id=group["id"],
                                         name="general"))["id"]
     app = app_for(served, tmp_path, ann.name)
+    desktop: list[str] = []
+    bells: list[bool] = []
+    app.notifier = lambda title, body: desktop.append(body)
+    app.bell = lambda: bells.append(True)  # type: ignore[method-assign]
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.active == welcome, "the first channel to open")
         first = await bob.send(general, f"hey @{ann.name} look at this")
@@ -87,6 +91,7 @@ async def test_mentions_unread_next_unread_read_mark_and_reply(served: Served,
         await wait_for(pilot, lambda: sidebar_line(app, general).endswith(" 2 @1"),
                        "the unread and mention counters on #general")
         assert [n.mention for n in app.notices] == [True]  # bell + desktop for the mention
+        assert desktop == [f"hey @{ann.name} look at this"] and bells == [True]
 
         await pilot.press("ctrl+n")  # jump to the next unread conversation
         await wait_for(pilot, lambda: app.active == general, "#general to open")
