@@ -50,6 +50,7 @@ class Conversation:
     last_read_seq: int = 0
     unread: int = 0
     mentions: int = 0
+    mentions_upto: int = 0  # mentions of seqs up to this one were counted from history
     messages: list[Message] = field(default_factory=list)  # sorted by seq, unique seqs
     has_more: bool = True  # older history may exist beyond the oldest loaded message
     loaded: bool = False  # the newest page was fetched at least once

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[Change], None]
 SESSION_REVOKED = 4001
+MENTION_SCAN = 50  # conversations whose unread messages are scanned for mentions at login
 
 
 _SESSION_GONE = {"invalid_refresh_token", "refresh_token_reused", "session_revoked",
@@ -177,10 +178,21 @@ class ChatSession:
         self.client = client
         self._emit(change)
         self._set_status("online", str(ready.get("user", {}).get("username", "")))
+        await self._count_mentions(client)
         for nonce, fields in list(self._outbox.items()):  # unacknowledged sends, same nonce
             with contextlib.suppress(ChatError):
                 await client.request("message.send", nonce=nonce, **fields)
                 self._outbox.pop(nonce, None)
+
+    async def _count_mentions(self, client: ChatClient) -> None:
+        """Mention counters for what arrived while away (the snapshot only counts unread)."""
+        unread = [c for c in self.state.conversations.values() if c.unread][:MENTION_SCAN]
+        for conv in unread:
+            with contextlib.suppress(ChatError, TimeoutError):
+                page = await client.request("message.history", conversation=conv.id,
+                                            after=max(conv.last_read_seq, conv.last_seq - 100),
+                                            limit=100)
+                self._emit(self.state.count_mentions(conv.id, page.get("messages") or ()))
 
     # -- the event pump and reconnecting ---------------------------------------------------
 

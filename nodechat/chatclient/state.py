@@ -120,6 +120,7 @@ class ChatState:
                 conv.messages, conv.has_more, conv.loaded = (previous.messages,
                                                              previous.has_more, previous.loaded)
                 conv.mentions = previous.mentions if conv.unread else 0
+                conv.mentions_upto = previous.mentions_upto
             self.conversations[conv.id] = conv
         for cid, entry in (ready.get("resume") or {}).items():
             stale = self.conversations.get(cid)
@@ -169,6 +170,18 @@ class ChatState:
         conv.loaded = True
         conv.loading = False
         return Change(conversations={conversation_id})
+
+    def count_mentions(self, conversation_id: str, unread: Iterable[dict[str, Any]]) -> Change:
+        """Count mentions of you among the unread messages (a ``history after=`` page)."""
+        conv = self.conversations.get(conversation_id)
+        if conv is None:
+            return Change()
+        messages = [Message.from_wire(m) for m in unread]
+        conv.mentions = sum(m.seq > conv.last_read_seq and m.author_id != self.my_id
+                            and not m.deleted and self.my_username in m.mentions
+                            for m in messages)
+        conv.mentions_upto = max([conv.mentions_upto, *(m.seq for m in messages)])
+        return Change(sidebar=True)
 
     # -- read markers ----------------------------------------------------------------------
 
@@ -224,7 +237,7 @@ class ChatState:
             return change
         conv.unread += 0 if counted else 1
         mentioned = self.my_username in message.mentions
-        conv.mentions += mentioned
+        conv.mentions += mentioned and message.seq > conv.mentions_upto
         if (mentioned or conv.kind == "direct") and conv.id not in self.muted:
             change.notices.append(Notice(conv.id, f"{self.username(message.author_id)} in "
                                          f"{self.title(conv.id)}", message.body, mentioned))

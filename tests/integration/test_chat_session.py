@@ -52,3 +52,19 @@ async def test_saved_session_rotates_refresh_token_and_survives_revocation(
     third = ChatSession(node.url, profile="p", store=store)
     assert not await third.resume_saved()  # nothing saved: the login screen is next
     await third.close()
+
+
+async def test_mentions_while_away_are_counted_at_login(node: ChatNode, signup: Signup) -> None:
+    ann, bob = await signup("ann2"), await signup("bob2")
+    group = await bob.client.request("group.create", name="G")
+    invite = await bob.client.request("invite.create", group_id=group["id"])
+    await ann.client.request("group.join", code=invite["code"])
+    channel = group["channels"][0]["id"]
+    for n, body in enumerate(["@ann2 are you there?", "plain", "@ann2 hello again", "@cat"]):
+        await bob.client.request("message.send", conversation=channel, body=body,
+                                 nonce=f"away{n}")
+    session = ChatSession(node.url)
+    await session.login("ann2", ann.password)
+    conv = session.state.conversations[channel]
+    assert (conv.unread, conv.mentions) == (4, 2)
+    await session.close()

@@ -54,6 +54,19 @@ def test_unread_and_mentions_count_and_clear_on_read() -> None:
     assert (conv.unread, conv.mentions) == (0, 0)
 
 
+def test_mentions_counted_from_history_are_not_counted_again_on_replay() -> None:
+    state = ChatState()
+    snap = snapshot()
+    snap["conversations"][1].update(last_seq=3, last_read_seq=1, unread=2)
+    state.apply_snapshot(snap)
+    unread = [message(CH2, 2, mentions=("me",)), message(CH2, 3, mentions=("me",), author=ME)]
+    state.count_mentions(CH2, unread)
+    assert state.conversations[CH2].mentions == 1  # my own message does not count
+    state.apply_event("message.created", unread[0], 0)  # replayed after the count
+    state.apply_event("message.created", message(CH2, 4, mentions=("me",)), 0)  # live
+    assert state.conversations[CH2].mentions == 2
+
+
 def test_notices_for_mentions_and_direct_messages_unless_muted() -> None:
     state = ChatState()
     state.apply_snapshot(snapshot())
