@@ -115,8 +115,8 @@ class ChatSession:
     async def resume_saved(self) -> bool:
         """Go online with the saved refresh token; False if there is none or it is refused."""
         saved = self.saved_profile()
-        if saved is None or not saved.refresh_token:
-            return False
+        if saved is None or not saved.refresh_token or normalize_url(saved.server) != self.server:
+            return False  # a token is only good for the server that issued it
         self.credentials.use_refresh_token(saved.refresh_token)
         try:
             await self._start_with(None)
@@ -281,7 +281,8 @@ class ChatSession:
                 await client.request("auth.logout")
         self.credentials.forget()
         await self.close()
-        self.state = ChatState()
+        muted, self.state = self.state.muted, ChatState()
+        self.state.muted = muted
         self._set_status("logged out")
 
     # -- requests --------------------------------------------------------------------------
