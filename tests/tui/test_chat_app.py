@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from rich.text import Text
@@ -174,3 +175,25 @@ async def test_scrolling_up_loads_older_history(served: Served, tmp_path: Path) 
         assert [m.seq for m in conv.messages] == list(range(1, 121))
     await app.session.close()
     await ann.client.close()
+
+
+async def test_register_on_the_login_screen_then_a_clear_error(served: Served,
+                                                               tmp_path: Path) -> None:
+    app = ChatApp(served.url, "reg", ProfileStore(tmp_path / "profiles"),
+                  notifier=lambda title, body: None)
+    name = f"newbie{os.getpid() % 10000}"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        login = app.screen
+        assert isinstance(login, LoginScreen)
+        login.query_one("#login-username", Input).value = name
+        login.query_one("#login-password", Input).value = "short"
+        login.query_one("#login-email", Input).focus()
+        await pilot.press(*f"{name}@example.test", "enter")  # Enter in the email field
+        await wait_for(pilot, lambda: "8-256 characters" in login.error, "a plain-words error")
+        login.query_one("#login-password", Input).value = PASSWORD
+        login.query_one("#login-email", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.active == f"self:{app.session.state.my_id}",
+                       "notes to self of the new account")
+        assert app.session.state.my_username == name
