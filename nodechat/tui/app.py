@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -12,6 +13,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message as TextualMessage
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -202,12 +204,11 @@ class ChatApp(CommandsMixin):
         self.main.query_one(ComposeArea).names = self.session.state.member_names(self.active)
 
     def _show_typing(self) -> None:
-        if not self.main.is_attached:
-            return
         names = self.session.state.typing_in(self.active, time.monotonic())
         text = (f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} typing…"
                 if names else "")
-        self.main.query_one("#typing", Static).update(text)
+        with contextlib.suppress(NoMatches):  # widgets already gone at exit
+            self.main.query_one("#typing", Static).update(text)
 
     def _show_status(self) -> None:
         session = self.session
@@ -227,7 +228,8 @@ class ChatApp(CommandsMixin):
 
     def on_session_changed(self, message: SessionChanged) -> None:
         if self.main.is_attached:  # not while the app shuts down
-            self._apply(message.change)
+            with contextlib.suppress(NoMatches):  # widgets already gone at exit
+                self._apply(message.change)
 
     def _apply(self, change: Change) -> None:
         state = self.session.state
