@@ -80,10 +80,10 @@ class MessageList(OptionList):
         """Redraw the conversation; keep the highlighted message, or follow the newest."""
         changed = conversation != self.conversation
         self.conversation = conversation
-        keep = None if changed or follow else (
-            self.highlighted_option.id if self.highlighted_option else None)
         at_bottom = changed or follow or self.highlighted is None or (
-            self.highlighted >= self.option_count - 1)
+            self.highlighted >= self.option_count - 1)  # then follow the newest message
+        keep = None if at_bottom else (
+            self.highlighted_option.id if self.highlighted_option else None)
         conv = state.conversations.get(conversation or "")
         options: list[Option] = []
         if conv is None:
@@ -125,6 +125,8 @@ class MessageList(OptionList):
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
         if new == 0 and old > 0 and self.conversation and not self._redrawing:
+            if self.option_count > 1:
+                self.highlighted = 1  # keep this message in view when older ones arrive
             self.post_message(self.NeedOlder(self.conversation))
 
     def action_act(self, action: str) -> None:

@@ -54,6 +54,8 @@ async def test_login_send_and_receive(served: Served, tmp_path: Path) -> None:
         await wait_for(pilot, lambda: any("hi ann, from bob" in t for t in texts(app)),
                        "bob's message on screen")
         assert any(f"{bob.name}: hi ann, from bob" in t for t in texts(app))
+        view = app.main.query_one(MessageList)
+        assert view.highlighted == view.option_count - 1  # the view follows new messages
     await app.session.close()
     for user in (ann, bob):
         await user.client.close()
