@@ -117,8 +117,9 @@ class ChatState:
             conv = self._conversation_from(wire, channels.get(str(wire["id"])))
             previous = old.get(conv.id)
             if previous is not None:
-                conv.messages, conv.has_more, conv.loaded = (previous.messages,
-                                                             previous.has_more, previous.loaded)
+                # keep the cache, but fetch the newest page again when opened: edits
+                # and deletions made while away are not replayed (protocol §6.4)
+                conv.messages, conv.has_more = previous.messages, previous.has_more
                 conv.mentions = previous.mentions if conv.unread else 0
                 conv.mentions_upto = previous.mentions_upto
             self.conversations[conv.id] = conv

@@ -92,7 +92,8 @@ class MessageList(OptionList):
         else:
             top = ("⟳ loading older messages…" if conv.loading else
                    "↑ older messages: press Up at the top" if conv.has_more and conv.messages
-                   else "— beginning of conversation —" if conv.loaded else "⟳ loading…")
+                   else "— beginning of conversation —" if conv.loaded or conv.messages
+                   else "⟳ loading…")
             options.append(Option(Text(top, style="dim italic"), id=TOP, disabled=True))
             options += [Option(message_text(state, conv, m), id=m.id) for m in conv.messages]
         self._redrawing = True
