@@ -128,6 +128,20 @@ class ChatClient:
             out.append(self.events.get_nowait())
         return out
 
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has ended (the reader stopped)."""
+        return self._reader.done()
+
+    @property
+    def close_code(self) -> int | None:
+        """The WebSocket close code once closed (e.g. 4001 session revoked), else None."""
+        return self.ws.close_code
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection ends, from either side."""
+        await asyncio.wait({self._reader})
+
     async def close(self) -> None:
         """Close the connection."""
         await self.ws.close()

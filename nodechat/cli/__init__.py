@@ -9,6 +9,7 @@ import typer
 from nodechat import __version__
 from nodechat.cli import admin, roles
 from nodechat.cli import serve as serve_cmd
+from nodechat.tui.cli import chat
 
 app = typer.Typer(
     name="nodechat",
@@ -18,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve_cmd.serve)
+app.command("chat")(chat)
 app.command("auth")(roles.auth)
 app.command("group")(roles.group)
 app.command("message")(roles.message)

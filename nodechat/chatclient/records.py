@@ -1,0 +1,120 @@
+"""The records of the client's state: messages, conversations, groups, and what changed."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Message:
+    """One message of a conversation (the wire form of protocol §2.6)."""
+
+    id: str
+    conversation: str
+    seq: int
+    author_id: str
+    body: str
+    created_at: int
+    reply_to: str | None = None
+    edited_at: int | None = None
+    deleted: bool = False
+    mentions: tuple[str, ...] = ()
+    nonce: str | None = None
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Message:
+        """Build from a message object; unknown fields are ignored."""
+        return cls(id=str(data["id"]), conversation=str(data["conversation"]),
+                   seq=int(data["seq"]), author_id=str(data.get("author_id") or ""),
+                   body=str(data.get("body") or ""), created_at=int(data.get("created_at") or 0),
+                   reply_to=data.get("reply_to"), edited_at=data.get("edited_at"),
+                   deleted=bool(data.get("deleted")),
+                   mentions=tuple(str(m).lower() for m in data.get("mentions") or ()),
+                   nonce=data.get("nonce"))
+
+
+@dataclass
+class Conversation:
+    """One conversation: a channel, a direct conversation or notes to self."""
+
+    id: str
+    kind: str  # channel | direct | self
+    group_id: str | None = None
+    peer_id: str | None = None
+    name: str = ""
+    channel_kind: str = "text"  # text | voice (channels only)
+    position: int = 0
+    last_seq: int = 0
+    last_read_seq: int = 0
+    unread: int = 0
+    mentions: int = 0
+    mentions_upto: int = 0  # mentions of seqs up to this one were counted from history
+    messages: list[Message] = field(default_factory=list)  # sorted by seq, unique seqs
+    has_more: bool = True  # older history may exist beyond the oldest loaded message
+    loaded: bool = False  # the newest page was fetched at least once
+    loading: bool = False
+
+    @property
+    def oldest_seq(self) -> int | None:
+        """The smallest loaded seq, if any."""
+        return self.messages[0].seq if self.messages else None
+
+    def find(self, message_id: str) -> Message | None:
+        """The loaded message with this id."""
+        return next((m for m in self.messages if m.id == message_id), None)
+
+    def put(self, message: Message) -> bool:
+        """Insert or replace by seq; return True if it was new."""
+        seqs = [m.seq for m in self.messages]
+        at = bisect.bisect_left(seqs, message.seq)
+        if at < len(seqs) and seqs[at] == message.seq:
+            self.messages[at] = message
+            return False
+        self.messages.insert(at, message)
+        return True
+
+
+@dataclass
+class Group:
+    """A group you belong to, with its channel ids in position order."""
+
+    id: str
+    name: str
+    role: str = "member"
+    channels: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Notice:
+    """Something the user should be told about (bell, desktop notification)."""
+
+    conversation: str
+    title: str
+    body: str
+    mention: bool
+
+
+@dataclass
+class Change:
+    """What an update touched."""
+
+    conversations: set[str] = field(default_factory=set)
+    sidebar: bool = False
+    members: bool = False
+    typing: bool = False
+    notices: list[Notice] = field(default_factory=list)
+    reload: set[str] = field(default_factory=set)  # conversations whose cache was discarded
+    info: str | None = None
+    status: bool = False  # the connection status changed
+    snapshot: bool = False  # a (re)connection replaced the snapshot
+
+
+@dataclass
+class SidebarEntry:
+    """One line of the sidebar: a header (conversation None) or a conversation."""
+
+    label: str
+    conversation: str | None = None
+    depth: int = 0

@@ -1,0 +1,430 @@
+"""A logged-in chat session: owns the connection, feeds :class:`ChatState`, reconnects.
+
+    session = ChatSession("ws://127.0.0.1:7801/", listener=print)
+    await session.login("ann", "a long passphrase")   # or: await session.resume_saved()
+    await session.send_message(conversation_id, "hello")
+    ...
+    await session.close()
+
+The session keeps the newest refresh token in the profile store, refreshes the
+access token before it expires, authenticates with ``resume`` (protocol §6.4)
+and, when the connection drops, reconnects with exponential backoff and resends
+unacknowledged messages with their original nonces. Every change is reported
+to ``listener`` as a :class:`Change`; the listener must not block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from websockets.exceptions import WebSocketException
+
+from nodechat.chatclient.credentials import Credentials
+from nodechat.chatclient.profiles import Profile, ProfileStore
+from nodechat.chatclient.state import Change, ChatState
+from nodechat.client import ChatClient
+from nodechat.errors import ChatError, Unauthenticated, Unavailable
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Change], None]
+SESSION_REVOKED = 4001
+MENTION_SCAN = 50  # conversations whose unread messages are scanned for mentions at login
+
+
+_SESSION_GONE = {"invalid_refresh_token", "refresh_token_reused", "session_revoked",
+                 "account_disabled", "unauthenticated"}
+_RETRYABLE = {"shutting_down", "unavailable", "disconnected", "timeout", "internal",
+              "rate_limited"}
+
+
+def session_gone(exc: BaseException) -> bool:
+    """Whether an error means the saved login is no longer usable."""
+    return isinstance(exc, ChatError) and (exc.code in _SESSION_GONE
+                                           or isinstance(exc, Unauthenticated))
+
+
+def normalize_url(server: str) -> str:
+    """Accept ``host:port`` as well as ``ws://host:port/``."""
+    server = server.strip()
+    if "://" not in server:
+        server = "ws://" + server
+    return server if server.count("/") > 2 else server + "/"
+
+
+class ChatSession:
+    """One account's live session against one server."""
+
+    def __init__(self, server: str, *, profile: str = "default",
+                 store: ProfileStore | None = None, listener: Listener | None = None,
+                 backoff: tuple[float, float] = (0.5, 15.0)) -> None:
+        self.server = normalize_url(server)
+        self.profile = profile
+        self.credentials = Credentials(store, profile)
+        self.listener: Listener = listener or (lambda change: None)
+        self.state = ChatState()
+        self.status = "offline"  # offline | connecting | online | reconnecting | logged out
+        self.status_detail = ""
+        self.client: ChatClient | None = None
+        self.last_resume: dict[str, int] | None = None
+        self.reconnects = 0
+        self._backoff = backoff
+        self._outbox: dict[str, dict[str, Any]] = {}  # nonce -> message.send fields
+        self._nonces = itertools.count(1)
+        self._device = secrets.token_hex(4)
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._typing_sent: dict[str, float] = {}
+        saved = self.credentials.saved()
+        self.state.muted = set(saved.muted) if saved else set()
+
+    # -- status ----------------------------------------------------------------------------
+
+    def _set_status(self, status: str, detail: str = "") -> None:
+        self.status, self.status_detail = status, detail
+        self.listener(Change(status=True))
+
+    def _emit(self, change: Change) -> None:
+        try:
+            self.listener(change)
+        except Exception:  # a listener bug must not stop the event pump
+            log.exception("chat listener failed")
+
+    # -- logging in ------------------------------------------------------------------------
+
+    def saved_profile(self) -> Profile | None:
+        """The stored profile for this session's name, if any."""
+        return self.credentials.saved()
+
+    async def login(self, username: str, password: str) -> None:
+        """Log in with a password, remember the session, and go online."""
+        await self._start_with("auth.login", login=username, password=password)
+
+    async def register(self, username: str, email: str, password: str) -> None:
+        """Create an account, remember the session, and go online."""
+        await self._start_with("auth.register", username=username, email=email,
+                               password=password)
+
+    async def resume_saved(self) -> bool:
+        """Go online with the saved refresh token; False if there is none or it is refused."""
+        saved = self.saved_profile()
+        if saved is None or not saved.refresh_token or normalize_url(saved.server) != self.server:
+            return False  # a token is only good for the server that issued it
+        self.credentials.use_refresh_token(saved.refresh_token)
+        try:
+            await self._start_with(None)
+        except ChatError as exc:
+            if session_gone(exc):
+                self.credentials.forget()
+                return False
+            raise
+        return True
+
+    async def _connect(self) -> ChatClient:
+        """A new connection; transport failures become ``Unavailable("unreachable")``."""
+        try:
+            return await ChatClient.connect(self.server, timeout=10.0)
+        except ChatError:
+            raise
+        except (OSError, WebSocketException, ValueError) as exc:
+            raise Unavailable(f"cannot reach {self.server}: {exc}", code="unreachable") from exc
+
+    async def _start_with(self, op: str | None, **data: Any) -> None:
+        self._closing = False
+        self._set_status("connecting", self.server)
+        try:
+            client = await self._connect()
+        except ChatError:
+            self._set_status("offline")
+            raise
+        try:
+            if op is not None:
+                self.credentials.adopt(await client.request(op, **data), self.server,
+                                       self.state.muted)
+            await self._authenticate(client)
+        except BaseException:
+            await client.close()
+            self._set_status("offline")
+            raise
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _refresh(self, client: ChatClient) -> None:
+        await self.credentials.refresh(client, self.server, self.state.muted)
+
+    async def _authenticate(self, client: ChatClient) -> None:
+        if not self.credentials.fresh():
+            await self._refresh(client)
+        resume = self.state.resume_points() if self.state.conversations else None
+        self.last_resume = resume
+        try:
+            ready = await client.authenticate(self.credentials.access_token, resume)
+        except ChatError as exc:
+            if exc.code not in ("token_expired", "invalid_token"):
+                raise
+            await self._refresh(client)
+            ready = await client.authenticate(self.credentials.access_token, resume)
+        try:
+            change = self.state.apply_snapshot(ready)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise Unavailable("the server sent a snapshot this client cannot read",
+                              code="bad_server") from exc
+        self.client = client
+        self._emit(change)
+        self._set_status("online", str(ready.get("user", {}).get("username", "")))
+        await self._count_mentions(client)
+        for nonce, fields in list(self._outbox.items()):  # unacknowledged sends, same nonce
+            with contextlib.suppress(ChatError):
+                await client.request("message.send", nonce=nonce, **fields)
+                self._outbox.pop(nonce, None)
+
+    async def _count_mentions(self, client: ChatClient) -> None:
+        """Mention counters for what arrived while away (the snapshot only counts unread)."""
+        unread = [c for c in self.state.conversations.values() if c.unread][:MENTION_SCAN]
+        for conv in unread:
+            with contextlib.suppress(ChatError, TimeoutError):
+                page = await client.request("message.history", conversation=conv.id,
+                                            after=max(conv.last_read_seq, conv.last_seq - 100),
+                                            limit=100)
+                self._emit(self.state.count_mentions(conv.id, page.get("messages") or ()))
+
+    # -- the event pump and reconnecting ---------------------------------------------------
+
+    async def _run(self) -> None:
+        delay = self._backoff[0]
+        while not self._closing:
+            client = self.client
+            if client is not None:
+                await self._pump(client)
+                if self._closing:
+                    return
+                with contextlib.suppress(Exception):  # a reader that died on a bad frame
+                    await client.close()
+                if client.close_code == SESSION_REVOKED:
+                    self.credentials.forget()
+                    self._set_status("logged out", "the session was ended; log in again")
+                    return
+                delay = self._backoff[0]
+            self.client = None
+            self._set_status("reconnecting", f"retrying in {delay:.0f}s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff[1])
+            try:
+                client = await self._connect()
+            except ChatError as exc:
+                log.debug("reconnect failed: %s", exc)
+                continue
+            self.reconnects += 1
+            try:
+                await self._authenticate(client)
+            except ChatError as exc:
+                await client.close()
+                if not session_gone(exc):
+                    log.debug("re-authentication failed: %s", exc)
+                    continue
+                self.credentials.forget()
+                self._set_status("logged out", "the saved session is no longer valid")
+                return
+            except (TimeoutError, OSError) as exc:
+                log.debug("re-authentication failed: %s", exc)
+                await client.close()
+
+    async def _pump(self, client: ChatClient) -> None:
+        closed = asyncio.ensure_future(client.wait_closed())
+        try:
+            while True:
+                getter = asyncio.ensure_future(client.events.get())
+                done, _ = await asyncio.wait({getter, closed},
+                                             timeout=self.credentials.refresh_in(),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    frame = getter.result()
+                    self._emit(self.state.apply_event(str(frame.get("event")),
+                                                      frame.get("data") or {},
+                                                      time.monotonic()))
+                    continue
+                getter.cancel()
+                if closed in done:
+                    for frame in client.drain_events():  # what arrived before the close
+                        self._emit(self.state.apply_event(str(frame.get("event")),
+                                                          frame.get("data") or {},
+                                                          time.monotonic()))
+                    return
+                with contextlib.suppress(ChatError, asyncio.TimeoutError):
+                    await self._refresh(client)  # access token about to expire
+        finally:
+            closed.cancel()
+
+    async def close(self) -> None:
+        """Stop reconnecting and close the connection."""
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+
+    async def logout(self) -> None:
+        """End the session on the server and forget the saved refresh token."""
+        client = self.client
+        self._closing = True
+        if client is not None:
+            with contextlib.suppress(ChatError, asyncio.TimeoutError):
+                await client.request("auth.logout")
+        self.credentials.forget()
+        await self.close()
+        muted, self.state = self.state.muted, ChatState()
+        self.state.muted = muted
+        self._set_status("logged out")
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def call(self, op: str, /, **data: Any) -> Any:
+        """One request on the live connection; ChatError (with a code) on failure."""
+        client = self.client
+        if client is None or client.closed:
+            raise Unavailable("not connected to the server", code="disconnected")
+        try:
+            return await client.request(op, **data)
+        except TimeoutError as exc:
+            raise Unavailable("the server did not answer in time", code="timeout") from exc
+
+    async def send_message(self, conversation: str, body: str,
+                           reply_to: str | None = None) -> dict[str, Any] | None:
+        """Send; None if queued while offline (it is resent with its nonce on reconnect)."""
+        nonce = f"{self._device}-{next(self._nonces)}"
+        fields = {"conversation": conversation, "body": body, "reply_to": reply_to}
+        self._outbox[nonce] = fields
+        try:
+            ack: dict[str, Any] = await self.call("message.send", nonce=nonce, **fields)
+        except ChatError as exc:
+            if exc.code in _RETRYABLE:
+                return None
+            self._outbox.pop(nonce, None)
+            raise
+        self._outbox.pop(nonce, None)
+        return ack
+
+    @property
+    def pending(self) -> int:
+        """Messages waiting to be sent."""
+        return len(self._outbox)
+
+    async def edit_message(self, message_id: str, body: str) -> None:
+        """Edit one of your messages."""
+        await self.call("message.edit", message_id=message_id, body=body)
+
+    async def delete_message(self, message_id: str) -> None:
+        """Delete a message."""
+        await self.call("message.delete", message_id=message_id)
+
+    async def load_latest(self, conversation: str) -> None:
+        """Fetch the newest page of a conversation."""
+        conv = self.state.conversations.get(conversation)
+        if conv is None:
+            return
+        page = await self.call("message.history", conversation=conversation, limit=50)
+        self._emit(self.state.add_history(conversation, page["messages"], page["has_more"],
+                                          older=False))
+
+    async def load_older(self, conversation: str, limit: int = 50) -> bool:
+        """Fetch the page before the oldest loaded message; False if nothing to do."""
+        conv = self.state.conversations.get(conversation)
+        if conv is None or conv.loading or not conv.has_more or not conv.messages:
+            return False
+        conv.loading = True
+        self._emit(Change(conversations={conversation}))
+        try:
+            page = await self.call("message.history", conversation=conversation,
+                                   before=conv.oldest_seq, limit=limit)
+        except ChatError:
+            conv.loading = False
+            self._emit(Change(conversations={conversation}))
+            raise
+        self._emit(self.state.add_history(conversation, page["messages"], page["has_more"],
+                                          older=True))
+        return True
+
+    async def mark_read(self, conversation: str) -> None:
+        """Mark everything in a conversation read (clears its badges here and elsewhere)."""
+        conv = self.state.conversations.get(conversation)
+        if conv is None or (conv.last_read_seq >= conv.last_seq and not conv.unread):
+            return
+        self._emit(self.state.set_read(conversation, conv.last_seq))
+        with contextlib.suppress(ChatError):
+            await self.call("read.mark", conversation=conversation, seq=conv.last_seq)
+
+    async def typing(self, conversation: str) -> None:
+        """Tell others you are typing (at most every 2 s)."""
+        now = time.monotonic()
+        if now - self._typing_sent.get(conversation, 0.0) < 2.0:
+            return
+        self._typing_sent[conversation] = now
+        with contextlib.suppress(ChatError):
+            await self.call("typing", conversation=conversation)
+
+    async def fetch_members(self, group_id: str) -> None:
+        """Load a group's member list."""
+        reply = await self.call("member.list", group_id=group_id)
+        self._emit(self.state.set_members(group_id, reply.get("members") or ()))
+
+    async def create_group(self, name: str) -> dict[str, Any]:
+        """Create a group (you own it); return its view."""
+        group: dict[str, Any] = await self.call("group.create", name=name)
+        self._emit(self.state.add_group(group))
+        return group
+
+    async def join_group(self, code: str) -> dict[str, Any]:
+        """Join a group with an invite code; return its view."""
+        group: dict[str, Any] = await self.call("group.join", code=code)
+        self._emit(self.state.add_group(group))
+        return group
+
+    async def create_channel(self, group_id: str, name: str, kind: str = "text") -> str:
+        """Create a channel; return its id (also its conversation id)."""
+        channel = await self.call("channel.create", group_id=group_id, name=name, kind=kind)
+        self._emit(self.state.add_channel(channel))
+        return str(channel["id"])
+
+    async def open_dm(self, username: str) -> str:
+        """Open (or create) the direct conversation with a user; return its id."""
+        user = await self.call("user.find", username=username.lstrip("@"))
+        self.state.users.setdefault(str(user["id"]), dict(user))
+        if str(user["id"]) == self.state.my_id:
+            return f"self:{self.state.my_id}"
+        conv = await self.call("dm.open", user_id=user["id"])
+        self._emit(self.state.add_conversation(conv))
+        return str(conv["id"])
+
+    async def voice_join(self, channel: str) -> list[str]:
+        """Join a voice channel; the participants (empty if the server has no voice)."""
+        reply = await self.call("voice.join", channel=channel)
+        participants = [str(u) for u in (reply or {}).get("participants") or ()]
+        self.state.voice[channel] = participants
+        self._emit(Change(sidebar=True, members=True))
+        return participants
+
+    async def voice_leave(self) -> None:
+        """Leave the voice channel you are in."""
+        reply = await self.call("voice.leave")
+        left = (reply or {}).get("left")
+        if left and left in self.state.voice:
+            self.state.voice[left] = [u for u in self.state.voice[left]
+                                      if u != self.state.my_id]
+        self._emit(Change(sidebar=True, members=True))
+
+    def toggle_mute(self, conversation: str) -> bool:
+        """Mute or unmute notifications of a conversation; return the new muted state."""
+        muted = conversation not in self.state.muted
+        (self.state.muted.add if muted else self.state.muted.discard)(conversation)
+        self.credentials.save_muted(self.state.muted)
+        self._emit(Change(sidebar=True))
+        return muted

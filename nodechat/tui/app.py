@@ -1,0 +1,379 @@
+"""The terminal chat app: wires widgets to a :class:`ChatSession`; I/O runs in workers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from rich.text import Text
+from textual.app import SystemCommand
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.message import Message as TextualMessage
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+from textual.widgets import Input, Static
+
+from nodechat.chatclient.profiles import ProfileStore
+from nodechat.chatclient.session import ChatSession, normalize_url
+from nodechat.chatclient.state import Change, Notice
+from nodechat.errors import ChatError
+from nodechat.tui.commands import CommandsMixin
+from nodechat.tui.notify import describe, desktop_notify
+from nodechat.tui.render import member_lines
+from nodechat.tui.screens import HelpScreen, LoginScreen, MainScreen
+from nodechat.tui.widgets import ComposeArea, MessageList, Sidebar
+
+log = logging.getLogger(__name__)
+STATUS_DOT = {"online": ("●", "green"), "connecting": ("◌", "yellow"),
+              "reconnecting": ("◌", "yellow"), "offline": ("○", "red"),
+              "logged out": ("○", "red")}
+
+
+@dataclass
+class SessionChanged(TextualMessage):
+    """The session's state changed (posted by the session listener)."""
+
+    change: Change
+
+
+@dataclass(frozen=True)
+class AutoLogin:
+    """Credentials given on the command line or in the environment."""
+
+    username: str
+    password: str
+    email: str = ""
+    register: bool = False
+
+
+class ChatApp(CommandsMixin):
+    """``nodechat chat``."""
+
+    CSS_PATH = "chat.tcss"
+    TITLE = "nodechat"
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+n", "next_unread", "Next unread", priority=True),
+        Binding("ctrl+f", "search", "Search", priority=True),
+        Binding("ctrl+g", "external_editor", "Compose in $EDITOR", priority=True),
+        Binding("f2", "toggle_members", "Members"),
+        Binding("f3", "toggle_unread_first", "Unread first"),
+    ]
+
+    def __init__(self, server: str, profile: str = "default", store: ProfileStore | None = None,
+                 *, auto: AutoLogin | None = None, editor: str = "vi",
+                 notifier: Callable[[str, str], None] = desktop_notify,
+                 backoff: tuple[float, float] = (0.5, 15.0)) -> None:
+        super().__init__()
+        self.session = ChatSession(server, profile=profile, store=store,
+                                   listener=self._listen, backoff=backoff)
+        self.auto = auto
+        self.editor = editor
+        self.notifier = notifier
+        self.active: str | None = None
+        self.unread_first = False
+        self.reply_to: str | None = None
+        self.editing: str | None = None
+        self.notices: list[Notice] = []
+        self.notified: list[str] = []  # every notification shown (for tests and debugging)
+        self.main = MainScreen()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Show a toast; plain text by default (user text may contain [brackets])."""
+        self.notified.append(message)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def _listen(self, change: Change) -> None:
+        self.post_message(SessionChanged(change))
+
+    def spawn(self, work: Awaitable[Any], group: str = "default") -> None:
+        """Run session I/O in a worker; errors become notifications, never tracebacks."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except ChatError as exc:
+                self.notify(describe(exc), severity="warning")
+            except OSError as exc:
+                self.notify(describe(exc), severity="error")
+            except Exception:  # a bug or a reply we cannot read: say so, keep running
+                log.exception("chat worker failed")
+                self.notify("something went wrong; see the log", severity="error")
+
+        self.run_worker(guarded(), group=group, exit_on_error=False)
+
+    async def on_mount(self) -> None:
+        await self.push_screen(self.main)
+        self.set_interval(1.0, self._show_typing)
+        if self.size.width < 100:
+            self.main.query_one("#members-panel").display = False
+        self._show_status()
+        if self.auto is not None:
+            self.spawn(self._login(self.auto.register, self.session.server,
+                                   self.auto.username, self.auto.password, self.auto.email))
+        else:
+            self.spawn(self._resume())
+
+    async def on_unmount(self) -> None:
+        await self.session.close()
+
+    async def _resume(self) -> None:
+        try:
+            resumed = await self.session.resume_saved()
+        except (ChatError, OSError) as exc:
+            self.show_login(describe(exc))
+            return
+        if resumed:
+            self._after_login()
+        else:
+            self.show_login()
+
+    def show_login(self, error: str = "") -> None:
+        """Put the login screen up (once)."""
+        if not isinstance(self.screen, LoginScreen):
+            saved = self.session.saved_profile()
+            self.push_screen(LoginScreen(self.session.server, saved.username if saved else ""))
+        if error and isinstance(self.screen, LoginScreen):
+            self.screen.show_error(error)
+
+    def on_login_screen_submitted(self, message: LoginScreen.Submitted) -> None:
+        self.spawn(self._login(message.register, message.server, message.username,
+                               message.password, message.email))
+
+    async def _login(self, register: bool, server: str, username: str, password: str,
+                     email: str) -> None:
+        if server:
+            self.session.server = normalize_url(server)
+        try:
+            if register:
+                await self.session.register(username, email, password)
+            else:
+                await self.session.login(username, password)
+        except (ChatError, OSError, TimeoutError) as exc:
+            self.show_login(describe(exc))
+            return
+        if isinstance(self.screen, LoginScreen):
+            self.pop_screen()
+        self._after_login()
+
+    def _after_login(self) -> None:
+        state = self.session.state
+        order = state.ordered()
+        first = next((c for c in order if state.conversations[c].kind == "channel"),
+                     order[0] if order else None)
+        self._refresh_all()
+        if first is not None:
+            self.open_conversation(first)
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def _refresh_all(self) -> None:
+        self._show_sidebar()
+        self._show_messages()
+        self._show_members()
+        self._show_status()
+
+    def _show_sidebar(self) -> None:
+        self.main.query_one(Sidebar).show(self.session.state, self.active, self.unread_first)
+
+    def _show_messages(self, follow: bool = False) -> None:
+        state = self.session.state
+        self.main.query_one(MessageList).show(state, self.active, follow=follow)
+        header = Text(state.title(self.active) if self.active else "nodechat", style="bold")
+        conv = state.conversations.get(self.active or "")
+        if conv is not None and conv.id in state.muted:
+            header.append("  (muted)", style="dim")
+        if conv is not None and conv.channel_kind == "voice":
+            voice = state.voice.get(conv.id) or []
+            header.append("  in voice: " + (", ".join(state.username(u) for u in voice)
+                                            or "nobody"), style="dim")
+        self.main.query_one("#conversation-header", Static).update(header)
+
+    def _show_members(self) -> None:
+        self.main.query_one("#members", Static).update(
+            member_lines(self.session.state, self.active))
+        self.main.query_one(ComposeArea).names = self.session.state.member_names(self.active)
+
+    def _show_typing(self) -> None:
+        names = self.session.state.typing_in(self.active, time.monotonic())
+        text = (f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} typing…"
+                if names else "")
+        with contextlib.suppress(NoMatches):  # widgets already gone at exit
+            self.main.query_one("#typing", Static).update(text)
+
+    def _show_status(self) -> None:
+        session = self.session
+        dot, color = STATUS_DOT.get(session.status, ("○", "red"))
+        status = Text()
+        status.append(dot + " ", style=color)
+        status.append(session.status)
+        if session.status_detail and session.status != "online":
+            status.append(f" ({session.status_detail})", style="dim")
+        if session.state.my_username:
+            host = session.server.split("://", 1)[-1].rstrip("/")
+            status.append(f"  {session.state.my_username}@{host}")
+        if session.pending:
+            status.append(f"  {session.pending} unsent", style="bold yellow")
+        status.append("  F1 help · Ctrl+P commands · Ctrl+N next unread", style="dim")
+        self.main.query_one("#status", Static).update(status)
+
+    def on_session_changed(self, message: SessionChanged) -> None:
+        if self.main.is_attached:  # not while the app shuts down
+            with contextlib.suppress(NoMatches):  # widgets already gone at exit
+                self._apply(message.change)
+
+    def _apply(self, change: Change) -> None:
+        state = self.session.state
+        if self.active is not None and self.active not in state.conversations:
+            self.active = None
+            change.sidebar = True
+            change.conversations.add("")
+        if change.status:
+            self._show_status()
+            if self.session.status == "logged out":
+                self.show_login(self.session.status_detail or "logged out")
+        if change.sidebar or change.conversations:
+            self._show_sidebar()
+        if self.active in change.conversations or "" in change.conversations:
+            self._show_messages()
+            if self.active in change.conversations and self._viewing():
+                self.spawn(self.session.mark_read(self.active), group="read")
+        if change.members:
+            self._show_members()
+        if change.typing:
+            self._show_typing()
+        for notice in change.notices:
+            self._announce(notice)
+        reload = change.reload & {self.active}
+        if change.snapshot and self.active and self.session.reconnects:
+            reload.add(self.active)  # edits and deletions made while away are not replayed
+        for cid in reload:
+            self.spawn(self.session.load_latest(cid))
+
+    def _viewing(self) -> bool:
+        return self.screen is self.main and self.session.status == "online"
+
+    def _announce(self, notice: Notice) -> None:
+        self.notices.append(notice)
+        if notice.conversation == self.active and self._viewing():
+            return
+        self.bell()
+        self.notify(f"{notice.title}: {notice.body[:80]}", title="mention" if notice.mention
+                    else "direct message")
+        self.notifier(notice.title, notice.body)
+
+    # -- conversations ---------------------------------------------------------------------
+
+    def open_conversation(self, conversation: str) -> None:
+        """Show a conversation, load it if needed, and mark it read."""
+        state = self.session.state
+        conv = state.conversations.get(conversation)
+        if conv is None:
+            return
+        self.active = state.active = conversation
+        self.reply_to = self.editing = None
+        self._show_mode()
+        self._refresh_all()
+        self._show_typing()
+
+        async def load() -> None:
+            if not conv.loaded:
+                await self.session.load_latest(conversation)
+            await self.session.mark_read(conversation)
+            if conv.group_id and conv.group_id not in state.members:
+                await self.session.fetch_members(conv.group_id)
+
+        self.spawn(load())
+
+    def on_sidebar_opened(self, message: Sidebar.Opened) -> None:
+        self.open_conversation(message.conversation)
+        self.main.query_one(ComposeArea).focus()
+
+    def on_message_list_need_older(self, message: MessageList.NeedOlder) -> None:
+        self.spawn(self.session.load_older(message.conversation), group="older")
+
+    def action_next_unread(self) -> None:
+        """Jump to the next conversation with unread messages."""
+        target = self.session.state.next_unread(self.active)
+        if target is None:
+            self.notify("no unread conversations")
+            return
+        self.open_conversation(target)
+
+    def action_toggle_members(self) -> None:
+        """Show or hide the member list."""
+        panel = self.main.query_one("#members-panel")
+        panel.display = not panel.display
+
+    def action_toggle_unread_first(self) -> None:
+        """List conversations with unread messages first."""
+        self.unread_first = not self.unread_first
+        self._show_sidebar()
+        self.notify("unread first" if self.unread_first else "normal order")
+
+    def action_help(self) -> None:
+        """Keys and commands."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_search(self) -> None:
+        """Search the loaded messages of this conversation."""
+        search = self.main.query_one("#search", Input)
+        search.display = True
+        search.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "search":
+            return
+        event.stop()
+        found = self.find(event.value)
+        if not found:
+            self.notify(f"no loaded message contains {event.value!r}; "
+                        "scroll up to load older ones", severity="warning")
+
+    def find(self, query: str) -> bool:
+        """Highlight the next older loaded message containing ``query`` (wrapping)."""
+        conv = self.session.state.conversations.get(self.active or "")
+        if conv is None or not query.strip():
+            return False
+        view = self.main.query_one(MessageList)
+        hits = [n + 1 for n, m in enumerate(conv.messages) if query.lower() in m.body.lower()]
+        if not hits:
+            return False
+        at = view.highlighted if view.highlighted is not None else len(conv.messages) + 1
+        older = [h for h in hits if h < at]
+        view.highlighted = older[-1] if older else hits[-1]
+        view.scroll_to_highlight()
+        return True
+
+    def on_key(self, event: Any) -> None:
+        search = self.main.query_one("#search", Input)
+        if event.key == "escape" and search.has_focus:
+            search.display = False
+            self.main.query_one(MessageList).focus()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Keys and slash commands", self.action_help)
+        yield SystemCommand("Next unread", "Jump to the next unread conversation",
+                            self.action_next_unread)
+        yield SystemCommand("Member list", "Show or hide the member list",
+                            self.action_toggle_members)
+        yield SystemCommand("Unread first", "Toggle unread-first ordering",
+                            self.action_toggle_unread_first)
+        yield SystemCommand("Search", "Search this conversation", self.action_search)
+        yield SystemCommand("Mute", "Mute or unmute this conversation", self.action_mute)
+        yield SystemCommand("Log out", "End the session and forget it", self.action_logout)
+        state = self.session.state
+        for cid in state.ordered():
+            yield SystemCommand(f"Open {state.title(cid)}", "Switch conversation",
+                                partial(self.open_conversation, cid))

@@ -1,0 +1,48 @@
+"""``nodechat chat``: the terminal client's command-line entry point."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from nodechat.chatclient.profiles import ProfileStore
+from nodechat.errors import ChatError
+
+ServerOption = Annotated[str | None, typer.Option(
+    "--server", help="Server URL, e.g. ws://127.0.0.1:7801/ [default: the profile's, "
+    "else ws://127.0.0.1:7801/]", envvar="NODECHAT_SERVER", show_default=False)]
+ProfileOption = Annotated[str, typer.Option(
+    "--profile", help="Saved login to use (one file per profile in the user config dir).",
+    envvar="NODECHAT_PROFILE")]
+UserOption = Annotated[str | None, typer.Option(
+    "--username", help="Log in non-interactively as this user (with NODECHAT_PASSWORD).",
+    envvar="NODECHAT_USERNAME", show_default=False)]
+PasswordOption = Annotated[str | None, typer.Option(
+    "--password", help="Password for --username (prefer the NODECHAT_PASSWORD variable).",
+    envvar="NODECHAT_PASSWORD", show_default=False)]
+RegisterOption = Annotated[str | None, typer.Option(
+    "--register-email", help="Register --username with this email instead of logging in.",
+    envvar="NODECHAT_REGISTER_EMAIL", show_default=False)]
+EditorOption = Annotated[str, typer.Option(
+    "--editor", help="Editor for Ctrl+G.", envvar=["VISUAL", "EDITOR"])]
+
+
+def chat(server: ServerOption = None, profile: ProfileOption = "default",
+         username: UserOption = None, password: PasswordOption = None,
+         register_email: RegisterOption = None, editor: EditorOption = "vi") -> None:
+    """Chat in the terminal (Textual client)."""
+    from nodechat.tui.app import AutoLogin, ChatApp
+
+    logging.basicConfig(level=logging.CRITICAL)  # never draw log lines over the screen
+    store = ProfileStore()
+    try:
+        saved = store.load(profile)
+    except ChatError as exc:
+        typer.echo(f"nodechat: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    url = server or (saved.server if saved else "ws://127.0.0.1:7801/")
+    auto = (AutoLogin(username, password, register_email or "", bool(register_email))
+            if username and password else None)
+    ChatApp(url, profile, store, auto=auto, editor=editor).run()

@@ -1,0 +1,252 @@
+"""What the user asks for from the compose box and the message list: send, reply, edit,
+delete, copy, open links, $EDITOR, and the slash commands."""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import App, SuspendNotSupported
+from textual.widgets import Static
+
+from nodechat.chatclient.commands import SlashCommand, parse_command
+from nodechat.chatclient.session import ChatSession
+from nodechat.errors import ChatError
+from nodechat.tui.notify import describe
+from nodechat.tui.render import links, snippet
+from nodechat.tui.screens import HelpScreen, MainScreen
+from nodechat.tui.widgets import ComposeArea, MessageList
+
+
+class CommandsMixin(App[None]):
+    """The user's requests, turned into session calls (in workers)."""
+
+    session: ChatSession
+    active: str | None
+    reply_to: str | None
+    editing: str | None
+    editor: str
+    main: MainScreen
+
+    def spawn(self, work: Awaitable[Any], group: str = "default") -> None:
+        raise NotImplementedError
+
+    def open_conversation(self, conversation: str) -> None:
+        raise NotImplementedError
+
+    def show_login(self, error: str = "") -> None:
+        raise NotImplementedError
+
+    def action_toggle_members(self) -> None:
+        raise NotImplementedError
+
+    # -- compose ---------------------------------------------------------------------------
+
+    def _show_mode(self) -> None:
+        """The line above the compose box: replying to / editing."""
+        state = self.session.state
+        conv = state.conversations.get(self.active or "")
+        text = ""
+        if conv is not None and self.reply_to and (target := conv.find(self.reply_to)):
+            text = (f"↪ replying to {state.username(target.author_id)}: "
+                    f"{snippet(target.body, 50)}  (Esc cancels)")
+        elif self.editing:
+            text = "✎ editing your message (Enter saves, Esc cancels)"
+        mode = self.main.query_one("#compose-mode", Static)
+        mode.update(Text(text))
+        mode.display = bool(text)
+
+    def on_compose_area_cancel(self, message: ComposeArea.Cancel) -> None:
+        compose = self.main.query_one(ComposeArea)
+        if self.editing:
+            compose.load_text("")
+        if self.reply_to or self.editing:
+            self.reply_to = self.editing = None
+            self._show_mode()
+        else:
+            self.main.query_one(MessageList).focus()
+
+    def on_compose_area_typing(self, message: ComposeArea.Typing) -> None:
+        if self.active and not self.editing and not message_is_command(self):
+            self.spawn(self.session.typing(self.active), group="typing")
+
+    def on_compose_area_submitted(self, message: ComposeArea.Submitted) -> None:
+        text = message.text
+        if not text.strip():
+            return
+        compose = self.main.query_one(ComposeArea)
+        try:
+            command = parse_command(text)
+        except ChatError as exc:
+            self.notify(exc.message, severity="warning")
+            return
+        if command is not None:
+            compose.remember(text)
+            self.spawn(self.run_command(command))
+            return
+        if text.startswith("//"):
+            text = text[1:]
+        if self.active is None:
+            self.notify("pick a conversation first (Tab to the sidebar)", severity="warning")
+            return
+        if self.editing:
+            self.spawn(self.session.edit_message(self.editing, text))
+        else:
+            self.spawn(self._send(self.active, text, self.reply_to))
+        compose.remember(text)
+        self.reply_to = self.editing = None
+        self._show_mode()
+
+    async def _send(self, conversation: str, text: str, reply_to: str | None) -> None:
+        ack = await self.session.send_message(conversation, text, reply_to)
+        if ack is None:
+            self.notify("not connected: the message will be sent when the connection is back",
+                        severity="warning")
+        self.main.query_one(MessageList).show(self.session.state, self.active, follow=True)
+
+    def action_external_editor(self) -> None:
+        """Write the message in $EDITOR."""
+        compose = self.main.query_one(ComposeArea)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "message.md"
+            path.write_text(compose.text, encoding="utf-8")
+            try:
+                with self.suspend():
+                    subprocess.run([*shlex.split(self.editor), str(path)], check=False)
+            except SuspendNotSupported:
+                self.notify("cannot run an editor in this terminal", severity="warning")
+                return
+            except OSError as exc:
+                self.notify(f"cannot run {self.editor!r}: {exc.strerror}", severity="error")
+                return
+            compose.load_text(path.read_text(encoding="utf-8").rstrip("\n"))
+        compose.focus()
+
+    # -- message actions -------------------------------------------------------------------
+
+    def on_message_list_act(self, message: MessageList.Act) -> None:
+        compose = self.main.query_one(ComposeArea)
+        if message.action == "compose" or message.message_id is None:
+            compose.focus()
+            return
+        state = self.session.state
+        conv = state.conversations.get(self.active or "")
+        target = conv.find(message.message_id) if conv else None
+        if target is None:
+            return
+        if message.action == "reply":
+            self.reply_to, self.editing = target.id, None
+            self._show_mode()
+            compose.focus()
+        elif message.action == "edit":
+            if target.author_id != state.my_id or target.deleted:
+                self.notify("you can only edit your own messages", severity="warning")
+                return
+            self.editing, self.reply_to = target.id, None
+            compose.load_text(target.body)
+            self._show_mode()
+            compose.focus()
+        elif message.action == "delete":
+            self.spawn(self.session.delete_message(target.id))
+        elif message.action == "copy":
+            self.copy_to_clipboard(target.body)
+            self.notify("message copied to the clipboard")
+        elif message.action == "open":
+            found = links(target.body)
+            if not found:
+                self.notify("no link in this message", severity="warning")
+                return
+            for url in found:
+                with contextlib.suppress(Exception):  # no browser is not an error worth a crash
+                    self.open_url(url)
+            self.notify("opening " + ", ".join(found))
+
+    # -- slash commands --------------------------------------------------------------------
+
+    def _group(self) -> str:
+        conv = self.session.state.conversations.get(self.active or "")
+        if conv is None or not conv.group_id:
+            raise ChatError("open a channel of the group first", code="no_group")
+        return conv.group_id
+
+    async def run_command(self, command: SlashCommand) -> None:
+        """Carry out one slash command."""
+        session, args = self.session, command.args
+        if command.name == "help":
+            self.push_screen(HelpScreen())
+        elif command.name == "members":
+            self.action_toggle_members()
+        elif command.name == "mute":
+            self.action_mute()
+        elif command.name == "logout":
+            await self.action_logout()
+        elif command.name == "join":
+            group = await session.join_group(args[0])
+            self.notify(f"joined {group.get('name', 'the group')}")
+            self._open_first_channel(group)
+        elif command.name == "invite":
+            invite = await session.call("invite.create", group_id=self._group())
+            self.copy_to_clipboard(invite["code"])
+            self.notify(f"invite code {invite['code']} (copied; /join {invite['code']})",
+                        timeout=30)
+        elif command.name == "group":
+            group = await session.create_group(" ".join(args[1:]))
+            self._open_first_channel(group)
+        elif command.name == "channel":
+            kind = "voice" if args[-1].lower() == "voice" and len(args) > 2 else "text"
+            name = " ".join(args[1:-1] if kind == "voice" else args[1:])
+            self.open_conversation(await session.create_channel(self._group(), name, kind))
+        elif command.name == "dm":
+            self.open_conversation(await session.open_dm(args[0]))
+        elif command.name == "leave":
+            await session.call("group.leave", group_id=self._group())
+            self.notify("you left the group")
+        elif command.name == "voice":
+            await self._voice(args[0].lower() if args else "join")
+
+    def _open_first_channel(self, group: dict[str, Any]) -> None:
+        channels = group.get("channels") or []
+        if channels and str(channels[0]["id"]) in self.session.state.conversations:
+            self.open_conversation(str(channels[0]["id"]))
+
+    async def _voice(self, what: str) -> None:
+        conv = self.session.state.conversations.get(self.active or "")
+        try:
+            if what == "leave":
+                await self.session.voice_leave()
+                self.notify("left the voice channel")
+            elif conv is None or conv.channel_kind != "voice":
+                self.notify("open a voice channel first", severity="warning")
+            else:
+                people = await self.session.voice_join(conv.id)
+                self.notify(f"in voice with {len(people)} participant(s)")
+        except ChatError as exc:
+            if exc.code in ("unknown_op", "invalid_request"):
+                self.notify("this server has no voice channels yet", severity="warning")
+            else:
+                self.notify(describe(exc), severity="warning")
+
+    def action_mute(self) -> None:
+        """Mute or unmute notifications of the open conversation."""
+        if self.active is None:
+            return
+        muted = self.session.toggle_mute(self.active)
+        self.notify(f"{self.session.state.title(self.active)} "
+                    f"{'muted' if muted else 'unmuted'}")
+
+    async def action_logout(self) -> None:
+        """End the session on the server and forget it here."""
+        await self.session.logout()
+        self.active = None
+        self.show_login("logged out")
+
+
+def message_is_command(app: CommandsMixin) -> bool:
+    """Whether the compose box holds a slash command (no typing event for those)."""
+    return app.main.query_one(ComposeArea).text.startswith("/")

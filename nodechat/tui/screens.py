@@ -1,0 +1,128 @@
+"""Screens: log in / register, the main chat screen and the help screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message as TextualMessage
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Input, Label, Static
+
+from nodechat.chatclient.commands import help_lines
+from nodechat.tui.widgets import ComposeArea, MessageList, Sidebar
+
+
+class LoginScreen(Screen[None]):
+    """Server, username and password; log in or register (an email is needed to register)."""
+
+    @dataclass
+    class Submitted(TextualMessage):
+        """The user asked to log in (register=False) or to register."""
+
+        register: bool
+        server: str
+        username: str
+        password: str
+        email: str
+
+    def __init__(self, server: str, username: str = "") -> None:
+        super().__init__()
+        self.server, self.username = server, username
+        self.error = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="login-box"):
+            yield Label("nodechat", id="login-title")
+            yield Input(self.server, placeholder="server, e.g. ws://127.0.0.1:7801/",
+                        id="login-server")
+            yield Input(self.username, placeholder="username or email", id="login-username")
+            yield Input(placeholder="password", password=True, id="login-password")
+            yield Input(placeholder="email (only to register)", id="login-email")
+            with Horizontal(id="login-buttons"):
+                yield Button("Log in", variant="primary", id="login-go")
+                yield Button("Register", id="login-register")
+            yield Label(self.error, id="login-error")
+
+    def on_mount(self) -> None:
+        field = "#login-password" if self.username else "#login-username"
+        self.query_one(field, Input).focus()
+
+    def _submit(self, register: bool) -> None:
+        def value(name: str) -> str:
+            return self.query_one(f"#login-{name}", Input).value.strip()
+
+        self.show_error("logging in…" if not register else "registering…")
+        self.post_message(self.Submitted(register, value("server"), value("username"),
+                                         self.query_one("#login-password", Input).value,
+                                         value("email")))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit(register=event.input.id == "login-email" and bool(event.value.strip()))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self._submit(register=event.button.id == "login-register")
+
+    def show_error(self, text: str) -> None:
+        """Show a problem (or progress) under the form."""
+        self.error = text
+        if self.is_mounted:
+            self.query_one("#login-error", Label).update(text)
+
+
+class MainScreen(Screen[None]):
+    """Sidebar | header, messages, typing line, search, compose | members; status bar."""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            yield Sidebar(id="sidebar")
+            with Vertical(id="center"):
+                yield Static("", id="conversation-header")
+                yield MessageList(id="messages")
+                yield Static("", id="typing")
+                yield Input(placeholder="search this conversation (Enter: next match, Esc: close)",
+                            id="search")
+                yield Static("", id="compose-mode")
+                yield ComposeArea(id="compose")
+            with VerticalScroll(id="members-panel"):
+                yield Static("", id="members")
+        yield Static("", id="status")
+
+    def on_mount(self) -> None:
+        self.query_one("#search").display = False
+        self.query_one(ComposeArea).focus()
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and slash commands."""
+
+    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
+
+    KEYS = [
+        ("Enter", "send (in the compose box); open (in the sidebar)"),
+        ("Ctrl+J / Alt+Enter", "new line in the compose box"),
+        ("Up / Down", "compose history at the first/last line"),
+        ("Tab / Shift+Tab", "move between sidebar, messages and compose"),
+        ("Tab after @na", "complete a member name"),
+        ("Ctrl+N", "jump to the next unread conversation"),
+        ("Ctrl+F", "search the loaded conversation"),
+        ("Ctrl+G", "write the message in $EDITOR"),
+        ("r e d c o", "on a message: reply, edit, delete, copy, open link"),
+        ("Up at the top", "load older messages"),
+        ("F2 / F3", "member list / unread-first ordering"),
+        ("Ctrl+P", "command palette (themes, conversations, actions)"),
+        ("Esc", "cancel reply or edit; back to compose"),
+        ("Ctrl+Q", "quit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        lines = ["[b]Keys[/b]"] + [escape(f"  {k:<20} {v}") for k, v in self.KEYS]
+        lines += ["", "[b]Commands[/b]"] + [escape(f"  {line}") for line in help_lines()]
+        with VerticalScroll(id="help-box"):
+            yield Static("\n".join(lines), id="help-text", markup=True)
+            yield Label("Esc closes this help.", id="help-close")

@@ -1,0 +1,238 @@
+"""The chat widgets. They draw :class:`ChatState` and post messages; they never do I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.message import Message as TextualMessage
+from textual.widgets import OptionList, TextArea
+from textual.widgets.option_list import Option
+
+from nodechat.chatclient.state import ChatState
+from nodechat.tui.render import message_text, sidebar_line
+
+TOP = "top"  # id of the first (status) line of the message list
+
+
+class Sidebar(OptionList):
+    """Groups, channels, direct conversations and notes, with unread and mention counters."""
+
+    @dataclass
+    class Opened(TextualMessage):
+        """The user chose a conversation."""
+
+        conversation: str
+
+    def show(self, state: ChatState, active: str | None, unread_first: bool) -> None:
+        """Redraw from the state, keeping the cursor on the same conversation."""
+        current = self.highlighted_option.id if self.highlighted_option else active
+        options: list[Option] = []
+        for n, entry in enumerate(state.sidebar(unread_first)):
+            prompt = sidebar_line(state, entry, active)
+            if entry.conversation is None:
+                options.append(Option(prompt, id=f"h{n}", disabled=True))
+            elif not any(o.id == entry.conversation for o in options):
+                options.append(Option(prompt, id=entry.conversation))
+        self.clear_options()
+        self.add_options(options)
+        ids = [o.id for o in options]
+        if current in ids:
+            self.highlighted = ids.index(current)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option_id:
+            self.post_message(self.Opened(event.option_id))
+
+
+class MessageList(OptionList):
+    """The messages of the open conversation, oldest at the top; select one to act on it."""
+
+    BINDINGS = [
+        Binding("r", "act('reply')", "Reply"),
+        Binding("e", "act('edit')", "Edit"),
+        Binding("d,delete", "act('delete')", "Delete"),
+        Binding("c,y", "act('copy')", "Copy"),
+        Binding("o", "act('open')", "Open link"),
+        Binding("escape", "act('compose')", "Compose", show=False),
+    ]
+
+    @dataclass
+    class Act(TextualMessage):
+        """The user asked for ``action`` on the highlighted message (None: no message)."""
+
+        action: str
+        message_id: str | None
+
+    @dataclass
+    class NeedOlder(TextualMessage):
+        """The user reached the top: load older history."""
+
+        conversation: str
+
+    conversation: str | None = None
+    _redrawing = False  # a redraw moves the scroll position; that is not the user scrolling
+
+    def show(self, state: ChatState, conversation: str | None, *, follow: bool = False) -> None:
+        """Redraw the conversation; keep the highlighted message, or follow the newest."""
+        changed = conversation != self.conversation
+        self.conversation = conversation
+        at_bottom = changed or follow or self.highlighted is None or (
+            self.highlighted >= self.option_count - 1)  # then follow the newest message
+        keep = None if at_bottom else (
+            self.highlighted_option.id if self.highlighted_option else None)
+        conv = state.conversations.get(conversation or "")
+        options: list[Option] = []
+        if conv is None:
+            options.append(Option(Text("Pick a conversation on the left (Tab, arrows, Enter).",
+                                       style="dim"), id=TOP, disabled=True))
+        else:
+            top = ("⟳ loading older messages…" if conv.loading else
+                   "↑ older messages: press Up at the top" if conv.has_more and conv.messages
+                   else "— beginning of conversation —" if conv.loaded or conv.messages
+                   else "⟳ loading…")
+            options.append(Option(Text(top, style="dim italic"), id=TOP, disabled=True))
+            options += [Option(message_text(state, conv, m), id=m.id) for m in conv.messages]
+        self._redrawing = True
+        self.clear_options()
+        self.add_options(options)
+        ids = [o.id for o in options]
+        if keep in ids:
+            self.highlighted = ids.index(keep)
+        elif at_bottom and len(options) > 1:
+            self.highlighted = len(options) - 1
+        self.call_after_refresh(self._redrawn)
+
+    def _redrawn(self) -> None:
+        if self.highlighted is not None:
+            self.scroll_to_highlight()
+        self._redrawing = False
+
+    @property
+    def loading_text(self) -> str:
+        """The text of the status line at the top."""
+        if not self.option_count:
+            return ""
+        return str(self.get_option_at_index(0).prompt)
+
+    def action_cursor_up(self) -> None:
+        if self.highlighted is not None and self.highlighted <= 1 and self.conversation:
+            self.post_message(self.NeedOlder(self.conversation))
+        super().action_cursor_up()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new == 0 and old > 0 and self.conversation and not self._redrawing:
+            if self.option_count > 1:
+                self.highlighted = 1  # keep this message in view when older ones arrive
+            self.post_message(self.NeedOlder(self.conversation))
+
+    def action_act(self, action: str) -> None:
+        option = self.highlighted_option
+        message_id = option.id if option is not None and option.id != TOP else None
+        self.post_message(self.Act(action, message_id))
+
+
+class ComposeArea(TextArea):
+    """Multi-line compose box: Enter sends, Ctrl+J / Alt+Enter adds a line,
+    Up/Down at the edges walk the history, Tab completes @names."""
+
+    @dataclass
+    class Submitted(TextualMessage):
+        """The user pressed Enter."""
+
+        text: str
+
+    @dataclass
+    class Typing(TextualMessage):
+        """The text changed (someone is typing)."""
+
+    @dataclass
+    class Cancel(TextualMessage):
+        """Escape: drop the reply/edit mode."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(soft_wrap=True, show_line_numbers=False, **kwargs)  # type: ignore[arg-type]
+        self.sent: list[str] = []
+        self._browse: int | None = None
+        self.names: list[str] = []  # candidates for @-completion
+        self._completion: tuple[str, list[str], int] | None = None
+
+    async def _on_key(self, event: events.Key) -> None:
+        key = event.key
+        if key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Submitted(self.text))
+            return
+        if key in ("ctrl+j", "alt+enter", "shift+enter"):
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        if key == "tab" and self.complete():
+            event.stop()
+            event.prevent_default()
+            return
+        if key == "escape":
+            event.stop()
+            self.post_message(self.Cancel())
+            return
+        if key != "tab":
+            self._completion = None
+        await super()._on_key(event)
+
+    def action_cursor_up(self, select: bool = False) -> None:
+        if not select and self.cursor_location[0] == 0 and self.sent:
+            self._browse = (len(self.sent) if self._browse is None else self._browse) - 1
+            self._browse = max(0, self._browse)
+            self.load_text(self.sent[self._browse])
+            return
+        super().action_cursor_up(select)
+
+    def action_cursor_down(self, select: bool = False) -> None:
+        last = self.document.line_count - 1
+        if not select and self._browse is not None and self.cursor_location[0] == last:
+            self._browse += 1
+            if self._browse >= len(self.sent):
+                self._browse = None
+                self.load_text("")
+            else:
+                self.load_text(self.sent[self._browse])
+            return
+        super().action_cursor_down(select)
+
+    def remember(self, text: str) -> None:
+        """Add a sent text to the history and clear the box."""
+        if text.strip() and (not self.sent or self.sent[-1] != text):
+            self.sent.append(text)
+        self._browse = None
+        self.load_text("")
+
+    def complete(self) -> bool:
+        """Complete the @word before the cursor; repeated Tab cycles. False if no @word."""
+        row, col = self.cursor_location
+        line = self.document.get_line(row)
+        if self._completion is not None:
+            prefix, matches, n = self._completion
+            n = (n + 1) % len(matches)
+        else:
+            start = line.rfind("@", 0, col)
+            prefix = line[start + 1:col] if start >= 0 else ""
+            if start < 0 or " " in prefix:
+                return False
+            matches = [m for m in self.names if m.startswith(prefix.lower())]
+            if not matches:
+                return False
+            n = 0
+        start = line.rfind("@", 0, col)
+        self.replace(f"@{matches[n]} ", (row, start), (row, col))
+        self._completion = (prefix, matches, n)
+        return True
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if self.text:
+            self.post_message(self.Typing())

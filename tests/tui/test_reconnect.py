@@ -1,0 +1,66 @@
+"""The client survives a server restart: it reconnects, resumes, and loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from nodechat.chatclient.profiles import ProfileStore
+from nodechat.client import ChatClient
+from nodechat.tui.app import AutoLogin, ChatApp
+from tests.tui.conftest import PASSWORD, Served, group_of, new_user, wait_for
+from tests.tui.test_chat_app import texts
+
+
+async def test_reconnect_after_restart_with_nothing_lost(tmp_path: Path) -> None:
+    served = Served(tmp_path / "data")
+    served.start()
+    try:
+        ann, bob = await new_user(served.url, "ann"), await new_user(served.url, "bob")
+        group = await group_of(bob, ann)
+        channel = group["channels"][0]["id"]
+        await bob.send(channel, "before the restart")
+        await ann.client.close()
+        await bob.client.close()
+
+        app = ChatApp(served.url, "p", ProfileStore(tmp_path / "profiles"),
+                      auto=AutoLogin(ann.name, PASSWORD), notifier=lambda t, b: None,
+                      backoff=(0.2, 1.0))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: any("before the restart" in t for t in texts(app)),
+                           "the first message")
+            await asyncio.to_thread(served.stop)  # the loop must stay free to answer the close
+            await wait_for(pilot, lambda: app.session.status == "reconnecting",
+                           "the reconnecting state")
+            assert "reconnecting" in str(app.main.query_one("#status").render())
+            await pilot.press(*"typed while down", "enter")  # queued, sent after resume
+            await wait_for(pilot, lambda: app.session.pending == 1, "the queued message")
+
+            await asyncio.to_thread(served.start)  # same port, same data dir
+            bob2 = await ChatClient.connect(served.url)
+            login = await bob2.request("auth.login", login=bob.name, password=PASSWORD)
+            await bob2.authenticate(login["access_token"])
+            for i in range(3):
+                await bob2.request("message.send", conversation=channel,
+                                   body=f"while you were away {i}", nonce=f"away{i}")
+
+            await wait_for(pilot, lambda: app.session.status == "online", "online again")
+            await wait_for(pilot, lambda: sum("while you were away" in t
+                                              for t in texts(app)) == 3,
+                           "the messages sent while the client was away")
+            await wait_for(pilot, lambda: app.session.pending == 0, "the outbox to drain")
+            assert app.session.last_resume is not None and channel in app.session.last_resume
+            assert "online" in str(app.main.query_one("#status").render())
+
+            conv = app.session.state.conversations[channel]
+            seqs = [m.seq for m in conv.messages]
+            assert seqs == sorted(set(seqs)) == list(range(1, len(seqs) + 1))
+            page = await bob2.request("message.history", conversation=channel, limit=100)
+            bodies = [m["body"] for m in page["messages"]]
+            assert bodies.count("typed while down") == 1  # resent once, same nonce
+            await wait_for(pilot, lambda: any("typed while down" in t for t in texts(app)),
+                           "the queued message on screen")
+            await bob2.close()
+        await app.session.close()
+    finally:
+        served.stop()
