@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from nodechat.bus.base import Bus, Event, EventHandler, ReconnectHandler
-from nodechat.bus.codec import decode_event, encode_event
+from nodechat.bus.codec import decode_events, encode_bundle, encode_event
 from nodechat.errors import InternalError, InvalidRequest, Unavailable
 
 log = logging.getLogger(__name__)
@@ -145,12 +145,27 @@ class RedisBus(Bus):
             raise Unavailable("the event bus is disconnected", code="bus_unavailable")
         loop = asyncio.get_running_loop()
         futures = []
-        for topic, event in events:
+        for channel, payload in self._payloads(events):
             future = loop.create_future()
-            self._outbox.append((self._channel(topic), encode_event(event), future))
+            self._outbox.append((channel, payload, future))
             futures.append(future)
         self._wake.set()
         await asyncio.gather(*futures)
+
+    def _payloads(self, events: Sequence[tuple[str, Event]]) -> list[tuple[bytes, bytes]]:
+        """One PUBLISH per event; new messages of one topic travel as one bundle.
+
+        Bundling keeps each topic's order but not the interleaving between
+        topics, which only matters across conversations, so it is done only
+        when every event is a ``message.created`` (a SendMany reply's events).
+        """
+        if len(events) < 2 or any(e.kind != "message.created" for _, e in events):
+            return [(self._channel(t), encode_event(e)) for t, e in events]
+        by_topic: dict[str, list[Event]] = {}
+        for topic, event in events:
+            by_topic.setdefault(topic, []).append(event)
+        return [(self._channel(t), encode_event(evs[0]) if len(evs) == 1 else encode_bundle(evs))
+                for t, evs in by_topic.items()]
 
     async def subscribe(self, topic: str) -> None:
         """SUBSCRIBE and wait for the server's confirmation (while connected)."""
@@ -359,16 +374,17 @@ class RedisBus(Bus):
             if topic not in self._wanted:  # in flight when it was unsubscribed
                 return
             try:
-                event = decode_event(message["data"])
+                events = decode_events(message["data"])
             except InvalidRequest:
                 log.warning("skipped a malformed event on %s", topic)
                 return
             handler = self._handler
             if handler is not None:
-                try:
-                    handler(topic, event)
-                except Exception:
-                    log.exception("bus event handler failed on %s %s", topic, event.kind)
+                for event in events:
+                    try:
+                        handler(topic, event)
+                    except Exception:
+                        log.exception("bus event handler failed on %s %s", topic, event.kind)
         elif kind == "subscribe":
             waiters = self._confirms.get(channel)
             if waiters:

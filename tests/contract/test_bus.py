@@ -140,11 +140,30 @@ async def test_publish_many_keeps_order_across_topics(make_bus: BusFactory) -> N
     inbox = Inbox(b)
     await b.subscribe("user:1")
     await b.subscribe("user:2")
-    batch = [(f"user:{1 + i % 2}", Event("message.created", {"seq": i})) for i in range(100)]
+    batch = [(f"user:{1 + i % 2}", Event("typing", {"seq": i})) for i in range(100)]
+    batch.insert(50, ("user:1", Event("message.created", {"seq": -1})))
     await a.publish_many(batch)
     await a.publish_many([])
-    await inbox.until(100)
+    await inbox.until(101)
     assert [(t, d["seq"]) for t, _, d in inbox.got] == [(t, e.data["seq"]) for t, e in batch]
+
+
+async def test_publish_many_of_new_messages_keeps_each_topics_order(
+        make_bus: BusFactory) -> None:
+    """A batch of only message.created may travel bundled per topic (one PUBLISH each):
+    every topic keeps its order; the interleaving between topics is not kept."""
+    a, b = make_bus(), make_bus()
+    inbox = Inbox(b)
+    await b.subscribe("user:1")
+    await b.subscribe("user:2")
+    batch = [(f"user:{1 + i % 2}", Event("message.created", {"seq": i}, origin=f"s{i}"))
+             for i in range(100)]
+    await a.publish_many(batch)
+    await inbox.until(100)
+    for topic in ("user:1", "user:2"):
+        assert [d["seq"] for t, _, d in inbox.got if t == topic] == [
+            e.data["seq"] for t, e in batch if t == topic]
+    assert len(inbox.got) == 100
 
 
 async def test_event_fields_survive(make_bus: BusFactory) -> None:
