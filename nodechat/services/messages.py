@@ -58,6 +58,13 @@ def check_body(body: str) -> str:
     return body
 
 
+def _check_fields(item: SendItem) -> None:
+    check_body(item.body)
+    if not 1 <= len(item.nonce) <= MAX_NONCE:
+        raise InvalidRequest(f"nonce must be 1-{MAX_NONCE} characters", code="invalid_nonce",
+                             field="nonce")
+
+
 class LocalMessageService(MessageService):
     """MessageService over a store; publishes created/edited/deleted events on the bus."""
 
@@ -123,7 +130,7 @@ class LocalMessageService(MessageService):
         keeps that order while committing them together. On other stores the
         items of one conversation are appended one after another.
         """
-        checked = await asyncio.gather(*(self._checked(item) for item in items))
+        checked = await self._check_many(items)
         outcomes: list[SendResult | ChatError | None] = [None] * len(items)
 
         async def store(i: int, topics: tuple[str, ...]) -> None:
@@ -155,25 +162,50 @@ class LocalMessageService(MessageService):
         await asyncio.gather(*runs)
         return [o if o is not None else InternalError("send not run") for o in outcomes]
 
-    async def _checked(self, item: SendItem) -> tuple[str, ...] | ChatError:
-        try:
-            return await self._check_send(item)
-        except ChatError as exc:
-            return exc
+    async def _check_many(self, items: Sequence[SendItem]) -> list[tuple[str, ...] | ChatError]:
+        """Each item's topics, or why it may not be sent. One author's items to one
+        conversation are authorized once (the usual pipelined group)."""
+        checked: list[tuple[str, ...] | ChatError] = [InternalError("unchecked")] * len(items)
+        same: dict[tuple[str, str], list[int]] = {}
+        for i, item in enumerate(items):
+            try:
+                _check_fields(item)
+            except ChatError as exc:
+                checked[i] = exc
+                continue
+            same.setdefault((item.identity.user_id, item.conversation_id), []).append(i)
+
+        async def authorize(indexes: list[int]) -> None:
+            first = items[indexes[0]]
+            try:
+                topics = await self._send_topics(first.identity, first.conversation_id)
+            except ChatError as exc:
+                for i in indexes:
+                    checked[i] = exc
+                return
+            for i in indexes:
+                try:
+                    await self._check_reply(items[i])
+                    checked[i] = topics
+                except ChatError as exc:
+                    checked[i] = exc
+
+        await asyncio.gather(*(authorize(indexes) for indexes in same.values()))
+        return checked
 
     async def _check_send(self, item: SendItem) -> tuple[str, ...]:
         """Validate a send and authorize it; the topics that hear of it."""
-        check_body(item.body)
-        if not 1 <= len(item.nonce) <= MAX_NONCE:
-            raise InvalidRequest(f"nonce must be 1-{MAX_NONCE} characters", code="invalid_nonce",
-                                 field="nonce")
+        _check_fields(item)
         topics = await self._send_topics(item.identity, item.conversation_id)
+        await self._check_reply(item)
+        return topics
+
+    async def _check_reply(self, item: SendItem) -> None:
         if item.reply_to is not None:
             target = await self._messages.get_message(item.reply_to)
             if target is None or target.conversation_id != item.conversation_id:
                 raise InvalidRequest("reply_to must name a message of this conversation",
                                      code="invalid_reply", field="reply_to")
-        return topics
 
     async def _store_one(self, item: SendItem, topics: tuple[str, ...]) -> SendResult:
         """Append a checked send, then publish it. The append is queued before any suspension."""
