@@ -130,6 +130,13 @@ class LocalMessageService(MessageService):
         keeps that order while committing them together. On other stores the
         items of one conversation are appended one after another.
         """
+        if len(items) == 1:  # nothing to overlap: the plain path, without tasks
+            one = items[0]
+            try:
+                return [await self.send(one.identity, one.conversation_id, one.body, one.nonce,
+                                        one.reply_to)]
+            except ChatError as exc:
+                return [exc]
         checked = await self._check_many(items)
         outcomes: list[SendResult | ChatError | None] = [None] * len(items)
 

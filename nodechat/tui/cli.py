@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -19,9 +20,6 @@ ProfileOption = Annotated[str, typer.Option(
 UserOption = Annotated[str | None, typer.Option(
     "--username", help="Log in non-interactively as this user (with NODECHAT_PASSWORD).",
     envvar="NODECHAT_USERNAME", show_default=False)]
-PasswordOption = Annotated[str | None, typer.Option(
-    "--password", help="Password for --username (prefer the NODECHAT_PASSWORD variable).",
-    envvar="NODECHAT_PASSWORD", show_default=False)]
 RegisterOption = Annotated[str | None, typer.Option(
     "--register-email", help="Register --username with this email instead of logging in.",
     envvar="NODECHAT_REGISTER_EMAIL", show_default=False)]
@@ -30,9 +28,12 @@ EditorOption = Annotated[str, typer.Option(
 
 
 def chat(server: ServerOption = None, profile: ProfileOption = "default",
-         username: UserOption = None, password: PasswordOption = None,
-         register_email: RegisterOption = None, editor: EditorOption = "vi") -> None:
-    """Chat in the terminal (Textual client)."""
+         username: UserOption = None, register_email: RegisterOption = None, editor: EditorOption = "vi") -> None:
+    """Chat in the terminal (Textual client).
+
+    With --username, the password comes from the NODECHAT_PASSWORD variable,
+    never from the command line (where other users could see it in ps).
+    """
     from nodechat.tui.app import AutoLogin, ChatApp
 
     logging.basicConfig(level=logging.CRITICAL)  # never draw log lines over the screen
@@ -43,6 +44,7 @@ def chat(server: ServerOption = None, profile: ProfileOption = "default",
         typer.echo(f"nodechat: {exc.message}", err=True)
         raise typer.Exit(2) from None
     url = server or (saved.server if saved else "ws://127.0.0.1:7801/")
+    password = os.environ.get("NODECHAT_PASSWORD")
     auto = (AutoLogin(username, password, register_email or "", bool(register_email))
             if username and password else None)
     ChatApp(url, profile, store, auto=auto, editor=editor).run()

@@ -68,3 +68,25 @@ async def test_mentions_while_away_are_counted_at_login(node: ChatNode, signup: 
     conv = session.state.conversations[channel]
     assert (conv.unread, conv.mentions) == (4, 2)
     await session.close()
+
+
+async def test_voice_participants_through_the_session(node: ChatNode, signup: Signup,
+                                                      tmp_path: Path) -> None:
+    """The client's voice state follows the server: join, others joining, leaving."""
+    ann, bob = await signup("vann2"), await signup("vbob2")
+    group = await bob.client.request("group.create", name="Studio")
+    room = await bob.client.request("channel.create", group_id=group["id"], name="live",
+                                    kind="voice")
+    invite = await bob.client.request("invite.create", group_id=group["id"])
+    await ann.client.request("group.join", code=invite["code"])
+    await bob.client.request("voice.join", channel=room["id"])
+
+    session = ChatSession(node.url, profile="v", store=ProfileStore(tmp_path / "profiles"))
+    await session.login("vann2", ann.password)
+    assert session.state.voice.get(room["id"]) == [bob.id]  # from the snapshot
+    assert sorted(await session.voice_join(room["id"])) == sorted([ann.id, bob.id])
+    await bob.client.request("voice.leave")
+    await until(lambda: session.state.voice.get(room["id"]) == [ann.id])  # voice.updated
+    await session.voice_leave()
+    await until(lambda: not session.state.voice.get(room["id"]))
+    await session.close()
