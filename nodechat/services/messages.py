@@ -8,7 +8,7 @@ conversation gets ``NotFound``, never a hint that it exists.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from nodechat.bus import Bus, Event, group_topic, publish_quietly, user_topic
@@ -32,7 +32,7 @@ from nodechat.services.api import (
     SendItem,
     SendResult,
 )
-from nodechat.storage.base import AppendResult, Store
+from nodechat.storage.base import AppendResult, NewMessage, Store
 
 MAX_BODY = 4000
 MAX_NONCE = 64
@@ -124,11 +124,9 @@ class LocalMessageService(MessageService):
         return await self._store_one(item, await self._check_send(item))
 
     async def send_many(self, items: Sequence[SendItem]) -> list[SendResult | ChatError]:
-        """Check every item concurrently, then store them in item order in one group commit.
-
-        The appends are started in item order; a store with ``ordered_appends``
-        keeps that order while committing them together. On other stores the
-        items of one conversation are appended one after another.
+        """Check the items (one author's items to one conversation once), then store
+        them with ``MessageStore.append_many``, which keeps each conversation's
+        items in order, and publish what was created in seq order.
         """
         if len(items) == 1:  # nothing to overlap: the plain path, without tasks
             one = items[0]
@@ -138,36 +136,38 @@ class LocalMessageService(MessageService):
             except ChatError as exc:
                 return [exc]
         checked = await self._check_many(items)
-        outcomes: list[SendResult | ChatError | None] = [None] * len(items)
-
-        async def store(i: int, topics: tuple[str, ...]) -> None:
-            try:
-                outcomes[i] = await self._store_one(items[i], topics)
-            except ChatError as exc:
-                outcomes[i] = exc
-
-        runs: list[Awaitable[None]] = []
-        if self._messages.ordered_appends:
-            for i, topics in enumerate(checked):  # started now, in order; run concurrently
-                if isinstance(topics, ChatError):
-                    outcomes[i] = topics
-                else:
-                    runs.append(asyncio.ensure_future(store(i, topics)))
-        else:
-            lanes: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
-            for i, topics in enumerate(checked):
-                if isinstance(topics, ChatError):
-                    outcomes[i] = topics
-                else:
-                    lanes.setdefault(items[i].conversation_id, []).append((i, topics))
-
-            async def lane(run: list[tuple[int, tuple[str, ...]]]) -> None:
-                for i, topics in run:
-                    await store(i, topics)
-
-            runs = [lane(run) for run in lanes.values()]
-        await asyncio.gather(*runs)
-        return [o if o is not None else InternalError("send not run") for o in outcomes]
+        outcomes: list[SendResult | ChatError] = [InternalError("send not run")] * len(items)
+        now = self._clock()
+        todo: list[tuple[int, tuple[str, ...]]] = []
+        for i, checked_topics in enumerate(checked):
+            if isinstance(checked_topics, ChatError):
+                outcomes[i] = checked_topics
+            else:
+                todo.append((i, checked_topics))
+        new = [NewMessage(items[i].conversation_id, new_id("m"), items[i].identity.user_id,
+                          items[i].body, items[i].nonce, items[i].reply_to, now) for i, _ in todo]
+        appended = await self._messages.append_many(new)
+        for (i, topics), result in zip(todo, appended, strict=True):
+            item = items[i]
+            if isinstance(result, NotFound) and \
+                    item.conversation_id == self_conversation_id(item.identity.user_id):
+                try:  # notes to self exist from their first use
+                    outcomes[i] = await self._store_one(item, topics)
+                except ChatError as exc:
+                    outcomes[i] = exc
+                continue
+            if isinstance(result, NotFound):
+                outcomes[i] = _not_found()
+            elif isinstance(result, ChatError):
+                outcomes[i] = result
+            else:
+                if result.created:
+                    event = Event("message.created", result.message.to_dict(),
+                                  origin=item.identity.session_id)
+                    for topic in topics:
+                        await publish_quietly(self._bus, topic, event)
+                outcomes[i] = SendResult(result.message, result.created)
+        return outcomes
 
     async def _check_many(self, items: Sequence[SendItem]) -> list[tuple[str, ...] | ChatError]:
         """Each item's topics, or why it may not be sent. One author's items to one

@@ -9,12 +9,14 @@ backend exceptions never escape.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from nodechat.errors import ChatError, InternalError
 from nodechat.models import (
     AuthSession,
     Channel,
@@ -50,6 +52,19 @@ class AppendResult:
 
     message: Message
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One message for :meth:`MessageStore.append_many` (the arguments of ``append``)."""
+
+    conversation_id: str
+    message_id: str
+    author_id: str
+    body: str
+    nonce: str
+    reply_to: str | None
+    now: int
 
 
 class AccountStore(ABC):
@@ -298,6 +313,39 @@ class MessageStore(ABC):
         message with ``created=False``. ``NotFound`` if the conversation does
         not exist. Durable when it returns.
         """
+
+    async def append_many(self, items: Sequence[NewMessage]) -> list[AppendResult | ChatError]:
+        """Append several messages, each with its own result or error; the messages of
+        one conversation get their seqs in item order. Durable when it returns.
+
+        This default starts the appends in item order when ``ordered_appends``
+        (so they share a commit), else appends one conversation's items one
+        after another; a backend may do the whole batch in one transaction.
+        """
+        outcomes: list[AppendResult | ChatError | None] = [None] * len(items)
+
+        async def one(i: int) -> None:
+            m = items[i]
+            try:
+                outcomes[i] = await self.append(
+                    m.conversation_id, message_id=m.message_id, author_id=m.author_id,
+                    body=m.body, nonce=m.nonce, reply_to=m.reply_to, now=m.now)
+            except ChatError as exc:
+                outcomes[i] = exc
+
+        if self.ordered_appends:
+            await asyncio.gather(*[asyncio.ensure_future(one(i)) for i in range(len(items))])
+        else:
+            lanes: dict[str, list[int]] = {}
+            for i, m in enumerate(items):
+                lanes.setdefault(m.conversation_id, []).append(i)
+
+            async def lane(indexes: list[int]) -> None:
+                for i in indexes:
+                    await one(i)
+
+            await asyncio.gather(*(lane(indexes) for indexes in lanes.values()))
+        return [o if o is not None else InternalError("append not run") for o in outcomes]
 
     @abstractmethod
     async def get_message(self, message_id: str) -> Message | None:

@@ -15,6 +15,7 @@ from nodechat.models import (
     self_conversation_id,
 )
 from nodechat.storage import AppendResult, Store
+from nodechat.storage.base import NewMessage
 
 T0 = 1_700_000_000_000
 DM = direct_conversation_id("usr_a", "usr_b")
@@ -278,3 +279,31 @@ async def test_count_messages_by_day(store: Store) -> None:
     assert await store.messages.count_messages_by_day(start + 1, start + day + 1) == {
         first: 1, first + 1: 1}
     assert await store.messages.count_messages_by_day(start + 10 * day, start + 11 * day) == {}
+
+
+async def test_append_many_answers_each_item_in_order(store: Store) -> None:
+    await make_dm(store)
+    await post(store, 1)  # nonce-1 exists; msg_0001 is taken
+
+    def new(n: int, **over: str) -> NewMessage:
+        fields = {"conversation_id": DM, "message_id": f"mm_{n:04d}", "author_id": "usr_a",
+                  "body": f"many {n}", "nonce": f"many-{n}"} | over
+        return NewMessage(reply_to=None, now=T0 + n, **fields)  # type: ignore[arg-type]
+
+    items = [new(n) for n in range(10)]
+    items[3] = new(3, conversation_id="dm:usr_x:usr_y")  # no such conversation
+    items[5] = new(5, nonce="nonce-1")  # a retry of the stored message 1
+    items[7] = new(7, message_id="msg_0001")  # an id that is taken
+    results = await store.messages.append_many(items)
+
+    assert isinstance(results[3], NotFound)
+    assert isinstance(results[7], Conflict)
+    again = results[5]
+    assert isinstance(again, AppendResult) and not again.created and again.message.seq == 1
+    made = [r for i, r in enumerate(results) if i not in (3, 5, 7)]
+    assert all(isinstance(r, AppendResult) and r.created for r in made)
+    assert [r.message.seq for r in made if isinstance(r, AppendResult)] == list(range(2, 9))
+    # the failed items left nothing behind: no seq was used up, no row written
+    assert (await store.messages.get_conversation(DM)).last_seq == 8  # type: ignore[union-attr]
+    assert await store.messages.get_message("mm_0007") is None
+    assert await store.messages.append_many([]) == []

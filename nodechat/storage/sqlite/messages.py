@@ -6,9 +6,9 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from nodechat.errors import Conflict, NotFound
+from nodechat.errors import ChatError, Conflict, NotFound
 from nodechat.models import Conversation, ConversationKind, Message
-from nodechat.storage.base import AppendResult, MessageStore
+from nodechat.storage.base import AppendResult, MessageStore, NewMessage
 from nodechat.storage.portable import participant_fields
 from nodechat.storage.sqlite.engine import Database
 
@@ -144,41 +144,25 @@ class SqliteMessageStore(MessageStore):
         now: int,
     ) -> AppendResult:
         """Store a message with the next seq; a repeated ``(author_id, nonce)`` returns the first."""
+        new = NewMessage(conversation_id, message_id, author_id, body, nonce, reply_to, now)
+        return await self.db.write(lambda conn: _append(conn, new))
 
-        def fn(conn: sqlite3.Connection) -> AppendResult:
-            existing = conn.execute(
-                f"SELECT {_MESSAGE} FROM messages WHERE author_id = ? AND nonce = ?",
-                (author_id, nonce),
-            ).fetchall()
-            if existing:
-                return AppendResult(_message(existing[0]), created=False)
-            bumped = conn.execute(
-                "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
-                (conversation_id,),
-            ).fetchall()
-            if not bumped:
-                raise NotFound("no such conversation", code="conversation_not_found")
-            seq: int = bumped[0][0]
-            try:
-                conn.execute(
-                    f"INSERT INTO messages ({_MESSAGE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
-                    (message_id, conversation_id, seq, author_id, body, nonce, reply_to, now),
-                )
-            except sqlite3.IntegrityError as exc:
-                raise Conflict("a message with this id exists", code="message_exists") from exc
-            message = Message(
-                id=message_id,
-                conversation_id=conversation_id,
-                seq=seq,
-                author_id=author_id,
-                body=body,
-                nonce=nonce,
-                created_at=now,
-                reply_to=reply_to,
-            )
-            return AppendResult(message, created=True)
+    async def append_many(self, items: Sequence[NewMessage]) -> list[AppendResult | ChatError]:
+        """The whole batch in one writer job: one future, items in order, each in a savepoint."""
 
-        return await self.db.write(fn)
+        def fn(conn: sqlite3.Connection) -> list[AppendResult | ChatError]:
+            outcomes: list[AppendResult | ChatError] = []
+            for item in items:
+                conn.execute("SAVEPOINT item")
+                try:
+                    outcomes.append(_append(conn, item))
+                except ChatError as exc:
+                    conn.execute("ROLLBACK TO item")
+                    outcomes.append(exc)
+                conn.execute("RELEASE item")
+            return outcomes
+
+        return await self.db.write(fn) if items else []
 
     async def get_message(self, message_id: str) -> Message | None:
         """The message, or None."""
@@ -333,3 +317,31 @@ class SqliteMessageStore(MessageStore):
             (user_a, user_b, user_b, user_a),
         )
         return row is not None
+
+
+def _append(conn: sqlite3.Connection, m: NewMessage) -> AppendResult:
+    existing = conn.execute(
+        f"SELECT {_MESSAGE} FROM messages WHERE author_id = ? AND nonce = ?",
+        (m.author_id, m.nonce),
+    ).fetchall()
+    if existing:
+        return AppendResult(_message(existing[0]), created=False)
+    bumped = conn.execute(
+        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+        (m.conversation_id,),
+    ).fetchall()
+    if not bumped:
+        raise NotFound("no such conversation", code="conversation_not_found")
+    seq: int = bumped[0][0]
+    try:
+        conn.execute(
+            f"INSERT INTO messages ({_MESSAGE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
+            (m.message_id, m.conversation_id, seq, m.author_id, m.body, m.nonce, m.reply_to,
+             m.now),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise Conflict("a message with this id exists", code="message_exists") from exc
+    message = Message(id=m.message_id, conversation_id=m.conversation_id, seq=seq,
+                      author_id=m.author_id, body=m.body, nonce=m.nonce, created_at=m.now,
+                      reply_to=m.reply_to)
+    return AppendResult(message, created=True)
