@@ -188,6 +188,10 @@ class ChatApp(CommandsMixin):
     def _show_messages(self, follow: bool = False) -> None:
         state = self.session.state
         self.main.query_one(MessageList).show(state, self.active, follow=follow)
+        self._show_header()
+
+    def _show_header(self) -> None:
+        state = self.session.state
         header = Text(state.title(self.active) if self.active else "nodechat", style="bold")
         conv = state.conversations.get(self.active or "")
         if conv is not None and conv.id in state.muted:
@@ -249,6 +253,7 @@ class ChatApp(CommandsMixin):
                 self.spawn(self.session.mark_read(self.active), group="read")
         if change.members:
             self._show_members()
+            self._show_header()  # a voice channel's header lists who is in it
         if change.typing:
             self._show_typing()
         for notice in change.notices:

@@ -44,8 +44,19 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         await command(pilot, app, "/channel new lounge voice")
         await wait_for(pilot, lambda: app.session.state.title(app.active or "").endswith(
             "♪ lounge"), "the voice channel")
-        await command(pilot, app, "/voice")  # the server may not have voice yet: no crash
-        await wait_for(pilot, lambda: said(app, "voice"), "a voice answer")
+        lounge = app.active
+        assert lounge is not None
+        await command(pilot, app, "/voice")  # join the open voice channel
+        await wait_for(pilot, lambda: said(app, "in voice with 1 participant"), "the join")
+        await bob.client.request("voice.join", channel=lounge)  # voice.updated from the server
+
+        def header() -> str:
+            return str(app.main.query_one("#conversation-header", Static).render())
+
+        await wait_for(pilot, lambda: bob.name in header() and ann.name in header(),
+                       "both participants in the voice channel's header")
+        await command(pilot, app, "/voice leave")
+        await wait_for(pilot, lambda: ann.name not in header(), "ann left the voice channel")
 
         await command(pilot, app, "/leave")  # the owner cannot leave: said in plain words
         await wait_for(pilot, lambda: said(app, "owner cannot leave"), "the refusal")
