@@ -18,7 +18,6 @@ delete the group or transfer it first.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -29,32 +28,21 @@ from nodechat.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from nodechat.models import (
     AuthSession,
     Channel,
-    ChannelKind,
     Group,
-    Invite,
     Member,
     Role,
     User,
-    new_id,
     now_ms,
 )
 from nodechat.services import passwords, validate
 from nodechat.services.admin import AdminService, Caller, Record
 from nodechat.services.auth import (
-    DEFAULT_ABOUT,
-    MAX_DISPLAY_NAME,
     USERNAME_RE,
     announce_revoked,
     check_password,
-    normalize_email,
-    normalize_username,
+    create_account,
 )
-from nodechat.services.groups import (
-    DEFAULT_CHANNEL,
-    DEFAULT_INVITE_TTL,
-    MAX_CHANNELS,
-    MAX_INVITE_TTL,
-)
+from nodechat.services.groups import add_channel, found_group, issue_invite
 from nodechat.storage.base import Store
 
 DAY_MS = 86_400_000
@@ -198,16 +186,10 @@ class LocalAdminService(AdminService):
     async def create_user(self, caller: Caller, username: str, email: str, password: str, *,
                           display_name: str | None = None, admin: bool = False) -> Record:
         await self._authorize(caller)
-        name = normalize_username(username)
-        mail = normalize_email(email)
-        check_password(password)
-        shown = validate.text(display_name if display_name is not None else name,
-                              "display_name", max_len=MAX_DISPLAY_NAME)
-        password_hash = await asyncio.to_thread(passwords.hash_password, password,
-                                                self._settings.bcrypt_rounds)
-        user = User(id=new_id("u"), username=name, email=mail, display_name=shown,
-                    about=DEFAULT_ABOUT, created_at=self._clock(), is_admin=admin)
-        await self._accounts.create_user(user, password_hash)
+        user = await create_account(self._accounts, username, email, password,
+                                    display_name=display_name,
+                                    rounds=self._settings.bcrypt_rounds, clock=self._clock,
+                                    is_admin=admin)
         return user_record(user)
 
     async def disable_user(self, caller: Caller, user: str) -> Record:
@@ -291,9 +273,6 @@ class LocalAdminService(AdminService):
     async def create_group(self, caller: Caller, name: str, *, owner: str | None = None,
                            description: str = "") -> Record:
         await self._authorize(caller)
-        clean_name = validate.text(name, "name", max_len=100)
-        clean_description = validate.text(description, "description", min_len=0,
-                                          max_len=1000, single_line=False)
         if owner is None:
             if caller is None:
                 raise InvalidRequest("give the group an owner (--owner USER)",
@@ -302,15 +281,9 @@ class LocalAdminService(AdminService):
         owner_user = await self._user(owner)
         if owner_user.disabled:
             raise Conflict("a disabled account cannot own a group", code="owner_disabled")
-        now = self._clock()
-        group = Group(new_id("g"), clean_name, clean_description, owner_user.id, now)
-        welcome = Channel(new_id("ch"), group.id, DEFAULT_CHANNEL, ChannelKind.TEXT, 0, "", now)
-        await self._groups.create_group(group, Member(group.id, owner_user.id, Role.OWNER, now),
-                                        [welcome])
-        view = {**group.to_dict(), "channels": [welcome.to_dict()], "role": Role.OWNER.value,
-                "member_count": 1}
-        await publish_quietly(self._bus, user_topic(owner_user.id), Event("group.created", view))
-        return await self._group_record(group)
+        view = await found_group(self._groups, self._bus, owner_user.id, name, description,
+                                 self._clock())
+        return await self._group_record(view.group)
 
     async def delete_group(self, caller: Caller, group_id: str) -> Record:
         await self._authorize(caller)
@@ -381,23 +354,9 @@ class LocalAdminService(AdminService):
     async def create_channel(self, caller: Caller, group_id: str, name: str, *,
                              kind: str = "text", topic: str = "") -> Record:
         await self._authorize(caller)
-        try:
-            channel_kind = ChannelKind(kind)
-        except ValueError:
-            raise InvalidRequest("kind must be 'text' or 'voice'", code="invalid_kind",
-                                 field="kind") from None
-        clean_name = validate.text(name, "name", max_len=100)
-        clean_topic = validate.text(topic, "topic", min_len=0, max_len=500)
         group = await self._group(group_id)
-        existing = await self._groups.list_channels(group.id)
-        if len(existing) >= MAX_CHANNELS:
-            raise Conflict(f"a group has at most {MAX_CHANNELS} channels",
-                           code="too_many_channels")
-        position = max((c.position for c in existing), default=-1) + 1
-        channel = Channel(new_id("ch"), group.id, clean_name, channel_kind, position,
-                          clean_topic, self._clock())
-        await self._groups.create_channel(channel)
-        await self._publish(group.id, "channel.created", channel.to_dict())
+        channel = await add_channel(self._groups, self._bus, group.id, name, kind, topic,
+                                    self._clock())
         return channel.to_dict()
 
     async def rename_channel(self, caller: Caller, channel_id: str, name: str) -> Record:
@@ -427,16 +386,11 @@ class LocalAdminService(AdminService):
                             expires_in: int | None = None,
                             max_uses: int | None = None) -> Record:
         await self._authorize(caller)
-        ttl = DEFAULT_INVITE_TTL if expires_in is None else expires_in
-        validate.bounded_int(ttl, "expires_in", low=0, high=MAX_INVITE_TTL)
-        validate.bounded_int(max_uses, "max_uses", low=1, high=1_000_000)
         group = await self._group(group_id)
-        now = self._clock()
         # The local operator has no account: the invite is made in the owner's name.
         creator = caller.user_id if caller is not None else group.owner_id
-        invite = Invite(secrets.token_urlsafe(9), group.id, creator, now,
-                        None if ttl == 0 else now + ttl * 1000, max_uses)
-        await self._groups.create_invite(invite)
+        invite = await issue_invite(self._groups, group.id, creator, self._clock(), expires_in,
+                                    max_uses)
         return invite.to_dict()
 
     async def revoke_invite(self, caller: Caller, code: str) -> Record:

@@ -36,7 +36,7 @@ from nodechat.services.api import AuthService
 from nodechat.services.audience import audience_topics
 from nodechat.services.ratelimit import FailureLimiter
 from nodechat.services.tokens import TokenIssuer, TokenVerifier, hash_refresh, new_refresh_token
-from nodechat.storage.base import RefreshOutcome, Store
+from nodechat.storage.base import AccountStore, RefreshOutcome, Store
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,23 @@ def check_password(password: str, field: str = "password") -> None:
         )
 
 
+async def create_account(accounts: AccountStore, username: str, email: str, password: str, *,
+                         display_name: str | None, rounds: int, clock: Callable[[], int],
+                         is_admin: bool = False) -> User:
+    """Validate, hash (bcrypt, off the event loop) and store a new account; the user.
+    Every field is checked before the slow hash and before anything is written."""
+    name = normalize_username(username)
+    mail = normalize_email(email)
+    check_password(password)
+    shown = validate.text(display_name if display_name is not None else name,
+                          "display_name", max_len=MAX_DISPLAY_NAME)
+    password_hash = await asyncio.to_thread(passwords.hash_password, password, rounds)
+    user = User(id=new_id("u"), username=name, email=mail, display_name=shown,
+                about=DEFAULT_ABOUT, created_at=clock(), is_admin=is_admin)
+    await accounts.create_user(user, password_hash)
+    return user
+
+
 async def announce_revoked(bus: Bus, user_id: str, session_ids: Sequence[str]) -> None:
     """Publish ``session.revoked`` on the user's topic, so socket nodes close the live
     connections of those sessions (4001). Logged, never raised, if the bus is down."""
@@ -154,26 +171,9 @@ class LocalAuthService(AuthService):
         user_agent: str = "",
     ) -> TokenPair:
         """Create an account and log it in."""
-        name = normalize_username(username)
-        mail = normalize_email(email)
-        check_password(password)
-        shown = validate.text(
-            display_name if display_name is not None else name,
-            "display_name",
-            max_len=MAX_DISPLAY_NAME,
-        )
-        password_hash = await asyncio.to_thread(
-            passwords.hash_password, password, self._settings.bcrypt_rounds
-        )
-        user = User(
-            id=new_id("u"),
-            username=name,
-            email=mail,
-            display_name=shown,
-            about=DEFAULT_ABOUT,
-            created_at=self._clock(),
-        )
-        await self._accounts.create_user(user, password_hash)
+        user = await create_account(self._accounts, username, email, password,
+                                    display_name=display_name,
+                                    rounds=self._settings.bcrypt_rounds, clock=self._clock)
         return await self._start_session(user, address, user_agent)
 
     async def login(

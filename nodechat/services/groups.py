@@ -25,12 +25,63 @@ from nodechat.models import (
 )
 from nodechat.services import validate
 from nodechat.services.api import GroupService, GroupView
-from nodechat.storage.base import Store
+from nodechat.storage.base import GroupStore, Store
 
 DEFAULT_CHANNEL = "welcome"
 DEFAULT_INVITE_TTL = 7 * 24 * 3600
 MAX_INVITE_TTL = 365 * 24 * 3600
 MAX_CHANNELS = 500
+
+
+async def found_group(groups: GroupStore, bus: Bus, owner_id: str, name: str, description: str,
+                      now: int, origin: str | None = None) -> GroupView:
+    """Create a group owned by ``owner_id`` with its #welcome channel; announce it to the
+    owner's sessions (``group.created``). Inputs are checked before anything is written."""
+    group = Group(new_id("g"), validate.text(name, "name", max_len=100),
+                  validate.text(description, "description", min_len=0, max_len=1000,
+                                single_line=False), owner_id, now)
+    owner = Member(group.id, owner_id, Role.OWNER, now)
+    welcome = Channel(new_id("ch"), group.id, DEFAULT_CHANNEL, ChannelKind.TEXT, 0, "", now)
+    await groups.create_group(group, owner, [welcome])
+    view = GroupView(group, [welcome], Role.OWNER.value, 1)
+    await publish_quietly(bus, user_topic(owner_id),
+                          Event("group.created", view.to_dict(), origin=origin))
+    return view
+
+
+async def add_channel(groups: GroupStore, bus: Bus, group_id: str, name: str, kind: str,
+                      topic: str, now: int, origin: str | None = None) -> Channel:
+    """Add a channel at the end of a group's list; announce it (``channel.created``).
+    Inputs and the channel limit are checked before anything is written."""
+    try:
+        channel_kind = ChannelKind(kind)
+    except ValueError:
+        raise InvalidRequest("kind must be 'text' or 'voice'", code="invalid_kind",
+                             field="kind") from None
+    clean_name = validate.text(name, "name", max_len=100)
+    clean_topic = validate.text(topic, "topic", min_len=0, max_len=500)
+    existing = await groups.list_channels(group_id)
+    if len(existing) >= MAX_CHANNELS:
+        raise Conflict(f"a group has at most {MAX_CHANNELS} channels", code="too_many_channels")
+    position = max((c.position for c in existing), default=-1) + 1
+    channel = Channel(new_id("ch"), group_id, clean_name, channel_kind, position, clean_topic,
+                      now)
+    await groups.create_channel(channel)
+    await publish_quietly(bus, group_topic(group_id),
+                          Event("channel.created", channel.to_dict(), origin=origin))
+    return channel
+
+
+async def issue_invite(groups: GroupStore, group_id: str, created_by: str, now: int,
+                       expires_in: int | None, max_uses: int | None) -> Invite:
+    """A new invite code (``expires_in`` seconds, 0 = never; default 7 days)."""
+    ttl = DEFAULT_INVITE_TTL if expires_in is None else expires_in
+    validate.bounded_int(ttl, "expires_in", low=0, high=MAX_INVITE_TTL)
+    validate.bounded_int(max_uses, "max_uses", low=1, high=1_000_000)
+    invite = Invite(secrets.token_urlsafe(9), group_id, created_by, now,
+                    None if ttl == 0 else now + ttl * 1000, max_uses)
+    await groups.create_invite(invite)
+    return invite
 
 
 class LocalGroupService(GroupService):
@@ -94,17 +145,8 @@ class LocalGroupService(GroupService):
     # -- groups ------------------------------------------------------------
 
     async def create_group(self, identity: Identity, name: str, description: str = "") -> GroupView:
-        now = self._clock()
-        group = Group(new_id("g"), validate.text(name, "name", max_len=100),
-                      validate.text(description, "description", min_len=0, max_len=1000,
-                                    single_line=False), identity.user_id, now)
-        owner = Member(group.id, identity.user_id, Role.OWNER, now)
-        welcome = Channel(new_id("ch"), group.id, DEFAULT_CHANNEL, ChannelKind.TEXT, 0, "", now)
-        await self._groups.create_group(group, owner, [welcome])
-        view = GroupView(group, [welcome], Role.OWNER.value, 1)
-        await publish_quietly(self._bus, user_topic(identity.user_id),
-                                Event("group.created", view.to_dict(), origin=identity.session_id))
-        return view
+        return await found_group(self._groups, self._bus, identity.user_id, name, description,
+                                 self._clock(), identity.session_id)
 
     async def list_groups(self, identity: Identity) -> list[GroupView]:
         views = []
@@ -143,21 +185,8 @@ class LocalGroupService(GroupService):
     async def create_channel(self, identity: Identity, group_id: str, name: str,
                              kind: str = "text", topic: str = "") -> Channel:
         await self._manager(identity, group_id)
-        try:
-            channel_kind = ChannelKind(kind)
-        except ValueError:
-            raise InvalidRequest("kind must be 'text' or 'voice'", code="invalid_kind",
-                                 field="kind") from None
-        existing = await self._groups.list_channels(group_id)
-        if len(existing) >= MAX_CHANNELS:
-            raise Conflict(f"a group has at most {MAX_CHANNELS} channels", code="too_many_channels")
-        position = max((c.position for c in existing), default=-1) + 1
-        channel = Channel(new_id("ch"), group_id, validate.text(name, "name", max_len=100),
-                          channel_kind, position,
-                          validate.text(topic, "topic", min_len=0, max_len=500), self._clock())
-        await self._groups.create_channel(channel)
-        await self._publish(group_id, "channel.created", channel.to_dict(), identity)
-        return channel
+        return await add_channel(self._groups, self._bus, group_id, name, kind, topic,
+                                 self._clock(), identity.session_id)
 
     async def update_channel(self, identity: Identity, channel_id: str, *,
                              name: str | None = None, topic: str | None = None) -> Channel:
@@ -278,14 +307,8 @@ class LocalGroupService(GroupService):
                             expires_in: int | None = None,
                             max_uses: int | None = None) -> Invite:
         await self._manager(identity, group_id)
-        ttl = DEFAULT_INVITE_TTL if expires_in is None else expires_in
-        validate.bounded_int(ttl, "expires_in", low=0, high=MAX_INVITE_TTL)
-        validate.bounded_int(max_uses, "max_uses", low=1, high=1_000_000)
-        now = self._clock()
-        invite = Invite(secrets.token_urlsafe(9), group_id, identity.user_id, now,
-                        None if ttl == 0 else now + ttl * 1000, max_uses)
-        await self._groups.create_invite(invite)
-        return invite
+        return await issue_invite(self._groups, group_id, identity.user_id, self._clock(),
+                                  expires_in, max_uses)
 
     async def list_invites(self, identity: Identity, group_id: str) -> list[Invite]:
         await self._manager(identity, group_id)
