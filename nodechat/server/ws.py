@@ -212,12 +212,7 @@ class SocketEndpoint:
                                       d.get("reply_to")))
             outcomes: list[Any]
             try:
-                if len(items) == 1:  # the common case at low load: no batch machinery
-                    one = items[0]
-                    outcomes = [await self.services.messages.send(
-                        identity, one.conversation_id, one.body, one.nonce, one.reply_to)]
-                else:
-                    outcomes = await self.services.messages.send_many(items)
+                outcomes = await self.services.messages.send_many(items)
             except ChatError as exc:
                 outcomes = [exc] * len(items)
             except Exception:

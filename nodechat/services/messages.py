@@ -161,12 +161,7 @@ class LocalMessageService(MessageService):
             elif isinstance(result, ChatError):
                 outcomes[i] = result
             else:
-                if result.created:
-                    event = Event("message.created", result.message.to_dict(),
-                                  origin=item.identity.session_id)
-                    for topic in topics:
-                        await publish_quietly(self._bus, topic, event)
-                outcomes[i] = SendResult(result.message, result.created)
+                outcomes[i] = await self._announce(item, topics, result)
         return outcomes
 
     async def _check_many(self, items: Sequence[SendItem]) -> list[tuple[str, ...] | ChatError]:
@@ -215,7 +210,7 @@ class LocalMessageService(MessageService):
                                      code="invalid_reply", field="reply_to")
 
     async def _store_one(self, item: SendItem, topics: tuple[str, ...]) -> SendResult:
-        """Append a checked send, then publish it. The append is queued before any suspension."""
+        """Append a checked send, then publish it."""
         identity, conversation_id = item.identity, item.conversation_id
         message_id, now = new_id("m"), self._clock()
 
@@ -233,8 +228,14 @@ class LocalMessageService(MessageService):
             await self._messages.ensure_conversation(Conversation(
                 conversation_id, ConversationKind.SELF, participants=(identity.user_id,)))
             result = await append()
+        return await self._announce(item, topics, result)
+
+    async def _announce(self, item: SendItem, topics: tuple[str, ...],
+                        result: AppendResult) -> SendResult:
+        """Publish a newly stored message (a repeated nonce publishes nothing); the ack."""
         if result.created:
-            event = Event("message.created", result.message.to_dict(), origin=identity.session_id)
+            event = Event("message.created", result.message.to_dict(),
+                          origin=item.identity.session_id)
             for topic in topics:
                 await publish_quietly(self._bus, topic, event)
         return SendResult(result.message, result.created)
