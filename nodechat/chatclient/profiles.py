@@ -8,9 +8,7 @@ atomically; the access token is never written.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 from platformdirs import user_config_dir
 
 from nodechat.errors import InvalidRequest
+from nodechat.files import write_private_json
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -64,18 +63,10 @@ class ProfileStore:
     def save(self, profile: Profile) -> Path:
         """Write the profile owner-only (0600), atomically."""
         target = self.path(profile.name)
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = asdict(profile)
         data.pop("name")
         data["muted"] = list(profile.muted)
-        tmp = target.with_suffix(".json.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
+        write_private_json(target, data)
         return target
 
     def forget_token(self, name: str) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +32,7 @@ from nodechat.bus import MemoryBus
 from nodechat.cli.admin_io import EXIT_UNAUTHORIZED, EXIT_USAGE, fail, reported, say
 from nodechat.client import ChatClient, RequestFailed
 from nodechat.errors import ChatError, Forbidden, NotFound, Unauthenticated
+from nodechat.files import write_private_json
 from nodechat.models import now_ms
 from nodechat.services.admin import invoke
 from nodechat.services.admin_local import LocalAdminService
@@ -98,13 +98,7 @@ class Credentials:
 
     def save(self) -> None:
         """Write the file, readable by its owner only (0600, directory 0700)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(self.data, fh, indent=2)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        write_private_json(self.path, self.data)
 
 
 def token_entry(username: str, tokens: dict[str, Any]) -> dict[str, Any]:
