@@ -10,6 +10,12 @@ directory, rewrites those imports to ``nodechat.proto.v1`` (like temporalio's
 ``scripts/gen_protos.py``), adds the package ``__init__.py`` files and moves the
 result into place. The output depends on the grpcio-tools version; regenerate
 with the version CI installs.
+
+Only the messages (``*_pb2.py``, ``*_pb2.pyi``) are generated, not the
+``*_pb2_grpc.py`` stubs: nodechat's servers register their handlers and its
+clients build their calls from the service descriptors (``nodechat.rpc``), so
+the placeholder servicer classes would be dead code. Other languages generate
+their own stubs from ``proto/``.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ _IMPORT_FIXES = [
 _INITS = {
     Path(
         "__init__.py"
-    ): '"""Generated protobuf and gRPC code (scripts/gen_protos.py); do not edit."""\n',
+    ): '"""Generated protobuf code (scripts/gen_protos.py); do not edit."""\n',
     Path(
         "v1/__init__.py"
     ): '"""nodechat.v1 messages and services, generated from proto/nodechat/v1."""\n',
@@ -62,7 +68,6 @@ def _protoc(out: Path) -> None:
         f"--proto_path={well_known}",
         f"--python_out={out}",
         f"--pyi_out={out}",
-        f"--grpc_python_out={out}",
         *(str(p.relative_to(PROTO_DIR)) for p in protos),
     ]
     subprocess.run(cmd, check=True, cwd=PROTO_DIR)

@@ -1,1 +1,1 @@
-"""Generated protobuf and gRPC code (scripts/gen_protos.py); do not edit."""
+"""Generated protobuf code (scripts/gen_protos.py); do not edit."""

@@ -40,13 +40,7 @@ from nodechat.errors import (
     Unavailable,
 )
 from nodechat.models import Identity
-from nodechat.proto.v1 import (
-    auth_pb2,
-    auth_pb2_grpc,
-    groups_pb2_grpc,
-    messages_pb2,
-    messages_pb2_grpc,
-)
+from nodechat.proto.v1 import auth_pb2, common_pb2, groups_pb2, messages_pb2
 from nodechat.rpc import (
     RemoteAuthService,
     RemoteGroupService,
@@ -93,6 +87,13 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
         await store.close()
 
 
+def unary(channel: grpc.aio.Channel, method: str, reply: Any) -> Any:
+    """A plain grpcio callable for ``nodechat.v1.<method>``, as any standard client makes."""
+    return channel.unary_unary(f"/nodechat.v1.{method}",
+                               request_serializer=lambda m: m.SerializeToString(),
+                               response_deserializer=reply.FromString)
+
+
 def trailer(err: grpc.aio.AioRpcError, key: str) -> Any:
     return dict(err.trailing_metadata() or ()).get(key)
 
@@ -107,9 +108,8 @@ def trailer(err: grpc.aio.AioRpcError, key: str) -> Any:
 )
 async def test_calls_without_the_service_token_are_refused(running: Running, metadata: Any) -> None:
     async with grpc.aio.insecure_channel(running.address) as channel:
-        stub = auth_pb2_grpc.AuthServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await stub.Authenticate(
+            await unary(channel, "AuthService/Authenticate", common_pb2.Identity)(
                 auth_pb2.AuthenticateRequest(access_token="x"), metadata=metadata, timeout=5
             )
     assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
@@ -120,17 +120,17 @@ async def test_the_service_token_admits_and_identity_is_required(running: Runnin
     auth = [("authorization", f"Bearer {TOKEN}")]
     async with grpc.aio.insecure_channel(running.address) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await auth_pb2_grpc.AuthServiceStub(channel).Authenticate(
+            await unary(channel, "AuthService/Authenticate", common_pb2.Identity)(
                 auth_pb2.AuthenticateRequest(access_token="x"), metadata=auth, timeout=5
             )
         assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
         assert b'"code":"invalid_token"' in trailer(info.value, ERROR_KEY)
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await groups_pb2_grpc.GroupServiceStub(channel).ListGroups(
+            await unary(channel, "GroupService/ListGroups", groups_pb2.ListGroupsResponse)(
                 Empty(), metadata=auth, timeout=5
             )
         assert b'"code":"missing_identity"' in trailer(info.value, ERROR_KEY)
-        reply = await messages_pb2_grpc.MessageServiceStub(channel).SendMany(
+        reply = await unary(channel, "MessageService/SendMany", messages_pb2.SendManyResponse)(
             messages_pb2.SendManyRequest(
                 items=[
                     messages_pb2.SendItem(
