@@ -76,6 +76,8 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         assert mine is not None and mine.id
         await pilot.press("c")
         assert app.clipboard == "see https://example.org/x and more"  # OSC 52 copy
+        await pilot.press("o")  # open the message's links from the keyboard
+        await wait_for(pilot, lambda: said(app, "opening https://example.org/x"), "the link")
 
         await pilot.press("e")
         await wait_for(pilot, lambda: app.editing == mine.id, "edit mode")
@@ -92,6 +94,13 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         await bob.send(welcome, "a needle in the haystack")
         await bob.send(welcome, "something else")
         await wait_for(pilot, lambda: any("something else" in t for t in texts(app)), "bob")
+        compose = app.main.query_one(ComposeArea)
+        await wait_for(pilot, lambda: bob.name in compose.names, "the member names")
+        compose.focus()
+        await pilot.press(*f"hi @{bob.name[:4]}", "tab")  # @-completion of a member name
+        assert compose.text == f"hi @{bob.name} "
+        compose.load_text("")
+
         await pilot.press("ctrl+f")
         search = app.main.query_one("#search", Input)
         assert search.has_focus

@@ -49,9 +49,10 @@ def wait_screen(tmux: list[str], name: str, needle: str, timeout: float = 30.0) 
     raise AssertionError(f"{needle!r} never appeared on {name}'s screen:\n{text}")
 
 
-def start_chat(tmux: list[str], name: str, url: str, username: str, home: Path) -> None:
+def start_chat(tmux: list[str], name: str, url: str, username: str, home: Path,
+               **extra: str) -> None:
     env = {"XDG_CONFIG_HOME": str(home), "NODECHAT_PASSWORD": PASSWORD,
-           "TERM": "xterm-256color", "PYTHONPATH": os.getcwd()}
+           "TERM": "xterm-256color", "PYTHONPATH": os.getcwd(), **extra}
     command = " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()),
                         shlex.quote(sys.executable), "-m", "nodechat", "chat", "--server",
                         shlex.quote(url), "--username", shlex.quote(username)])
@@ -69,7 +70,9 @@ async def test_two_terminal_clients_chat(tmux: list[str], tmp_path: Path) -> Non
         await ann.client.close()
         await bob.client.close()
 
-        start_chat(tmux, "ann", served.url, ann.name, tmp_path / "ann")
+        editor = tmp_path / "editor.sh"  # an "editor" that writes the message and quits
+        editor.write_text('printf "written in an editor" > "$1"\n', encoding="utf-8")
+        start_chat(tmux, "ann", served.url, ann.name, tmp_path / "ann", VISUAL=f"sh {editor}")
         start_chat(tmux, "bob", served.url, bob.name, tmp_path / "bob")
         for name in ("ann", "bob"):
             wait_screen(tmux, name, " online ")
@@ -80,6 +83,12 @@ async def test_two_terminal_clients_chat(tmux: list[str], tmp_path: Path) -> Non
         subprocess.run([*tmux, "send-keys", "-t", "ann", "Enter"], check=True)
         text = wait_screen(tmux, "bob", "hello from a real terminal")
         assert f"{ann.name}: hello from a real terminal" in text
+
+        # Ctrl+G composes in $VISUAL/$EDITOR (the terminal is handed over and back)
+        subprocess.run([*tmux, "send-keys", "-t", "ann", "C-g"], check=True)
+        wait_screen(tmux, "ann", "written in an editor")  # back in the compose box
+        subprocess.run([*tmux, "send-keys", "-t", "ann", "Enter"], check=True)
+        wait_screen(tmux, "bob", f"{ann.name}: written in an editor")
 
         # the login was remembered: a refresh token in a 0600 profile file
         profile = tmp_path / "ann" / "nodechat" / "profiles" / "default.json"
