@@ -156,7 +156,8 @@ class Conn(asyncio.Protocol):
         transport.write(
             b"GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            % (HOST.encode(), self.port, key))
+            % (HOST.encode(), self.port, key)
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.lost.done():
@@ -177,7 +178,7 @@ class Conn(asyncio.Protocol):
             if end < 0:
                 return
             status = bytes(buf[:end]).split(b"\r\n", 1)[0]
-            del buf[:end + 4]
+            del buf[: end + 4]
             if not status.startswith(b"HTTP/1.1 101"):
                 self.hello.set_exception(ConnectionError(f"handshake refused: {status!r}"))
                 assert self.transport is not None
@@ -193,16 +194,16 @@ class Conn(asyncio.Protocol):
             if ln == 126:
                 if n - pos < 4:
                     break
-                ln = int.from_bytes(buf[pos + 2:pos + 4], "big")
+                ln = int.from_bytes(buf[pos + 2 : pos + 4], "big")
                 hdr = 4
             elif ln == 127:
                 if n - pos < 10:
                     break
-                ln = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                ln = int.from_bytes(buf[pos + 2 : pos + 10], "big")
                 hdr = 10
             if n - pos < hdr + ln:
                 break
-            payload = bytes(buf[pos + hdr:pos + hdr + ln])
+            payload = bytes(buf[pos + hdr : pos + hdr + ln])
             pos += hdr + ln
             opcode = b0 & 0x0F
             if opcode == 1 and b0 & 0x80:
@@ -268,9 +269,12 @@ class Conn(asyncio.Protocol):
         rid = self.next_id
         self.next_id += 1
         self.sent[rid] = t
-        self.out.append(client_frame(
-            b'{"id":%d,"op":"message.send","data":{"conversation":"%s","body":"%s",'
-            b'"nonce":"b%d"}}' % (rid, self.conv, self.body, rid)))
+        self.out.append(
+            client_frame(
+                b'{"id":%d,"op":"message.send","data":{"conversation":"%s","body":"%s",'
+                b'"nonce":"b%d"}}' % (rid, self.conv, self.body, rid)
+            )
+        )
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -281,7 +285,8 @@ class Conn(asyncio.Protocol):
 async def open_conn(port: int, timeout: float = 30.0) -> Conn:
     loop = asyncio.get_running_loop()
     _, conn = await asyncio.wait_for(
-        loop.create_connection(lambda: Conn(port), HOST, port), timeout)
+        loop.create_connection(lambda: Conn(port), HOST, port), timeout
+    )
     await asyncio.wait_for(conn.hello, timeout)
     return conn
 
@@ -338,8 +343,7 @@ class Phase:
             if code == "rate_limited":  # refused, not stored: back off as advised
                 self.refused += 1
                 if self.closed_loop:
-                    conn.loop.call_later(float(error.get("retry_after") or 0.05), self.resend,
-                                         conn)
+                    conn.loop.call_later(float(error.get("retry_after") or 0.05), self.resend, conn)
                 return
         if self.closed_loop and t < self.te:
             conn.queue_send(t)  # refill the window; flushed after this read
@@ -426,8 +430,10 @@ class Worker:
                         conn = await open_conn(port)
                         opened = now()
                     index, name = queue.pop(0)
-                    op, args = "auth.register", {"username": name, "password": PASSWORD,
-                                                  "email": f"{name}@example.org"}
+                    op, args = (
+                        "auth.register",
+                        {"username": name, "password": PASSWORD, "email": f"{name}@example.org"},
+                    )
                     for attempt in range(5):  # bcrypt on a busy machine can miss a deadline
                         try:
                             data = await conn.request(op, timeout=120.0, **args)
@@ -464,9 +470,12 @@ class Worker:
         for p, (a, b) in enumerate(self.pairs):
             state = await a.request("dm.open", user_id=b.user_id)
             self.dm[p] = state["id"].encode()
-        return {"connected": len(self.conns), "pid": os.getpid(),
-                "self_conversations": [f"self:{c.user_id}" for c in self.conns],
-                "dm_conversations": [v.decode() for v in self.dm.values()]}
+        return {
+            "connected": len(self.conns),
+            "pid": os.getpid(),
+            "self_conversations": [f"self:{c.user_id}" for c in self.conns],
+            "dm_conversations": [v.decode() for v in self.dm.values()],
+        }
 
     def assign(self, workload: str) -> None:
         for p, pair in enumerate(self.pairs):
@@ -509,10 +518,15 @@ class Worker:
             c.phase = None
         lost = sum(1 for c in self.conns if c.lost.done())
         return {
-            "win_acks": ph.win_acks, "acks": ph.acks,
+            "win_acks": ph.win_acks,
+            "acks": ph.acks,
             "lat": {k: ph.lat[k].tobytes() for k in KINDS},
-            "seqs": ph.seqs, "errors": dict(ph.errors), "duplicates": ph.duplicates,
-            "refused": ph.refused, "unacked": unacked, "lost_connections": lost,
+            "seqs": ph.seqs,
+            "errors": dict(ph.errors),
+            "duplicates": ph.duplicates,
+            "refused": ph.refused,
+            "unacked": unacked,
+            "lost_connections": lost,
             "msg_events": sum(c.msg_events for c in self.conns),
             "events": sum(c.events for c in self.conns),
             "send_lag": ph.send_lag.tobytes(),
@@ -588,8 +602,9 @@ class CpuSample:
         self.t = now()
         self.procs = dict(procs)
         self.proc = {name: process_ticks(pid) for name, pid in procs.items()}
-        self.main = {name: _stat_ticks(f"/proc/{pid}/task/{pid}/stat")
-                     for name, pid in procs.items()}
+        self.main = {
+            name: _stat_ticks(f"/proc/{pid}/task/{pid}/stat") for name, pid in procs.items()
+        }
         self.threads = {name: thread_ticks(pid) for name, pid in procs.items()}
         self.workers = sum(process_ticks(w) for w in workers)
         self.parent = process_ticks(os.getpid())
@@ -611,12 +626,18 @@ def cpu_report(a: CpuSample, b: CpuSample) -> dict[str, Any]:
     for name, pid in b.procs.items():
         proc = b.proc[name] - a.proc.get(name, 0)
         main = b.main[name] - a.main.get(name, 0)
-        others = [(ticks - a.threads.get(name, {}).get(tid, 0), tid)
-                  for tid, ticks in b.threads[name].items() if tid != pid]
+        others = [
+            (ticks - a.threads.get(name, {}).get(tid, 0), tid)
+            for tid, ticks in b.threads[name].items()
+            if tid != pid
+        ]
         measured += proc
-        per[name] = {"process_pct": pct(proc), "event_loop_thread_pct": pct(main),
-                     "other_threads_pct": pct(proc - main),
-                     "busiest_other_thread_pct": pct(max(others, default=(0, 0))[0])}
+        per[name] = {
+            "process_pct": pct(proc),
+            "event_loop_thread_pct": pct(main),
+            "other_threads_pct": pct(proc - main),
+            "busiest_other_thread_pct": pct(max(others, default=(0, 0))[0]),
+        }
     machine = round(100.0 * ncpu * busy / total, 1) if total else None
     other = round(machine - pct(measured) - pct(gen), 1) if machine is not None else None
     if set(per) == {"server"}:  # nodechat serve: the report's original shape
@@ -655,11 +676,13 @@ def percentile(values: list[float], p: float) -> float:
 def lat_summary(values: list[float]) -> dict[str, Any]:
     values = sorted(values)
     ms = 1000.0
-    return {"count": len(values),
-            "p50_ms": round(percentile(values, 50) * ms, 2),
-            "p95_ms": round(percentile(values, 95) * ms, 2),
-            "p99_ms": round(percentile(values, 99) * ms, 2),
-            "max_ms": round(values[-1] * ms, 2) if values else math.nan}
+    return {
+        "count": len(values),
+        "p50_ms": round(percentile(values, 50) * ms, 2),
+        "p95_ms": round(percentile(values, 95) * ms, 2),
+        "p99_ms": round(percentile(values, 99) * ms, 2),
+        "max_ms": round(values[-1] * ms, 2) if values else math.nan,
+    }
 
 
 def nodechat_command() -> list[str]:
@@ -667,8 +690,11 @@ def nodechat_command() -> list[str]:
     if exe.exists():
         return [str(exe)]
     # not installed next to this interpreter: run the same entry point
-    return [sys.executable, "-c", "import sys; from nodechat.cli import main; "
-            "sys.argv[0] = 'nodechat'; main()"]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from nodechat.cli import main; sys.argv[0] = 'nodechat'; main()",
+    ]
 
 
 class Server:
@@ -676,15 +702,28 @@ class Server:
 
     def __init__(self, data_dir: Path, log_path: Path, store: str = "") -> None:
         self.db_path = data_dir / "nodechat.db"
-        self.cmd = [*nodechat_command(), "serve", "--host", HOST, "--port", "0", "--api-port", "0",
-                    "--data-dir", str(data_dir), "--log-level", "warning"]
+        self.cmd = [
+            *nodechat_command(),
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            "0",
+            "--api-port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--log-level",
+            "warning",
+        ]
         if store:
             self.cmd += ["--store", store]
         env = {k: v for k, v in os.environ.items() if not k.startswith("NODECHAT_")}
         self.log_path = log_path
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(
+            self.cmd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, env=env
+        )
         self.pid = self.proc.pid
         self.port = 0
         self.commands = [" ".join(self.cmd)]
@@ -693,8 +732,7 @@ class Server:
         return {"server": self.pid}
 
     def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() \
-            else ""
+        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
 
     def wait_ready(self, timeout: float = 60.0) -> list[int]:
         end = time.monotonic() + timeout
@@ -752,11 +790,14 @@ class Split:
         self.redis = redis
         self.sockets = sockets
         base = {k: v for k, v in os.environ.items() if not k.startswith("NODECHAT_")}
-        self.env = {**base, "PYTHONUNBUFFERED": "1",
-                    "NODECHAT_SERVICE_TOKEN": secrets.token_urlsafe(24),
-                    "NODECHAT_STORE": f"sqlite:///{self.db_path}",
-                    "NODECHAT_DATA_DIR": str(data_dir),
-                    "NODECHAT_BUS_PREFIX": f"bench{secrets.token_hex(4)}:"}
+        self.env = {
+            **base,
+            "PYTHONUNBUFFERED": "1",
+            "NODECHAT_SERVICE_TOKEN": secrets.token_urlsafe(24),
+            "NODECHAT_STORE": f"sqlite:///{self.db_path}",
+            "NODECHAT_DATA_DIR": str(data_dir),
+            "NODECHAT_BUS_PREFIX": f"bench{secrets.token_hex(4)}:",
+        }
         self.nodechat = nodechat_command()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, Any] = {}
@@ -768,11 +809,15 @@ class Split:
 
     def _spawn(self, name: str, args: list[str]) -> None:
         cmd = [*self.nodechat, *args, "--log-level", "warning"]
-        self.commands.append(f"{name}: nodechat {' '.join(cmd[len(self.nodechat):])}")
+        self.commands.append(f"{name}: nodechat {' '.join(cmd[len(self.nodechat) :])}")
         self.logs[name] = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - stop()
-        self.procs[name] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                            stdout=self.logs[name], stderr=subprocess.STDOUT,
-                                            env=self.env)
+        self.procs[name] = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=self.logs[name],
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
 
     def _await(self, names: list[str], timeout: float) -> None:
         end = time.monotonic() + timeout
@@ -787,14 +832,27 @@ class Split:
                 time.sleep(0.05)
 
     def wait_ready(self, timeout: float = 60.0) -> list[int]:
-        subprocess.run([*self.nodechat, "keygen", "--data-dir", str(self.data_dir)],
-                       check=True, env=self.env, capture_output=True, timeout=timeout)
+        subprocess.run(
+            [*self.nodechat, "keygen", "--data-dir", str(self.data_dir)],
+            check=True,
+            env=self.env,
+            capture_output=True,
+            timeout=timeout,
+        )
         roles = ["auth", "group", "message"]
         for role in roles:
             self._spawn(role, [role, "--listen", f"{HOST}:0"])
         self._await(roles, timeout)
-        upstream = ["--auth", self.addresses["auth"], "--group", self.addresses["group"],
-                    "--message", self.addresses["message"], "--bus", self.redis]
+        upstream = [
+            "--auth",
+            self.addresses["auth"],
+            "--group",
+            self.addresses["group"],
+            "--message",
+            self.addresses["message"],
+            "--bus",
+            self.redis,
+        ]
         nodes = [f"socket{i + 1}" for i in range(self.sockets)]
         for name in nodes:
             self._spawn(name, ["socket", "--listen", f"{HOST}:0", *upstream])
@@ -848,8 +906,12 @@ class Pool:
         self.procs = []
         for i in range(n):
             parent_end, child_end = ctx.Pipe()
-            proc = ctx.Process(target=worker_main, args=(i, ports, child_end, self.progress),
-                               daemon=True, name=f"bench-worker-{i}")
+            proc = ctx.Process(
+                target=worker_main,
+                args=(i, ports, child_end, self.progress),
+                daemon=True,
+                name=f"bench-worker-{i}",
+            )
             proc.start()
             self.pipes.append(parent_end)
             self.procs.append(proc)
@@ -891,17 +953,29 @@ class Pool:
                 p.terminate()
 
 
-def run_phase(pool: Pool, server: Server | Split, name: str, args: argparse.Namespace,
-              rate: float | None, seqs: dict[str, list[int]]) -> dict[str, Any]:
+def run_phase(
+    pool: Pool,
+    server: Server | Split,
+    name: str,
+    args: argparse.Namespace,
+    rate: float | None,
+    seqs: dict[str, list[int]],
+) -> dict[str, Any]:
     closed = name != "rate"
     workload = name if closed else args.rate_workload
     nw = len(pool.pipes)
     t0 = now() + 0.5
     specs = []
     for i in range(nw):
-        spec = {"mode": "closed" if closed else "open", "workload": workload, "t0": t0,
-                "warmup": args.warmup, "duration": args.duration, "window": args.window,
-                "drain_timeout": args.drain_timeout}
+        spec = {
+            "mode": "closed" if closed else "open",
+            "workload": workload,
+            "t0": t0,
+            "warmup": args.warmup,
+            "duration": args.duration,
+            "window": args.window,
+            "drain_timeout": args.drain_timeout,
+        }
         if not closed:
             assert rate is not None
             spec["rate"] = rate / nw
@@ -930,32 +1004,41 @@ def run_phase(pool: Pool, server: Server | Split, name: str, args: argparse.Name
             acks[k] += r["acks"][k]
         errors.update(r["errors"])
         lag.extend(array("d", r["send_lag"]))
-        for key in ("duplicates", "refused", "unacked", "lost_connections", "msg_events",
-                    "events"):
+        for key in ("duplicates", "refused", "unacked", "lost_connections", "msg_events", "events"):
             totals[key] += r[key]
         for conv, values in r["seqs"].items():
             seqs.setdefault(conv, []).extend(values)
     out: dict[str, Any] = {
-        "phase": name, "mode": "max" if closed else "rate", "workload": workload,
+        "phase": name,
+        "mode": "max" if closed else "rate",
+        "workload": workload,
         "window": args.window if closed else None,
         "target_rate": round(rate, 1) if rate is not None else None,
         "duration_s": round(secs, 3),
         "acked_per_s": round(sum(win.values()) / args.duration, 1),
         "latency": lat_summary(lat["self"] + lat["direct"]),
-        "by_kind": {k: {"acked_per_s": round(win[k] / args.duration, 1),
-                        "latency": lat_summary(lat[k])} for k in KINDS if acks[k]},
+        "by_kind": {
+            k: {"acked_per_s": round(win[k] / args.duration, 1), "latency": lat_summary(lat[k])}
+            for k in KINDS
+            if acks[k]
+        },
         "acked_total": sum(acks.values()),
         "expected_message_events": acks["self"] + 2 * acks["direct"],
-        "message_events": totals["msg_events"], "events": totals["events"],
-        "errors": dict(errors), "duplicates": totals["duplicates"],
-        "refused": totals["refused"], "unacked": totals["unacked"],
+        "message_events": totals["msg_events"],
+        "events": totals["events"],
+        "errors": dict(errors),
+        "duplicates": totals["duplicates"],
+        "refused": totals["refused"],
+        "unacked": totals["unacked"],
         "lost_connections": totals["lost_connections"],
         "cpu": cpu_report(a, b),
     }
     if not closed:
         lag.sort()
-        out["send_lag_ms"] = {"p99": round(percentile(lag, 99) * 1000, 2),
-                              "max": round(lag[-1] * 1000, 2) if lag else None}
+        out["send_lag_ms"] = {
+            "p99": round(percentile(lag, 99) * 1000, 2),
+            "max": round(lag[-1] * 1000, 2) if lag else None,
+        }
     log(format_phase(out))
     return out
 
@@ -969,7 +1052,8 @@ def verify(db_path: Path, seqs: dict[str, list[int]], acked: int) -> dict[str, A
         rows = con.execute(
             "SELECT c.id, c.last_seq, count(m.id), coalesce(min(m.seq), 0),"
             " coalesce(max(m.seq), 0) FROM conversations c"
-            " LEFT JOIN messages m ON m.conversation_id = c.id GROUP BY c.id").fetchall()
+            " LEFT JOIN messages m ON m.conversation_id = c.id GROUP BY c.id"
+        ).fetchall()
         stored = con.execute("SELECT count(*) FROM messages").fetchone()[0]
         conv_seqs: dict[str, list[int]] = {}
         for cid, seq in con.execute("SELECT conversation_id, seq FROM messages"):
@@ -988,14 +1072,25 @@ def verify(db_path: Path, seqs: dict[str, list[int]], acked: int) -> dict[str, A
         problems.append(f"{gaps} conversation(s) with seq gaps or a wrong last_seq")
     if stored != acked:
         problems.append(f"stored messages {stored} != acked {acked}")
-    mismatched = [cid for cid in set(seqs) | set(conv_seqs)
-                  if sorted(seqs.get(cid, [])) != sorted(conv_seqs.get(cid, []))]
+    mismatched = [
+        cid
+        for cid in set(seqs) | set(conv_seqs)
+        if sorted(seqs.get(cid, [])) != sorted(conv_seqs.get(cid, []))
+    ]
     if mismatched:
-        problems.append(f"{len(mismatched)} conversation(s) whose acked seqs differ from the "
-                        f"stored seqs, e.g. {mismatched[0]}")
-    return {"pass": not problems, "stored_messages": stored, "acked_messages": acked,
-            "conversations": len(rows), "journal_mode": journal, "integrity": integrity,
-            "problems": problems}
+        problems.append(
+            f"{len(mismatched)} conversation(s) whose acked seqs differ from the "
+            f"stored seqs, e.g. {mismatched[0]}"
+        )
+    return {
+        "pass": not problems,
+        "stored_messages": stored,
+        "acked_messages": acked,
+        "conversations": len(rows),
+        "journal_mode": journal,
+        "integrity": integrity,
+        "problems": problems,
+    }
 
 
 def verify_store(url: str, seqs: dict[str, list[int]], acked: int) -> dict[str, Any]:
@@ -1027,42 +1122,62 @@ def verify_store(url: str, seqs: dict[str, list[int]], acked: int) -> dict[str, 
 
     last, conv_seqs = _asyncio.run(read())
     problems: list[str] = []
-    gaps = [cid for cid, top in last.items()
-            if sorted(conv_seqs.get(cid, [])) != list(range(1, top + 1))]
+    gaps = [
+        cid
+        for cid, top in last.items()
+        if sorted(conv_seqs.get(cid, [])) != list(range(1, top + 1))
+    ]
     if gaps:
         problems.append(f"{len(gaps)} conversation(s) with seq gaps, e.g. {gaps[0]}")
     stored = sum(len(v) for v in conv_seqs.values())
     if stored != acked:
         problems.append(f"stored messages {stored} != acked {acked}")
-    mismatched = [cid for cid in set(seqs) | set(conv_seqs)
-                  if sorted(seqs.get(cid, [])) != sorted(conv_seqs.get(cid, []))]
+    mismatched = [
+        cid
+        for cid in set(seqs) | set(conv_seqs)
+        if sorted(seqs.get(cid, [])) != sorted(conv_seqs.get(cid, []))
+    ]
     if mismatched:
-        problems.append(f"{len(mismatched)} conversation(s) whose acked seqs differ from the "
-                        f"stored seqs, e.g. {mismatched[0]}")
-    return {"pass": not problems, "stored_messages": stored, "acked_messages": acked,
-            "conversations": len(last), "journal_mode": None, "integrity": None,
-            "problems": problems}
+        problems.append(
+            f"{len(mismatched)} conversation(s) whose acked seqs differ from the "
+            f"stored seqs, e.g. {mismatched[0]}"
+        )
+    return {
+        "pass": not problems,
+        "stored_messages": stored,
+        "acked_messages": acked,
+        "conversations": len(last),
+        "journal_mode": None,
+        "integrity": None,
+        "problems": problems,
+    }
 
 
 def format_cpu_split(cpu: dict[str, Any]) -> str:
     """One line: each process's CPU (100 = one core)."""
     parts = [f"{name} {v['process_pct']:.0f}" for name, v in cpu["processes"].items()]
-    return (" ".join(parts) + f" | generator {cpu['generator_pct']:.0f} other "
-            f"{cpu['other_processes_pct']} (%)")
+    return (
+        " ".join(parts) + f" | generator {cpu['generator_pct']:.0f} other "
+        f"{cpu['other_processes_pct']} (%)"
+    )
 
 
 def format_phase(p: dict[str, Any]) -> str:
     lat = p["latency"]
     cpu = p["cpu"]
     if "processes" in cpu:
-        return (f"{p['phase']:<7} {p['acked_per_s']:>9.0f} msg/s  p50 {lat['p50_ms']:>7.2f}  "
-                f"p95 {lat['p95_ms']:>7.2f}  p99 {lat['p99_ms']:>7.2f} ms  CPU: "
-                + format_cpu_split(cpu))
-    head = (f"{p['phase']:<7} {p['acked_per_s']:>9.0f} msg/s  p50 {lat['p50_ms']:>7.2f}  "
-            f"p95 {lat['p95_ms']:>7.2f}  p99 {lat['p99_ms']:>7.2f} ms  "
-            f"server CPU {cpu['server_process_pct']:.0f}% (loop thread "
-            f"{cpu['server_event_loop_thread_pct']:.0f}%)  generator {cpu['generator_pct']:.0f}%"
-            f"  other {cpu['other_processes_pct']}%")
+        return (
+            f"{p['phase']:<7} {p['acked_per_s']:>9.0f} msg/s  p50 {lat['p50_ms']:>7.2f}  "
+            f"p95 {lat['p95_ms']:>7.2f}  p99 {lat['p99_ms']:>7.2f} ms  CPU: "
+            + format_cpu_split(cpu)
+        )
+    head = (
+        f"{p['phase']:<7} {p['acked_per_s']:>9.0f} msg/s  p50 {lat['p50_ms']:>7.2f}  "
+        f"p95 {lat['p95_ms']:>7.2f}  p99 {lat['p99_ms']:>7.2f} ms  "
+        f"server CPU {cpu['server_process_pct']:.0f}% (loop thread "
+        f"{cpu['server_event_loop_thread_pct']:.0f}%)  generator {cpu['generator_pct']:.0f}%"
+        f"  other {cpu['other_processes_pct']}%"
+    )
     return head
 
 
@@ -1070,32 +1185,51 @@ def human_report(report: dict[str, Any]) -> str:
     lines = []
     env = report["environment"]
     split = report["config"]["deployment"] == "split"
-    what = (f"nodechat split deployment ({report['config']['sockets']} socket node(s))"
-            if split else "nodechat serve")
-    lines.append(f"{what} benchmark - {env['cpu_model']} x{env['nproc']}, "
-                 f"Python {env['python']}, {report['config']['users']} clients, "
-                 f"{report['config']['workers']} generator processes")
+    what = (
+        f"nodechat split deployment ({report['config']['sockets']} socket node(s))"
+        if split
+        else "nodechat serve"
+    )
+    lines.append(
+        f"{what} benchmark - {env['cpu_model']} x{env['nproc']}, "
+        f"Python {env['python']}, {report['config']['users']} clients, "
+        f"{report['config']['workers']} generator processes"
+    )
     lines.append(f"setup: registered+connected in {report['setup']['seconds']:.1f}s")
     lines.append("")
-    lines.append(f"{'phase':<16}{'acked/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-                 f"{'max ms':>9}  {'server CPU':>10} {'loop thr':>8} {'gen CPU':>8} "
-                 f"{'other':>6}")
+    lines.append(
+        f"{'phase':<16}{'acked/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'max ms':>9}  {'server CPU':>10} {'loop thr':>8} {'gen CPU':>8} "
+        f"{'other':>6}"
+    )
     for p in report["phases"]:
-        rows = [(p["phase"] if p["mode"] == "max" else f"rate@{p['target_rate']:.0f}",
-                 p["acked_per_s"], p["latency"], p["cpu"])]
+        rows = [
+            (
+                p["phase"] if p["mode"] == "max" else f"rate@{p['target_rate']:.0f}",
+                p["acked_per_s"],
+                p["latency"],
+                p["cpu"],
+            )
+        ]
         if len(p["by_kind"]) > 1:
             for k, v in p["by_kind"].items():
                 rows.append((f"  {k}", v["acked_per_s"], v["latency"], None))
         for name, rate, lat, cpu in rows:
-            line = (f"{name:<16}{rate:>9.0f}{lat['p50_ms']:>9.2f}{lat['p95_ms']:>9.2f}"
-                    f"{lat['p99_ms']:>9.2f}{lat['max_ms']:>9.1f}")
+            line = (
+                f"{name:<16}{rate:>9.0f}{lat['p50_ms']:>9.2f}{lat['p95_ms']:>9.2f}"
+                f"{lat['p99_ms']:>9.2f}{lat['max_ms']:>9.1f}"
+            )
             if cpu is not None and split:
-                line += f"  {cpu['server_process_pct']:>9.0f}% {'':>8} " \
-                        f"{cpu['generator_pct']:>7.0f}% {cpu['other_processes_pct']:>5}%"
+                line += (
+                    f"  {cpu['server_process_pct']:>9.0f}% {'':>8} "
+                    f"{cpu['generator_pct']:>7.0f}% {cpu['other_processes_pct']:>5}%"
+                )
             elif cpu is not None:
-                line += (f"  {cpu['server_process_pct']:>9.0f}% "
-                         f"{cpu['server_event_loop_thread_pct']:>7.0f}% "
-                         f"{cpu['generator_pct']:>7.0f}% {cpu['other_processes_pct']:>5}%")
+                line += (
+                    f"  {cpu['server_process_pct']:>9.0f}% "
+                    f"{cpu['server_event_loop_thread_pct']:>7.0f}% "
+                    f"{cpu['generator_pct']:>7.0f}% {cpu['other_processes_pct']:>5}%"
+                )
             lines.append(line)
         extra = []
         if p["errors"]:
@@ -1105,28 +1239,38 @@ def human_report(report: dict[str, Any]) -> str:
         if p["lost_connections"]:
             extra.append(f"LOST CONNECTIONS {p['lost_connections']}")
         if p["message_events"] != p["expected_message_events"]:
-            extra.append(f"message.created events {p['message_events']} "
-                         f"(expected {p['expected_message_events']})")
+            extra.append(
+                f"message.created events {p['message_events']} "
+                f"(expected {p['expected_message_events']})"
+            )
         if "send_lag_ms" in p:
-            extra.append(f"generator send lag p99 {p['send_lag_ms']['p99']} ms, "
-                         f"max {p['send_lag_ms']['max']} ms")
+            extra.append(
+                f"generator send lag p99 {p['send_lag_ms']['p99']} ms, "
+                f"max {p['send_lag_ms']['max']} ms"
+            )
         if split:
             extra.append("CPU " + format_cpu_split(p["cpu"]))
         for e in extra:
             lines.append(f"{'':<16}{e}")
     lines.append("")
     if split:
-        lines.append("CPU: 100% = one core; 'server CPU' = all nodechat processes together "
-                     "(redis-server listed separately); 'other' = the rest of the machine")
+        lines.append(
+            "CPU: 100% = one core; 'server CPU' = all nodechat processes together "
+            "(redis-server listed separately); 'other' = the rest of the machine"
+        )
     else:
-        lines.append("CPU: 100% = one core; 'loop thr' = the server's event-loop (main) "
-                     "thread; 'other' = the rest of the machine")
+        lines.append(
+            "CPU: 100% = one core; 'loop thr' = the server's event-loop (main) "
+            "thread; 'other' = the rest of the machine"
+        )
     v = report["verify"]
     verdict = "PASS" if v["pass"] else "FAIL"
-    lines.append(f"consistency: {verdict} - acked {v['acked_messages']}, stored "
-                 f"{v['stored_messages']} in {v['conversations']} conversations, seqs gap-free"
-                 if v["pass"] else
-                 "consistency: FAIL - " + "; ".join(v["problems"]))
+    lines.append(
+        f"consistency: {verdict} - acked {v['acked_messages']}, stored "
+        f"{v['stored_messages']} in {v['conversations']} conversations, seqs gap-free"
+        if v["pass"]
+        else "consistency: FAIL - " + "; ".join(v["problems"])
+    )
     return "\n".join(lines)
 
 
@@ -1139,44 +1283,82 @@ def environment() -> dict[str, Any]:
                 break
     commit = ""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, cwd=Path(__file__).parent, timeout=5).stdout.strip()
-    return {"nproc": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
-            "platform": platform.platform(), "git_commit": commit}
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=5,
+        ).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": commit,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--users", type=int, default=200, help="clients, one per user (even)")
     ap.add_argument("--window", type=int, default=8, help="outstanding sends per client (max)")
     ap.add_argument("--duration", type=float, default=15.0, help="measured seconds per phase")
     ap.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per phase")
-    ap.add_argument("--phases", default="self,direct,mixed,rate",
-                    help="comma-separated subset of self,direct,mixed,rate")
-    ap.add_argument("--rate", default="half",
-                    help="open-loop aggregate rate(s), msgs/s, comma-separated; 'half' = half "
-                         "the best max rate of this run (default: half)")
+    ap.add_argument(
+        "--phases",
+        default="self,direct,mixed,rate",
+        help="comma-separated subset of self,direct,mixed,rate",
+    )
+    ap.add_argument(
+        "--rate",
+        default="half",
+        help="open-loop aggregate rate(s), msgs/s, comma-separated; 'half' = half "
+        "the best max rate of this run (default: half)",
+    )
     ap.add_argument("--rate-workload", default="mixed", choices=[*KINDS, "mixed"])
     ap.add_argument("--workers", type=int, default=2, help="generator processes")
-    ap.add_argument("--register-conns", type=int, default=8,
-                    help="concurrent registration connections (in total)")
+    ap.add_argument(
+        "--register-conns",
+        type=int,
+        default=8,
+        help="concurrent registration connections (in total)",
+    )
     ap.add_argument("--body-size", type=int, default=64, help="message body length (chars)")
     ap.add_argument("--drain-timeout", type=float, default=30.0)
-    ap.add_argument("--deployment", choices=["serve", "split"], default="serve",
-                    help="serve: one `nodechat serve` process; split: auth, group, message "
-                         "roles (one SQLite file), --sockets socket nodes and a gateway over "
-                         "Redis (default: serve)")
-    ap.add_argument("--sockets", type=int, default=1,
-                    help="socket nodes in the split deployment; client i uses node i %% N")
-    ap.add_argument("--redis", default="redis://127.0.0.1:6379/0",
-                    help="Redis for the split deployment (a random bus prefix is used)")
-    ap.add_argument("--store", default="",
-                    help="serve deployment: store URL (an EMPTY database), e.g. "
-                         "postgresql://postgres@127.0.0.1:5432/nodechat_bench")
+    ap.add_argument(
+        "--deployment",
+        choices=["serve", "split"],
+        default="serve",
+        help="serve: one `nodechat serve` process; split: auth, group, message "
+        "roles (one SQLite file), --sockets socket nodes and a gateway over "
+        "Redis (default: serve)",
+    )
+    ap.add_argument(
+        "--sockets",
+        type=int,
+        default=1,
+        help="socket nodes in the split deployment; client i uses node i %% N",
+    )
+    ap.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/0",
+        help="Redis for the split deployment (a random bus prefix is used)",
+    )
+    ap.add_argument(
+        "--store",
+        default="",
+        help="serve deployment: store URL (an EMPTY database), e.g. "
+        "postgresql://postgres@127.0.0.1:5432/nodechat_bench",
+    )
     ap.add_argument("--keep-data", action="store_true", help="keep the temporary data dir")
-    ap.add_argument("--json", action="store_true",
-                    help="print JSON results on stdout (the summary goes to stderr)")
+    ap.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON results on stdout (the summary goes to stderr)",
+    )
     args = ap.parse_args(argv)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if any(p not in (*MAX_PHASES, "rate") for p in phases) or args.users < 2 or args.users % 2:
@@ -1201,10 +1383,17 @@ def main(argv: list[str] | None = None) -> int:
     pool: Pool | None = None
     config: dict[str, Any] = {
         "deployment": args.deployment,
-        "users": args.users, "window": args.window, "duration_s": args.duration,
-        "warmup_s": args.warmup, "workers": nw, "body_size": args.body_size,
-        "phases": phases, "rates": args.rate,
-        "server_command": "; ".join(server.commands), "store": "sqlite (WAL, synchronous=FULL)"}
+        "users": args.users,
+        "window": args.window,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "workers": nw,
+        "body_size": args.body_size,
+        "phases": phases,
+        "rates": args.rate,
+        "server_command": "; ".join(server.commands),
+        "store": "sqlite (WAL, synchronous=FULL)",
+    }
     if args.deployment == "split":
         config["sockets"] = args.sockets
         config["redis"] = args.redis
@@ -1215,8 +1404,9 @@ def main(argv: list[str] | None = None) -> int:
         ports = server.wait_ready()
         if isinstance(server, Split):
             config["server_command"] = "; ".join(server.commands)
-            log(f"split deployment up: {server.addresses}; pids {server.pids()}; "
-                f"data in {data_dir}")
+            log(
+                f"split deployment up: {server.addresses}; pids {server.pids()}; data in {data_dir}"
+            )
             if server.redis_pid is None:
                 log("redis-server pid not found; its CPU is not reported separately")
         else:
@@ -1225,12 +1415,16 @@ def main(argv: list[str] | None = None) -> int:
         shares: list[list[tuple[int, str]]] = [[] for _ in range(nw)]
         for i in range(args.users):
             shares[(i // 2) % nw].append((i, f"bench{i:05d}"))
-        body = ("benchmark message " + "x" * args.body_size)[:args.body_size]
+        body = ("benchmark message " + "x" * args.body_size)[: args.body_size]
         pool = Pool(nw, ports)
         t_setup = now()
         per_worker = max(1, args.register_conns // nw)
-        pool.send([("setup", {"users": share, "body": body, "register_conns": per_worker})
-                   for share in shares])
+        pool.send(
+            [
+                ("setup", {"users": share, "body": body, "register_conns": per_worker})
+                for share in shares
+            ]
+        )
         progress: Counter[str] = Counter()
         last_print = [0.0]
 
@@ -1238,16 +1432,22 @@ def main(argv: list[str] | None = None) -> int:
             progress[kind] += n
             if now() - last_print[0] > 2 or progress[kind] == args.users:
                 last_print[0] = now()
-                log(f"setup: registered {progress['registered']}/{args.users}, "
-                    f"connected {progress['connected']}/{args.users}")
+                log(
+                    f"setup: registered {progress['registered']}/{args.users}, "
+                    f"connected {progress['connected']}/{args.users}"
+                )
 
         setup = pool.gather(600.0, on_progress)
-        report["setup"] = {"seconds": round(now() - t_setup, 1),
-                           "connected": sum(s["connected"] for s in setup)}
+        report["setup"] = {
+            "seconds": round(now() - t_setup, 1),
+            "connected": sum(s["connected"] for s in setup),
+        }
         for conv in (c for s in setup for c in s["self_conversations"] + s["dm_conversations"]):
             seqs.setdefault(conv, [])
-        log(f"setup done in {report['setup']['seconds']}s: {report['setup']['connected']} "
-            f"clients authenticated, {args.users // 2} direct conversations opened")
+        log(
+            f"setup done in {report['setup']['seconds']}s: {report['setup']['connected']} "
+            f"clients authenticated, {args.users // 2} direct conversations opened"
+        )
         best_max = 0.0
         plan = [(name, r) for name in phases for r in (rates if name == "rate" else [None])]
         for name, r in plan:
@@ -1270,8 +1470,11 @@ def main(argv: list[str] | None = None) -> int:
         acked = sum(p["acked_total"] for p in report["phases"])
         if any(p["unacked"] for p in report["phases"]):
             log("some sends were never acknowledged within the drain timeout")
-        report["verify"] = (verify_store(args.store, seqs, acked) if args.store
-                            else verify(server.db_path, seqs, acked))
+        report["verify"] = (
+            verify_store(args.store, seqs, acked)
+            if args.store
+            else verify(server.db_path, seqs, acked)
+        )
         if any(p["unacked"] for p in report["phases"]):
             report["verify"]["pass"] = False
             report["verify"]["problems"].append("sends left unacknowledged")

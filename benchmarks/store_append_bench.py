@@ -33,7 +33,8 @@ async def _prepare(url: str, count: int) -> None:
     store = open_store(url)
     for i, cid in enumerate(_conversations(count)):
         await store.messages.ensure_conversation(
-            Conversation(cid, ConversationKind.DIRECT, participants=(f"u{i}a", f"u{i}b")))
+            Conversation(cid, ConversationKind.DIRECT, participants=(f"u{i}a", f"u{i}b"))
+        )
     await store.close()
 
 
@@ -49,8 +50,15 @@ async def _load(url: str, worker: int, args: argparse.Namespace) -> int:
         while time.monotonic() < deadline:
             cid = conversations[(n + i) % len(conversations)]
             tag = f"w{worker}-s{n}-{i}"
-            await store.messages.append(cid, message_id=f"m-{tag}", author_id=f"a{n % 50}",
-                                        body="x" * 100, nonce=tag, reply_to=None, now=0)
+            await store.messages.append(
+                cid,
+                message_id=f"m-{tag}",
+                author_id=f"a{n % 50}",
+                body="x" * 100,
+                nonce=tag,
+                reply_to=None,
+                now=0,
+            )
             done += 1
             i += 1
 
@@ -59,8 +67,9 @@ async def _load(url: str, worker: int, args: argparse.Namespace) -> int:
     return done
 
 
-def _worker(url: str, worker: int, args: argparse.Namespace,
-            out: multiprocessing.Queue[int]) -> None:
+def _worker(
+    url: str, worker: int, args: argparse.Namespace, out: multiprocessing.Queue[int]
+) -> None:
     out.put(asyncio.run(_load(url, worker, args)))
 
 
@@ -95,8 +104,10 @@ def main() -> None:
     args = parser.parse_args()
     asyncio.run(_prepare(args.store, args.conversations))
     out: multiprocessing.Queue[int] = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=_worker, args=(args.store, w, args, out))
-             for w in range(args.processes)]
+    procs = [
+        multiprocessing.Process(target=_worker, args=(args.store, w, args, out))
+        for w in range(args.processes)
+    ]
     started = time.monotonic()
     for proc in procs:
         proc.start()
@@ -105,9 +116,11 @@ def main() -> None:
         proc.join()
     elapsed = time.monotonic() - started
     stored, gap_free = asyncio.run(_check(args.store, args.conversations))
-    print(f"{acked} appends acked in {elapsed:.1f} s by {args.processes} process(es) x "
-          f"{args.concurrency} in flight over {args.conversations} conversations: "
-          f"{acked / args.duration:,.0f}/s (cpus: {os.cpu_count()})")
+    print(
+        f"{acked} appends acked in {elapsed:.1f} s by {args.processes} process(es) x "
+        f"{args.concurrency} in flight over {args.conversations} conversations: "
+        f"{acked / args.duration:,.0f}/s (cpus: {os.cpu_count()})"
+    )
     print(f"stored {stored}, seqs gap-free: {gap_free}")
     raise SystemExit(0 if gap_free and stored == acked else 1)
 

@@ -1,10 +1,10 @@
 """A small client library for protocol v1 (used by the terminal client, tools and tests).
 
-    async with await ChatClient.connect("ws://127.0.0.1:7801/") as client:
-        tokens = await client.request("auth.login", login="ann", password="…")
-        ready = await client.authenticate(tokens["access_token"])
-        await client.request("message.send", conversation=cid, body="hi", nonce="n1")
-        event = await client.next_event("message.created")
+async with await ChatClient.connect("ws://127.0.0.1:7801/") as client:
+    tokens = await client.request("auth.login", login="ann", password="…")
+    ready = await client.authenticate(tokens["access_token"])
+    await client.request("message.send", conversation=cid, body="hi", nonce="n1")
+    event = await client.next_event("message.created")
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ class ChatClient:
     @classmethod
     async def connect(cls, url: str, *, timeout: float = 10.0, **kwargs: Any) -> ChatClient:
         """Open a connection and read the server's hello."""
-        ws = await asyncio.wait_for(connect(url, compression=None, max_size=2**22, **kwargs),
-                                    timeout)
+        ws = await asyncio.wait_for(
+            connect(url, compression=None, max_size=2**22, **kwargs), timeout
+        )
         hello = orjson.loads(await asyncio.wait_for(ws.recv(), timeout))
         if hello.get("type") != "hello":
             await ws.close()
@@ -52,8 +53,12 @@ class ChatClient:
     async def __aenter__(self) -> ChatClient:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.close()
 
     async def _read(self) -> None:
@@ -81,8 +86,9 @@ class ChatClient:
         """Send a frame as is (for tools and tests)."""
         await self.ws.send(frame)
 
-    async def request_frame(self, op: str, data: dict[str, Any] | None = None, *,
-                            timeout: float = 30.0) -> dict[str, Any]:
+    async def request_frame(
+        self, op: str, data: dict[str, Any] | None = None, *, timeout: float = 30.0
+    ) -> dict[str, Any]:
         """Send one request and return the whole reply frame (ok or not)."""
         rid = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()

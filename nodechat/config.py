@@ -139,7 +139,8 @@ def _coerce(section: str, name: str, target: type | str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError) as exc:
         raise InvalidRequest(
-            f"setting {section}.{name}: {value!r} is not a valid {kind}", code="bad_config",
+            f"setting {section}.{name}: {value!r} is not a valid {kind}",
+            code="bad_config",
             key=f"{section}.{name}",
         ) from exc
 
@@ -158,21 +159,26 @@ def load_settings(
         try:
             data = tomllib.loads(path.read_text())
         except OSError as exc:
-            raise InvalidRequest(f"cannot read config file {path}: {exc.strerror}",
-                                 code="bad_config") from exc
+            raise InvalidRequest(
+                f"cannot read config file {path}: {exc.strerror}", code="bad_config"
+            ) from exc
         except tomllib.TOMLDecodeError as exc:
-            raise InvalidRequest(f"config file {path} is not valid TOML: {exc}",
-                                 code="bad_config") from exc
+            raise InvalidRequest(
+                f"config file {path} is not valid TOML: {exc}", code="bad_config"
+            ) from exc
         for section, table in data.items():
             if section not in values or not isinstance(table, dict):
-                raise InvalidRequest(f"config file {path}: unknown section [{section}]",
-                                     code="bad_config", key=section)
+                raise InvalidRequest(
+                    f"config file {path}: unknown section [{section}]",
+                    code="bad_config",
+                    key=section,
+                )
             values[section].update(table)
     for section in values:
         prefix = f"NODECHAT_{section.upper()}_"
         for key, raw in env.items():
             if key.startswith(prefix):
-                values[section][key[len(prefix):].lower()] = raw
+                values[section][key[len(prefix) :].lower()] = raw
     for key, (section, name) in ENV_ALIASES.items():
         if key in env:
             values[section][name] = env[key]
@@ -185,12 +191,14 @@ def load_settings(
         kwargs = {}
         for name, value in values[f.name].items():
             if name not in known:
-                raise InvalidRequest(f"unknown setting {f.name}.{name}", code="bad_config",
-                                     key=f"{f.name}.{name}")
+                raise InvalidRequest(
+                    f"unknown setting {f.name}.{name}", code="bad_config", key=f"{f.name}.{name}"
+                )
             kwargs[name] = _coerce(f.name, name, known[name], value)
         built[f.name] = cls(**kwargs)
     settings = Settings(**built)
     if settings.auth.bcrypt_rounds < 12:
-        raise InvalidRequest("auth.bcrypt_rounds must be at least 12", code="bad_config",
-                             key="auth.bcrypt_rounds")
+        raise InvalidRequest(
+            "auth.bcrypt_rounds must be at least 12", code="bad_config", key="auth.bcrypt_rounds"
+        )
     return settings

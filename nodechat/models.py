@@ -104,8 +104,12 @@ class User:
 
     def private(self) -> dict[str, Any]:
         """What the user themself sees."""
-        return {**self.public(), "email": self.email, "created_at": self.created_at,
-                "is_admin": self.is_admin}
+        return {
+            **self.public(),
+            "email": self.email,
+            "created_at": self.created_at,
+            "is_admin": self.is_admin,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +170,13 @@ class Group:
 
     def to_dict(self) -> dict[str, Any]:
         """Wire form."""
-        return {"id": self.id, "name": self.name, "description": self.description,
-                "owner_id": self.owner_id, "created_at": self.created_at}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "owner_id": self.owner_id,
+            "created_at": self.created_at,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +193,14 @@ class Channel:
 
     def to_dict(self) -> dict[str, Any]:
         """Wire form."""
-        return {"id": self.id, "group_id": self.group_id, "name": self.name,
-                "kind": self.kind.value, "position": self.position, "topic": self.topic}
+        return {
+            "id": self.id,
+            "group_id": self.group_id,
+            "name": self.name,
+            "kind": self.kind.value,
+            "position": self.position,
+            "topic": self.topic,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +214,12 @@ class Member:
 
     def to_dict(self) -> dict[str, Any]:
         """Wire form."""
-        return {"group_id": self.group_id, "user_id": self.user_id,
-                "role": self.role.value, "joined_at": self.joined_at}
+        return {
+            "group_id": self.group_id,
+            "user_id": self.user_id,
+            "role": self.role.value,
+            "joined_at": self.joined_at,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,9 +245,16 @@ class Invite:
 
     def to_dict(self) -> dict[str, Any]:
         """Wire form."""
-        return {"code": self.code, "group_id": self.group_id, "created_by": self.created_by,
-                "created_at": self.created_at, "expires_at": self.expires_at,
-                "max_uses": self.max_uses, "uses": self.uses, "revoked": self.revoked}
+        return {
+            "code": self.code,
+            "group_id": self.group_id,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "max_uses": self.max_uses,
+            "uses": self.uses,
+            "revoked": self.revoked,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,9 +46,7 @@ _IMPORT_FIXES = [
 ]
 
 _INITS = {
-    Path(
-        "__init__.py"
-    ): '"""Generated protobuf code (scripts/gen_protos.py); do not edit."""\n',
+    Path("__init__.py"): '"""Generated protobuf code (scripts/gen_protos.py); do not edit."""\n',
     Path(
         "v1/__init__.py"
     ): '"""nodechat.v1 messages and services, generated from proto/nodechat/v1."""\n',

@@ -44,9 +44,23 @@ def free_port() -> int:
 
 def serve(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nodechat", "serve", "--port", str(free_port()),
-         "--api-port", "0", "--data-dir", str(data_dir)],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "nodechat",
+            "serve",
+            "--port",
+            str(free_port()),
+            "--api-port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.stderr is not None
     for line in proc.stderr:
         match = re.search(r"serving on (ws://\S+)", line)
@@ -57,8 +71,9 @@ def serve(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
 
 async def user(url: str, name: str) -> ChatClient:
     client = await ChatClient.connect(url)
-    tokens = await client.request("auth.register", username=name,
-                                  email=f"{name}@example.org", password=PASSWORD)
+    tokens = await client.request(
+        "auth.register", username=name, email=f"{name}@example.org", password=PASSWORD
+    )
     await client.authenticate(tokens["access_token"])
     return client
 
@@ -78,8 +93,9 @@ async def seed(url: str) -> dict[str, Any]:
     async def say(client: ChatClient, conv: str, body: str, **extra: Any) -> dict[str, Any]:
         nonlocal n
         n += 1
-        ack: dict[str, Any] = await client.request("message.send", conversation=conv,
-                                                   body=body, nonce=f"s{n}", **extra)
+        ack: dict[str, Any] = await client.request(
+            "message.send", conversation=conv, body=body, nonce=f"s{n}", **extra
+        )
         return ack
 
     plan = await say(bob, welcome, "Welcome to Hikers! Routes are on https://example.org/routes")
@@ -89,8 +105,9 @@ async def seed(url: str) -> dict[str, Any]:
     await bob.request("read.mark", conversation=welcome, seq=4)
     await say(bob, general, "Has anyone tried the new boots from the shop?")
     await say(bob, general, "Car pool leaves at 8:00 from the station")
-    dm = await bob.request("dm.open", user_id=(await bob.request("user.find",
-                                                                 username="ann"))["id"])
+    dm = await bob.request(
+        "dm.open", user_id=(await bob.request("user.find", username="ann"))["id"]
+    )
     await say(bob, dm["id"], "Can you bring the spare headlamp?")
     return {"clients": (ann, bob, cat), "welcome": welcome, "general": general, "say": say}
 
@@ -115,12 +132,19 @@ async def shoot(url: str, seeded: dict[str, Any], out: Path, config: Path) -> li
         await pilot.press(*"ann")
         save(login, "login")
 
-    app = ChatApp(url, "shots", ProfileStore(config), auto=AutoLogin("ann", PASSWORD),
-                  notifier=lambda t, b: None)
+    app = ChatApp(
+        url,
+        "shots",
+        ProfileStore(config),
+        auto=AutoLogin("ann", PASSWORD),
+        notifier=lambda t, b: None,
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         welcome = seeded["welcome"]
-        await settle(pilot, lambda: app.active == welcome and bool(
-            app.session.state.conversations[welcome].loaded))
+        await settle(
+            pilot,
+            lambda: app.active == welcome and bool(app.session.state.conversations[welcome].loaded),
+        )
         _, bob, cat = seeded["clients"]
         say, general = seeded["say"], seeded["general"]
         await say(cat, general, "@ann you wanted the map of the ridge, here it is")
@@ -155,8 +179,13 @@ async def shoot(url: str, seeded: dict[str, Any], out: Path, config: Path) -> li
 
     small = ChatApp(url, "shots", ProfileStore(config), notifier=lambda t, b: None)
     async with small.run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: small.active is not None and bool(
-            small.session.state.conversations[small.active].loaded))
+        await settle(
+            pilot,
+            lambda: (
+                small.active is not None
+                and bool(small.session.state.conversations[small.active].loaded)
+            ),
+        )
         save(small, "main-80x24")
         await small.session.close()
     return written

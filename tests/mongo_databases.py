@@ -98,7 +98,8 @@ def cleanup() -> None:
         name = urlsplit(url).path.lstrip("/")
         assert name.startswith("nodechat_test_"), name
         client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-            url, serverSelectionTimeoutMS=5000)
+            url, serverSelectionTimeoutMS=5000
+        )
         try:
             client.drop_database(name)
         finally:

@@ -13,7 +13,8 @@ import psycopg
 import pytest
 
 POSTGRES_URL = os.environ.get(
-    "NODECHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    "NODECHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _admin() -> psycopg.Connection[tuple[object, ...]]:

@@ -28,8 +28,10 @@ def _is_memory(url: str) -> bool:
         return True
     if url.startswith(_REDIS_SCHEMES):
         return False
-    raise InvalidRequest(f"unsupported bus URL {url!r} (expected memory://, redis:// or "
-                         "rediss://)", code="bad_config")
+    raise InvalidRequest(
+        f"unsupported bus URL {url!r} (expected memory://, redis:// or rediss://)",
+        code="bad_config",
+    )
 
 
 def open_bus(url: str, *, prefix: str = DEFAULT_PREFIX, name: str = "nodechat") -> Bus:
@@ -39,8 +41,9 @@ def open_bus(url: str, *, prefix: str = DEFAULT_PREFIX, name: str = "nodechat") 
     return RedisBus(url, prefix=prefix, name=name)
 
 
-def open_presence(url: str, node_id: str, *, prefix: str = DEFAULT_PREFIX,
-                  ttl: float = 15.0) -> PresenceRegistry:
+def open_presence(
+    url: str, node_id: str, *, prefix: str = DEFAULT_PREFIX, ttl: float = 15.0
+) -> PresenceRegistry:
     """The presence registry that goes with the bus at ``url``."""
     if _is_memory(url):
         return LocalPresence(node_id)

@@ -101,8 +101,7 @@ async def publish_many_quietly(bus: Bus, events: Sequence[tuple[str, Event]]) ->
     try:
         await bus.publish_many(events)
     except ChatError as exc:
-        logging.getLogger(__name__).warning("%d events not published: %s", len(events),
-                                            exc.code)
+        logging.getLogger(__name__).warning("%d events not published: %s", len(events), exc.code)
 
 
 async def publish_quietly(bus: Bus, topic: str, event: Event) -> None:
@@ -115,5 +114,6 @@ async def publish_quietly(bus: Bus, topic: str, event: Event) -> None:
     try:
         await bus.publish(topic, event)
     except ChatError as exc:
-        logging.getLogger(__name__).warning("event %s to %s not published: %s", event.kind,
-                                            topic, exc.code)
+        logging.getLogger(__name__).warning(
+            "event %s to %s not published: %s", event.kind, topic, exc.code
+        )

@@ -63,8 +63,7 @@ def decode_batch(raw: bytes | str) -> list[tuple[str, Event]]:
     """The ``(topic, event)`` pairs in ``raw``."""
     try:
         items: Any = orjson.loads(raw)
-        out = [(str(i["t"]), Event(str(i["k"]), dict(i["d"]), origin=i.get("o")))
-               for i in items]
+        out = [(str(i["t"]), Event(str(i["k"]), dict(i["d"]), origin=i.get("o"))) for i in items]
     except (orjson.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
         raise InvalidRequest("malformed bus event batch", code="bad_event") from exc
     return out

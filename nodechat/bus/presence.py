@@ -89,8 +89,9 @@ class LocalPresence(PresenceRegistry):
         return {u for u in user_ids if u in self._counts}
 
     async def connections_by_node(self) -> dict[str, dict[str, int]]:
-        return {self.node_id: {"connections": sum(self._counts.values()),
-                               "users": len(self._counts)}}
+        return {
+            self.node_id: {"connections": sum(self._counts.values()), "users": len(self._counts)}
+        }
 
     async def close(self) -> None:
         self._counts.clear()
@@ -101,7 +102,9 @@ local p = ARGV[1]
 local function alive(n) return redis.call('EXISTS', p .. 'presence:alive:' .. n) == 1 end
 """
 
-_CONNECT = _HEADER + """
+_CONNECT = (
+    _HEADER
+    + """
 local node, uid = ARGV[2], ARGV[3]
 local ukey = p .. 'presence:user:' .. uid
 redis.call('SET', p .. 'presence:alive:' .. node, '1', 'PX', ARGV[4])
@@ -115,8 +118,11 @@ redis.call('SADD', p .. 'presence:node:' .. node, uid)
 if was then return 0 end
 return 1
 """
+)
 
-_DISCONNECT = _HEADER + """
+_DISCONNECT = (
+    _HEADER
+    + """
 local node, uid = ARGV[2], ARGV[3]
 local ukey = p .. 'presence:user:' .. uid
 if redis.call('HEXISTS', ukey, node) == 0 then return 0 end
@@ -130,8 +136,11 @@ end
 if still then return 0 end
 return 1
 """
+)
 
-_ONLINE = _HEADER + """
+_ONLINE = (
+    _HEADER
+    + """
 local out = {}
 for i = 2, #ARGV do
   local on = 0
@@ -142,10 +151,13 @@ for i = 2, #ARGV do
 end
 return out
 """
+)
 
 # Per live node: its id, its connection count and its user count, flattened. O(users
 # online): an operator's occasional question, never on a hot path.
-_BY_NODE = _HEADER + """
+_BY_NODE = (
+    _HEADER
+    + """
 local out = {}
 for _, n in ipairs(redis.call('SMEMBERS', p .. 'presence:nodes')) do
   if alive(n) then
@@ -161,18 +173,24 @@ for _, n in ipairs(redis.call('SMEMBERS', p .. 'presence:nodes')) do
 end
 return out
 """
+)
 
 # Refresh this node's alive key; 1 if it had expired (its counts may have been swept).
-_HEARTBEAT = _HEADER + """
+_HEARTBEAT = (
+    _HEADER
+    + """
 local key = p .. 'presence:alive:' .. ARGV[2]
 local existed = redis.call('EXISTS', key)
 redis.call('SET', key, '1', 'PX', ARGV[3])
 redis.call('SADD', p .. 'presence:nodes', ARGV[2])
 return 1 - existed
 """
+)
 
 # Remove the counts of nodes that are gone: the dead ones, or ARGV[2] (a clean shutdown).
-_SWEEP = _HEADER + """
+_SWEEP = (
+    _HEADER
+    + """
 local removed = 0
 for _, n in ipairs(redis.call('SMEMBERS', p .. 'presence:nodes')) do
   if n == ARGV[2] or not alive(n) then
@@ -187,14 +205,22 @@ for _, n in ipairs(redis.call('SMEMBERS', p .. 'presence:nodes')) do
 end
 return removed
 """
+)
 
 
 class RedisPresence(PresenceRegistry):
     """Presence shared by every socket node through Redis; one instance per node."""
 
-    def __init__(self, client: Redis, node_id: str, *, prefix: str = DEFAULT_PREFIX,
-                 ttl: float = 15.0, interval: float | None = None,
-                 owns_client: bool = False) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        node_id: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        ttl: float = 15.0,
+        interval: float | None = None,
+        owns_client: bool = False,
+    ) -> None:
         self.node_id = node_id
         self._client = client
         self._owns_client = owns_client
@@ -212,18 +238,23 @@ class RedisPresence(PresenceRegistry):
         self._closed = False
 
     @classmethod
-    def from_url(cls, url: str, node_id: str, *, prefix: str = DEFAULT_PREFIX,
-                 ttl: float = 15.0, interval: float | None = None) -> RedisPresence:
+    def from_url(
+        cls,
+        url: str,
+        node_id: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        ttl: float = 15.0,
+        interval: float | None = None,
+    ) -> RedisPresence:
         """Presence over its own connection pool to the Redis at ``url``."""
         client = redis_client(url, name=f"nodechat-presence-{node_id}", timeout=5.0)
-        return cls(client, node_id, prefix=prefix, ttl=ttl, interval=interval,
-                   owns_client=True)
+        return cls(client, node_id, prefix=prefix, ttl=ttl, interval=interval, owns_client=True)
 
     async def connect(self, user_id: str) -> bool:
         self._start()
         with redis_errors("presence", code="presence_unavailable"):
-            became = await self._connect(args=[self._prefix, self.node_id, user_id,
-                                               self._ttl_ms])
+            became = await self._connect(args=[self._prefix, self.node_id, user_id, self._ttl_ms])
         self._counts[user_id] = self._counts.get(user_id, 0) + 1
         return bool(became)
 
@@ -241,7 +272,7 @@ class RedisPresence(PresenceRegistry):
         ids = list(dict.fromkeys(user_ids))
         found: set[str] = set()
         for start in range(0, len(ids), ONLINE_BATCH):
-            chunk = ids[start:start + ONLINE_BATCH]
+            chunk = ids[start : start + ONLINE_BATCH]
             with redis_errors("presence", code="presence_unavailable"):
                 flags = await self._online(args=[self._prefix, *chunk])
             found.update(u for u, flag in zip(chunk, flags, strict=True) if flag)
@@ -277,7 +308,8 @@ class RedisPresence(PresenceRegistry):
     def _start(self) -> None:
         if self._heartbeat is None and not self._closed:
             self._heartbeat = asyncio.get_running_loop().create_task(
-                self._beat_forever(), name=f"presence-heartbeat-{self.node_id}")
+                self._beat_forever(), name=f"presence-heartbeat-{self.node_id}"
+            )
 
     async def _beat_forever(self) -> None:
         failures = 0
@@ -288,21 +320,27 @@ class RedisPresence(PresenceRegistry):
                 failures = 0
             except Exception as exc:
                 failures += 1
-                log.log(logging.WARNING if failures == 1 else logging.DEBUG,
-                        "presence heartbeat failed: %s", exc)
+                log.log(
+                    logging.WARNING if failures == 1 else logging.DEBUG,
+                    "presence heartbeat failed: %s",
+                    exc,
+                )
 
     async def beat(self) -> None:
         """Refresh this node's liveness, restore its counts if they expired, sweep dead nodes."""
         with redis_errors("presence heartbeat", code="presence_unavailable"):
-            expired = await self._heartbeat_script(
-                args=[self._prefix, self.node_id, self._ttl_ms])
+            expired = await self._heartbeat_script(args=[self._prefix, self.node_id, self._ttl_ms])
             if expired and self._counts:
-                log.warning("presence of node %s had expired; restoring %d users",
-                            self.node_id, len(self._counts))
+                log.warning(
+                    "presence of node %s had expired; restoring %d users",
+                    self.node_id,
+                    len(self._counts),
+                )
                 async with self._client.pipeline(transaction=True) as pipe:
                     for user_id, count in self._counts.items():
-                        pipe.hset(f"{self._prefix}presence:user:{user_id}", self.node_id,
-                                  str(count))
+                        pipe.hset(
+                            f"{self._prefix}presence:user:{user_id}", self.node_id, str(count)
+                        )
                     pipe.sadd(f"{self._prefix}presence:node:{self.node_id}", *self._counts)
                     await pipe.execute()
             await self._sweep(args=[self._prefix, ""])

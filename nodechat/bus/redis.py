@@ -58,8 +58,9 @@ def redis_errors(what: str, code: str = "bus_unavailable") -> Iterator[None]:
 def redis_client(url: str, *, name: str, timeout: float, quiet: bool = False) -> Redis:
     """A client for ``url``; ``quiet`` turns off redis-py's transparent retry and reconnect."""
     retry = Retry(NoBackoff(), 0, ()) if quiet else Retry(ExponentialBackoff(0.5, 0.05), 2)
-    client: Redis = Redis.from_url(url, client_name=name, socket_connect_timeout=timeout,
-                                   socket_timeout=timeout, retry=retry)
+    client: Redis = Redis.from_url(
+        url, client_name=name, socket_connect_timeout=timeout, socket_timeout=timeout, retry=retry
+    )
     return client
 
 
@@ -124,8 +125,9 @@ class RedisBus(Bus):
         """Wait for the first connection attempt to end; whether the bus is healthy."""
         self._start()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._first.wait(), self._timeout if timeout is None
-                                   else timeout)
+            await asyncio.wait_for(
+                self._first.wait(), self._timeout if timeout is None else timeout
+            )
         return self.healthy
 
     async def publish(self, topic: str, event: Event) -> None:
@@ -164,8 +166,10 @@ class RedisBus(Bus):
         by_topic: dict[str, list[Event]] = {}
         for topic, event in events:
             by_topic.setdefault(topic, []).append(event)
-        return [(self._channel(t), encode_event(evs[0]) if len(evs) == 1 else encode_bundle(evs))
-                for t, evs in by_topic.items()]
+        return [
+            (self._channel(t), encode_event(evs[0]) if len(evs) == 1 else encode_bundle(evs))
+            for t, evs in by_topic.items()
+        ]
 
     async def subscribe(self, topic: str) -> None:
         """SUBSCRIBE and wait for the server's confirmation (while connected)."""
@@ -236,8 +240,10 @@ class RedisBus(Bus):
         if self._tasks or self._closed:
             return
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._read_forever(), name="redis-bus-reader"),
-                       loop.create_task(self._write_forever(), name="redis-bus-writer")]
+        self._tasks = [
+            loop.create_task(self._read_forever(), name="redis-bus-reader"),
+            loop.create_task(self._write_forever(), name="redis-bus-writer"),
+        ]
 
     def _expect(self, channel: bytes) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -274,8 +280,7 @@ class RedisBus(Bus):
                         future.set_result(None)
 
     @staticmethod
-    def _fail_outbox(batch: list[tuple[bytes, bytes, asyncio.Future[None]]],
-                     message: str) -> None:
+    def _fail_outbox(batch: list[tuple[bytes, bytes, asyncio.Future[None]]], message: str) -> None:
         for _, _, future in batch:
             if not future.done():
                 future.set_exception(Unavailable(message, code="bus_unavailable"))
@@ -307,7 +312,8 @@ class RedisBus(Bus):
                 self._resync_left = len(channels)
                 for channel in channels:
                     self._expect(channel).add_done_callback(
-                        partial(self._resubscribed, self._generation))
+                        partial(self._resubscribed, self._generation)
+                    )
                 if channels:
                     await pubsub.subscribe(*channels)
                 self._pubsub = pubsub
@@ -352,8 +358,7 @@ class RedisBus(Bus):
         loop = asyncio.get_running_loop()
         last, pinged = loop.time(), False
         while True:
-            message: dict[str, Any] | None = await pubsub.get_message(
-                timeout=self._ping_interval)
+            message: dict[str, Any] | None = await pubsub.get_message(timeout=self._ping_interval)
             now = loop.time()
             if message is None:
                 idle = now - last
@@ -370,7 +375,7 @@ class RedisBus(Bus):
         kind = message["type"]
         channel: bytes = message["channel"]
         if kind == "message":
-            topic = channel[len(self._raw_prefix):].decode(errors="replace")
+            topic = channel[len(self._raw_prefix) :].decode(errors="replace")
             if topic not in self._wanted:  # in flight when it was unsubscribed
                 return
             try:

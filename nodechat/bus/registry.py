@@ -77,8 +77,15 @@ return out
 class RedisNodeRegistry(NodeRegistry):
     """The registry in Redis, shared by every socket node and gateway."""
 
-    def __init__(self, client: Redis, *, prefix: str = DEFAULT_PREFIX, ttl: float = 10.0,
-                 interval: float | None = None, owns_client: bool = False) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        ttl: float = 10.0,
+        interval: float | None = None,
+        owns_client: bool = False,
+    ) -> None:
         self._client = client
         self._owns_client = owns_client
         self._prefix = prefix
@@ -89,8 +96,14 @@ class RedisNodeRegistry(NodeRegistry):
         self._heartbeat: asyncio.Task[None] | None = None
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX, ttl: float = 10.0,
-                 interval: float | None = None) -> RedisNodeRegistry:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        ttl: float = 10.0,
+        interval: float | None = None,
+    ) -> RedisNodeRegistry:
         """A registry over its own connection pool to the Redis at ``url``."""
         client = redis_client(url, name="nodechat-registry", timeout=5.0)
         return cls(client, prefix=prefix, ttl=ttl, interval=interval, owns_client=True)
@@ -100,7 +113,8 @@ class RedisNodeRegistry(NodeRegistry):
         await self._refresh({node_id: url})
         if self._heartbeat is None:
             self._heartbeat = asyncio.get_running_loop().create_task(
-                self._beat_forever(), name="node-registry-heartbeat")
+                self._beat_forever(), name="node-registry-heartbeat"
+            )
 
     async def unregister(self, node_id: str) -> None:
         self._mine.pop(node_id, None)
@@ -148,5 +162,8 @@ class RedisNodeRegistry(NodeRegistry):
                 failures = 0
             except Exception as exc:
                 failures += 1
-                log.log(logging.WARNING if failures == 1 else logging.DEBUG,
-                        "node registry heartbeat failed: %s", exc)
+                log.log(
+                    logging.WARNING if failures == 1 else logging.DEBUG,
+                    "node registry heartbeat failed: %s",
+                    exc,
+                )

@@ -108,15 +108,23 @@ class RedisVoiceRoster(VoiceRoster):
     @classmethod
     def from_url(cls, url: str, node_id: str, *, prefix: str = DEFAULT_PREFIX) -> RedisVoiceRoster:
         """A roster with its own connection pool to ``url``."""
-        return cls(redis_client(url, name=f"nodechat-voice-{node_id}", timeout=5.0), node_id,
-                   prefix=prefix)
+        return cls(
+            redis_client(url, name=f"nodechat-voice-{node_id}", timeout=5.0), node_id, prefix=prefix
+        )
 
     async def join(self, channel_id: str, user_id: str) -> str | None:
         p = self._prefix
         with redis_errors("voice join", code="voice_unavailable"):
             before = await self._redis.eval(
-                _JOIN, 2, f"{p}voice:user:{user_id}", f"{p}voice:{channel_id}",
-                p, user_id, self.node_id, channel_id)
+                _JOIN,
+                2,
+                f"{p}voice:user:{user_id}",
+                f"{p}voice:{channel_id}",
+                p,
+                user_id,
+                self.node_id,
+                channel_id,
+            )
         left = before.decode() if isinstance(before, bytes) else str(before)
         return left or None
 
@@ -124,7 +132,8 @@ class RedisVoiceRoster(VoiceRoster):
         p = self._prefix
         with redis_errors("voice leave", code="voice_unavailable"):
             left = await self._redis.eval(
-                _LEAVE, 1, f"{p}voice:user:{user_id}", p, user_id, channel_id or "")
+                _LEAVE, 1, f"{p}voice:user:{user_id}", p, user_id, channel_id or ""
+            )
         text = left.decode() if isinstance(left, bytes) else str(left)
         return text or None
 

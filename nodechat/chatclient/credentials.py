@@ -39,15 +39,20 @@ class Credentials:
             return
         saved = self.store.load(self.profile)
         username = str((tokens.get("user") or {}).get("username") or "")
-        self.store.save(Profile(self.profile, server,
-                                username or (saved.username if saved else ""),
-                                tokens.get("refresh_token"), tuple(sorted(muted))))
+        self.store.save(
+            Profile(
+                self.profile,
+                server,
+                username or (saved.username if saved else ""),
+                tokens.get("refresh_token"),
+                tuple(sorted(muted)),
+            )
+        )
 
     def fresh(self) -> bool:
         """Whether the access token is valid for at least REFRESH_MARGIN more seconds."""
         expires = self.tokens.get("access_expires_at")
-        return bool(self.access_token and expires
-                    and expires / 1000 - time.time() > REFRESH_MARGIN)
+        return bool(self.access_token and expires and expires / 1000 - time.time() > REFRESH_MARGIN)
 
     def refresh_in(self) -> float | None:
         """Seconds until the access token should be refreshed (None: no token)."""
@@ -56,9 +61,11 @@ class Credentials:
 
     async def refresh(self, client: ChatClient, server: str, muted: set[str]) -> None:
         """Spend the refresh token for a new pair (saved at once: the old one is dead)."""
-        self.adopt(await client.request("auth.refresh",
-                                        refresh_token=self.tokens.get("refresh_token")),
-                   server, muted)
+        self.adopt(
+            await client.request("auth.refresh", refresh_token=self.tokens.get("refresh_token")),
+            server,
+            muted,
+        )
 
     def forget(self) -> None:
         """Drop the tokens here and on disk (logout, revoked session)."""
@@ -70,5 +77,12 @@ class Credentials:
         """Store the muted conversations with the profile."""
         saved = self.saved()
         if self.store is not None and saved is not None:
-            self.store.save(Profile(saved.name, saved.server, saved.username,
-                                    saved.refresh_token, tuple(sorted(muted))))
+            self.store.save(
+                Profile(
+                    saved.name,
+                    saved.server,
+                    saved.username,
+                    saved.refresh_token,
+                    tuple(sorted(muted)),
+                )
+            )

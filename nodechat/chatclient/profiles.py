@@ -53,10 +53,13 @@ class ProfileStore:
         """The saved profile, or None if absent or unreadable."""
         try:
             raw = json.loads(self.path(name).read_text(encoding="utf-8"))
-            return Profile(name=name, server=str(raw["server"]),
-                           username=str(raw.get("username") or ""),
-                           refresh_token=raw.get("refresh_token") or None,
-                           muted=tuple(str(m) for m in raw.get("muted") or ()))
+            return Profile(
+                name=name,
+                server=str(raw["server"]),
+                username=str(raw.get("username") or ""),
+                refresh_token=raw.get("refresh_token") or None,
+                muted=tuple(str(m) for m in raw.get("muted") or ()),
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -73,5 +76,4 @@ class ProfileStore:
         """Drop the refresh token (logout), keeping server and username."""
         profile = self.load(name)
         if profile is not None:
-            self.save(Profile(profile.name, profile.server, profile.username, None,
-                              profile.muted))
+            self.save(Profile(profile.name, profile.server, profile.username, None, profile.muted))

@@ -26,13 +26,19 @@ class Message:
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Message:
         """Build from a message object; unknown fields are ignored."""
-        return cls(id=str(data["id"]), conversation=str(data["conversation"]),
-                   seq=int(data["seq"]), author_id=str(data.get("author_id") or ""),
-                   body=str(data.get("body") or ""), created_at=int(data.get("created_at") or 0),
-                   reply_to=data.get("reply_to"), edited_at=data.get("edited_at"),
-                   deleted=bool(data.get("deleted")),
-                   mentions=tuple(str(m).lower() for m in data.get("mentions") or ()),
-                   nonce=data.get("nonce"))
+        return cls(
+            id=str(data["id"]),
+            conversation=str(data["conversation"]),
+            seq=int(data["seq"]),
+            author_id=str(data.get("author_id") or ""),
+            body=str(data.get("body") or ""),
+            created_at=int(data.get("created_at") or 0),
+            reply_to=data.get("reply_to"),
+            edited_at=data.get("edited_at"),
+            deleted=bool(data.get("deleted")),
+            mentions=tuple(str(m).lower() for m in data.get("mentions") or ()),
+            nonce=data.get("nonce"),
+        )
 
 
 @dataclass

@@ -39,16 +39,21 @@ SESSION_REVOKED = 4001
 MENTION_SCAN = 50  # conversations whose unread messages are scanned for mentions at login
 
 
-_SESSION_GONE = {"invalid_refresh_token", "refresh_token_reused", "session_revoked",
-                 "account_disabled", "unauthenticated"}
-_RETRYABLE = {"shutting_down", "unavailable", "disconnected", "timeout", "internal",
-              "rate_limited"}
+_SESSION_GONE = {
+    "invalid_refresh_token",
+    "refresh_token_reused",
+    "session_revoked",
+    "account_disabled",
+    "unauthenticated",
+}
+_RETRYABLE = {"shutting_down", "unavailable", "disconnected", "timeout", "internal", "rate_limited"}
 
 
 def session_gone(exc: BaseException) -> bool:
     """Whether an error means the saved login is no longer usable."""
-    return isinstance(exc, ChatError) and (exc.code in _SESSION_GONE
-                                           or isinstance(exc, Unauthenticated))
+    return isinstance(exc, ChatError) and (
+        exc.code in _SESSION_GONE or isinstance(exc, Unauthenticated)
+    )
 
 
 def normalize_url(server: str) -> str:
@@ -62,9 +67,15 @@ def normalize_url(server: str) -> str:
 class ChatSession:
     """One account's live session against one server."""
 
-    def __init__(self, server: str, *, profile: str = "default",
-                 store: ProfileStore | None = None, listener: Listener | None = None,
-                 backoff: tuple[float, float] = (0.5, 15.0)) -> None:
+    def __init__(
+        self,
+        server: str,
+        *,
+        profile: str = "default",
+        store: ProfileStore | None = None,
+        listener: Listener | None = None,
+        backoff: tuple[float, float] = (0.5, 15.0),
+    ) -> None:
         self.server = normalize_url(server)
         self.profile = profile
         self.credentials = Credentials(store, profile)
@@ -109,8 +120,7 @@ class ChatSession:
 
     async def register(self, username: str, email: str, password: str) -> None:
         """Create an account, remember the session, and go online."""
-        await self._start_with("auth.register", username=username, email=email,
-                               password=password)
+        await self._start_with("auth.register", username=username, email=email, password=password)
 
     async def resume_saved(self) -> bool:
         """Go online with the saved refresh token; False if there is none or it is refused."""
@@ -146,8 +156,9 @@ class ChatSession:
             raise
         try:
             if op is not None:
-                self.credentials.adopt(await client.request(op, **data), self.server,
-                                       self.state.muted)
+                self.credentials.adopt(
+                    await client.request(op, **data), self.server, self.state.muted
+                )
             await self._authenticate(client)
         except BaseException:
             await client.close()
@@ -173,8 +184,9 @@ class ChatSession:
         try:
             change = self.state.apply_snapshot(ready)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise Unavailable("the server sent a snapshot this client cannot read",
-                              code="bad_server") from exc
+            raise Unavailable(
+                "the server sent a snapshot this client cannot read", code="bad_server"
+            ) from exc
         self.client = client
         self._emit(change)
         self._set_status("online", str(ready.get("user", {}).get("username", "")))
@@ -189,9 +201,12 @@ class ChatSession:
         unread = [c for c in self.state.conversations.values() if c.unread][:MENTION_SCAN]
         for conv in unread:
             with contextlib.suppress(ChatError, TimeoutError):
-                page = await client.request("message.history", conversation=conv.id,
-                                            after=max(conv.last_read_seq, conv.last_seq - 100),
-                                            limit=100)
+                page = await client.request(
+                    "message.history",
+                    conversation=conv.id,
+                    after=max(conv.last_read_seq, conv.last_seq - 100),
+                    limit=100,
+                )
                 self._emit(self.state.count_mentions(conv.id, page.get("messages") or ()))
 
     # -- the event pump and reconnecting ---------------------------------------------------
@@ -240,21 +255,27 @@ class ChatSession:
         try:
             while True:
                 getter = asyncio.ensure_future(client.events.get())
-                done, _ = await asyncio.wait({getter, closed},
-                                             timeout=self.credentials.refresh_in(),
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {getter, closed},
+                    timeout=self.credentials.refresh_in(),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
                 if getter in done:
                     frame = getter.result()
-                    self._emit(self.state.apply_event(str(frame.get("event")),
-                                                      frame.get("data") or {},
-                                                      time.monotonic()))
+                    self._emit(
+                        self.state.apply_event(
+                            str(frame.get("event")), frame.get("data") or {}, time.monotonic()
+                        )
+                    )
                     continue
                 getter.cancel()
                 if closed in done:
                     for frame in client.drain_events():  # what arrived before the close
-                        self._emit(self.state.apply_event(str(frame.get("event")),
-                                                          frame.get("data") or {},
-                                                          time.monotonic()))
+                        self._emit(
+                            self.state.apply_event(
+                                str(frame.get("event")), frame.get("data") or {}, time.monotonic()
+                            )
+                        )
                     return
                 with contextlib.suppress(ChatError, asyncio.TimeoutError):
                     await self._refresh(client)  # access token about to expire
@@ -297,8 +318,9 @@ class ChatSession:
         except TimeoutError as exc:
             raise Unavailable("the server did not answer in time", code="timeout") from exc
 
-    async def send_message(self, conversation: str, body: str,
-                           reply_to: str | None = None) -> dict[str, Any] | None:
+    async def send_message(
+        self, conversation: str, body: str, reply_to: str | None = None
+    ) -> dict[str, Any] | None:
         """Send; None if queued while offline (it is resent with its nonce on reconnect)."""
         nonce = f"{self._device}-{next(self._nonces)}"
         fields = {"conversation": conversation, "body": body, "reply_to": reply_to}
@@ -332,8 +354,9 @@ class ChatSession:
         if conv is None:
             return
         page = await self.call("message.history", conversation=conversation, limit=50)
-        self._emit(self.state.add_history(conversation, page["messages"], page["has_more"],
-                                          older=False))
+        self._emit(
+            self.state.add_history(conversation, page["messages"], page["has_more"], older=False)
+        )
 
     async def load_older(self, conversation: str, limit: int = 50) -> bool:
         """Fetch the page before the oldest loaded message; False if nothing to do."""
@@ -343,14 +366,16 @@ class ChatSession:
         conv.loading = True
         self._emit(Change(conversations={conversation}))
         try:
-            page = await self.call("message.history", conversation=conversation,
-                                   before=conv.oldest_seq, limit=limit)
+            page = await self.call(
+                "message.history", conversation=conversation, before=conv.oldest_seq, limit=limit
+            )
         except ChatError:
             conv.loading = False
             self._emit(Change(conversations={conversation}))
             raise
-        self._emit(self.state.add_history(conversation, page["messages"], page["has_more"],
-                                          older=True))
+        self._emit(
+            self.state.add_history(conversation, page["messages"], page["has_more"], older=True)
+        )
         return True
 
     async def mark_read(self, conversation: str) -> None:
@@ -417,8 +442,7 @@ class ChatSession:
         reply = await self.call("voice.leave")
         left = (reply or {}).get("left")
         if left and left in self.state.voice:
-            self.state.voice[left] = [u for u in self.state.voice[left]
-                                      if u != self.state.my_id]
+            self.state.voice[left] = [u for u in self.state.voice[left] if u != self.state.my_id]
         self._emit(Change(sidebar=True, members=True))
 
     def toggle_mute(self, conversation: str) -> bool:

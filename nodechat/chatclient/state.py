@@ -19,8 +19,7 @@ from nodechat.chatclient.records import (
     SidebarEntry,
 )
 
-__all__ = ["Change", "ChatState", "Conversation", "Group", "Message", "Notice",
-           "SidebarEntry"]
+__all__ = ["Change", "ChatState", "Conversation", "Group", "Message", "Notice", "SidebarEntry"]
 
 TYPING_SECONDS = 5.0  # show "typing" this long after the last typing event
 
@@ -107,9 +106,12 @@ class ChatState:
         channels: dict[str, dict[str, Any]] = {}
         for g in ready.get("groups") or ():
             chans = sorted(g.get("channels") or (), key=lambda c: int(c.get("position", 0)))
-            self.groups[str(g["id"])] = Group(str(g["id"]), str(g.get("name", "")),
-                                              str(g.get("role", "member")),
-                                              [str(c["id"]) for c in chans])
+            self.groups[str(g["id"])] = Group(
+                str(g["id"]),
+                str(g.get("name", "")),
+                str(g.get("role", "member")),
+                [str(c["id"]) for c in chans],
+            )
             channels.update({str(c["id"]): c for c in chans})
         old = self.conversations
         self.conversations = {}
@@ -129,23 +131,31 @@ class ChatState:
                 stale.messages, stale.has_more, stale.loaded = [], True, False
                 change.reload.add(cid)
         voice = ready.get("voice")
-        self.voice = ({str(k): [str(u) for u in v] for k, v in voice.items()}
-                      if isinstance(voice, dict) else {})
+        self.voice = (
+            {str(k): [str(u) for u in v] for k, v in voice.items()}
+            if isinstance(voice, dict)
+            else {}
+        )
         if self.active not in self.conversations:
             self.active = None
         change.conversations = set(self.conversations)
         return change
 
-    def _conversation_from(self, wire: dict[str, Any], channel: dict[str, Any] | None
-                           ) -> Conversation:
+    def _conversation_from(
+        self, wire: dict[str, Any], channel: dict[str, Any] | None
+    ) -> Conversation:
         return Conversation(
-            id=str(wire["id"]), kind=str(wire.get("kind", "channel")),
-            group_id=wire.get("group_id"), peer_id=wire.get("peer_id"),
+            id=str(wire["id"]),
+            kind=str(wire.get("kind", "channel")),
+            group_id=wire.get("group_id"),
+            peer_id=wire.get("peer_id"),
             name=str((channel or {}).get("name", "")),
             channel_kind=str((channel or {}).get("kind", "text")),
             position=int((channel or {}).get("position", 0)),
-            last_seq=int(wire.get("last_seq", 0)), last_read_seq=int(wire.get("last_read_seq", 0)),
-            unread=int(wire.get("unread", 0)))
+            last_seq=int(wire.get("last_seq", 0)),
+            last_read_seq=int(wire.get("last_read_seq", 0)),
+            unread=int(wire.get("unread", 0)),
+        )
 
     def add_conversation(self, wire: dict[str, Any]) -> Change:
         """A conversation learned from a reply (``dm.open``)."""
@@ -156,8 +166,14 @@ class ChatState:
 
     # -- history ---------------------------------------------------------------------------
 
-    def add_history(self, conversation_id: str, messages: Iterable[dict[str, Any]],
-                    has_more: bool, *, older: bool) -> Change:
+    def add_history(
+        self,
+        conversation_id: str,
+        messages: Iterable[dict[str, Any]],
+        has_more: bool,
+        *,
+        older: bool,
+    ) -> Change:
         """A ``message.history`` page: merge it (dedup by seq)."""
         conv = self.conversations.get(conversation_id)
         if conv is None:
@@ -178,9 +194,13 @@ class ChatState:
         if conv is None:
             return Change()
         messages = [Message.from_wire(m) for m in unread]
-        conv.mentions = sum(m.seq > conv.last_read_seq and m.author_id != self.my_id
-                            and not m.deleted and self.my_username in m.mentions
-                            for m in messages)
+        conv.mentions = sum(
+            m.seq > conv.last_read_seq
+            and m.author_id != self.my_id
+            and not m.deleted
+            and self.my_username in m.mentions
+            for m in messages
+        )
         conv.mentions_upto = max([conv.mentions_upto, *(m.seq for m in messages)])
         return Change(sidebar=True)
 
@@ -195,11 +215,13 @@ class ChatState:
         if seq >= conv.last_seq:
             conv.unread = conv.mentions = 0
         else:
-            later = [m for m in conv.messages
-                     if m.seq > seq and m.author_id != self.my_id and not m.deleted]
+            later = [
+                m
+                for m in conv.messages
+                if m.seq > seq and m.author_id != self.my_id and not m.deleted
+            ]
             conv.unread = min(conv.unread, len(later)) if conv.loaded else conv.unread
-            conv.mentions = min(conv.mentions,
-                                sum(self.my_username in m.mentions for m in later))
+            conv.mentions = min(conv.mentions, sum(self.my_username in m.mentions for m in later))
         return Change(sidebar=True, conversations={conversation_id})
 
     # -- events ----------------------------------------------------------------------------
@@ -219,12 +241,18 @@ class ChatState:
         message = Message.from_wire(data)
         conv = self.conversations.get(message.conversation)
         if conv is None:  # a new direct conversation or channel we did not know yet
-            kind = ("self" if message.conversation.startswith("self:") else
-                    "direct" if message.conversation.startswith("dm:") else "channel")
+            kind = (
+                "self"
+                if message.conversation.startswith("self:")
+                else "direct"
+                if message.conversation.startswith("dm:")
+                else "channel"
+            )
             peer = None
             if kind == "direct":
-                peer = next((p for p in message.conversation[3:].split(":")
-                             if p != self.my_id), None)
+                peer = next(
+                    (p for p in message.conversation[3:].split(":") if p != self.my_id), None
+                )
             conv = Conversation(id=message.conversation, kind=kind, peer_id=peer, has_more=True)
             self.conversations[conv.id] = conv
         change = Change(conversations={conv.id}, sidebar=True)
@@ -240,8 +268,14 @@ class ChatState:
         mentioned = self.my_username in message.mentions
         conv.mentions += mentioned and message.seq > conv.mentions_upto
         if (mentioned or conv.kind == "direct") and conv.id not in self.muted:
-            change.notices.append(Notice(conv.id, f"{self.username(message.author_id)} in "
-                                         f"{self.title(conv.id)}", message.body, mentioned))
+            change.notices.append(
+                Notice(
+                    conv.id,
+                    f"{self.username(message.author_id)} in {self.title(conv.id)}",
+                    message.body,
+                    mentioned,
+                )
+            )
         return change
 
     def _on_message_edited(self, data: dict[str, Any], now: float) -> Change:
@@ -306,15 +340,20 @@ class ChatState:
     def _add_group(self, wire: dict[str, Any]) -> None:
         chans = sorted(wire.get("channels") or (), key=lambda c: int(c.get("position", 0)))
         gid = str(wire["id"])
-        self.groups[gid] = Group(gid, str(wire.get("name", "")), str(wire.get("role", "member")),
-                                 [str(c["id"]) for c in chans])
+        self.groups[gid] = Group(
+            gid,
+            str(wire.get("name", "")),
+            str(wire.get("role", "member")),
+            [str(c["id"]) for c in chans],
+        )
         for c in chans:
             self._add_channel(c)
 
     def _add_channel(self, c: dict[str, Any]) -> None:
         cid = str(c["id"])
-        conv = self.conversations.setdefault(cid, Conversation(
-            id=cid, kind="channel", group_id=str(c["group_id"]), loaded=False))
+        conv = self.conversations.setdefault(
+            cid, Conversation(id=cid, kind="channel", group_id=str(c["group_id"]), loaded=False)
+        )
         conv.name, conv.channel_kind = str(c.get("name", "")), str(c.get("kind", "text"))
         conv.position, conv.group_id = int(c.get("position", 0)), str(c["group_id"])
 
@@ -372,8 +411,9 @@ class ChatState:
         self._add_channel(data)
         if str(data["id"]) not in group.channels:
             group.channels.append(str(data["id"]))
-        group.channels.sort(key=lambda c: self.conversations[c].position
-                            if c in self.conversations else 0)
+        group.channels.sort(
+            key=lambda c: self.conversations[c].position if c in self.conversations else 0
+        )
         return Change(sidebar=True)
 
     _on_channel_updated = _on_channel_created
@@ -402,8 +442,7 @@ class ChatState:
 
     def set_members(self, group_id: str, members: Iterable[dict[str, Any]]) -> Change:
         """A ``member.list`` reply."""
-        self.members[group_id] = {str(m["user_id"]): str(m.get("role", "member"))
-                                  for m in members}
+        self.members[group_id] = {str(m["user_id"]): str(m.get("role", "member")) for m in members}
         return Change(members=True)
 
     # -- navigation ------------------------------------------------------------------------
@@ -430,8 +469,9 @@ class ChatState:
                     conv = self.conversations[cid]
                     mark = "♪ " if conv.channel_kind == "voice" else "# "
                     entries.append(SidebarEntry(mark + conv.name, cid, 1))
-        direct = [c for c in self.ordered() if self.conversations[c].kind != "channel"
-                  and c not in skip]
+        direct = [
+            c for c in self.ordered() if self.conversations[c].kind != "channel" and c not in skip
+        ]
         if direct:
             entries.append(SidebarEntry("Direct"))
             entries += [SidebarEntry(self.title(c), c, 1) for c in direct]

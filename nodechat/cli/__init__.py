@@ -32,8 +32,9 @@ SHELLS = ("bash", "zsh", "fish")
 
 
 @app.command("completion")
-def completion(shell: Annotated[str, typer.Argument(
-        help="bash, zsh or fish.", show_default=False)]) -> None:
+def completion(
+    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.", show_default=False)],
+) -> None:
     """Print the shell completion script, e.g. `nodechat completion bash > ~/.nodechat.bash`.
 
     Load it from the shell's startup file: bash `source ~/.nodechat.bash`; zsh: put
@@ -41,15 +42,17 @@ def completion(shell: Annotated[str, typer.Argument(
     ~/.config/fish/completions/nodechat.fish.
     """
     if shell not in SHELLS:
-        typer.echo(f"error: usage: unknown shell {shell!r} (expected {', '.join(SHELLS)})",
-                   err=True)
+        typer.echo(
+            f"error: usage: unknown shell {shell!r} (expected {', '.join(SHELLS)})", err=True
+        )
         raise typer.Exit(2)
     # The script calls back `nodechat` with _NODECHAT_COMPLETE set; typer answers that
     # itself (add_completion=False only hides its --install-completion options).
     from typer._completion_shared import get_completion_script
 
-    typer.echo(get_completion_script(prog_name="nodechat", complete_var="_NODECHAT_COMPLETE",
-                                     shell=shell))
+    typer.echo(
+        get_completion_script(prog_name="nodechat", complete_var="_NODECHAT_COMPLETE", shell=shell)
+    )
 
 
 def _version(value: bool) -> None:
@@ -60,8 +63,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """nodechat: a chat server for communities (groups, channels, direct messages)."""
 

@@ -23,8 +23,11 @@ from nodechat.storage.base import Store
 from nodechat.storage.migrate import Checkpoint, copy_all, verify
 from nodechat.storage.portable import TABLES
 
-app = typer.Typer(name="admin", help="Operator commands: users, groups, sessions, stats, config.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    name="admin",
+    help="Operator commands: users, groups, sessions, stats, config.",
+    no_args_is_help=True,
+)
 app.add_typer(admin_users.app, name="users")
 app.add_typer(admin_groups.groups, name="groups")
 app.add_typer(admin_groups.channels, name="channels")
@@ -39,19 +42,37 @@ err = Console(stderr=True)
 
 @app.command()
 def migrate(
-    source: Annotated[str, typer.Option(
-        "--from", help="Store URL to copy from (sqlite:///…, postgresql://…, mongodb://…).",
-        envvar="NODECHAT_MIGRATE_FROM", show_default=False)],
-    target: Annotated[str, typer.Option(
-        "--to", help="Store URL to copy into (empty, or a migration to resume).",
-        envvar="NODECHAT_MIGRATE_TO", show_default=False)],
-    checkpoint: Annotated[Path | None, typer.Option(
-        help="Progress file for resuming. [default: ./nodechat-migrate-<id>.json]",
-        show_default=False)] = None,
-    restart: Annotated[bool, typer.Option(
-        help="Ignore an existing checkpoint and copy from the beginning.")] = False,
-    verify_only: Annotated[bool, typer.Option(
-        "--verify-only", help="Only compare the two stores.")] = False,
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="Store URL to copy from (sqlite:///…, postgresql://…, mongodb://…).",
+            envvar="NODECHAT_MIGRATE_FROM",
+            show_default=False,
+        ),
+    ],
+    target: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="Store URL to copy into (empty, or a migration to resume).",
+            envvar="NODECHAT_MIGRATE_TO",
+            show_default=False,
+        ),
+    ],
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="Progress file for resuming. [default: ./nodechat-migrate-<id>.json]",
+            show_default=False,
+        ),
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option(help="Ignore an existing checkpoint and copy from the beginning.")
+    ] = False,
+    verify_only: Annotated[
+        bool, typer.Option("--verify-only", help="Only compare the two stores.")
+    ] = False,
 ) -> None:
     """Copy everything from one store to another, resumably, then verify the copy.
 
@@ -68,8 +89,9 @@ def migrate(
         raise typer.Exit(1)
 
 
-async def _migrate(source_url: str, target_url: str, checkpoint_path: Path, restart: bool,
-                   verify_only: bool) -> int:
+async def _migrate(
+    source_url: str, target_url: str, checkpoint_path: Path, restart: bool, verify_only: bool
+) -> int:
     source: Store = open_store(source_url)
     try:
         target: Store = open_store(target_url)
@@ -83,12 +105,19 @@ async def _migrate(source_url: str, target_url: str, checkpoint_path: Path, rest
                 checkpoint_path.unlink(missing_ok=True)
             state = Checkpoint.load(checkpoint_path, source_url, target_url)
             if not state.tables and await target.count_rows("users"):
-                err.print("[red]the target store is not empty and there is no checkpoint of a "
-                          "migration into it; refusing to merge[/red]")
+                err.print(
+                    "[red]the target store is not empty and there is no checkpoint of a "
+                    "migration into it; refusing to merge[/red]"
+                )
                 return 1
             err.print(f"checkpoint: {checkpoint_path}")
-            with Progress(TextColumn("{task.description:<15}"), BarColumn(),
-                          MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
+            with Progress(
+                TextColumn("{task.description:<15}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+            ) as bar:
                 tasks = {spec.name: bar.add_task(spec.name, total=None) for spec in TABLES}
 
                 def progress(table: str, done: int, total: int) -> None:
@@ -97,8 +126,10 @@ async def _migrate(source_url: str, target_url: str, checkpoint_path: Path, rest
                 await copy_all(source, target, state, progress)
         problems = await verify(source, target)
         for problem in problems:
-            err.print(f"[red]mismatch[/red] {problem.what}: source {problem.source}, "
-                      f"target {problem.target}")
+            err.print(
+                f"[red]mismatch[/red] {problem.what}: source {problem.source}, "
+                f"target {problem.target}"
+            )
         if not problems:
             err.print("[green]verified:[/green] row counts and per-conversation checksums match")
             if not verify_only:

@@ -30,9 +30,11 @@ def _toml_value(value: Any) -> str:
 
 def render_defaults() -> str:
     """Every section and setting with its default value, as a TOML document."""
-    lines = ["# nodechat settings (nodechat serve/auth/group/message/socket/gateway --config).",
-             "# Every value below is the default; delete what you do not change.",
-             "# Environment variables NODECHAT_<SECTION>_<KEY> override this file."]
+    lines = [
+        "# nodechat settings (nodechat serve/auth/group/message/socket/gateway --config).",
+        "# Every value below is the default; delete what you do not change.",
+        "# Environment variables NODECHAT_<SECTION>_<KEY> override this file.",
+    ]
     defaults = Settings()
     for section in dataclasses.fields(Settings):
         part = getattr(defaults, section.name)
@@ -49,8 +51,11 @@ def render_defaults() -> str:
 
 @app.command("generate")
 def generate(
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write to this file instead of stdout.", show_default=False)
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file instead of stdout.", show_default=False
+        ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing --output file.")] = False,
 ) -> None:

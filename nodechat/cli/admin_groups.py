@@ -18,20 +18,45 @@ UserArg = Annotated[str, typer.Argument(help="User id (u_…) or username.", sho
 ChannelArg = Annotated[str, typer.Argument(help="Channel id (ch_…).", show_default=False)]
 RoleOption = Annotated[str, typer.Option(help="admin or member.")]
 
-GROUP_COLUMNS = [("id", "id"), ("name", "name"), ("owner_id", "owner"),
-                 ("member_count", "members"), ("channel_count", "channels"),
-                 ("created_at", "created (UTC)")]
-MEMBER_COLUMNS = [("user_id", "user id"), ("username", "username"), ("role", "role"),
-                  ("joined_at", "joined (UTC)")]
-CHANNEL_COLUMNS = [("id", "id"), ("name", "name"), ("kind", "kind"), ("position", "position"),
-                   ("topic", "topic")]
-INVITE_COLUMNS = [("code", "code"), ("uses", "uses"), ("max_uses", "max uses"),
-                  ("expires_at", "expires (UTC)"), ("revoked", "revoked"),
-                  ("created_by", "created by"), ("created_at", "created (UTC)")]
+GROUP_COLUMNS = [
+    ("id", "id"),
+    ("name", "name"),
+    ("owner_id", "owner"),
+    ("member_count", "members"),
+    ("channel_count", "channels"),
+    ("created_at", "created (UTC)"),
+]
+MEMBER_COLUMNS = [
+    ("user_id", "user id"),
+    ("username", "username"),
+    ("role", "role"),
+    ("joined_at", "joined (UTC)"),
+]
+CHANNEL_COLUMNS = [
+    ("id", "id"),
+    ("name", "name"),
+    ("kind", "kind"),
+    ("position", "position"),
+    ("topic", "topic"),
+]
+INVITE_COLUMNS = [
+    ("code", "code"),
+    ("uses", "uses"),
+    ("max_uses", "max uses"),
+    ("expires_at", "expires (UTC)"),
+    ("revoked", "revoked"),
+    ("created_by", "created by"),
+    ("created_at", "created (UTC)"),
+]
 
 
-def _emit(as_json: bool, result: Any, rows: list[dict[str, Any]],
-          columns: list[tuple[str, str]], note: str | None = None) -> None:
+def _emit(
+    as_json: bool,
+    result: Any,
+    rows: list[dict[str, Any]],
+    columns: list[tuple[str, str]],
+    note: str | None = None,
+) -> None:
     out = Output(as_json)
     if as_json:
         out.json(result)
@@ -47,31 +72,62 @@ def _emit(as_json: bool, result: Any, rows: list[dict[str, Any]],
 @groups.command("list")
 def list_groups(
     limit: Annotated[int, typer.Option(min=1, max=500, help="Groups per page.")] = 50,
-    after: Annotated[str | None, typer.Option(help="Start after this group id.",
-                                              show_default=False)] = None,
-    store: StoreOption = None, server: ServerOption = None,
-    credentials: CredentialsOption = None, as_json: JsonOption = False,
+    after: Annotated[
+        str | None, typer.Option(help="Start after this group id.", show_default=False)
+    ] = None,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Every group by id, one page at a time."""
-    result = run_op("admin.group.list", {"after": after, "limit": limit}, store=store,
-                    server=server, credentials=credentials)
+    result = run_op(
+        "admin.group.list",
+        {"after": after, "limit": limit},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     nxt = result["next"]
-    _emit(as_json, result, result["groups"], GROUP_COLUMNS,
-          f"{len(result['groups'])} group(s)" + (f"; next page: --after {nxt}" if nxt else ""))
+    _emit(
+        as_json,
+        result,
+        result["groups"],
+        GROUP_COLUMNS,
+        f"{len(result['groups'])} group(s)" + (f"; next page: --after {nxt}" if nxt else ""),
+    )
 
 
 @groups.command("show")
-def show_group(group_id: GroupArg, store: StoreOption = None, server: ServerOption = None,
-               credentials: CredentialsOption = None, as_json: JsonOption = False) -> None:
+def show_group(
+    group_id: GroupArg,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """A group with its members and channels."""
-    result = run_op("admin.group.get", {"group_id": group_id}, store=store, server=server,
-                    credentials=credentials)
+    result = run_op(
+        "admin.group.get",
+        {"group_id": group_id},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     out = Output(as_json)
     if as_json:
         out.json(result)
         return
-    out.fields(result, [("id", "id"), ("name", "name"), ("description", "description"),
-                        ("owner_id", "owner"), ("created_at", "created (UTC)")])
+    out.fields(
+        result,
+        [
+            ("id", "id"),
+            ("name", "name"),
+            ("description", "description"),
+            ("owner_id", "owner"),
+            ("created_at", "created (UTC)"),
+        ],
+    )
     out.table(result["members"], MEMBER_COLUMNS, title="members")
     out.table(result["channels"], CHANNEL_COLUMNS, title="channels")
 
@@ -79,60 +135,112 @@ def show_group(group_id: GroupArg, store: StoreOption = None, server: ServerOpti
 @groups.command("create")
 def create_group(
     name: Annotated[str, typer.Argument(help="Group name.", show_default=False)],
-    owner: Annotated[str | None, typer.Option(
-        help="Owner (user id or username). \\[default: you; required with --store]",
-        show_default=False)] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option(
+            help="Owner (user id or username). \\[default: you; required with --store]",
+            show_default=False,
+        ),
+    ] = None,
     description: Annotated[str, typer.Option(help="Description.")] = "",
-    store: StoreOption = None, server: ServerOption = None,
-    credentials: CredentialsOption = None, as_json: JsonOption = False,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create a group (with a welcome channel) owned by --owner."""
-    result = run_op("admin.group.create", {"name": name, "owner": owner,
-                                           "description": description},
-                    store=store, server=server, credentials=credentials)
+    result = run_op(
+        "admin.group.create",
+        {"name": name, "owner": owner, "description": description},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     _emit(as_json, result, [result], GROUP_COLUMNS, f"created group {result['id']}")
 
 
 @groups.command("delete")
-def delete_group(group_id: GroupArg, yes: YesOption = False, store: StoreOption = None,
-                 server: ServerOption = None, credentials: CredentialsOption = None,
-                 as_json: JsonOption = False) -> None:
+def delete_group(
+    group_id: GroupArg,
+    yes: YesOption = False,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Delete a group with its channels, messages and invites."""
     confirm_or_exit(f"Delete group {group_id} with all its channels and messages?", yes)
-    result = run_op("admin.group.delete", {"group_id": group_id}, store=store, server=server,
-                    credentials=credentials)
+    result = run_op(
+        "admin.group.delete",
+        {"group_id": group_id},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     _emit(as_json, result, [result], [("group_id", "deleted group")])
 
 
 @groups.command("add-member")
-def add_member(group_id: GroupArg, user: UserArg, role: RoleOption = "member",
-               store: StoreOption = None, server: ServerOption = None,
-               credentials: CredentialsOption = None, as_json: JsonOption = False) -> None:
+def add_member(
+    group_id: GroupArg,
+    user: UserArg,
+    role: RoleOption = "member",
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Add a user to a group."""
-    result = run_op("admin.member.add", {"group_id": group_id, "user": user, "role": role},
-                    store=store, server=server, credentials=credentials)
+    result = run_op(
+        "admin.member.add",
+        {"group_id": group_id, "user": user, "role": role},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     _emit(as_json, result, [result], MEMBER_COLUMNS, f"added {user} as {result['role']}")
 
 
 @groups.command("remove-member")
-def remove_member(group_id: GroupArg, user: UserArg, yes: YesOption = False,
-                  store: StoreOption = None, server: ServerOption = None,
-                  credentials: CredentialsOption = None, as_json: JsonOption = False) -> None:
+def remove_member(
+    group_id: GroupArg,
+    user: UserArg,
+    yes: YesOption = False,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Remove a member (not the owner) from a group."""
     confirm_or_exit(f"Remove {user} from group {group_id}?", yes)
-    result = run_op("admin.member.remove", {"group_id": group_id, "user": user}, store=store,
-                    server=server, credentials=credentials)
+    result = run_op(
+        "admin.member.remove",
+        {"group_id": group_id, "user": user},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     _emit(as_json, result, [result], [("group_id", "group"), ("user_id", "removed user")])
 
 
 @groups.command("set-role")
-def set_role(group_id: GroupArg, user: UserArg,
-             role: Annotated[str, typer.Argument(help="admin or member.", show_default=False)],
-             store: StoreOption = None, server: ServerOption = None,
-             credentials: CredentialsOption = None, as_json: JsonOption = False) -> None:
+def set_role(
+    group_id: GroupArg,
+    user: UserArg,
+    role: Annotated[str, typer.Argument(help="admin or member.", show_default=False)],
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Make a member an admin of the group, or a plain member."""
-    result = run_op("admin.member.set_role", {"group_id": group_id, "user": user, "role": role},
-                    store=store, server=server, credentials=credentials)
+    result = run_op(
+        "admin.member.set_role",
+        {"group_id": group_id, "user": user, "role": role},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     _emit(as_json, result, [result], MEMBER_COLUMNS)
 
 
@@ -140,11 +248,21 @@ def set_role(group_id: GroupArg, user: UserArg,
 
 
 @channels.command("list")
-def list_channels(group_id: GroupArg, store: StoreOption = None, server: ServerOption = None,
-                  credentials: CredentialsOption = None, as_json: JsonOption = False) -> None:
+def list_channels(
+    group_id: GroupArg,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Channels of a group, by position."""
-    result = run_op("admin.channel.list", {"group_id": group_id}, store=store, server=server,
-                    credentials=credentials)
+    result = run_op(
+        "admin.channel.list",
+        {"group_id": group_id},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     _emit(as_json, result, result["channels"], CHANNEL_COLUMNS)
 
 
@@ -154,35 +272,60 @@ def create_channel(
     name: Annotated[str, typer.Argument(help="Channel name.", show_default=False)],
     kind: Annotated[str, typer.Option(help="text or voice.")] = "text",
     topic: Annotated[str, typer.Option(help="Topic.")] = "",
-    store: StoreOption = None, server: ServerOption = None,
-    credentials: CredentialsOption = None, as_json: JsonOption = False,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Add a channel at the end of a group."""
-    result = run_op("admin.channel.create", {"group_id": group_id, "name": name, "kind": kind,
-                                             "topic": topic},
-                    store=store, server=server, credentials=credentials)
+    result = run_op(
+        "admin.channel.create",
+        {"group_id": group_id, "name": name, "kind": kind, "topic": topic},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     _emit(as_json, result, [result], CHANNEL_COLUMNS, f"created channel {result['id']}")
 
 
 @channels.command("rename")
-def rename_channel(channel_id: ChannelArg,
-                   name: Annotated[str, typer.Argument(help="New name.", show_default=False)],
-                   store: StoreOption = None, server: ServerOption = None,
-                   credentials: CredentialsOption = None, as_json: JsonOption = False) -> None:
+def rename_channel(
+    channel_id: ChannelArg,
+    name: Annotated[str, typer.Argument(help="New name.", show_default=False)],
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Rename a channel."""
-    result = run_op("admin.channel.rename", {"channel_id": channel_id, "name": name},
-                    store=store, server=server, credentials=credentials)
+    result = run_op(
+        "admin.channel.rename",
+        {"channel_id": channel_id, "name": name},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     _emit(as_json, result, [result], CHANNEL_COLUMNS)
 
 
 @channels.command("delete")
-def delete_channel(channel_id: ChannelArg, yes: YesOption = False, store: StoreOption = None,
-                   server: ServerOption = None, credentials: CredentialsOption = None,
-                   as_json: JsonOption = False) -> None:
+def delete_channel(
+    channel_id: ChannelArg,
+    yes: YesOption = False,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Delete a channel and its messages."""
     confirm_or_exit(f"Delete channel {channel_id} and all its messages?", yes)
-    result = run_op("admin.channel.delete", {"channel_id": channel_id}, store=store,
-                    server=server, credentials=credentials)
+    result = run_op(
+        "admin.channel.delete",
+        {"channel_id": channel_id},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     _emit(as_json, result, [result], [("id", "deleted channel"), ("group_id", "group")])
 
 
@@ -190,39 +333,64 @@ def delete_channel(channel_id: ChannelArg, yes: YesOption = False, store: StoreO
 
 
 @invites.command("list")
-def list_invites(group_id: GroupArg, store: StoreOption = None, server: ServerOption = None,
-                 credentials: CredentialsOption = None, as_json: JsonOption = False) -> None:
+def list_invites(
+    group_id: GroupArg,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Invites of a group, newest first (revoked and expired ones too)."""
-    result = run_op("admin.invite.list", {"group_id": group_id}, store=store, server=server,
-                    credentials=credentials)
+    result = run_op(
+        "admin.invite.list",
+        {"group_id": group_id},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     _emit(as_json, result, result["invites"], INVITE_COLUMNS)
 
 
 @invites.command("create")
 def create_invite(
     group_id: GroupArg,
-    expires_in: Annotated[int | None, typer.Option(
-        help="Seconds until it expires (0: never). \\[default: 7 days]", show_default=False)
+    expires_in: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds until it expires (0: never). \\[default: 7 days]", show_default=False
+        ),
     ] = None,
-    max_uses: Annotated[int | None, typer.Option(help="Uses allowed. \\[default: unlimited]",
-                                                 show_default=False)] = None,
-    store: StoreOption = None, server: ServerOption = None,
-    credentials: CredentialsOption = None, as_json: JsonOption = False,
+    max_uses: Annotated[
+        int | None, typer.Option(help="Uses allowed. \\[default: unlimited]", show_default=False)
+    ] = None,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """A new invite code for a group."""
-    result = run_op("admin.invite.create", {"group_id": group_id, "expires_in": expires_in,
-                                            "max_uses": max_uses},
-                    store=store, server=server, credentials=credentials)
+    result = run_op(
+        "admin.invite.create",
+        {"group_id": group_id, "expires_in": expires_in, "max_uses": max_uses},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     _emit(as_json, result, [result], INVITE_COLUMNS)
 
 
 @invites.command("revoke")
-def revoke_invite(code: Annotated[str, typer.Argument(help="Invite code.", show_default=False)],
-                  yes: YesOption = False, store: StoreOption = None,
-                  server: ServerOption = None, credentials: CredentialsOption = None,
-                  as_json: JsonOption = False) -> None:
+def revoke_invite(
+    code: Annotated[str, typer.Argument(help="Invite code.", show_default=False)],
+    yes: YesOption = False,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Revoke an invite code."""
     confirm_or_exit(f"Revoke invite {code}?", yes)
-    result = run_op("admin.invite.revoke", {"code": code}, store=store, server=server,
-                    credentials=credentials)
+    result = run_op(
+        "admin.invite.revoke", {"code": code}, store=store, server=server, credentials=credentials
+    )
     _emit(as_json, result, [result], INVITE_COLUMNS)

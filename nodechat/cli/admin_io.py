@@ -31,8 +31,12 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNAUTHORIZED = 0, 1, 2, 3
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (for scripts).")]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-PasswordStdinOption = Annotated[bool, typer.Option(
-    "--password-stdin", help="Read the password from the first line of stdin, not a prompt.")]
+PasswordStdinOption = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin", help="Read the password from the first line of stdin, not a prompt."
+    ),
+]
 
 
 def console(*, stderr: bool = False) -> Console:
@@ -85,8 +89,7 @@ def read_secret(what: str, *, from_stdin: bool, confirm: bool = False) -> str:
         if not value:
             fail("usage", f"--password-stdin: no {what} on stdin", EXIT_USAGE)
         return value
-    value = typer.prompt(what.capitalize(), hide_input=True, confirmation_prompt=confirm,
-                         err=True)
+    value = typer.prompt(what.capitalize(), hide_input=True, confirmation_prompt=confirm, err=True)
     return str(value)
 
 
@@ -127,20 +130,30 @@ class Output:
         """The whole result as JSON on stdout."""
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True))
 
-    def table(self, rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], *,
-              title: str | None = None) -> None:
+    def table(
+        self,
+        rows: Sequence[dict[str, Any]],
+        columns: Sequence[tuple[str, str]],
+        *,
+        title: str | None = None,
+    ) -> None:
         """Rows as a table; ``columns`` are (key, heading); keys ending in ``_at`` are times."""
         table = Table(title=title, title_justify="left")
         for key, heading in columns:
             ident = key in ("id", "code") or key.endswith("_id")
             table.add_column(heading, overflow="fold", no_wrap=ident, min_width=None)
         for row in rows:
-            table.add_row(*(when(row.get(key)) if key.endswith("_at") else _cell(row.get(key))
-                            for key, _ in columns))
+            table.add_row(
+                *(
+                    when(row.get(key)) if key.endswith("_at") else _cell(row.get(key))
+                    for key, _ in columns
+                )
+            )
         console().print(table)
 
-    def fields(self, record: dict[str, Any], keys: Sequence[tuple[str, str]], *,
-               title: str | None = None) -> None:
+    def fields(
+        self, record: dict[str, Any], keys: Sequence[tuple[str, str]], *, title: str | None = None
+    ) -> None:
         """One record as a two-column table."""
         table = Table(title=title, title_justify="left", show_header=False)
         table.add_column("field", style="bold")
@@ -151,6 +164,12 @@ class Output:
         console().print(table)
 
 
-USER_COLUMNS = [("id", "id"), ("username", "username"), ("email", "email"),
-                ("display_name", "display name"), ("is_admin", "admin"),
-                ("disabled", "disabled"), ("created_at", "created (UTC)")]
+USER_COLUMNS = [
+    ("id", "id"),
+    ("username", "username"),
+    ("email", "email"),
+    ("display_name", "display name"),
+    ("is_admin", "admin"),
+    ("disabled", "disabled"),
+    ("created_at", "created (UTC)"),
+]

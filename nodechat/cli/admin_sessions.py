@@ -34,22 +34,34 @@ from nodechat.errors import ChatError, Forbidden, Unauthenticated
 
 sessions = typer.Typer(name="sessions", help="Login sessions of a user.", no_args_is_help=True)
 
-SESSION_COLUMNS = [("id", "id"), ("active", "active"), ("created_at", "created (UTC)"),
-                   ("expires_at", "expires (UTC)"), ("revoked_at", "revoked (UTC)"),
-                   ("address", "address"), ("user_agent", "user agent")]
+SESSION_COLUMNS = [
+    ("id", "id"),
+    ("active", "active"),
+    ("created_at", "created (UTC)"),
+    ("expires_at", "expires (UTC)"),
+    ("revoked_at", "revoked (UTC)"),
+    ("address", "address"),
+    ("user_agent", "user agent"),
+]
 
 
 @sessions.command("list")
 def list_sessions(
     user: Annotated[str, typer.Argument(help="User id (u_…) or username.", show_default=False)],
-    active: Annotated[bool, typer.Option("--active", help="Only sessions still valid.")
-                      ] = False,
-    store: StoreOption = None, server: ServerOption = None,
-    credentials: CredentialsOption = None, as_json: JsonOption = False,
+    active: Annotated[bool, typer.Option("--active", help="Only sessions still valid.")] = False,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """A user's sessions, oldest first."""
-    result = run_op("admin.session.list", {"user": user, "active": active or None},
-                    store=store, server=server, credentials=credentials)
+    result = run_op(
+        "admin.session.list",
+        {"user": user, "active": active or None},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     out = Output(as_json)
     if as_json:
         out.json(result)
@@ -60,51 +72,79 @@ def list_sessions(
 @sessions.command("revoke")
 def revoke_session(
     session_id: Annotated[str, typer.Argument(help="Session id (s_…).", show_default=False)],
-    yes: YesOption = False, store: StoreOption = None, server: ServerOption = None,
-    credentials: CredentialsOption = None, as_json: JsonOption = False,
+    yes: YesOption = False,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """End one session; its live connections close."""
     confirm_or_exit(f"End session {session_id}?", yes)
-    result = run_op("admin.session.revoke", {"session_id": session_id}, store=store,
-                    server=server, credentials=credentials)
+    result = run_op(
+        "admin.session.revoke",
+        {"session_id": session_id},
+        store=store,
+        server=server,
+        credentials=credentials,
+    )
     out = Output(as_json)
     if as_json:
         out.json(result)
     else:
-        out.table([result], [("session_id", "session"), ("user_id", "user"),
-                             ("revoked", "revoked now")])
+        out.table(
+            [result], [("session_id", "session"), ("user_id", "user"), ("revoked", "revoked now")]
+        )
 
 
 def stats(
     days: Annotated[int, typer.Option(min=1, max=366, help="Days of messages per day.")] = 7,
-    store: StoreOption = None, server: ServerOption = None,
-    credentials: CredentialsOption = None, as_json: JsonOption = False,
+    store: StoreOption = None,
+    server: ServerOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Users, groups, messages, messages per day (UTC) and connections per socket node."""
-    result = run_op("admin.stats", {"days": days}, store=store, server=server,
-                    credentials=credentials)
+    result = run_op(
+        "admin.stats", {"days": days}, store=store, server=server, credentials=credentials
+    )
     out = Output(as_json)
     if as_json:
         out.json(result)
         return
     out.fields(result, [("users", "users"), ("groups", "groups"), ("messages", "messages")])
-    out.table(result["messages_per_day"], [("date", "day (UTC)"), ("messages", "messages")],
-              title="messages per day")
+    out.table(
+        result["messages_per_day"],
+        [("date", "day (UTC)"), ("messages", "messages")],
+        title="messages per day",
+    )
     online: dict[str, Any] | None = result.get("online")
     if online is None:
         say("connections per node: only known online (--server)")
     else:
         rows = [{"node": node, **counts} for node, counts in sorted(online.items())]
-        out.table(rows, [("node", "node"), ("connections", "connections"), ("users", "users")],
-                  title="online now")
+        out.table(
+            rows,
+            [("node", "node"), ("connections", "connections"), ("users", "users")],
+            title="online now",
+        )
 
 
 def login(
-    server: Annotated[str, typer.Option(
-        "--server", help="Server WebSocket URL, e.g. ws://127.0.0.1:7801/.",
-        envvar="NODECHAT_ADMIN_SERVER", show_default=False)],
-    user: Annotated[str | None, typer.Option(
-        "--user", "-u", help="Username or email. \\[default: asked]", show_default=False)] = None,
+    server: Annotated[
+        str,
+        typer.Option(
+            "--server",
+            help="Server WebSocket URL, e.g. ws://127.0.0.1:7801/.",
+            envvar="NODECHAT_ADMIN_SERVER",
+            show_default=False,
+        ),
+    ],
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user", "-u", help="Username or email. \\[default: asked]", show_default=False
+        ),
+    ] = None,
     password_stdin: PasswordStdinOption = False,
     credentials: CredentialsOption = None,
 ) -> None:
@@ -115,24 +155,25 @@ def login(
     with reported():
         tokens = asyncio.run(_login(server, login_name, password))
     creds.put(server, token_entry(tokens["user"]["username"], tokens))
-    say(f"logged in to {server} as {tokens['user']['username']}; credential saved in "
-        f"{creds.path}")
+    say(f"logged in to {server} as {tokens['user']['username']}; credential saved in {creds.path}")
 
 
 async def _login(server: str, login_name: str, password: str) -> dict[str, Any]:
     client = await ChatClient.connect(server)
     try:
         try:
-            tokens: dict[str, Any] = await client.request("auth.login", login=login_name,
-                                                          password=password)
+            tokens: dict[str, Any] = await client.request(
+                "auth.login", login=login_name, password=password
+            )
         except RequestFailed as exc:
             raise Unauthenticated(exc.message, code=exc.code) from None
         if not tokens["user"].get("is_admin"):
             # Do not leave a session behind for an account that cannot use it here.
             await client.authenticate(tokens["access_token"])
             await client.request("auth.logout")
-            raise Forbidden(f"{tokens['user']['username']} is not a server admin",
-                            code="admin_required")
+            raise Forbidden(
+                f"{tokens['user']['username']} is not a server admin", code="admin_required"
+            )
         return tokens
     finally:
         await client.close()

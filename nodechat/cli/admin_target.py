@@ -38,15 +38,33 @@ from nodechat.services.admin import invoke
 from nodechat.services.admin_local import LocalAdminService
 from nodechat.storage import open_store
 
-StoreOption = Annotated[str | None, typer.Option(
-    "--store", help="Work offline on this store URL (sqlite:///…, postgresql://…, mongodb://…).",
-    envvar="NODECHAT_ADMIN_STORE", show_default=False)]
-ServerOption = Annotated[str | None, typer.Option(
-    "--server", help="Server WebSocket URL (ws://host:7801/). \\[default: the last `admin login`]",
-    envvar="NODECHAT_ADMIN_SERVER", show_default=False)]
-CredentialsOption = Annotated[Path | None, typer.Option(
-    "--credentials", help="Credential file. \\[default: admin.json in the user config dir]",
-    envvar="NODECHAT_ADMIN_CREDENTIALS", show_default=False)]
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Work offline on this store URL (sqlite:///…, postgresql://…, mongodb://…).",
+        envvar="NODECHAT_ADMIN_STORE",
+        show_default=False,
+    ),
+]
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="Server WebSocket URL (ws://host:7801/). \\[default: the last `admin login`]",
+        envvar="NODECHAT_ADMIN_SERVER",
+        show_default=False,
+    ),
+]
+CredentialsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--credentials",
+        help="Credential file. \\[default: admin.json in the user config dir]",
+        envvar="NODECHAT_ADMIN_CREDENTIALS",
+        show_default=False,
+    ),
+]
 
 REFRESH_MARGIN_MS = 30_000  # refresh an access token this close to its expiry
 
@@ -103,10 +121,13 @@ class Credentials:
 
 def token_entry(username: str, tokens: dict[str, Any]) -> dict[str, Any]:
     """What is kept of a token pair."""
-    return {"username": username, "session_id": tokens["session_id"],
-            "access_token": tokens["access_token"],
-            "access_expires_at": tokens["access_expires_at"],
-            "refresh_token": tokens["refresh_token"]}
+    return {
+        "username": username,
+        "session_id": tokens["session_id"],
+        "access_token": tokens["access_token"],
+        "access_expires_at": tokens["access_expires_at"],
+        "refresh_token": tokens["refresh_token"],
+    }
 
 
 async def authenticated(server: str, entry: dict[str, Any], creds: Credentials) -> ChatClient:
@@ -115,12 +136,15 @@ async def authenticated(server: str, entry: dict[str, Any], creds: Credentials) 
     try:
         if entry.get("access_expires_at", 0) - REFRESH_MARGIN_MS <= now_ms():
             try:
-                tokens = await client.request("auth.refresh",
-                                              refresh_token=entry.get("refresh_token", ""))
+                tokens = await client.request(
+                    "auth.refresh", refresh_token=entry.get("refresh_token", "")
+                )
             except RequestFailed as exc:
-                raise Unauthenticated(f"the saved login for {server} no longer works "
-                                      f"({exc.code}); run `nodechat admin login`",
-                                      code=exc.code) from None
+                raise Unauthenticated(
+                    f"the saved login for {server} no longer works "
+                    f"({exc.code}); run `nodechat admin login`",
+                    code=exc.code,
+                ) from None
             entry = token_entry(entry.get("username", ""), tokens)
             creds.put(server, entry)
         await client.authenticate(entry["access_token"])
@@ -135,8 +159,14 @@ def _choose(store: str | None, server: str | None) -> None:
         fail("usage", "give either --store (offline) or --server (online), not both", EXIT_USAGE)
 
 
-def run_op(op: str, args: dict[str, Any], *, store: str | None, server: str | None,
-           credentials: Path | None) -> Any:
+def run_op(
+    op: str,
+    args: dict[str, Any],
+    *,
+    store: str | None,
+    server: str | None,
+    credentials: Path | None,
+) -> Any:
     """Run one admin op offline or online and return its result (exits on failure)."""
     _choose(store, server)
     clean = {k: v for k, v in args.items() if v is not None}
@@ -146,8 +176,12 @@ def run_op(op: str, args: dict[str, Any], *, store: str | None, server: str | No
     creds = Credentials.load(credentials)
     found = creds.get(server)
     if found is None:
-        fail("not_logged_in", f"no saved login for {server or 'a server'}: run `nodechat "
-             "admin login --server URL`, or work offline with --store URL", EXIT_UNAUTHORIZED)
+        fail(
+            "not_logged_in",
+            f"no saved login for {server or 'a server'}: run `nodechat "
+            "admin login --server URL`, or work offline with --store URL",
+            EXIT_UNAUTHORIZED,
+        )
     with reported():
         return asyncio.run(_online(found[0], found[1], creds, op, clean))
 
@@ -163,12 +197,15 @@ def _new_sqlite(store_url: str, op: str) -> Path | None:
     """
     if not store_url.startswith(SQLITE):
         return None
-    path = Path(store_url[len(SQLITE):])
+    path = Path(store_url[len(SQLITE) :])
     if path.exists() or not path.name:
         return None
     if op != "admin.user.create":
-        raise NotFound(f"no SQLite database at {path} (check the path; a server creates "
-                       "it when it first starts)", code="store_not_found")
+        raise NotFound(
+            f"no SQLite database at {path} (check the path; a server creates "
+            "it when it first starts)",
+            code="store_not_found",
+        )
     return path
 
 
@@ -190,8 +227,9 @@ async def _offline(store_url: str, op: str, args: dict[str, Any]) -> Any:
                     Path(f"{new}{suffix}").unlink(missing_ok=True)
 
 
-async def _online(server: str, entry: dict[str, Any], creds: Credentials, op: str,
-                  args: dict[str, Any]) -> Any:
+async def _online(
+    server: str, entry: dict[str, Any], creds: Credentials, op: str, args: dict[str, Any]
+) -> Any:
     try:
         client = await authenticated(server, entry, creds)
     except RequestFailed as exc:  # e.g. the saved session was revoked
@@ -211,7 +249,13 @@ def _as_local(exc: RequestFailed) -> ChatError:
         return NotFound(exc.message, code=code)
     if code in ("admin_required", "forbidden", "account_disabled"):
         return Forbidden(exc.message, code=code)
-    if code in ("unauthenticated", "invalid_token", "token_expired", "session_revoked",
-                "invalid_refresh_token", "refresh_token_reused"):
+    if code in (
+        "unauthenticated",
+        "invalid_token",
+        "token_expired",
+        "session_revoked",
+        "invalid_refresh_token",
+        "refresh_token_reused",
+    ):
         return Unauthenticated(exc.message, code=code)
     return exc

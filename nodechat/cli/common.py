@@ -16,27 +16,51 @@ import typer
 from nodechat.config import Settings, load_settings
 from nodechat.errors import ChatError
 
-ConfigOption = Annotated[Path | None, typer.Option(help="TOML settings file.",
-                                                   envvar="NODECHAT_CONFIG")]
+ConfigOption = Annotated[
+    Path | None, typer.Option(help="TOML settings file.", envvar="NODECHAT_CONFIG")
+]
 LogLevelOption = Annotated[str, typer.Option(help="debug, info, warning or error.")]
-DataDirOption = Annotated[Path | None, typer.Option(
-    help="Where the database and keys live. [default: ./nodechat-data]",
-    envvar="NODECHAT_DATA_DIR", show_default=False)]
-StoreOption = Annotated[str | None, typer.Option(
-    help="Store URL. [default: sqlite:///<data-dir>/nodechat.db]", envvar="NODECHAT_STORE",
-    show_default=False)]
-BusOption = Annotated[str | None, typer.Option(
-    help="Event bus URL, e.g. redis://127.0.0.1:6379/0.", envvar="NODECHAT_BUS",
-    show_default=False)]
-ListenOption = Annotated[str | None, typer.Option(
-    help="HOST:PORT to listen on (port 0 picks a free one).", envvar="NODECHAT_LISTEN",
-    show_default=False)]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Where the database and keys live. [default: ./nodechat-data]",
+        envvar="NODECHAT_DATA_DIR",
+        show_default=False,
+    ),
+]
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Store URL. [default: sqlite:///<data-dir>/nodechat.db]",
+        envvar="NODECHAT_STORE",
+        show_default=False,
+    ),
+]
+BusOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Event bus URL, e.g. redis://127.0.0.1:6379/0.",
+        envvar="NODECHAT_BUS",
+        show_default=False,
+    ),
+]
+ListenOption = Annotated[
+    str | None,
+    typer.Option(
+        help="HOST:PORT to listen on (port 0 picks a free one).",
+        envvar="NODECHAT_LISTEN",
+        show_default=False,
+    ),
+]
 
 
 def setup_logging(level: str) -> None:
     """Log lines to stderr; websockets' per-connection lines only at debug."""
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if level.lower() != "debug":
         logging.getLogger("websockets").setLevel(logging.WARNING)
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
@@ -65,8 +89,11 @@ def say(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def run_until_signal(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]],
-                     announce: Callable[[], None]) -> None:
+def run_until_signal(
+    start: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]],
+    announce: Callable[[], None],
+) -> None:
     """Start, announce, wait for SIGINT/SIGTERM, stop."""
 
     async def main() -> None:

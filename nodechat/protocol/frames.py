@@ -46,13 +46,16 @@ OBOOL = Field("bool", False)
 OID = _os(128)
 
 # Ops a connection may use before it has authenticated.
-PUBLIC_OPS = frozenset({"auth.register", "auth.login", "auth.refresh", "auth.authenticate",
-                        "ping"})
+PUBLIC_OPS = frozenset({"auth.register", "auth.login", "auth.refresh", "auth.authenticate", "ping"})
 
 OPS: dict[str, dict[str, Field]] = {
     "ping": {},
-    "auth.register": {"username": _s(64), "email": _s(320), "password": _s(1024),
-                      "display_name": _os(200)},
+    "auth.register": {
+        "username": _s(64),
+        "email": _s(320),
+        "password": _s(1024),
+        "display_name": _os(200),
+    },
     "auth.login": {"login": _s(320), "password": _s(1024)},
     "auth.refresh": {"refresh_token": _s(512)},
     "auth.authenticate": {"token": _s(4096), "resume": Field("seq_map", False)},
@@ -86,23 +89,31 @@ OPS: dict[str, dict[str, Field]] = {
     "invite.revoke": {"code": _s(128)},
     "conversation.list": {},
     "dm.open": {"user_id": ID},
-    "message.send": {"conversation": _s(200), "body": _s(16000), "nonce": _s(128),
-                     "reply_to": OID},
+    "message.send": {"conversation": _s(200), "body": _s(16000), "nonce": _s(128), "reply_to": OID},
     "message.edit": {"message_id": ID, "body": _s(16000)},
     "message.delete": {"message_id": ID},
-    "message.history": {"conversation": _s(200), "before": OINT, "after": OINT,
-                        "limit": OINT},
+    "message.history": {"conversation": _s(200), "before": OINT, "after": OINT, "limit": OINT},
     "read.mark": {"conversation": _s(200), "seq": INT},
     "typing": {"conversation": _s(200)},
     "voice.join": {"channel": ID},
     "voice.leave": {},
     # Server administration (nodechat.services.admin): server admins only. ``user``
     # takes a user id or a username.
-    "admin.user.list": {"after": OID, "limit": OINT, "query": _os(320), "admins": OBOOL,
-                        "disabled": OBOOL},
+    "admin.user.list": {
+        "after": OID,
+        "limit": OINT,
+        "query": _os(320),
+        "admins": OBOOL,
+        "disabled": OBOOL,
+    },
     "admin.user.get": {"user": _s(128)},
-    "admin.user.create": {"username": _s(64), "email": _s(320), "password": _s(1024),
-                          "display_name": _os(200), "admin": OBOOL},
+    "admin.user.create": {
+        "username": _s(64),
+        "email": _s(320),
+        "password": _s(1024),
+        "display_name": _os(200),
+        "admin": OBOOL,
+    },
     "admin.user.disable": {"user": _s(128)},
     "admin.user.enable": {"user": _s(128)},
     "admin.user.reset_password": {"user": _s(128), "password": _s(1024)},
@@ -116,8 +127,7 @@ OPS: dict[str, dict[str, Field]] = {
     "admin.member.remove": {"group_id": ID, "user": _s(128)},
     "admin.member.set_role": {"group_id": ID, "user": _s(128), "role": _s(16)},
     "admin.channel.list": {"group_id": ID},
-    "admin.channel.create": {"group_id": ID, "name": _s(400), "kind": _os(16),
-                             "topic": _os(2000)},
+    "admin.channel.create": {"group_id": ID, "name": _s(400), "kind": _os(16), "topic": _os(2000)},
     "admin.channel.rename": {"channel_id": ID, "name": _s(400)},
     "admin.channel.delete": {"channel_id": ID},
     "admin.invite.list": {"group_id": ID},
@@ -141,8 +151,9 @@ class Request:
 class FrameError(ChatError):
     """A frame that cannot be answered as a request; ``request_id`` if one was readable."""
 
-    def __init__(self, message: str, *, code: str, request_id: str | int | None = None,
-                 **details: Any) -> None:
+    def __init__(
+        self, message: str, *, code: str, request_id: str | int | None = None, **details: Any
+    ) -> None:
         super().__init__(message, code=code, **details)
         self.request_id = request_id
 
@@ -157,20 +168,40 @@ def _check_field(op: str, name: str, spec: Field, value: Any, rid: str | int) ->
     elif kind == "bool":
         ok = isinstance(value, bool)
     elif kind == "str_list":
-        ok = (isinstance(value, list) and len(value) <= MAX_LIST
-              and all(isinstance(v, str) and len(v) <= 128 for v in value))
+        ok = (
+            isinstance(value, list)
+            and len(value) <= MAX_LIST
+            and all(isinstance(v, str) and len(v) <= 128 for v in value)
+        )
     elif kind == "seq_map":
-        ok = (isinstance(value, dict) and len(value) <= 10_000 and all(
-            isinstance(k, str) and len(k) <= 200 and isinstance(v, int)
-            and not isinstance(v, bool) and 0 <= v < 2**53 for k, v in value.items()))
+        ok = (
+            isinstance(value, dict)
+            and len(value) <= 10_000
+            and all(
+                isinstance(k, str)
+                and len(k) <= 200
+                and isinstance(v, int)
+                and not isinstance(v, bool)
+                and 0 <= v < 2**53
+                for k, v in value.items()
+            )
+        )
     else:  # pragma: no cover - the table above is the only source of kinds
         ok = False
     if not ok:
-        expected = {"str": f"a string of at most {spec.max_len} characters",
-                    "int": "an integer", "bool": "a boolean",
-                    "str_list": "a list of strings", "seq_map": "an object of seq numbers"}[kind]
-        raise FrameError(f"{op}: field {name!r} must be {expected}", code="invalid_request",
-                         request_id=rid, field=name)
+        expected = {
+            "str": f"a string of at most {spec.max_len} characters",
+            "int": "an integer",
+            "bool": "a boolean",
+            "str_list": "a list of strings",
+            "seq_map": "an object of seq numbers",
+        }[kind]
+        raise FrameError(
+            f"{op}: field {name!r} must be {expected}",
+            code="invalid_request",
+            request_id=rid,
+            field=name,
+        )
     return value
 
 
@@ -186,12 +217,16 @@ def decode_request(text: str | bytes) -> Request:
     if not (isinstance(rid, str) and 0 < len(rid) <= MAX_ID_LENGTH) and not (
         isinstance(rid, int) and not isinstance(rid, bool) and 0 <= rid < 2**53
     ):
-        raise FrameError(f"id must be a non-empty string (max {MAX_ID_LENGTH}) or an integer",
-                         code="bad_frame")
+        raise FrameError(
+            f"id must be a non-empty string (max {MAX_ID_LENGTH}) or an integer", code="bad_frame"
+        )
     extra = set(frame) - {"id", "op", "data"}
     if extra:
-        raise FrameError(f"unexpected top-level field(s): {', '.join(sorted(extra))}",
-                         code="invalid_request", request_id=rid)
+        raise FrameError(
+            f"unexpected top-level field(s): {', '.join(sorted(extra))}",
+            code="invalid_request",
+            request_id=rid,
+        )
     op = frame.get("op")
     if not isinstance(op, str):
         raise FrameError("op must be a string", code="invalid_request", request_id=rid)
@@ -206,14 +241,22 @@ def decode_request(text: str | bytes) -> Request:
     unknown = set(data) - set(spec)
     if unknown:
         name = sorted(unknown)[0]
-        raise FrameError(f"{op}: unknown field {name[:64]!r}", code="invalid_request",
-                         request_id=rid, field=name[:64])
+        raise FrameError(
+            f"{op}: unknown field {name[:64]!r}",
+            code="invalid_request",
+            request_id=rid,
+            field=name[:64],
+        )
     clean: dict[str, Any] = {}
     for name, field in spec.items():
         if name not in data or data[name] is None:
             if field.required:
-                raise FrameError(f"{op}: field {name!r} is required", code="invalid_request",
-                                 request_id=rid, field=name)
+                raise FrameError(
+                    f"{op}: field {name!r} is required",
+                    code="invalid_request",
+                    request_id=rid,
+                    field=name,
+                )
             continue
         clean[name] = _check_field(op, name, field, data[name], rid)
     return Request(rid, op, clean)
@@ -228,13 +271,17 @@ def encode_error(request_id: str | int | None, error: ChatError) -> bytes:
     """An error reply (or, with no id, a connection-level error frame)."""
     if request_id is None:
         return orjson.dumps({"type": "error", "error": error.to_dict()})
-    return orjson.dumps({"type": "reply", "id": request_id, "ok": False,
-                         "error": error.to_dict()})
+    return orjson.dumps({"type": "reply", "id": request_id, "ok": False, "error": error.to_dict()})
 
 
 def encode_hello(*, auth_deadline: float, heartbeat: float, max_frame: int) -> bytes:
     """The first frame the server sends on every connection."""
-    return orjson.dumps({"type": "hello", "protocol": PROTOCOL_VERSION,
-                         "auth_deadline": auth_deadline, "heartbeat": heartbeat,
-                         "max_frame": max_frame})
-
+    return orjson.dumps(
+        {
+            "type": "hello",
+            "protocol": PROTOCOL_VERSION,
+            "auth_deadline": auth_deadline,
+            "heartbeat": heartbeat,
+            "max_frame": max_frame,
+        }
+    )

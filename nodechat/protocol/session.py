@@ -49,8 +49,7 @@ class SessionState:
             if op not in PUBLIC_OPS:
                 raise Unauthenticated("authenticate first (op auth.authenticate)")
         elif op == "auth.authenticate":
-            raise Conflict("this connection is already authenticated",
-                           code="already_authenticated")
+            raise Conflict("this connection is already authenticated", code="already_authenticated")
 
     def authenticated(self, identity: Identity) -> None:
         """Enter the ready phase."""

@@ -23,8 +23,9 @@ class RemoteAdminService(AdminService):
     """:class:`AdminService` over gRPC; ``online`` adds this node's view of who is
     connected to ``stats`` (the auth role has no bus, so it cannot know)."""
 
-    def __init__(self, target: str, settings: RpcSettings, bus: Bus, *,
-                 online: OnlineCounter | None = None) -> None:
+    def __init__(
+        self, target: str, settings: RpcSettings, bus: Bus, *, online: OnlineCounter | None = None
+    ) -> None:
         self.rpc = RpcChannel(target, SERVICE, settings, bus)
         self._online = online
 
@@ -37,30 +38,65 @@ class RemoteAdminService(AdminService):
             raise Unauthenticated("remote admin calls act for a user", code=MISSING_IDENTITY)
         data = {k: v for k, v in args.items() if v is not None}
         request = build(admin_pb2.AdminCallRequest, op=op, args_json=orjson.dumps(data))
-        reply = await self.rpc.call("Call", request, admin_pb2.AdminCallReply, caller,
-                                    idempotent=op.endswith((".list", ".get", ".stats")))
+        reply = await self.rpc.call(
+            "Call",
+            request,
+            admin_pb2.AdminCallReply,
+            caller,
+            idempotent=op.endswith((".list", ".get", ".stats")),
+        )
         try:
             result = orjson.loads(reply.result_json)
         except orjson.JSONDecodeError as exc:
-            raise InternalError("the auth role sent a malformed admin reply",
-                                code="rpc_failed") from exc
+            raise InternalError(
+                "the auth role sent a malformed admin reply", code="rpc_failed"
+            ) from exc
         if not isinstance(result, dict):
             raise InternalError("the auth role sent a malformed admin reply", code="rpc_failed")
         return result
 
-    async def list_users(self, caller: Caller, *, after: str | None = None, limit: int = 50,
-                         query: str | None = None, admins: bool = False,
-                         disabled: bool = False) -> Record:
-        return await self._call(caller, "admin.user.list", after=after, limit=limit,
-                                query=query, admins=admins, disabled=disabled)
+    async def list_users(
+        self,
+        caller: Caller,
+        *,
+        after: str | None = None,
+        limit: int = 50,
+        query: str | None = None,
+        admins: bool = False,
+        disabled: bool = False,
+    ) -> Record:
+        return await self._call(
+            caller,
+            "admin.user.list",
+            after=after,
+            limit=limit,
+            query=query,
+            admins=admins,
+            disabled=disabled,
+        )
 
     async def get_user(self, caller: Caller, user: str) -> Record:
         return await self._call(caller, "admin.user.get", user=user)
 
-    async def create_user(self, caller: Caller, username: str, email: str, password: str, *,
-                          display_name: str | None = None, admin: bool = False) -> Record:
-        return await self._call(caller, "admin.user.create", username=username, email=email,
-                                password=password, display_name=display_name, admin=admin)
+    async def create_user(
+        self,
+        caller: Caller,
+        username: str,
+        email: str,
+        password: str,
+        *,
+        display_name: str | None = None,
+        admin: bool = False,
+    ) -> Record:
+        return await self._call(
+            caller,
+            "admin.user.create",
+            username=username,
+            email=email,
+            password=password,
+            display_name=display_name,
+            admin=admin,
+        )
 
     async def disable_user(self, caller: Caller, user: str) -> Record:
         return await self._call(caller, "admin.user.disable", user=user)
@@ -69,8 +105,7 @@ class RemoteAdminService(AdminService):
         return await self._call(caller, "admin.user.enable", user=user)
 
     async def reset_password(self, caller: Caller, user: str, password: str) -> Record:
-        return await self._call(caller, "admin.user.reset_password", user=user,
-                                password=password)
+        return await self._call(caller, "admin.user.reset_password", user=user, password=password)
 
     async def delete_user(self, caller: Caller, user: str) -> Record:
         return await self._call(caller, "admin.user.delete", user=user)
@@ -78,44 +113,49 @@ class RemoteAdminService(AdminService):
     async def set_admin(self, caller: Caller, user: str, admin: bool) -> Record:
         return await self._call(caller, "admin.user.set_admin", user=user, admin=admin)
 
-    async def list_groups(self, caller: Caller, *, after: str | None = None,
-                          limit: int = 50) -> Record:
+    async def list_groups(
+        self, caller: Caller, *, after: str | None = None, limit: int = 50
+    ) -> Record:
         return await self._call(caller, "admin.group.list", after=after, limit=limit)
 
     async def get_group(self, caller: Caller, group_id: str) -> Record:
         return await self._call(caller, "admin.group.get", group_id=group_id)
 
-    async def create_group(self, caller: Caller, name: str, *, owner: str | None = None,
-                           description: str = "") -> Record:
-        return await self._call(caller, "admin.group.create", name=name, owner=owner,
-                                description=description)
+    async def create_group(
+        self, caller: Caller, name: str, *, owner: str | None = None, description: str = ""
+    ) -> Record:
+        return await self._call(
+            caller, "admin.group.create", name=name, owner=owner, description=description
+        )
 
     async def delete_group(self, caller: Caller, group_id: str) -> Record:
         return await self._call(caller, "admin.group.delete", group_id=group_id)
 
-    async def add_member(self, caller: Caller, group_id: str, user: str, *,
-                         role: str = "member") -> Record:
-        return await self._call(caller, "admin.member.add", group_id=group_id, user=user,
-                                role=role)
+    async def add_member(
+        self, caller: Caller, group_id: str, user: str, *, role: str = "member"
+    ) -> Record:
+        return await self._call(caller, "admin.member.add", group_id=group_id, user=user, role=role)
 
     async def remove_member(self, caller: Caller, group_id: str, user: str) -> Record:
         return await self._call(caller, "admin.member.remove", group_id=group_id, user=user)
 
     async def set_role(self, caller: Caller, group_id: str, user: str, role: str) -> Record:
-        return await self._call(caller, "admin.member.set_role", group_id=group_id, user=user,
-                                role=role)
+        return await self._call(
+            caller, "admin.member.set_role", group_id=group_id, user=user, role=role
+        )
 
     async def list_channels(self, caller: Caller, group_id: str) -> Record:
         return await self._call(caller, "admin.channel.list", group_id=group_id)
 
-    async def create_channel(self, caller: Caller, group_id: str, name: str, *,
-                             kind: str = "text", topic: str = "") -> Record:
-        return await self._call(caller, "admin.channel.create", group_id=group_id, name=name,
-                                kind=kind, topic=topic)
+    async def create_channel(
+        self, caller: Caller, group_id: str, name: str, *, kind: str = "text", topic: str = ""
+    ) -> Record:
+        return await self._call(
+            caller, "admin.channel.create", group_id=group_id, name=name, kind=kind, topic=topic
+        )
 
     async def rename_channel(self, caller: Caller, channel_id: str, name: str) -> Record:
-        return await self._call(caller, "admin.channel.rename", channel_id=channel_id,
-                                name=name)
+        return await self._call(caller, "admin.channel.rename", channel_id=channel_id, name=name)
 
     async def delete_channel(self, caller: Caller, channel_id: str) -> Record:
         return await self._call(caller, "admin.channel.delete", channel_id=channel_id)
@@ -123,17 +163,26 @@ class RemoteAdminService(AdminService):
     async def list_invites(self, caller: Caller, group_id: str) -> Record:
         return await self._call(caller, "admin.invite.list", group_id=group_id)
 
-    async def create_invite(self, caller: Caller, group_id: str, *,
-                            expires_in: int | None = None,
-                            max_uses: int | None = None) -> Record:
-        return await self._call(caller, "admin.invite.create", group_id=group_id,
-                                expires_in=expires_in, max_uses=max_uses)
+    async def create_invite(
+        self,
+        caller: Caller,
+        group_id: str,
+        *,
+        expires_in: int | None = None,
+        max_uses: int | None = None,
+    ) -> Record:
+        return await self._call(
+            caller,
+            "admin.invite.create",
+            group_id=group_id,
+            expires_in=expires_in,
+            max_uses=max_uses,
+        )
 
     async def revoke_invite(self, caller: Caller, code: str) -> Record:
         return await self._call(caller, "admin.invite.revoke", code=code)
 
-    async def list_sessions(self, caller: Caller, user: str, *,
-                            active: bool = False) -> Record:
+    async def list_sessions(self, caller: Caller, user: str, *, active: bool = False) -> Record:
         return await self._call(caller, "admin.session.list", user=user, active=active)
 
     async def revoke_session(self, caller: Caller, session_id: str) -> Record:

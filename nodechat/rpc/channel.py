@@ -142,8 +142,14 @@ class RpcChannel:
         if self.observer is not None:
             self.observer(f"{self.service}/{name}", time.perf_counter() - started, code)
 
-    async def _attempts(self, name: str, method: Any, request: ProtoMessage,
-                        md: list[tuple[str, str]], idempotent: bool) -> Any:
+    async def _attempts(
+        self,
+        name: str,
+        method: Any,
+        request: ProtoMessage,
+        md: list[tuple[str, str]],
+        idempotent: bool,
+    ) -> Any:
         attempts = max(1, self._settings.retries) if idempotent else 1
         for attempt in range(attempts):
             self.calls += 1

@@ -50,9 +50,13 @@ class RemoteServices(Services):
         await self.auth.close()
 
 
-async def connect_services(settings: RpcSettings, bus: Bus,
-                           observer: Observer | None = None, *,
-                           online: OnlineCounter | None = None) -> RemoteServices:
+async def connect_services(
+    settings: RpcSettings,
+    bus: Bus,
+    observer: Observer | None = None,
+    *,
+    online: OnlineCounter | None = None,
+) -> RemoteServices:
     """Clients of the auth, group and message roles at ``settings.auth|group|message``.
 
     ``observer(method, seconds, error_code)`` is told about every call (metrics);

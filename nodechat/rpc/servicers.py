@@ -271,12 +271,24 @@ class MessageServicer:
         positions: list[int] = []
         for i, item in enumerate(r.items):
             if not item.user_id or not item.session_id:
-                outcomes[i] = messages_pb2.SendOutcome(error=cv.error_to_pb(Unauthenticated(
-                    "a send item needs user_id and session_id", code=MISSING_IDENTITY)))
+                outcomes[i] = messages_pb2.SendOutcome(
+                    error=cv.error_to_pb(
+                        Unauthenticated(
+                            "a send item needs user_id and session_id", code=MISSING_IDENTITY
+                        )
+                    )
+                )
                 continue
             q = item.request
-            sends.append(SendItem(Identity(item.user_id, item.session_id), q.conversation_id,
-                                  q.body, q.nonce, optional(q, "reply_to")))
+            sends.append(
+                SendItem(
+                    Identity(item.user_id, item.session_id),
+                    q.conversation_id,
+                    q.body,
+                    q.nonce,
+                    optional(q, "reply_to"),
+                )
+            )
             positions.append(i)
         # One collecting block: events are published as the items commit, in seq order.
         with collecting() as events:

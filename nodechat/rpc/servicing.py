@@ -74,8 +74,9 @@ def _events_trailer(events: list[tuple[str, Event]]) -> metadata.Metadata:
 Observer = Callable[[str, float, str], None]  # (method, seconds, error code or "")
 
 
-def _behaviour(full_name: str, fn: ServicerMethod,
-               observer: Observer | None = None) -> Callable[[Any, Any], Awaitable[Any]]:
+def _behaviour(
+    full_name: str, fn: ServicerMethod, observer: Observer | None = None
+) -> Callable[[Any, Any], Awaitable[Any]]:
     service, _, rpc = full_name.rpartition(".")
     label = f"{service}/{rpc}"  # the same label the client side uses
 
@@ -112,8 +113,9 @@ def _serialize(message: ProtoMessage) -> bytes:
     return message.SerializeToString()
 
 
-def method_handlers(service: ServiceDescriptor, servicer: object,
-                    observer: Observer | None = None) -> dict[str, Any]:
+def method_handlers(
+    service: ServiceDescriptor, servicer: object, observer: Observer | None = None
+) -> dict[str, Any]:
     """gRPC method handlers for every RPC of ``service``, served by ``servicer``."""
     handlers: dict[str, Any] = {}
     for method in service.methods:
@@ -131,8 +133,9 @@ def method_handlers(service: ServiceDescriptor, servicer: object,
     return handlers
 
 
-def add_servicer(server: Any, service: ServiceDescriptor, servicer: object,
-                 observer: Observer | None = None) -> None:
+def add_servicer(
+    server: Any, service: ServiceDescriptor, servicer: object, observer: Observer | None = None
+) -> None:
     """Register ``servicer`` for ``service`` on a ``grpc.aio.Server``."""
     handlers = method_handlers(service, servicer, observer)
     server.add_generic_rpc_handlers(

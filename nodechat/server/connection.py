@@ -139,9 +139,14 @@ class ClientConnection:
         """Deliver the held messages of ``conversation`` that continue it without a gap, in
         seq order; return the last seq delivered. (Release then drops them as duplicates.)"""
         if self._held:
-            waiting = sorted((e for e in self._held if e.kind == "message.created"
-                              and e.data["conversation"] == conversation),
-                             key=lambda e: int(e.data["seq"]))
+            waiting = sorted(
+                (
+                    e
+                    for e in self._held
+                    if e.kind == "message.created" and e.data["conversation"] == conversation
+                ),
+                key=lambda e: int(e.data["seq"]),
+            )
             for event in waiting:
                 seq = event.data["seq"]
                 last = self.state.seen.get(conversation, 0)
@@ -163,7 +168,7 @@ class ClientConnection:
         for event in held or ():
             self.deliver(event)
             if self._held is not None:  # a gap started another backfill
-                self._held.extend(held[held.index(event) + 1:])
+                self._held.extend(held[held.index(event) + 1 :])
                 return
 
     def deliver(self, event: Event, frame: bytes | None = None) -> None:
@@ -171,9 +176,12 @@ class ClientConnection:
         if self._held is not None:
             self._held.append(event)
             gap = self._gap
-            if gap is not None and event.kind == "message.created" \
-                    and event.data["conversation"] == gap[0] \
-                    and self.fill_from_held(gap[0]) >= gap[1]:
+            if (
+                gap is not None
+                and event.kind == "message.created"
+                and event.data["conversation"] == gap[0]
+                and self.fill_from_held(gap[0]) >= gap[1]
+            ):
                 gap[2].cancel()  # the missing events came after all: no store read
                 self._gap = None
                 self.state.fresh.discard(gap[0])
@@ -193,7 +201,8 @@ class ClientConnection:
                 # Events of one conversation published by different nodes can arrive out
                 # of order: give the missing ones a moment before reading the store.
                 handle = asyncio.get_running_loop().call_later(
-                    GAP_GRACE, self._start_backfill, conversation, after, seq - 1)
+                    GAP_GRACE, self._start_backfill, conversation, after, seq - 1
+                )
                 self._gap = (conversation, seq - 1, handle)
                 return
         elif event.kind == "presence":

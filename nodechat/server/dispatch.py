@@ -49,15 +49,26 @@ Handler = Callable[[Call], Awaitable[Any]]
 def conversation_dict(state: ConversationState) -> dict[str, Any]:
     """Wire form of a user's view of one conversation."""
     c = state.conversation
-    return {"id": c.id, "kind": c.kind.value, "group_id": c.group_id, "peer_id": state.peer_id,
-            "last_seq": c.last_seq, "last_read_seq": state.last_read_seq,
-            "unread": state.unread}
+    return {
+        "id": c.id,
+        "kind": c.kind.value,
+        "group_id": c.group_id,
+        "peer_id": state.peer_id,
+        "last_seq": c.last_seq,
+        "last_read_seq": state.last_read_seq,
+        "unread": state.unread,
+    }
 
 
 async def _register(c: Call) -> Any:
     d = c.data
-    pair = await c.services.auth.register(d["username"], d["email"], d["password"],
-                                          display_name=d.get("display_name"), address=c.address)
+    pair = await c.services.auth.register(
+        d["username"],
+        d["email"],
+        d["password"],
+        display_name=d.get("display_name"),
+        address=c.address,
+    )
     return pair.to_dict()
 
 
@@ -99,7 +110,8 @@ async def _user_find(c: Call) -> Any:
 
 async def _user_update(c: Call) -> Any:
     user = await c.services.auth.update_profile(
-        c.me, display_name=c.data.get("display_name"), about=c.data.get("about"))
+        c.me, display_name=c.data.get("display_name"), about=c.data.get("about")
+    )
     return user.private()
 
 
@@ -114,8 +126,7 @@ async def _unblock(c: Call) -> Any:
 
 
 async def _group_create(c: Call) -> Any:
-    view = await c.services.groups.create_group(c.me, c.data["name"],
-                                                c.data.get("description", ""))
+    view = await c.services.groups.create_group(c.me, c.data["name"], c.data.get("description", ""))
     return view.to_dict()
 
 
@@ -129,8 +140,9 @@ async def _group_get(c: Call) -> Any:
 
 async def _group_update(c: Call) -> Any:
     d = c.data
-    view = await c.services.groups.update_group(c.me, d["group_id"], name=d.get("name"),
-                                                description=d.get("description"))
+    view = await c.services.groups.update_group(
+        c.me, d["group_id"], name=d.get("name"), description=d.get("description")
+    )
     return view.to_dict()
 
 
@@ -140,8 +152,7 @@ async def _group_delete(c: Call) -> Any:
 
 
 async def _group_transfer(c: Call) -> Any:
-    view = await c.services.groups.transfer_ownership(c.me, c.data["group_id"],
-                                                      c.data["user_id"])
+    view = await c.services.groups.transfer_ownership(c.me, c.data["group_id"], c.data["user_id"])
     return view.to_dict()
 
 
@@ -156,15 +167,17 @@ async def _group_leave(c: Call) -> Any:
 
 async def _channel_create(c: Call) -> Any:
     d = c.data
-    channel = await c.services.groups.create_channel(c.me, d["group_id"], d["name"],
-                                                     d.get("kind", "text"), d.get("topic", ""))
+    channel = await c.services.groups.create_channel(
+        c.me, d["group_id"], d["name"], d.get("kind", "text"), d.get("topic", "")
+    )
     return channel.to_dict()
 
 
 async def _channel_update(c: Call) -> Any:
     d = c.data
-    channel = await c.services.groups.update_channel(c.me, d["channel_id"], name=d.get("name"),
-                                                     topic=d.get("topic"))
+    channel = await c.services.groups.update_channel(
+        c.me, d["channel_id"], name=d.get("name"), topic=d.get("topic")
+    )
     return channel.to_dict()
 
 
@@ -174,8 +187,9 @@ async def _channel_delete(c: Call) -> Any:
 
 
 async def _channel_reorder(c: Call) -> Any:
-    channels = await c.services.groups.reorder_channels(c.me, c.data["group_id"],
-                                                        c.data["channel_ids"])
+    channels = await c.services.groups.reorder_channels(
+        c.me, c.data["group_id"], c.data["channel_ids"]
+    )
     return {"channels": [ch.to_dict() for ch in channels]}
 
 
@@ -201,15 +215,16 @@ async def _unban(c: Call) -> Any:
 
 async def _set_role(c: Call) -> Any:
     d = c.data
-    return (await c.services.groups.set_role(c.me, d["group_id"], d["user_id"],
-                                             d["role"])).to_dict()
+    return (
+        await c.services.groups.set_role(c.me, d["group_id"], d["user_id"], d["role"])
+    ).to_dict()
 
 
 async def _invite_create(c: Call) -> Any:
     d = c.data
-    invite = await c.services.groups.create_invite(c.me, d["group_id"],
-                                                   expires_in=d.get("expires_in"),
-                                                   max_uses=d.get("max_uses"))
+    invite = await c.services.groups.create_invite(
+        c.me, d["group_id"], expires_in=d.get("expires_in"), max_uses=d.get("max_uses")
+    )
     return invite.to_dict()
 
 
@@ -233,15 +248,23 @@ async def _dm_open(c: Call) -> Any:
 
 async def _send(c: Call) -> Any:
     d = c.data
-    return send_ack(await c.services.messages.send(c.me, d["conversation"], d["body"],
-                                                   d["nonce"], d.get("reply_to")))
+    return send_ack(
+        await c.services.messages.send(
+            c.me, d["conversation"], d["body"], d["nonce"], d.get("reply_to")
+        )
+    )
 
 
 def send_ack(result: SendResult) -> dict[str, Any]:
     """The reply to ``message.send``."""
     m = result.message
-    return {"id": m.id, "conversation": m.conversation_id, "seq": m.seq,
-            "created_at": m.created_at, "duplicate": not result.created}
+    return {
+        "id": m.id,
+        "conversation": m.conversation_id,
+        "seq": m.seq,
+        "created_at": m.created_at,
+        "duplicate": not result.created,
+    }
 
 
 async def _edit(c: Call) -> Any:
@@ -256,8 +279,9 @@ async def _delete(c: Call) -> Any:
 async def _history(c: Call) -> Any:
     d = c.data
     limit = d.get("limit", 50)
-    page = await c.services.messages.history(c.me, d["conversation"], before=d.get("before"),
-                                             after=d.get("after"), limit=limit)
+    page = await c.services.messages.history(
+        c.me, d["conversation"], before=d.get("before"), after=d.get("after"), limit=limit
+    )
     return {"messages": [m.to_dict() for m in page.messages], "has_more": page.has_more}
 
 

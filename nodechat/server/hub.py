@@ -36,9 +36,13 @@ RECONNECT_BACKFILLS = 32  # store reads at once when a reconnect backfills every
 class Hub:
     """Local subscriptions, delivery and presence for one socket node."""
 
-    def __init__(self, bus: Bus, presence_topics: PresenceTopics,
-                 presence: PresenceRegistry | None = None,
-                 on_delivered: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        presence_topics: PresenceTopics,
+        presence: PresenceRegistry | None = None,
+        on_delivered: Callable[[int], None] | None = None,
+    ) -> None:
         self._bus = bus
         self._presence_topics = presence_topics
         self._presence = presence if presence is not None else LocalPresence()  # owned
@@ -168,8 +172,9 @@ class Hub:
                 if not conn.open or conn.state.identity is None or conn.held:
                     return
                 conn.hold()  # live events wait for the replay, as for a seq gap
-                await backfill(conn, conversation, conn.state.seen.get(conversation, seq),
-                               TO_LATEST)  # releases the connection when done
+                await backfill(
+                    conn, conversation, conn.state.seen.get(conversation, seq), TO_LATEST
+                )  # releases the connection when done
 
     def on_event(self, topic: str, event: Event) -> None:
         """Deliver one bus event to the local connections subscribed to ``topic``."""
@@ -182,8 +187,9 @@ class Hub:
             self._revoke(conns, data)
             return
         frame = text_frame(event.frame)
-        skip = data.get("user_id") if kind == "member.joined" and topic.startswith("group:") \
-            else None
+        skip = (
+            data.get("user_id") if kind == "member.joined" and topic.startswith("group:") else None
+        )
         for conn in list(conns):
             identity = conn.state.identity
             if skip is not None and identity is not None and identity.user_id == skip:
@@ -222,4 +228,3 @@ class Hub:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._presence.close()
-

@@ -38,8 +38,22 @@ from nodechat import __version__
 T = TypeVar("T")
 
 # Service calls are local (sub-ms) or one gRPC hop (ms); a bcrypt login is ~0.25 s.
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-                   2.5, 5.0, 10.0)
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -49,29 +63,59 @@ class Metrics:
     def __init__(self, namespace: str = "nodechat") -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
         ns = namespace
-        info = Gauge("build_info", "Build of this process (value is always 1).", ["version"],
-                     namespace=ns, registry=registry)
+        info = Gauge(
+            "build_info",
+            "Build of this process (value is always 1).",
+            ["version"],
+            namespace=ns,
+            registry=registry,
+        )
         info.labels(version=__version__).set(1)
-        self.connections = Gauge("connections", "Open client connections.",
-                                 namespace=ns, registry=registry)
-        self.sessions = Gauge("sessions", "Authenticated client connections.",
-                              namespace=ns, registry=registry)
-        self.messages_in = Counter("messages_in", "Messages accepted from clients.",
-                                   namespace=ns, registry=registry)
-        self.messages_out = Counter("messages_out",
-                                    "Messages delivered to client connections.",
-                                    namespace=ns, registry=registry)
-        self.errors = Counter("errors", "Error replies, by stable error code.", ["code"],
-                              namespace=ns, registry=registry)
-        self.rpc_latency = Histogram("rpc_latency_seconds", "Latency of service calls.",
-                                     ["method"], namespace=ns, registry=registry,
-                                     buckets=LATENCY_BUCKETS)
-        self.http_requests = Counter("http_requests", "HTTP requests answered.",
-                                     ["method", "route", "status"], namespace=ns,
-                                     registry=registry)
-        self.http_latency = Histogram("http_latency_seconds", "HTTP request latency.",
-                                      ["method", "route"], namespace=ns, registry=registry,
-                                      buckets=LATENCY_BUCKETS)
+        self.connections = Gauge(
+            "connections", "Open client connections.", namespace=ns, registry=registry
+        )
+        self.sessions = Gauge(
+            "sessions", "Authenticated client connections.", namespace=ns, registry=registry
+        )
+        self.messages_in = Counter(
+            "messages_in", "Messages accepted from clients.", namespace=ns, registry=registry
+        )
+        self.messages_out = Counter(
+            "messages_out",
+            "Messages delivered to client connections.",
+            namespace=ns,
+            registry=registry,
+        )
+        self.errors = Counter(
+            "errors",
+            "Error replies, by stable error code.",
+            ["code"],
+            namespace=ns,
+            registry=registry,
+        )
+        self.rpc_latency = Histogram(
+            "rpc_latency_seconds",
+            "Latency of service calls.",
+            ["method"],
+            namespace=ns,
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        )
+        self.http_requests = Counter(
+            "http_requests",
+            "HTTP requests answered.",
+            ["method", "route", "status"],
+            namespace=ns,
+            registry=registry,
+        )
+        self.http_latency = Histogram(
+            "http_latency_seconds",
+            "HTTP request latency.",
+            ["method", "route"],
+            namespace=ns,
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        )
 
     def connection_opened(self) -> None:
         """A client connection was accepted."""

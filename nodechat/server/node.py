@@ -60,10 +60,13 @@ class Fabric:
         """In-process parts for ``memory://``, Redis-backed ones for ``redis://``."""
         url, prefix = settings.serve.bus, settings.node.bus_prefix
         node_id = f"{role}-{secrets.token_hex(4)}"
-        return cls(open_bus(url, prefix=prefix, name=node_id),
-                   open_presence(url, node_id, prefix=prefix),
-                   open_registry(url, prefix=prefix, ttl=settings.node.registry_ttl), node_id,
-                   open_voice(url, node_id, prefix=prefix))
+        return cls(
+            open_bus(url, prefix=prefix, name=node_id),
+            open_presence(url, node_id, prefix=prefix),
+            open_registry(url, prefix=prefix, ttl=settings.node.registry_ttl),
+            node_id,
+            open_voice(url, node_id, prefix=prefix),
+        )
 
     def not_ready(self) -> list[str]:
         """Reasons this node cannot serve now (empty: ready)."""
@@ -82,8 +85,9 @@ class Fabric:
 class SocketRole:
     """A socket node over some services: hub, client endpoint, ops paths, registration."""
 
-    def __init__(self, settings: Settings, services: Services, fabric: Fabric,
-                 metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, services: Services, fabric: Fabric, metrics: Metrics
+    ) -> None:
         self.settings = settings
         self.fabric = fabric
 
@@ -92,13 +96,19 @@ class SocketRole:
             peers = await services.messages.direct_peer_ids(user_id)
             return [group_topic(g) for g in groups_of] + [user_topic(p) for p in peers]
 
-        self.hub = Hub(fabric.bus, presence_topics, presence=fabric.presence,
-                       on_delivered=metrics.messages_delivered)
-        self.endpoint = SocketEndpoint(services, self.hub, settings.socket, metrics,
-                                       voice=fabric.voice)
+        self.hub = Hub(
+            fabric.bus,
+            presence_topics,
+            presence=fabric.presence,
+            on_delivered=metrics.messages_delivered,
+        )
+        self.endpoint = SocketEndpoint(
+            services, self.hub, settings.socket, metrics, voice=fabric.voice
+        )
         self.hub.set_backfill(self.endpoint.backfill)
-        self.server = SocketServer(self.endpoint, settings.socket, not_ready=fabric.not_ready,
-                                   metrics=metrics.render)
+        self.server = SocketServer(
+            self.endpoint, settings.socket, not_ready=fabric.not_ready, metrics=metrics.render
+        )
         self.url = ""
 
     async def start(self, host: str, port: int, public_url: str = "") -> None:
@@ -162,19 +172,26 @@ class ChatNode:
             bus = fabric.bus
             keys = load_or_create_keys(cfg.serve.data_dir)
             services = Services(
-                LocalAuthService(store, bus, TokenIssuer(keys, cfg.auth),
-                                 TokenVerifier(keys.public_pem, cfg.auth), cfg.auth),
+                LocalAuthService(
+                    store,
+                    bus,
+                    TokenIssuer(keys, cfg.auth),
+                    TokenVerifier(keys.public_pem, cfg.auth),
+                    cfg.auth,
+                ),
                 LocalGroupService(store, bus),
                 LocalMessageService(store, bus),
-                LocalAdminService(store, bus, cfg.auth,
-                                  online=fabric.presence.connections_by_node),
+                LocalAdminService(store, bus, cfg.auth, online=fabric.presence.connections_by_node),
             )
             self.socket = SocketRole(cfg, services, fabric, self.metrics)
             await self.socket.start(cfg.serve.host, cfg.serve.port)
             if cfg.serve.api_port >= 0:
-                app = build_gateway_app(services, ready=fabric.not_ready,
-                                        socket_urls=fabric.registry.live_nodes,
-                                        metrics=self.metrics)
+                app = build_gateway_app(
+                    services,
+                    ready=fabric.not_ready,
+                    socket_urls=fabric.registry.live_nodes,
+                    metrics=self.metrics,
+                )
                 self.api = await serve_app(app, cfg.serve.host, cfg.serve.api_port)
         except BaseException:
             await self.stop()

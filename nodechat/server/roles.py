@@ -42,8 +42,9 @@ def split_address(address: str, role: str) -> tuple[str, int]:
         return "127.0.0.1", DEFAULT_PORTS[role]
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
-        raise InvalidRequest(f"--listen must be HOST:PORT, not {address!r}", code="bad_config",
-                             key="node.listen")
+        raise InvalidRequest(
+            f"--listen must be HOST:PORT, not {address!r}", code="bad_config", key="node.listen"
+        )
     return (host.strip("[]") or "127.0.0.1"), int(port)
 
 
@@ -53,7 +54,9 @@ def require_keys(data_dir: Path) -> None:
     if not key.exists():
         raise InvalidRequest(
             f"no token signing key at {key}; create one with `nodechat keygen --data-dir "
-            f"{data_dir}` (and keep it secret)", code="keys_missing")
+            f"{data_dir}` (and keep it secret)",
+            code="keys_missing",
+        )
 
 
 class DataRole:
@@ -79,9 +82,12 @@ class DataRole:
         cfg = self.settings
         host, port = split_address(cfg.node.listen, self.role)
         if not cfg.rpc.service_token:
-            raise InvalidRequest("split roles need a service token: set NODECHAT_SERVICE_TOKEN "
-                                 "(or rpc.service_token in the config file)", code="bad_config",
-                                 key="rpc.service_token")
+            raise InvalidRequest(
+                "split roles need a service token: set NODECHAT_SERVICE_TOKEN "
+                "(or rpc.service_token in the config file)",
+                code="bad_config",
+                key="rpc.service_token",
+            )
         if self.role == "auth":
             require_keys(cfg.serve.data_dir)
         self.store = store = open_store(cfg.serve.store_url)
@@ -89,23 +95,43 @@ class DataRole:
         try:
             if self.role == "auth":
                 keys = load_or_create_keys(cfg.serve.data_dir)
-                auth = LocalAuthService(store, bus, TokenIssuer(keys, cfg.auth),
-                                        TokenVerifier(keys.public_pem, cfg.auth), cfg.auth)
+                auth = LocalAuthService(
+                    store,
+                    bus,
+                    TokenIssuer(keys, cfg.auth),
+                    TokenVerifier(keys.public_pem, cfg.auth),
+                    cfg.auth,
+                )
                 admin = LocalAdminService(store, bus, cfg.auth)
-                self.rpc = await start_rpc_server("auth", cfg.rpc, f"{host}:{port}", auth=auth,
-                                                  admin=admin, observer=self.metrics.observe_call)
+                self.rpc = await start_rpc_server(
+                    "auth",
+                    cfg.rpc,
+                    f"{host}:{port}",
+                    auth=auth,
+                    admin=admin,
+                    observer=self.metrics.observe_call,
+                )
             elif self.role == "group":
-                self.rpc = await start_rpc_server("group", cfg.rpc, f"{host}:{port}",
-                                                  groups=LocalGroupService(store, bus),
-                                                  observer=self.metrics.observe_call)
+                self.rpc = await start_rpc_server(
+                    "group",
+                    cfg.rpc,
+                    f"{host}:{port}",
+                    groups=LocalGroupService(store, bus),
+                    observer=self.metrics.observe_call,
+                )
             else:
-                self.rpc = await start_rpc_server("message", cfg.rpc, f"{host}:{port}",
-                                                  messages=LocalMessageService(store, bus),
-                                                  observer=self.metrics.observe_call)
+                self.rpc = await start_rpc_server(
+                    "message",
+                    cfg.rpc,
+                    f"{host}:{port}",
+                    messages=LocalMessageService(store, bus),
+                    observer=self.metrics.observe_call,
+                )
             if cfg.node.http:
                 ops_host, ops_port = split_address(cfg.node.http, self.role)
-                self.ops = await start_ops_server(ops_host, ops_port, ready=lambda: [],
-                                                  metrics=self.metrics)
+                self.ops = await start_ops_server(
+                    ops_host, ops_port, ready=lambda: [], metrics=self.metrics
+                )
         except BaseException:
             await self.stop()
             raise
@@ -134,14 +160,22 @@ def _require_upstream(settings: Settings) -> None:
     rpc = settings.rpc
     missing = [name for name in ("auth", "group", "message") if not getattr(rpc, name)]
     if missing:
-        raise InvalidRequest(f"give the address of the {', '.join(missing)} role(s) "
-                             f"(--{' --'.join(missing)})", code="bad_config")
+        raise InvalidRequest(
+            f"give the address of the {', '.join(missing)} role(s) (--{' --'.join(missing)})",
+            code="bad_config",
+        )
     if not rpc.service_token:
-        raise InvalidRequest("split roles need a service token: set NODECHAT_SERVICE_TOKEN",
-                             code="bad_config", key="rpc.service_token")
+        raise InvalidRequest(
+            "split roles need a service token: set NODECHAT_SERVICE_TOKEN",
+            code="bad_config",
+            key="rpc.service_token",
+        )
     if settings.serve.bus.startswith("memory"):
-        raise InvalidRequest("socket and gateway nodes need a shared bus: --bus redis://HOST:PORT",
-                             code="bad_config", key="serve.bus")
+        raise InvalidRequest(
+            "socket and gateway nodes need a shared bus: --bus redis://HOST:PORT",
+            code="bad_config",
+            key="serve.bus",
+        )
 
 
 class SplitNode:
@@ -173,15 +207,21 @@ class SplitNode:
         try:
             self.fabric = fabric = Fabric.open(cfg, self.role)
             self.services = services = await connect_services(
-                cfg.rpc, fabric.bus, self.metrics.observe_call,
-                online=fabric.presence.connections_by_node)
+                cfg.rpc,
+                fabric.bus,
+                self.metrics.observe_call,
+                online=fabric.presence.connections_by_node,
+            )
             if self.role == "socket":
                 self.socket = SocketRole(cfg, services, fabric, self.metrics)
                 await self.socket.start(host, port, cfg.node.public_url)
             else:
-                app = build_gateway_app(services, ready=fabric.not_ready,
-                                        socket_urls=fabric.registry.live_nodes,
-                                        metrics=self.metrics)
+                app = build_gateway_app(
+                    services,
+                    ready=fabric.not_ready,
+                    socket_urls=fabric.registry.live_nodes,
+                    metrics=self.metrics,
+                )
                 self.api = await serve_app(app, host, port)
         except BaseException:
             await self.stop()

@@ -30,16 +30,27 @@ Readiness = Callable[[], list[str]]  # the reasons the node is not ready; empty 
 def json_response(status: HTTPStatus, body: dict[str, object]) -> Response:
     """A small JSON HTTP response for the handshake hook."""
     payload = orjson.dumps(body)
-    headers = Headers([("Content-Type", "application/json"),
-                       ("Content-Length", str(len(payload))), ("Cache-Control", "no-store")])
+    headers = Headers(
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(payload))),
+            ("Cache-Control", "no-store"),
+        ]
+    )
     return Response(status.value, status.phrase, headers, payload)
 
 
 class SocketServer:
     """Serves a :class:`SocketEndpoint` and the ops paths on one host:port."""
 
-    def __init__(self, endpoint: SocketEndpoint, settings: SocketSettings, *,
-                 not_ready: Readiness, metrics: Callable[[], bytes] | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: SocketEndpoint,
+        settings: SocketSettings,
+        *,
+        not_ready: Readiness,
+        metrics: Callable[[], bytes] | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.settings = settings
         self._not_ready = not_ready
@@ -57,7 +68,9 @@ class SocketServer:
         """Start listening."""
         s = self.settings
         self.server = await serve(
-            self.endpoint.handle, host, port,
+            self.endpoint.handle,
+            host,
+            port,
             process_request=self._process_request,
             compression=None,  # frames are built once and shared (server/framing.py)
             max_size=s.max_frame,
@@ -73,22 +86,40 @@ class SocketServer:
         if path == "/readyz":
             reasons = self._not_ready()
             if reasons:
-                return json_response(HTTPStatus.SERVICE_UNAVAILABLE,
-                                     {"status": "not ready", "reasons": reasons})
+                return json_response(
+                    HTTPStatus.SERVICE_UNAVAILABLE, {"status": "not ready", "reasons": reasons}
+                )
             return json_response(HTTPStatus.OK, {"status": "ready"})
         if path == "/metrics" and self._metrics is not None:
             body = self._metrics()
-            headers = Headers([("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
-                               ("Content-Length", str(len(body)))])
+            headers = Headers(
+                [
+                    ("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
+                    ("Content-Length", str(len(body))),
+                ]
+            )
             return Response(200, "OK", headers, body)
         if request.headers.get("Upgrade", "").lower() != "websocket":
-            return json_response(HTTPStatus.NOT_FOUND, {"error": {
-                "code": "not_found",
-                "message": "the WebSocket endpoint is /; see also /healthz, /readyz, /metrics"}})
+            return json_response(
+                HTTPStatus.NOT_FOUND,
+                {
+                    "error": {
+                        "code": "not_found",
+                        "message": "the WebSocket endpoint is /; see also /healthz, /readyz, /metrics",
+                    }
+                },
+            )
         origin = request.headers.get("Origin")
         if origin is not None and origin not in self.settings.allowed_origins:
-            return json_response(HTTPStatus.FORBIDDEN, {"error": {
-                "code": "origin_not_allowed", "message": f"origin {origin!r} is not allowed"}})
+            return json_response(
+                HTTPStatus.FORBIDDEN,
+                {
+                    "error": {
+                        "code": "origin_not_allowed",
+                        "message": f"origin {origin!r} is not allowed",
+                    }
+                },
+            )
         return None
 
     async def stop(self) -> None:

@@ -29,15 +29,17 @@ class VoiceDesk:
         self.roster = roster
         self._bus = bus
 
-    async def join(self, conn: ClientConnection, identity: Identity,
-                   channel_id: str) -> dict[str, Any]:
+    async def join(
+        self, conn: ClientConnection, identity: Identity, channel_id: str
+    ) -> dict[str, Any]:
         """Enter a voice channel of one of the caller's groups (leaving any other)."""
         views = await self._groups.list_groups(identity)
         group_of = _voice_channels(views)
         if channel_id not in group_of:
             if any(c.id == channel_id for v in views for c in v.channels):
-                raise InvalidRequest("that is a text channel", code="not_voice_channel",
-                                     field="channel")
+                raise InvalidRequest(
+                    "that is a text channel", code="not_voice_channel", field="channel"
+                )
             raise NotFound("no such channel", code="channel_not_found")
         left = await self.roster.join(channel_id, identity.user_id)
         conn.voice = channel_id
@@ -83,8 +85,14 @@ class VoiceDesk:
 
     async def _announce(self, group_id: str, channel_id: str) -> list[str]:
         participants = (await self.roster.participants([channel_id])).get(channel_id, [])
-        await publish_quietly(self._bus, group_topic(group_id), Event("voice.updated", {
-            "channel": channel_id, "group_id": group_id, "participants": participants}))
+        await publish_quietly(
+            self._bus,
+            group_topic(group_id),
+            Event(
+                "voice.updated",
+                {"channel": channel_id, "group_id": group_id, "participants": participants},
+            ),
+        )
         return participants
 
 

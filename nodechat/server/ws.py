@@ -58,8 +58,15 @@ USERS_PER_CALL = 500
 class SocketEndpoint:
     """Serves protocol v1 on accepted WebSocket connections."""
 
-    def __init__(self, services: Services, hub: Hub, settings: SocketSettings,
-                 metrics: Metrics | None = None, *, voice: VoiceRoster | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        hub: Hub,
+        settings: SocketSettings,
+        metrics: Metrics | None = None,
+        *,
+        voice: VoiceRoster | None = None,
+    ) -> None:
         self.services = services
         self.voice = VoiceDesk(services.groups, voice or LocalVoiceRoster(), hub.bus)
         self.metrics = metrics or Metrics()
@@ -83,8 +90,11 @@ class SocketEndpoint:
         bucket = TokenBucket(s.requests_per_second, s.request_burst)
         refused, refused_since = 0, time.monotonic()
         lane = SendLane(lambda group: self._send_group(conn, group))
-        conn.send_payload(encode_hello(auth_deadline=s.auth_deadline, heartbeat=s.ping_interval,
-                                       max_frame=s.max_frame))
+        conn.send_payload(
+            encode_hello(
+                auth_deadline=s.auth_deadline, heartbeat=s.ping_interval, max_frame=s.max_frame
+            )
+        )
         try:
             async for message in ws:
                 if conn.state.phase is Phase.CLOSED:
@@ -97,20 +107,37 @@ class SocketEndpoint:
                     if refused > MAX_REFUSED:
                         conn.close(CLOSE_RATE_LIMIT, "request rate limit exceeded")
                     else:
-                        conn.send_payload(encode_error(peek_id(message), RateLimited(
-                            "too many requests", retry_after=max(
-                                bucket.retry_after(), self._account_retry_after(conn)))))
+                        conn.send_payload(
+                            encode_error(
+                                peek_id(message),
+                                RateLimited(
+                                    "too many requests",
+                                    retry_after=max(
+                                        bucket.retry_after(), self._account_retry_after(conn)
+                                    ),
+                                ),
+                            )
+                        )
                     continue
                 if isinstance(message, bytes):
-                    conn.send_payload(encode_error(None, ChatError(
-                        "binary frames are not supported in protocol v1",
-                        code="unsupported_frame")))
+                    conn.send_payload(
+                        encode_error(
+                            None,
+                            ChatError(
+                                "binary frames are not supported in protocol v1",
+                                code="unsupported_frame",
+                            ),
+                        )
+                    )
                     continue
                 request = self._decode(conn, message)
                 if request is None:
                     continue
-                if (request.op == "message.send" and conn.state.phase is Phase.READY
-                        and not self.draining):
+                if (
+                    request.op == "message.send"
+                    and conn.state.phase is Phase.READY
+                    and not self.draining
+                ):
                     self._started(1)
                     await lane.submit(request)
                     continue
@@ -182,8 +209,9 @@ class SocketEndpoint:
         conn.busy = True
         try:
             if self.draining:
-                raise Unavailable("the server is shutting down; reconnect shortly",
-                                  code="shutting_down")
+                raise Unavailable(
+                    "the server is shutting down; reconnect shortly", code="shutting_down"
+                )
             conn.state.check_op(request.op)
             reply = await self._call(conn, request)
             if reply is not None:
@@ -208,8 +236,9 @@ class SocketEndpoint:
             for r in requests:
                 self.metrics.message_received()
                 d = r.data
-                items.append(SendItem(identity, d["conversation"], d["body"], d["nonce"],
-                                      d.get("reply_to")))
+                items.append(
+                    SendItem(identity, d["conversation"], d["body"], d["nonce"], d.get("reply_to"))
+                )
             outcomes: list[Any]
             try:
                 outcomes = await self.services.messages.send_many(items)
@@ -279,8 +308,9 @@ class SocketEndpoint:
                 conn.send_payload(_message_event(message))
         conn.release()
 
-    async def _snapshot(self, identity: Identity, conn: ClientConnection,
-                        resume: dict[str, int]) -> tuple[dict[str, Any], list[list[Any]]]:
+    async def _snapshot(
+        self, identity: Identity, conn: ClientConnection, resume: dict[str, int]
+    ) -> tuple[dict[str, Any], list[list[Any]]]:
         services = self.services
         user = await services.auth.get_user(identity)
         groups = await services.groups.list_groups(identity)
@@ -294,15 +324,18 @@ class SocketEndpoint:
         everyone = sorted(people)
         users = []
         for start in range(0, len(everyone), USERS_PER_CALL):
-            users += await services.auth.get_users(identity, everyone[start:start + USERS_PER_CALL])
+            users += await services.auth.get_users(
+                identity, everyone[start : start + USERS_PER_CALL]
+            )
         resumed: dict[str, Any] = {}
         replays: list[list[Any]] = []
         for state in states:
             cid = state.conversation.id
             last_seq = state.conversation.last_seq
             if cid in resume:
-                result = await services.messages.replay(identity, cid, resume[cid],
-                                                        self.settings.replay_limit)
+                result = await services.messages.replay(
+                    identity, cid, resume[cid], self.settings.replay_limit
+                )
                 if result.too_old:
                     resumed[cid] = {"too_old": True, "last_seq": result.last_seq}
                     conn.state.advance(cid, result.last_seq)
@@ -332,8 +365,9 @@ class SocketEndpoint:
         }
         return snapshot, replays
 
-    async def backfill(self, conn: ClientConnection, conversation: str, after: int,
-                       through: int) -> None:
+    async def backfill(
+        self, conn: ClientConnection, conversation: str, after: int, through: int
+    ) -> None:
         """Fill a seq gap seen in live events from the store, then release held events."""
         identity = conn.state.identity
         try:
@@ -342,11 +376,16 @@ class SocketEndpoint:
             reached = conn.fill_from_held(conversation)  # the usual case: merely reordered
             if 0 <= through <= reached:
                 return
-            result = await self.services.messages.replay(identity, conversation, reached,
-                                                         self.settings.replay_limit)
+            result = await self.services.messages.replay(
+                identity, conversation, reached, self.settings.replay_limit
+            )
             if result.too_old:
-                conn.send_payload(_event("resync.required", {"conversation": conversation,
-                                                             "last_seq": result.last_seq}))
+                conn.send_payload(
+                    _event(
+                        "resync.required",
+                        {"conversation": conversation, "last_seq": result.last_seq},
+                    )
+                )
                 conn.state.advance(conversation, result.last_seq)
             else:
                 for message in result.messages:

@@ -35,9 +35,16 @@ class AdminService(ABC):
     # -- users -----------------------------------------------------------
 
     @abstractmethod
-    async def list_users(self, caller: Caller, *, after: str | None = None, limit: int = 50,
-                         query: str | None = None, admins: bool = False,
-                         disabled: bool = False) -> Record:
+    async def list_users(
+        self,
+        caller: Caller,
+        *,
+        after: str | None = None,
+        limit: int = 50,
+        query: str | None = None,
+        admins: bool = False,
+        disabled: bool = False,
+    ) -> Record:
         """``{"users": [...], "next": cursor or None}``: users by id, after ``after``,
         filtered by a substring of username/email/display name and by flags."""
 
@@ -46,8 +53,16 @@ class AdminService(ABC):
         """One user (by id or username) with their groups and session counts."""
 
     @abstractmethod
-    async def create_user(self, caller: Caller, username: str, email: str, password: str, *,
-                          display_name: str | None = None, admin: bool = False) -> Record:
+    async def create_user(
+        self,
+        caller: Caller,
+        username: str,
+        email: str,
+        password: str,
+        *,
+        display_name: str | None = None,
+        admin: bool = False,
+    ) -> Record:
         """Create an account (optionally a server admin); no session is started."""
 
     @abstractmethod
@@ -73,8 +88,9 @@ class AdminService(ABC):
     # -- groups, members, channels, invites ------------------------------
 
     @abstractmethod
-    async def list_groups(self, caller: Caller, *, after: str | None = None,
-                          limit: int = 50) -> Record:
+    async def list_groups(
+        self, caller: Caller, *, after: str | None = None, limit: int = 50
+    ) -> Record:
         """``{"groups": [...], "next": cursor or None}``: every group by id."""
 
     @abstractmethod
@@ -82,8 +98,9 @@ class AdminService(ABC):
         """A group with its members (and their usernames) and channels."""
 
     @abstractmethod
-    async def create_group(self, caller: Caller, name: str, *, owner: str | None = None,
-                           description: str = "") -> Record:
+    async def create_group(
+        self, caller: Caller, name: str, *, owner: str | None = None, description: str = ""
+    ) -> Record:
         """Create a group owned by ``owner`` (default: the caller) with a welcome channel."""
 
     @abstractmethod
@@ -91,8 +108,9 @@ class AdminService(ABC):
         """Delete a group with its channels, messages and invites."""
 
     @abstractmethod
-    async def add_member(self, caller: Caller, group_id: str, user: str, *,
-                         role: str = "member") -> Record:
+    async def add_member(
+        self, caller: Caller, group_id: str, user: str, *, role: str = "member"
+    ) -> Record:
         """Add a user to a group as ``member`` or ``admin``."""
 
     @abstractmethod
@@ -108,8 +126,9 @@ class AdminService(ABC):
         """``{"channels": [...]}`` of a group, by position."""
 
     @abstractmethod
-    async def create_channel(self, caller: Caller, group_id: str, name: str, *,
-                             kind: str = "text", topic: str = "") -> Record:
+    async def create_channel(
+        self, caller: Caller, group_id: str, name: str, *, kind: str = "text", topic: str = ""
+    ) -> Record:
         """Add a channel at the end of a group."""
 
     @abstractmethod
@@ -125,9 +144,14 @@ class AdminService(ABC):
         """``{"invites": [...]}`` of a group, newest first."""
 
     @abstractmethod
-    async def create_invite(self, caller: Caller, group_id: str, *,
-                            expires_in: int | None = None,
-                            max_uses: int | None = None) -> Record:
+    async def create_invite(
+        self,
+        caller: Caller,
+        group_id: str,
+        *,
+        expires_in: int | None = None,
+        max_uses: int | None = None,
+    ) -> Record:
         """A new invite code for a group."""
 
     @abstractmethod
@@ -137,8 +161,7 @@ class AdminService(ABC):
     # -- sessions and stats ------------------------------------------------
 
     @abstractmethod
-    async def list_sessions(self, caller: Caller, user: str, *,
-                            active: bool = False) -> Record:
+    async def list_sessions(self, caller: Caller, user: str, *, active: bool = False) -> Record:
         """``{"sessions": [...]}`` of a user, oldest first (only live ones with ``active``)."""
 
     @abstractmethod

@@ -63,10 +63,16 @@ def user_record(user: User) -> Record:
 
 def session_record(session: AuthSession, now: int) -> Record:
     """What an operator sees of a session (never its tokens)."""
-    return {"id": session.id, "user_id": session.user_id, "created_at": session.created_at,
-            "expires_at": session.expires_at, "revoked_at": session.revoked_at,
-            "user_agent": session.user_agent, "address": session.address,
-            "active": session.active(now)}
+    return {
+        "id": session.id,
+        "user_id": session.user_id,
+        "created_at": session.created_at,
+        "expires_at": session.expires_at,
+        "revoked_at": session.revoked_at,
+        "user_agent": session.user_agent,
+        "address": session.address,
+        "active": session.active(now),
+    }
 
 
 def _role(role: str) -> Role:
@@ -78,9 +84,15 @@ def _role(role: str) -> Role:
 class LocalAdminService(AdminService):
     """:class:`AdminService` over a store and a bus."""
 
-    def __init__(self, store: Store, bus: Bus, settings: AuthSettings | None = None, *,
-                 online: OnlineCounter | None = None,
-                 clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        settings: AuthSettings | None = None,
+        *,
+        online: OnlineCounter | None = None,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
         self._store = store
         self._accounts = store.accounts
         self._groups = store.groups
@@ -113,15 +125,15 @@ class LocalAdminService(AdminService):
     async def _group(self, group_id: str) -> Group:
         group = await self._groups.get_group(group_id)
         if group is None:
-            raise NotFound(f"no group {group_id[:64]!r}", code="group_not_found",
-                           field="group_id")
+            raise NotFound(f"no group {group_id[:64]!r}", code="group_not_found", field="group_id")
         return group
 
     async def _channel(self, channel_id: str) -> Channel:
         channel = await self._groups.get_channel(channel_id)
         if channel is None:
-            raise NotFound(f"no channel {channel_id[:64]!r}", code="channel_not_found",
-                           field="channel_id")
+            raise NotFound(
+                f"no channel {channel_id[:64]!r}", code="channel_not_found", field="channel_id"
+            )
         return channel
 
     def _not_self(self, caller: Caller, user: User, what: str) -> None:
@@ -143,9 +155,16 @@ class LocalAdminService(AdminService):
 
     # -- users -------------------------------------------------------------
 
-    async def list_users(self, caller: Caller, *, after: str | None = None, limit: int = 50,
-                         query: str | None = None, admins: bool = False,
-                         disabled: bool = False) -> Record:
+    async def list_users(
+        self,
+        caller: Caller,
+        *,
+        after: str | None = None,
+        limit: int = 50,
+        query: str | None = None,
+        admins: bool = False,
+        disabled: bool = False,
+    ) -> Record:
         await self._authorize(caller)
         validate.bounded_int(limit, "limit", low=1, high=MAX_PAGE)
         needle = (query or "").strip().lower()
@@ -153,8 +172,9 @@ class LocalAdminService(AdminService):
         def wanted(u: User) -> bool:
             if (admins and not u.is_admin) or (disabled and not u.disabled):
                 return False
-            return not needle or any(needle in v.lower()
-                                     for v in (u.username, u.email, u.display_name))
+            return not needle or any(
+                needle in v.lower() for v in (u.username, u.email, u.display_name)
+            )
 
         found: list[User] = []
         cursor = after
@@ -166,8 +186,7 @@ class LocalAdminService(AdminService):
             cursor = page[-1].id
         more = len(found) > limit
         found = found[:limit]
-        return {"users": [user_record(u) for u in found],
-                "next": found[-1].id if more else None}
+        return {"users": [user_record(u) for u in found], "next": found[-1].id if more else None}
 
     async def get_user(self, caller: Caller, user: str) -> Record:
         await self._authorize(caller)
@@ -175,21 +194,41 @@ class LocalAdminService(AdminService):
         groups = []
         for group in await self._groups.list_groups(found.id):
             member = await self._groups.get_member(group.id, found.id)
-            groups.append({"id": group.id, "name": group.name,
-                           "role": member.role.value if member else None})
+            groups.append(
+                {"id": group.id, "name": group.name, "role": member.role.value if member else None}
+            )
         sessions = await self._accounts.list_sessions(found.id)
         now = self._clock()
-        return {**user_record(found), "groups": groups,
-                "sessions": {"total": len(sessions),
-                             "active": sum(1 for s in sessions if s.active(now))}}
+        return {
+            **user_record(found),
+            "groups": groups,
+            "sessions": {
+                "total": len(sessions),
+                "active": sum(1 for s in sessions if s.active(now)),
+            },
+        }
 
-    async def create_user(self, caller: Caller, username: str, email: str, password: str, *,
-                          display_name: str | None = None, admin: bool = False) -> Record:
+    async def create_user(
+        self,
+        caller: Caller,
+        username: str,
+        email: str,
+        password: str,
+        *,
+        display_name: str | None = None,
+        admin: bool = False,
+    ) -> Record:
         await self._authorize(caller)
-        user = await create_account(self._accounts, username, email, password,
-                                    display_name=display_name,
-                                    rounds=self._settings.bcrypt_rounds, clock=self._clock,
-                                    is_admin=admin)
+        user = await create_account(
+            self._accounts,
+            username,
+            email,
+            password,
+            display_name=display_name,
+            rounds=self._settings.bcrypt_rounds,
+            clock=self._clock,
+            is_admin=admin,
+        )
         return user_record(user)
 
     async def disable_user(self, caller: Caller, user: str) -> Record:
@@ -210,8 +249,9 @@ class LocalAdminService(AdminService):
         await self._authorize(caller)
         target = await self._user(user)
         check_password(password)
-        password_hash = await asyncio.to_thread(passwords.hash_password, password,
-                                                self._settings.bcrypt_rounds)
+        password_hash = await asyncio.to_thread(
+            passwords.hash_password, password, self._settings.bcrypt_rounds
+        )
         await self._accounts.set_password_hash(target.id, password_hash)
         ended = await self._end_sessions(target.id)
         return {"user": user_record(target), "sessions_revoked": ended}
@@ -223,22 +263,30 @@ class LocalAdminService(AdminService):
         groups = await self._groups.list_groups(target.id)
         owned = [g.id for g in groups if g.owner_id == target.id]
         if owned:
-            raise Conflict(f"the user owns {len(owned)} group(s) ({', '.join(owned[:5])}); "
-                           "delete them or transfer ownership first", code="user_owns_groups",
-                           groups=owned)
+            raise Conflict(
+                f"the user owns {len(owned)} group(s) ({', '.join(owned[:5])}); "
+                "delete them or transfer ownership first",
+                code="user_owns_groups",
+                groups=owned,
+            )
         await self._accounts.set_disabled(target.id, True)
         ended = await self._end_sessions(target.id)
         for group in groups:
             if await self._groups.remove_member(group.id, target.id):
-                await self._publish(group.id, "member.left",
-                                    {"group_id": group.id, "user_id": target.id})
+                await self._publish(
+                    group.id, "member.left", {"group_id": group.id, "user_id": target.id}
+                )
         await self._accounts.set_password_hash(target.id, UNUSABLE_PASSWORD)
         if target.is_admin:
             await self._accounts.set_admin(target.id, False)
-        scrubbed = await self._accounts.update_profile(target.id, display_name=DELETED_NAME,
-                                                       about="")
-        return {"user": user_record(scrubbed), "sessions_revoked": ended,
-                "groups_left": len(groups)}
+        scrubbed = await self._accounts.update_profile(
+            target.id, display_name=DELETED_NAME, about=""
+        )
+        return {
+            "user": user_record(scrubbed),
+            "sessions_revoked": ended,
+            "groups_left": len(groups),
+        }
 
     async def set_admin(self, caller: Caller, user: str, admin: bool) -> Record:
         await self._authorize(caller)
@@ -249,15 +297,18 @@ class LocalAdminService(AdminService):
 
     # -- groups ------------------------------------------------------------
 
-    async def list_groups(self, caller: Caller, *, after: str | None = None,
-                          limit: int = 50) -> Record:
+    async def list_groups(
+        self, caller: Caller, *, after: str | None = None, limit: int = 50
+    ) -> Record:
         await self._authorize(caller)
         validate.bounded_int(limit, "limit", low=1, high=MAX_PAGE)
         page = await self._groups.list_all_groups(after=after, limit=limit + 1)
         more = len(page) > limit
         page = page[:limit]
-        return {"groups": [await self._group_record(g) for g in page],
-                "next": page[-1].id if more else None}
+        return {
+            "groups": [await self._group_record(g) for g in page],
+            "next": page[-1].id if more else None,
+        }
 
     async def get_group(self, caller: Caller, group_id: str) -> Record:
         await self._authorize(caller)
@@ -265,24 +316,34 @@ class LocalAdminService(AdminService):
         members = await self._groups.list_members(group.id)
         users = {u.id: u for u in await self._accounts.get_users([m.user_id for m in members])}
         channels = await self._groups.list_channels(group.id)
-        return {**group.to_dict(),
-                "members": [{**m.to_dict(), "username": users[m.user_id].username
-                             if m.user_id in users else None} for m in members],
-                "channels": [c.to_dict() for c in channels]}
+        return {
+            **group.to_dict(),
+            "members": [
+                {
+                    **m.to_dict(),
+                    "username": users[m.user_id].username if m.user_id in users else None,
+                }
+                for m in members
+            ],
+            "channels": [c.to_dict() for c in channels],
+        }
 
-    async def create_group(self, caller: Caller, name: str, *, owner: str | None = None,
-                           description: str = "") -> Record:
+    async def create_group(
+        self, caller: Caller, name: str, *, owner: str | None = None, description: str = ""
+    ) -> Record:
         await self._authorize(caller)
         if owner is None:
             if caller is None:
-                raise InvalidRequest("give the group an owner (--owner USER)",
-                                     code="owner_required", field="owner")
+                raise InvalidRequest(
+                    "give the group an owner (--owner USER)", code="owner_required", field="owner"
+                )
             owner = caller.user_id
         owner_user = await self._user(owner)
         if owner_user.disabled:
             raise Conflict("a disabled account cannot own a group", code="owner_disabled")
-        view = await found_group(self._groups, self._bus, owner_user.id, name, description,
-                                 self._clock())
+        view = await found_group(
+            self._groups, self._bus, owner_user.id, name, description, self._clock()
+        )
         return await self._group_record(view.group)
 
     async def delete_group(self, caller: Caller, group_id: str) -> Record:
@@ -292,8 +353,9 @@ class LocalAdminService(AdminService):
         await self._publish(group.id, "group.deleted", {"group_id": group.id})
         return {"group_id": group.id}
 
-    async def add_member(self, caller: Caller, group_id: str, user: str, *,
-                         role: str = "member") -> Record:
+    async def add_member(
+        self, caller: Caller, group_id: str, user: str, *, role: str = "member"
+    ) -> Record:
         await self._authorize(caller)
         wanted = _role(role)
         group = await self._group(group_id)
@@ -301,17 +363,26 @@ class LocalAdminService(AdminService):
         if await self._groups.get_member(group.id, target.id) is not None:
             raise Conflict("already a member of this group", code="already_member")
         if await self._groups.is_banned(group.id, target.id):
-            raise Conflict("this user is banned from the group; unban them first",
-                           code="user_banned")
+            raise Conflict(
+                "this user is banned from the group; unban them first", code="user_banned"
+            )
         member = Member(group.id, target.id, wanted, self._clock())
         await self._groups.add_member(member)
         channels = await self._groups.list_channels(group.id)
         count = len(await self._groups.list_members(group.id))
-        view = {**group.to_dict(), "channels": [c.to_dict() for c in channels],
-                "role": wanted.value, "member_count": count}
-        data: dict[str, Any] = {"group_id": group.id, "user_id": target.id,
-                                "member": member.to_dict(), "user": target.public(),
-                                "group": view}
+        view = {
+            **group.to_dict(),
+            "channels": [c.to_dict() for c in channels],
+            "role": wanted.value,
+            "member_count": count,
+        }
+        data: dict[str, Any] = {
+            "group_id": group.id,
+            "user_id": target.id,
+            "member": member.to_dict(),
+            "user": target.public(),
+            "group": view,
+        }
         await publish_quietly(self._bus, user_topic(target.id), Event("member.joined", data))
         await self._publish(group.id, "member.joined", data)
         return member.to_dict()
@@ -323,8 +394,10 @@ class LocalAdminService(AdminService):
         if member is None:
             raise NotFound("that user is not a member", code="member_not_found")
         if member.role is Role.OWNER:
-            raise Conflict("the owner cannot be removed or demoted; delete the group instead",
-                           code="owner_protected")
+            raise Conflict(
+                "the owner cannot be removed or demoted; delete the group instead",
+                code="owner_protected",
+            )
         return group, member
 
     async def remove_member(self, caller: Caller, group_id: str, user: str) -> Record:
@@ -332,8 +405,9 @@ class LocalAdminService(AdminService):
         group, member = await self._target_member(group_id, user)
         await self._groups.remove_member(group.id, member.user_id)
         by = caller.user_id if caller is not None else None
-        await self._publish(group.id, "member.kicked",
-                            {"group_id": group.id, "user_id": member.user_id, "by": by})
+        await self._publish(
+            group.id, "member.kicked", {"group_id": group.id, "user_id": member.user_id, "by": by}
+        )
         return {"group_id": group.id, "user_id": member.user_id}
 
     async def set_role(self, caller: Caller, group_id: str, user: str, role: str) -> Record:
@@ -351,12 +425,14 @@ class LocalAdminService(AdminService):
         group = await self._group(group_id)
         return {"channels": [c.to_dict() for c in await self._groups.list_channels(group.id)]}
 
-    async def create_channel(self, caller: Caller, group_id: str, name: str, *,
-                             kind: str = "text", topic: str = "") -> Record:
+    async def create_channel(
+        self, caller: Caller, group_id: str, name: str, *, kind: str = "text", topic: str = ""
+    ) -> Record:
         await self._authorize(caller)
         group = await self._group(group_id)
-        channel = await add_channel(self._groups, self._bus, group.id, name, kind, topic,
-                                    self._clock())
+        channel = await add_channel(
+            self._groups, self._bus, group.id, name, kind, topic, self._clock()
+        )
         return channel.to_dict()
 
     async def rename_channel(self, caller: Caller, channel_id: str, name: str) -> Record:
@@ -382,15 +458,21 @@ class LocalAdminService(AdminService):
         group = await self._group(group_id)
         return {"invites": [i.to_dict() for i in await self._groups.list_invites(group.id)]}
 
-    async def create_invite(self, caller: Caller, group_id: str, *,
-                            expires_in: int | None = None,
-                            max_uses: int | None = None) -> Record:
+    async def create_invite(
+        self,
+        caller: Caller,
+        group_id: str,
+        *,
+        expires_in: int | None = None,
+        max_uses: int | None = None,
+    ) -> Record:
         await self._authorize(caller)
         group = await self._group(group_id)
         # The local operator has no account: the invite is made in the owner's name.
         creator = caller.user_id if caller is not None else group.owner_id
-        invite = await issue_invite(self._groups, group.id, creator, self._clock(), expires_in,
-                                    max_uses)
+        invite = await issue_invite(
+            self._groups, group.id, creator, self._clock(), expires_in, max_uses
+        )
         return invite.to_dict()
 
     async def revoke_invite(self, caller: Caller, code: str) -> Record:
@@ -402,13 +484,11 @@ class LocalAdminService(AdminService):
 
     # -- sessions and stats ------------------------------------------------
 
-    async def list_sessions(self, caller: Caller, user: str, *,
-                            active: bool = False) -> Record:
+    async def list_sessions(self, caller: Caller, user: str, *, active: bool = False) -> Record:
         await self._authorize(caller)
         target = await self._user(user)
         now = self._clock()
-        sessions = await self._accounts.list_sessions(target.id,
-                                                      active_at=now if active else None)
+        sessions = await self._accounts.list_sessions(target.id, active_at=now if active else None)
         return {"user_id": target.id, "sessions": [session_record(s, now) for s in sessions]}
 
     async def revoke_session(self, caller: Caller, session_id: str) -> Record:
@@ -426,10 +506,16 @@ class LocalAdminService(AdminService):
         validate.bounded_int(days, "days", low=1, high=MAX_DAYS)
         today = self._clock() // DAY_MS
         first = today - days + 1
-        counts = await self._store.messages.count_messages_by_day(first * DAY_MS,
-                                                                  (today + 1) * DAY_MS)
-        per_day = [{"date": datetime.fromtimestamp(d * 86_400, UTC).date().isoformat(),
-                    "messages": counts.get(d, 0)} for d in range(first, today + 1)]
+        counts = await self._store.messages.count_messages_by_day(
+            first * DAY_MS, (today + 1) * DAY_MS
+        )
+        per_day = [
+            {
+                "date": datetime.fromtimestamp(d * 86_400, UTC).date().isoformat(),
+                "messages": counts.get(d, 0),
+            }
+            for d in range(first, today + 1)
+        ]
         return {
             "users": await self._accounts.count_users(),
             "groups": await self._store.count_rows("groups"),

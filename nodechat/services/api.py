@@ -84,7 +84,9 @@ class AuthService(ABC):
         """Change the caller's display name and/or about text."""
 
     @abstractmethod
-    async def change_password(self, identity: Identity, old_password: str, new_password: str) -> None:
+    async def change_password(
+        self, identity: Identity, old_password: str, new_password: str
+    ) -> None:
         """Change the password; every other session of the user ends."""
 
 
@@ -99,8 +101,12 @@ class GroupView:
 
     def to_dict(self) -> dict[str, Any]:
         """Wire form."""
-        return {**self.group.to_dict(), "channels": [c.to_dict() for c in self.channels],
-                "role": self.role, "member_count": self.member_count}
+        return {
+            **self.group.to_dict(),
+            "channels": [c.to_dict() for c in self.channels],
+            "role": self.role,
+            "member_count": self.member_count,
+        }
 
 
 class GroupService(ABC):
@@ -120,7 +126,11 @@ class GroupService(ABC):
 
     @abstractmethod
     async def update_group(
-        self, identity: Identity, group_id: str, *, name: str | None = None,
+        self,
+        identity: Identity,
+        group_id: str,
+        *,
+        name: str | None = None,
         description: str | None = None,
     ) -> GroupView:
         """Rename/describe (owner or admin)."""
@@ -137,7 +147,11 @@ class GroupService(ABC):
 
     @abstractmethod
     async def update_channel(
-        self, identity: Identity, channel_id: str, *, name: str | None = None,
+        self,
+        identity: Identity,
+        channel_id: str,
+        *,
+        name: str | None = None,
         topic: str | None = None,
     ) -> Channel:
         """Rename or set the topic (owner or admin)."""
@@ -158,7 +172,11 @@ class GroupService(ABC):
 
     @abstractmethod
     async def create_invite(
-        self, identity: Identity, group_id: str, *, expires_in: int | None = None,
+        self,
+        identity: Identity,
+        group_id: str,
+        *,
+        expires_in: int | None = None,
         max_uses: int | None = None,
     ) -> Invite:
         """A new invite code (owner or admin); ``expires_in`` in seconds."""
@@ -196,7 +214,9 @@ class GroupService(ABC):
         """Make a member admin or member (owner)."""
 
     @abstractmethod
-    async def transfer_ownership(self, identity: Identity, group_id: str, user_id: str) -> GroupView:
+    async def transfer_ownership(
+        self, identity: Identity, group_id: str, user_id: str
+    ) -> GroupView:
         """Hand the group to another member (owner); the old owner becomes admin."""
 
     @abstractmethod
@@ -254,7 +274,11 @@ class MessageService(ABC):
 
     @abstractmethod
     async def send(
-        self, identity: Identity, conversation_id: str, body: str, nonce: str,
+        self,
+        identity: Identity,
+        conversation_id: str,
+        body: str,
+        nonce: str,
         reply_to: str | None = None,
     ) -> SendResult:
         """Store a message durably and publish it; idempotent on (author, nonce)."""
@@ -269,8 +293,11 @@ class MessageService(ABC):
         outcomes: list[SendResult | ChatError] = []
         for item in items:
             try:
-                outcomes.append(await self.send(item.identity, item.conversation_id, item.body,
-                                                item.nonce, item.reply_to))
+                outcomes.append(
+                    await self.send(
+                        item.identity, item.conversation_id, item.body, item.nonce, item.reply_to
+                    )
+                )
             except ChatError as exc:
                 outcomes.append(exc)
         return outcomes
@@ -285,8 +312,13 @@ class MessageService(ABC):
 
     @abstractmethod
     async def history(
-        self, identity: Identity, conversation_id: str, *, before: int | None = None,
-        after: int | None = None, limit: int = 50,
+        self,
+        identity: Identity,
+        conversation_id: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
     ) -> HistoryPage:
         """Messages by cursor; newest first unless ``after`` is given."""
 

@@ -100,19 +100,35 @@ def check_password(password: str, field: str = "password") -> None:
         )
 
 
-async def create_account(accounts: AccountStore, username: str, email: str, password: str, *,
-                         display_name: str | None, rounds: int, clock: Callable[[], int],
-                         is_admin: bool = False) -> User:
+async def create_account(
+    accounts: AccountStore,
+    username: str,
+    email: str,
+    password: str,
+    *,
+    display_name: str | None,
+    rounds: int,
+    clock: Callable[[], int],
+    is_admin: bool = False,
+) -> User:
     """Validate, hash (bcrypt, off the event loop) and store a new account; the user.
     Every field is checked before the slow hash and before anything is written."""
     name = normalize_username(username)
     mail = normalize_email(email)
     check_password(password)
-    shown = validate.text(display_name if display_name is not None else name,
-                          "display_name", max_len=MAX_DISPLAY_NAME)
+    shown = validate.text(
+        display_name if display_name is not None else name, "display_name", max_len=MAX_DISPLAY_NAME
+    )
     password_hash = await asyncio.to_thread(passwords.hash_password, password, rounds)
-    user = User(id=new_id("u"), username=name, email=mail, display_name=shown,
-                about=DEFAULT_ABOUT, created_at=clock(), is_admin=is_admin)
+    user = User(
+        id=new_id("u"),
+        username=name,
+        email=mail,
+        display_name=shown,
+        about=DEFAULT_ABOUT,
+        created_at=clock(),
+        is_admin=is_admin,
+    )
     await accounts.create_user(user, password_hash)
     return user
 
@@ -171,9 +187,15 @@ class LocalAuthService(AuthService):
         user_agent: str = "",
     ) -> TokenPair:
         """Create an account and log it in."""
-        user = await create_account(self._accounts, username, email, password,
-                                    display_name=display_name,
-                                    rounds=self._settings.bcrypt_rounds, clock=self._clock)
+        user = await create_account(
+            self._accounts,
+            username,
+            email,
+            password,
+            display_name=display_name,
+            rounds=self._settings.bcrypt_rounds,
+            clock=self._clock,
+        )
         return await self._start_session(user, address, user_agent)
 
     async def login(

@@ -33,53 +33,86 @@ MAX_INVITE_TTL = 365 * 24 * 3600
 MAX_CHANNELS = 500
 
 
-async def found_group(groups: GroupStore, bus: Bus, owner_id: str, name: str, description: str,
-                      now: int, origin: str | None = None) -> GroupView:
+async def found_group(
+    groups: GroupStore,
+    bus: Bus,
+    owner_id: str,
+    name: str,
+    description: str,
+    now: int,
+    origin: str | None = None,
+) -> GroupView:
     """Create a group owned by ``owner_id`` with its #welcome channel; announce it to the
     owner's sessions (``group.created``). Inputs are checked before anything is written."""
-    group = Group(new_id("g"), validate.text(name, "name", max_len=100),
-                  validate.text(description, "description", min_len=0, max_len=1000,
-                                single_line=False), owner_id, now)
+    group = Group(
+        new_id("g"),
+        validate.text(name, "name", max_len=100),
+        validate.text(description, "description", min_len=0, max_len=1000, single_line=False),
+        owner_id,
+        now,
+    )
     owner = Member(group.id, owner_id, Role.OWNER, now)
     welcome = Channel(new_id("ch"), group.id, DEFAULT_CHANNEL, ChannelKind.TEXT, 0, "", now)
     await groups.create_group(group, owner, [welcome])
     view = GroupView(group, [welcome], Role.OWNER.value, 1)
-    await publish_quietly(bus, user_topic(owner_id),
-                          Event("group.created", view.to_dict(), origin=origin))
+    await publish_quietly(
+        bus, user_topic(owner_id), Event("group.created", view.to_dict(), origin=origin)
+    )
     return view
 
 
-async def add_channel(groups: GroupStore, bus: Bus, group_id: str, name: str, kind: str,
-                      topic: str, now: int, origin: str | None = None) -> Channel:
+async def add_channel(
+    groups: GroupStore,
+    bus: Bus,
+    group_id: str,
+    name: str,
+    kind: str,
+    topic: str,
+    now: int,
+    origin: str | None = None,
+) -> Channel:
     """Add a channel at the end of a group's list; announce it (``channel.created``).
     Inputs and the channel limit are checked before anything is written."""
     try:
         channel_kind = ChannelKind(kind)
     except ValueError:
-        raise InvalidRequest("kind must be 'text' or 'voice'", code="invalid_kind",
-                             field="kind") from None
+        raise InvalidRequest(
+            "kind must be 'text' or 'voice'", code="invalid_kind", field="kind"
+        ) from None
     clean_name = validate.text(name, "name", max_len=100)
     clean_topic = validate.text(topic, "topic", min_len=0, max_len=500)
     existing = await groups.list_channels(group_id)
     if len(existing) >= MAX_CHANNELS:
         raise Conflict(f"a group has at most {MAX_CHANNELS} channels", code="too_many_channels")
     position = max((c.position for c in existing), default=-1) + 1
-    channel = Channel(new_id("ch"), group_id, clean_name, channel_kind, position, clean_topic,
-                      now)
+    channel = Channel(new_id("ch"), group_id, clean_name, channel_kind, position, clean_topic, now)
     await groups.create_channel(channel)
-    await publish_quietly(bus, group_topic(group_id),
-                          Event("channel.created", channel.to_dict(), origin=origin))
+    await publish_quietly(
+        bus, group_topic(group_id), Event("channel.created", channel.to_dict(), origin=origin)
+    )
     return channel
 
 
-async def issue_invite(groups: GroupStore, group_id: str, created_by: str, now: int,
-                       expires_in: int | None, max_uses: int | None) -> Invite:
+async def issue_invite(
+    groups: GroupStore,
+    group_id: str,
+    created_by: str,
+    now: int,
+    expires_in: int | None,
+    max_uses: int | None,
+) -> Invite:
     """A new invite code (``expires_in`` seconds, 0 = never; default 7 days)."""
     ttl = DEFAULT_INVITE_TTL if expires_in is None else expires_in
     validate.bounded_int(ttl, "expires_in", low=0, high=MAX_INVITE_TTL)
     validate.bounded_int(max_uses, "max_uses", low=1, high=1_000_000)
-    invite = Invite(secrets.token_urlsafe(9), group_id, created_by, now,
-                    None if ttl == 0 else now + ttl * 1000, max_uses)
+    invite = Invite(
+        secrets.token_urlsafe(9),
+        group_id,
+        created_by,
+        now,
+        None if ttl == 0 else now + ttl * 1000,
+        max_uses,
+    )
     await groups.create_invite(invite)
     return invite
 
@@ -127,8 +160,9 @@ class LocalGroupService(GroupService):
         members = await self._groups.list_members(group.id)
         return GroupView(group, channels, role.value, len(members))
 
-    async def _publish(self, group_id: str, kind: str, data: dict[str, object],
-                       origin: Identity | None = None) -> None:
+    async def _publish(
+        self, group_id: str, kind: str, data: dict[str, object], origin: Identity | None = None
+    ) -> None:
         event = Event(kind, data, origin=origin.session_id if origin else None)
         await publish_quietly(self._bus, group_topic(group_id), event)
 
@@ -145,8 +179,15 @@ class LocalGroupService(GroupService):
     # -- groups ------------------------------------------------------------
 
     async def create_group(self, identity: Identity, name: str, description: str = "") -> GroupView:
-        return await found_group(self._groups, self._bus, identity.user_id, name, description,
-                                 self._clock(), identity.session_id)
+        return await found_group(
+            self._groups,
+            self._bus,
+            identity.user_id,
+            name,
+            description,
+            self._clock(),
+            identity.session_id,
+        )
 
     async def list_groups(self, identity: Identity) -> list[GroupView]:
         views = []
@@ -163,14 +204,23 @@ class LocalGroupService(GroupService):
             raise NotFound("no such group", code="group_not_found")
         return await self._view(group, member.role)
 
-    async def update_group(self, identity: Identity, group_id: str, *, name: str | None = None,
-                           description: str | None = None) -> GroupView:
+    async def update_group(
+        self,
+        identity: Identity,
+        group_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> GroupView:
         member = await self._manager(identity, group_id)
         group = await self._groups.update_group(
             group_id,
             name=None if name is None else validate.text(name, "name", max_len=100),
-            description=None if description is None else validate.text(
-                description, "description", min_len=0, max_len=1000, single_line=False),
+            description=None
+            if description is None
+            else validate.text(
+                description, "description", min_len=0, max_len=1000, single_line=False
+            ),
         )
         await self._publish(group_id, "group.updated", group.to_dict(), identity)
         return await self._view(group, member.role)
@@ -182,14 +232,22 @@ class LocalGroupService(GroupService):
 
     # -- channels ----------------------------------------------------------
 
-    async def create_channel(self, identity: Identity, group_id: str, name: str,
-                             kind: str = "text", topic: str = "") -> Channel:
+    async def create_channel(
+        self, identity: Identity, group_id: str, name: str, kind: str = "text", topic: str = ""
+    ) -> Channel:
         await self._manager(identity, group_id)
-        return await add_channel(self._groups, self._bus, group_id, name, kind, topic,
-                                 self._clock(), identity.session_id)
+        return await add_channel(
+            self._groups, self._bus, group_id, name, kind, topic, self._clock(), identity.session_id
+        )
 
-    async def update_channel(self, identity: Identity, channel_id: str, *,
-                             name: str | None = None, topic: str | None = None) -> Channel:
+    async def update_channel(
+        self,
+        identity: Identity,
+        channel_id: str,
+        *,
+        name: str | None = None,
+        topic: str | None = None,
+    ) -> Channel:
         channel, member = await self._channel(identity, channel_id)
         if member.role.rank < Role.ADMIN.rank:
             raise Forbidden("only the owner or an admin may do this")
@@ -206,11 +264,16 @@ class LocalGroupService(GroupService):
         if member.role.rank < Role.ADMIN.rank:
             raise Forbidden("only the owner or an admin may do this")
         await self._groups.delete_channel(channel_id)
-        await self._publish(channel.group_id, "channel.deleted",
-                            {"id": channel_id, "group_id": channel.group_id}, identity)
+        await self._publish(
+            channel.group_id,
+            "channel.deleted",
+            {"id": channel_id, "group_id": channel.group_id},
+            identity,
+        )
 
-    async def reorder_channels(self, identity: Identity, group_id: str,
-                               channel_ids: Sequence[str]) -> list[Channel]:
+    async def reorder_channels(
+        self, identity: Identity, group_id: str, channel_ids: Sequence[str]
+    ) -> list[Channel]:
         await self._manager(identity, group_id)
         before = {c.id: c.position for c in await self._groups.list_channels(group_id)}
         channels = await self._groups.reorder_channels(group_id, list(channel_ids))
@@ -233,13 +296,19 @@ class LocalGroupService(GroupService):
         view = await self._view(group, member.role)
         user = await self._accounts.get_user(identity.user_id)
         data: dict[str, object] = {
-            "group_id": group.id, "user_id": identity.user_id, "member": member.to_dict(),
-            "user": user.public() if user else None, "group": view.to_dict(),
+            "group_id": group.id,
+            "user_id": identity.user_id,
+            "member": member.to_dict(),
+            "user": user.public() if user else None,
+            "group": view.to_dict(),
         }
         # The joiner's own nodes may not be subscribed to the group yet: tell them
         # on their user topic; socket nodes skip the joiner on the group topic.
-        await publish_quietly(self._bus, user_topic(identity.user_id),
-                                Event("member.joined", data, origin=identity.session_id))
+        await publish_quietly(
+            self._bus,
+            user_topic(identity.user_id),
+            Event("member.joined", data, origin=identity.session_id),
+        )
         await self._publish(group.id, "member.joined", data, identity)
         return view
 
@@ -248,16 +317,20 @@ class LocalGroupService(GroupService):
         if member.role is Role.OWNER:
             raise Conflict("transfer ownership before leaving", code="owner_cannot_leave")
         await self._groups.remove_member(group_id, identity.user_id)
-        await self._publish(group_id, "member.left",
-                            {"group_id": group_id, "user_id": identity.user_id}, identity)
+        await self._publish(
+            group_id, "member.left", {"group_id": group_id, "user_id": identity.user_id}, identity
+        )
 
     async def kick(self, identity: Identity, group_id: str, user_id: str) -> None:
         actor = await self._manager(identity, group_id)
         await self._target(actor, group_id, user_id)
         await self._groups.remove_member(group_id, user_id)
-        await self._publish(group_id, "member.kicked",
-                            {"group_id": group_id, "user_id": user_id, "by": identity.user_id},
-                            identity)
+        await self._publish(
+            group_id,
+            "member.kicked",
+            {"group_id": group_id, "user_id": user_id, "by": identity.user_id},
+            identity,
+        )
 
     async def ban(self, identity: Identity, group_id: str, user_id: str) -> None:
         actor = await self._manager(identity, group_id)
@@ -266,28 +339,32 @@ class LocalGroupService(GroupService):
         elif await self._accounts.get_user(user_id) is None:
             raise NotFound("no such user", code="user_not_found")
         await self._groups.ban(group_id, user_id, identity.user_id, self._clock())
-        await self._publish(group_id, "member.banned",
-                            {"group_id": group_id, "user_id": user_id, "by": identity.user_id},
-                            identity)
+        await self._publish(
+            group_id,
+            "member.banned",
+            {"group_id": group_id, "user_id": user_id, "by": identity.user_id},
+            identity,
+        )
 
     async def unban(self, identity: Identity, group_id: str, user_id: str) -> None:
         await self._manager(identity, group_id)
         if not await self._groups.unban(group_id, user_id):
             raise NotFound("that user is not banned", code="ban_not_found")
 
-    async def set_role(self, identity: Identity, group_id: str, user_id: str,
-                       role: str) -> Member:
+    async def set_role(self, identity: Identity, group_id: str, user_id: str, role: str) -> Member:
         actor = await self._owner(identity, group_id)
         if role not in (Role.ADMIN.value, Role.MEMBER.value):
-            raise InvalidRequest("role must be 'admin' or 'member'", code="invalid_role",
-                                 field="role")
+            raise InvalidRequest(
+                "role must be 'admin' or 'member'", code="invalid_role", field="role"
+            )
         await self._target(actor, group_id, user_id)
         member = await self._groups.set_role(group_id, user_id, Role(role))
         await self._publish(group_id, "member.updated", member.to_dict(), identity)
         return member
 
-    async def transfer_ownership(self, identity: Identity, group_id: str,
-                                 user_id: str) -> GroupView:
+    async def transfer_ownership(
+        self, identity: Identity, group_id: str, user_id: str
+    ) -> GroupView:
         await self._owner(identity, group_id)
         if user_id == identity.user_id:
             raise InvalidRequest("you already own this group", code="self_target")
@@ -303,12 +380,18 @@ class LocalGroupService(GroupService):
 
     # -- invites -----------------------------------------------------------
 
-    async def create_invite(self, identity: Identity, group_id: str, *,
-                            expires_in: int | None = None,
-                            max_uses: int | None = None) -> Invite:
+    async def create_invite(
+        self,
+        identity: Identity,
+        group_id: str,
+        *,
+        expires_in: int | None = None,
+        max_uses: int | None = None,
+    ) -> Invite:
         await self._manager(identity, group_id)
-        return await issue_invite(self._groups, group_id, identity.user_id, self._clock(),
-                                  expires_in, max_uses)
+        return await issue_invite(
+            self._groups, group_id, identity.user_id, self._clock(), expires_in, max_uses
+        )
 
     async def list_invites(self, identity: Identity, group_id: str) -> list[Invite]:
         await self._manager(identity, group_id)

@@ -53,16 +53,18 @@ def _not_found() -> NotFound:
 def check_body(body: str) -> str:
     """A message body: 1-4000 characters, not only white space."""
     if not body.strip() or len(body) > MAX_BODY:
-        raise InvalidRequest(f"body must be 1-{MAX_BODY} characters and not blank",
-                             code="invalid_body", field="body")
+        raise InvalidRequest(
+            f"body must be 1-{MAX_BODY} characters and not blank", code="invalid_body", field="body"
+        )
     return body
 
 
 def _check_fields(item: SendItem) -> None:
     check_body(item.body)
     if not 1 <= len(item.nonce) <= MAX_NONCE:
-        raise InvalidRequest(f"nonce must be 1-{MAX_NONCE} characters", code="invalid_nonce",
-                             field="nonce")
+        raise InvalidRequest(
+            f"nonce must be 1-{MAX_NONCE} characters", code="invalid_nonce", field="nonce"
+        )
 
 
 class LocalMessageService(MessageService):
@@ -91,7 +93,8 @@ class LocalMessageService(MessageService):
             conversation = await self._messages.get_conversation(conversation_id)
             if conversation is None:  # created on first use; a read suffices after that
                 conversation = await self._messages.ensure_conversation(
-                    Conversation(conversation_id, ConversationKind.SELF, participants=(uid,)))
+                    Conversation(conversation_id, ConversationKind.SELF, participants=(uid,))
+                )
             return _Access(conversation, (user_topic(uid),))
         channel = await self._groups.get_channel(conversation_id)
         if channel is None:
@@ -118,8 +121,14 @@ class LocalMessageService(MessageService):
             raise NotFound("no such message", code="message_not_found") from None
         return message, access
 
-    async def send(self, identity: Identity, conversation_id: str, body: str, nonce: str,
-                   reply_to: str | None = None) -> SendResult:
+    async def send(
+        self,
+        identity: Identity,
+        conversation_id: str,
+        body: str,
+        nonce: str,
+        reply_to: str | None = None,
+    ) -> SendResult:
         item = SendItem(identity, conversation_id, body, nonce, reply_to)
         return await self._store_one(item, await self._check_send(item))
 
@@ -131,8 +140,11 @@ class LocalMessageService(MessageService):
         if len(items) == 1:  # nothing to overlap: the plain path, without tasks
             one = items[0]
             try:
-                return [await self.send(one.identity, one.conversation_id, one.body, one.nonce,
-                                        one.reply_to)]
+                return [
+                    await self.send(
+                        one.identity, one.conversation_id, one.body, one.nonce, one.reply_to
+                    )
+                ]
             except ChatError as exc:
                 return [exc]
         checked = await self._check_many(items)
@@ -144,13 +156,24 @@ class LocalMessageService(MessageService):
                 outcomes[i] = checked_topics
             else:
                 todo.append((i, checked_topics))
-        new = [NewMessage(items[i].conversation_id, new_id("m"), items[i].identity.user_id,
-                          items[i].body, items[i].nonce, items[i].reply_to, now) for i, _ in todo]
+        new = [
+            NewMessage(
+                items[i].conversation_id,
+                new_id("m"),
+                items[i].identity.user_id,
+                items[i].body,
+                items[i].nonce,
+                items[i].reply_to,
+                now,
+            )
+            for i, _ in todo
+        ]
         appended = await self._messages.append_many(new)
         for (i, topics), result in zip(todo, appended, strict=True):
             item = items[i]
-            if isinstance(result, NotFound) and \
-                    item.conversation_id == self_conversation_id(item.identity.user_id):
+            if isinstance(result, NotFound) and item.conversation_id == self_conversation_id(
+                item.identity.user_id
+            ):
                 try:  # notes to self exist from their first use
                     outcomes[i] = await self._store_one(item, topics)
                 except ChatError as exc:
@@ -206,8 +229,11 @@ class LocalMessageService(MessageService):
         if item.reply_to is not None:
             target = await self._messages.get_message(item.reply_to)
             if target is None or target.conversation_id != item.conversation_id:
-                raise InvalidRequest("reply_to must name a message of this conversation",
-                                     code="invalid_reply", field="reply_to")
+                raise InvalidRequest(
+                    "reply_to must name a message of this conversation",
+                    code="invalid_reply",
+                    field="reply_to",
+                )
 
     async def _store_one(self, item: SendItem, topics: tuple[str, ...]) -> SendResult:
         """Append a checked send, then publish it."""
@@ -216,8 +242,14 @@ class LocalMessageService(MessageService):
 
         async def append() -> AppendResult:
             return await self._messages.append(
-                conversation_id, message_id=message_id, author_id=identity.user_id,
-                body=item.body, nonce=item.nonce, reply_to=item.reply_to, now=now)
+                conversation_id,
+                message_id=message_id,
+                author_id=identity.user_id,
+                body=item.body,
+                nonce=item.nonce,
+                reply_to=item.reply_to,
+                now=now,
+            )
 
         try:
             result = await append()
@@ -225,17 +257,22 @@ class LocalMessageService(MessageService):
             if conversation_id != self_conversation_id(identity.user_id):
                 raise _not_found() from None
             # notes to self exist from their first use
-            await self._messages.ensure_conversation(Conversation(
-                conversation_id, ConversationKind.SELF, participants=(identity.user_id,)))
+            await self._messages.ensure_conversation(
+                Conversation(
+                    conversation_id, ConversationKind.SELF, participants=(identity.user_id,)
+                )
+            )
             result = await append()
         return await self._announce(item, topics, result)
 
-    async def _announce(self, item: SendItem, topics: tuple[str, ...],
-                        result: AppendResult) -> SendResult:
+    async def _announce(
+        self, item: SendItem, topics: tuple[str, ...], result: AppendResult
+    ) -> SendResult:
         """Publish a newly stored message (a repeated nonce publishes nothing); the ack."""
         if result.created:
-            event = Event("message.created", result.message.to_dict(),
-                          origin=item.identity.session_id)
+            event = Event(
+                "message.created", result.message.to_dict(), origin=item.identity.session_id
+            )
             for topic in topics:
                 await publish_quietly(self._bus, topic, event)
         return SendResult(result.message, result.created)
@@ -266,8 +303,9 @@ class LocalMessageService(MessageService):
         if message.deleted:
             raise NotFound("no such message", code="message_not_found")
         edited = await self._messages.edit_message(message_id, body, self._clock())
-        await self._publish(access, Event("message.edited", edited.to_dict(),
-                                          origin=identity.session_id))
+        await self._publish(
+            access, Event("message.edited", edited.to_dict(), origin=identity.session_id)
+        )
         return edited
 
     async def delete(self, identity: Identity, message_id: str) -> Message:
@@ -278,26 +316,38 @@ class LocalMessageService(MessageService):
         if message.deleted:
             return message
         deleted = await self._messages.delete_message(message_id, self._clock())
-        await self._publish(access, Event(
-            "message.deleted",
-            {"id": deleted.id, "conversation": deleted.conversation_id, "seq": deleted.seq},
-            origin=identity.session_id))
+        await self._publish(
+            access,
+            Event(
+                "message.deleted",
+                {"id": deleted.id, "conversation": deleted.conversation_id, "seq": deleted.seq},
+                origin=identity.session_id,
+            ),
+        )
         return deleted
 
-    async def history(self, identity: Identity, conversation_id: str, *,
-                      before: int | None = None, after: int | None = None,
-                      limit: int = 50) -> HistoryPage:
+    async def history(
+        self,
+        identity: Identity,
+        conversation_id: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> HistoryPage:
         if before is not None and after is not None:
             raise InvalidRequest("give before or after, not both", code="invalid_cursor")
         if not 1 <= limit <= MAX_HISTORY:
             raise InvalidRequest(f"limit must be 1-{MAX_HISTORY}", field="limit")
         await self._access(identity, conversation_id)
-        messages = await self._messages.history(conversation_id, before=before, after=after,
-                                                limit=limit + 1)
+        messages = await self._messages.history(
+            conversation_id, before=before, after=after, limit=limit + 1
+        )
         return HistoryPage(messages[:limit], len(messages) > limit)
 
-    async def replay(self, identity: Identity, conversation_id: str, after_seq: int,
-                     limit: int) -> ReplayResult:
+    async def replay(
+        self, identity: Identity, conversation_id: str, after_seq: int, limit: int
+    ) -> ReplayResult:
         access = await self._access(identity, conversation_id)
         last = access.conversation.last_seq
         if last - after_seq > limit:
@@ -318,21 +368,27 @@ class LocalMessageService(MessageService):
         access = await self._access(identity, conversation_id)
         seq = max(0, min(seq, access.conversation.last_seq))
         stored = await self._messages.set_read_marker(identity.user_id, conversation_id, seq)
-        await publish_quietly(self._bus, user_topic(identity.user_id), Event(
-            "read.updated", {"conversation": conversation_id, "seq": stored},
-            origin=identity.session_id))
+        await publish_quietly(
+            self._bus,
+            user_topic(identity.user_id),
+            Event(
+                "read.updated",
+                {"conversation": conversation_id, "seq": stored},
+                origin=identity.session_id,
+            ),
+        )
         return stored
 
     async def open_direct(self, identity: Identity, user_id: str) -> ConversationState:
         if user_id == identity.user_id:
-            raise InvalidRequest("use your notes-to-self conversation for that",
-                                 code="self_target")
+            raise InvalidRequest("use your notes-to-self conversation for that", code="self_target")
         if await self._store.accounts.get_user(user_id) is None:
             raise NotFound("no such user", code="user_not_found")
         conversation_id = direct_conversation_id(identity.user_id, user_id)
         a, b = sorted((identity.user_id, user_id))
         conversation = await self._messages.ensure_conversation(
-            Conversation(conversation_id, ConversationKind.DIRECT, participants=(a, b)))
+            Conversation(conversation_id, ConversationKind.DIRECT, participants=(a, b))
+        )
         states = await self._states(identity.user_id, [conversation])
         return states[0]
 
@@ -343,12 +399,14 @@ class LocalMessageService(MessageService):
             for channel in await self._groups.list_channels(group_id):
                 found.append(Conversation(channel.id, ConversationKind.CHANNEL, group_id))
         found.extend(await self._messages.list_direct(uid))
-        found.append(await self._messages.ensure_conversation(
-            Conversation(self_conversation_id(uid), ConversationKind.SELF, participants=(uid,))))
+        found.append(
+            await self._messages.ensure_conversation(
+                Conversation(self_conversation_id(uid), ConversationKind.SELF, participants=(uid,))
+            )
+        )
         return await self._states(uid, found)
 
-    async def _states(self, uid: str,
-                      conversations: list[Conversation]) -> list[ConversationState]:
+    async def _states(self, uid: str, conversations: list[Conversation]) -> list[ConversationState]:
         ids = [c.id for c in conversations]
         last = await self._messages.last_seqs(ids)
         markers = await self._messages.read_markers(uid, ids)
@@ -358,17 +416,24 @@ class LocalMessageService(MessageService):
             peer = None
             if c.kind is ConversationKind.DIRECT:
                 peer = next((p for p in c.participants if p != uid), None)
-            conversation = Conversation(c.id, c.kind, c.group_id, c.participants,
-                                        last.get(c.id, c.last_seq))
-            states.append(ConversationState(conversation, markers.get(c.id, 0),
-                                            unread.get(c.id, 0), peer))
+            conversation = Conversation(
+                c.id, c.kind, c.group_id, c.participants, last.get(c.id, c.last_seq)
+            )
+            states.append(
+                ConversationState(conversation, markers.get(c.id, 0), unread.get(c.id, 0), peer)
+            )
         return states
 
     async def typing(self, identity: Identity, conversation_id: str) -> None:
         access = await self._access(identity, conversation_id)
-        await self._publish(access, Event(
-            "typing", {"conversation": conversation_id, "user_id": identity.user_id},
-            origin=identity.session_id))
+        await self._publish(
+            access,
+            Event(
+                "typing",
+                {"conversation": conversation_id, "user_id": identity.user_id},
+                origin=identity.session_id,
+            ),
+        )
 
     async def direct_peer_ids(self, user_id: str) -> list[str]:
         peers = []

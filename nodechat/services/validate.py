@@ -5,18 +5,27 @@ from __future__ import annotations
 from nodechat.errors import InvalidRequest
 
 
-def text(value: str, field: str, *, min_len: int = 1, max_len: int, code: str | None = None,
-         single_line: bool = True) -> str:
+def text(
+    value: str,
+    field: str,
+    *,
+    min_len: int = 1,
+    max_len: int,
+    code: str | None = None,
+    single_line: bool = True,
+) -> str:
     """Trim and check a human-entered string."""
     cleaned = value.strip()
     if not min_len <= len(cleaned) <= max_len:
         raise InvalidRequest(
-            f"{field} must be {min_len}-{max_len} characters", code=code or f"invalid_{field}",
+            f"{field} must be {min_len}-{max_len} characters",
+            code=code or f"invalid_{field}",
             field=field,
         )
     if single_line and any(ch in cleaned for ch in "\r\n\x00"):
-        raise InvalidRequest(f"{field} must be a single line", code=code or f"invalid_{field}",
-                             field=field)
+        raise InvalidRequest(
+            f"{field} must be a single line", code=code or f"invalid_{field}", field=field
+        )
     return cleaned
 
 

@@ -127,7 +127,9 @@ class AccountStore(ABC):
         """The session with this id, or None."""
 
     @abstractmethod
-    async def list_sessions(self, user_id: str, *, active_at: int | None = None) -> list[AuthSession]:
+    async def list_sessions(
+        self, user_id: str, *, active_at: int | None = None
+    ) -> list[AuthSession]:
         """A user's sessions; only those active at ``active_at`` when given."""
 
     @abstractmethod
@@ -328,8 +330,14 @@ class MessageStore(ABC):
             m = items[i]
             try:
                 outcomes[i] = await self.append(
-                    m.conversation_id, message_id=m.message_id, author_id=m.author_id,
-                    body=m.body, nonce=m.nonce, reply_to=m.reply_to, now=m.now)
+                    m.conversation_id,
+                    message_id=m.message_id,
+                    author_id=m.author_id,
+                    body=m.body,
+                    nonce=m.nonce,
+                    reply_to=m.reply_to,
+                    now=m.now,
+                )
             except ChatError as exc:
                 outcomes[i] = exc
 
@@ -412,8 +420,9 @@ class Store(ABC):
     messages: MessageStore
 
     @abstractmethod
-    async def export_rows(self, table: str, *, after: tuple[Any, ...] | None = None,
-                          limit: int = 1000) -> list[dict[str, Any]]:
+    async def export_rows(
+        self, table: str, *, after: tuple[Any, ...] | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
         """Up to ``limit`` rows of a portable table (nodechat.storage.portable) in key order,
         starting after the key tuple ``after``."""
 

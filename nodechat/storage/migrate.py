@@ -51,13 +51,19 @@ class Checkpoint:
         if self.path is None:
             return
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(json.dumps({"source": self.source, "target": self.target,
-                                   "tables": self.tables}))
+        tmp.write_text(
+            json.dumps({"source": self.source, "target": self.target, "tables": self.tables})
+        )
         tmp.replace(self.path)
 
 
-async def copy_table(source: Store, target: Store, spec: TableSpec, checkpoint: Checkpoint,
-                     progress: Progress | None = None) -> int:
+async def copy_table(
+    source: Store,
+    target: Store,
+    spec: TableSpec,
+    checkpoint: Checkpoint,
+    progress: Progress | None = None,
+) -> int:
     """Copy one table from where the checkpoint says; return rows newly inserted."""
     state = checkpoint.tables.setdefault(spec.name, {"after": None, "done": False, "copied": 0})
     if state["done"]:
@@ -81,11 +87,13 @@ async def copy_table(source: Store, target: Store, spec: TableSpec, checkpoint: 
             return inserted
 
 
-async def copy_all(source: Store, target: Store, checkpoint: Checkpoint,
-                   progress: Progress | None = None) -> dict[str, int]:
+async def copy_all(
+    source: Store, target: Store, checkpoint: Checkpoint, progress: Progress | None = None
+) -> dict[str, int]:
     """Copy every table; return rows newly inserted per table."""
-    return {spec.name: await copy_table(source, target, spec, checkpoint, progress)
-            for spec in TABLES}
+    return {
+        spec.name: await copy_table(source, target, spec, checkpoint, progress) for spec in TABLES
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +112,8 @@ async def _conversation_sums(store: Store) -> dict[str, tuple[int, int]]:
         rows = await store.export_rows("messages", after=after, limit=PAGE)
         for row in rows:
             digest = int.from_bytes(
-                hashlib.sha256(orjson.dumps(row, option=orjson.OPT_SORT_KEYS)).digest(), "big")
+                hashlib.sha256(orjson.dumps(row, option=orjson.OPT_SORT_KEYS)).digest(), "big"
+            )
             count, total = sums.get(row["conversation_id"], (0, 0))
             sums[row["conversation_id"]] = (count + 1, (total + digest) % _MOD)
         if len(rows) < PAGE:
@@ -123,6 +132,11 @@ async def verify(source: Store, target: Store) -> list[Mismatch]:
     for conversation in sorted(set(left) | set(right)):
         a_sum, b_sum = left.get(conversation), right.get(conversation)
         if a_sum != b_sum:
-            problems.append(Mismatch(f"messages of {conversation}",
-                                     a_sum[0] if a_sum else 0, b_sum[0] if b_sum else 0))
+            problems.append(
+                Mismatch(
+                    f"messages of {conversation}",
+                    a_sum[0] if a_sum else 0,
+                    b_sum[0] if b_sum else 0,
+                )
+            )
     return problems

@@ -28,25 +28,70 @@ class TableSpec:
 
 # In dependency order: importing in this order never references a missing row.
 TABLES: tuple[TableSpec, ...] = (
-    TableSpec("users", ("id", "username", "email", "display_name", "about", "password_hash",
-                        "created_at", "disabled", "is_admin"), ("id",), ("disabled", "is_admin")),
-    TableSpec("sessions", ("id", "user_id", "created_at", "expires_at", "revoked_at",
-                           "user_agent", "address"), ("id",)),
+    TableSpec(
+        "users",
+        (
+            "id",
+            "username",
+            "email",
+            "display_name",
+            "about",
+            "password_hash",
+            "created_at",
+            "disabled",
+            "is_admin",
+        ),
+        ("id",),
+        ("disabled", "is_admin"),
+    ),
+    TableSpec(
+        "sessions",
+        ("id", "user_id", "created_at", "expires_at", "revoked_at", "user_agent", "address"),
+        ("id",),
+    ),
     TableSpec("refresh_tokens", ("hash", "session_id", "expires_at", "used_at"), ("hash",)),
     TableSpec("groups", ("id", "name", "description", "owner_id", "created_at"), ("id",)),
-    TableSpec("channels", ("id", "group_id", "name", "kind", "position", "topic", "created_at"),
-              ("id",)),
+    TableSpec(
+        "channels", ("id", "group_id", "name", "kind", "position", "topic", "created_at"), ("id",)
+    ),
     TableSpec("members", ("group_id", "user_id", "role", "joined_at"), ("group_id", "user_id")),
     TableSpec("bans", ("group_id", "user_id", "banned_by", "created_at"), ("group_id", "user_id")),
-    TableSpec("invites", ("code", "group_id", "created_by", "created_at", "expires_at",
-                          "max_uses", "uses", "revoked"), ("code",), ("revoked",)),
-    TableSpec("conversations", ("id", "kind", "group_id", "user_a", "user_b", "last_seq"),
-              ("id",)),
-    TableSpec("messages", ("id", "conversation_id", "seq", "author_id", "body", "nonce",
-                           "reply_to", "created_at", "edited_at", "deleted"), ("id",),
-              ("deleted",)),
-    TableSpec("read_markers", ("user_id", "conversation_id", "seq"),
-              ("user_id", "conversation_id")),
+    TableSpec(
+        "invites",
+        (
+            "code",
+            "group_id",
+            "created_by",
+            "created_at",
+            "expires_at",
+            "max_uses",
+            "uses",
+            "revoked",
+        ),
+        ("code",),
+        ("revoked",),
+    ),
+    TableSpec("conversations", ("id", "kind", "group_id", "user_a", "user_b", "last_seq"), ("id",)),
+    TableSpec(
+        "messages",
+        (
+            "id",
+            "conversation_id",
+            "seq",
+            "author_id",
+            "body",
+            "nonce",
+            "reply_to",
+            "created_at",
+            "edited_at",
+            "deleted",
+        ),
+        ("id",),
+        ("deleted",),
+    ),
+    TableSpec(
+        "read_markers", ("user_id", "conversation_id", "seq"), ("user_id", "conversation_id")
+    ),
     TableSpec("blocks", ("user_id", "blocked_id", "created_at"), ("user_id", "blocked_id")),
 )
 
@@ -66,6 +111,6 @@ def participant_fields(conversation: Conversation) -> tuple[str | None, str | No
         if people:
             return people[0], None
         if conversation.id.startswith(SELF_PREFIX):
-            return conversation.id[len(SELF_PREFIX):], None
+            return conversation.id[len(SELF_PREFIX) :], None
         raise InvalidRequest("a self conversation needs its owner")
     return None, None

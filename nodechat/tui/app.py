@@ -30,9 +30,13 @@ from nodechat.tui.screens import HelpScreen, LoginScreen, MainScreen
 from nodechat.tui.widgets import ComposeArea, MessageList, Sidebar
 
 log = logging.getLogger(__name__)
-STATUS_DOT = {"online": ("●", "green"), "connecting": ("◌", "yellow"),
-              "reconnecting": ("◌", "yellow"), "offline": ("○", "red"),
-              "logged out": ("○", "red")}
+STATUS_DOT = {
+    "online": ("●", "green"),
+    "connecting": ("◌", "yellow"),
+    "reconnecting": ("◌", "yellow"),
+    "offline": ("○", "red"),
+    "logged out": ("○", "red"),
+}
 
 
 @dataclass
@@ -66,13 +70,21 @@ class ChatApp(CommandsMixin):
         Binding("f3", "toggle_unread_first", "Unread first"),
     ]
 
-    def __init__(self, server: str, profile: str = "default", store: ProfileStore | None = None,
-                 *, auto: AutoLogin | None = None, editor: str = "vi",
-                 notifier: Callable[[str, str], None] = desktop_notify,
-                 backoff: tuple[float, float] = (0.5, 15.0)) -> None:
+    def __init__(
+        self,
+        server: str,
+        profile: str = "default",
+        store: ProfileStore | None = None,
+        *,
+        auto: AutoLogin | None = None,
+        editor: str = "vi",
+        notifier: Callable[[str, str], None] = desktop_notify,
+        backoff: tuple[float, float] = (0.5, 15.0),
+    ) -> None:
         super().__init__()
-        self.session = ChatSession(server, profile=profile, store=store,
-                                   listener=self._listen, backoff=backoff)
+        self.session = ChatSession(
+            server, profile=profile, store=store, listener=self._listen, backoff=backoff
+        )
         self.auto = auto
         self.editor = editor
         self.notifier = notifier
@@ -86,8 +98,15 @@ class ChatApp(CommandsMixin):
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """Show a toast; plain text by default (user text may contain [brackets])."""
         self.notified.append(message)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
@@ -118,8 +137,15 @@ class ChatApp(CommandsMixin):
             self.main.query_one("#members-panel").display = False
         self._show_status()
         if self.auto is not None:
-            self.spawn(self._login(self.auto.register, self.session.server,
-                                   self.auto.username, self.auto.password, self.auto.email))
+            self.spawn(
+                self._login(
+                    self.auto.register,
+                    self.session.server,
+                    self.auto.username,
+                    self.auto.password,
+                    self.auto.email,
+                )
+            )
         else:
             self.spawn(self._resume())
 
@@ -146,11 +172,15 @@ class ChatApp(CommandsMixin):
             self.screen.show_error(error)
 
     def on_login_screen_submitted(self, message: LoginScreen.Submitted) -> None:
-        self.spawn(self._login(message.register, message.server, message.username,
-                               message.password, message.email))
+        self.spawn(
+            self._login(
+                message.register, message.server, message.username, message.password, message.email
+            )
+        )
 
-    async def _login(self, register: bool, server: str, username: str, password: str,
-                     email: str) -> None:
+    async def _login(
+        self, register: bool, server: str, username: str, password: str, email: str
+    ) -> None:
         if server:
             self.session.server = normalize_url(server)
         try:
@@ -168,8 +198,10 @@ class ChatApp(CommandsMixin):
     def _after_login(self) -> None:
         state = self.session.state
         order = state.ordered()
-        first = next((c for c in order if state.conversations[c].kind == "channel"),
-                     order[0] if order else None)
+        first = next(
+            (c for c in order if state.conversations[c].kind == "channel"),
+            order[0] if order else None,
+        )
         self._refresh_all()
         if first is not None:
             self.open_conversation(first)
@@ -198,19 +230,21 @@ class ChatApp(CommandsMixin):
             header.append("  (muted)", style="dim")
         if conv is not None and conv.channel_kind == "voice":
             voice = state.voice.get(conv.id) or []
-            header.append("  in voice: " + (", ".join(state.username(u) for u in voice)
-                                            or "nobody"), style="dim")
+            header.append(
+                "  in voice: " + (", ".join(state.username(u) for u in voice) or "nobody"),
+                style="dim",
+            )
         self.main.query_one("#conversation-header", Static).update(header)
 
     def _show_members(self) -> None:
         self.main.query_one("#members", Static).update(
-            member_lines(self.session.state, self.active))
+            member_lines(self.session.state, self.active)
+        )
         self.main.query_one(ComposeArea).names = self.session.state.member_names(self.active)
 
     def _show_typing(self) -> None:
         names = self.session.state.typing_in(self.active, time.monotonic())
-        text = (f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} typing…"
-                if names else "")
+        text = f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} typing…" if names else ""
         with contextlib.suppress(NoMatches):  # widgets already gone at exit
             self.main.query_one("#typing", Static).update(text)
 
@@ -272,8 +306,10 @@ class ChatApp(CommandsMixin):
         if notice.conversation == self.active and self._viewing():
             return
         self.bell()
-        self.notify(f"{notice.title}: {notice.body[:80]}", title="mention" if notice.mention
-                    else "direct message")
+        self.notify(
+            f"{notice.title}: {notice.body[:80]}",
+            title="mention" if notice.mention else "direct message",
+        )
         self.notifier(notice.title, notice.body)
 
     # -- conversations ---------------------------------------------------------------------
@@ -342,8 +378,10 @@ class ChatApp(CommandsMixin):
         event.stop()
         found = self.find(event.value)
         if not found:
-            self.notify(f"no loaded message contains {event.value!r}; "
-                        "scroll up to load older ones", severity="warning")
+            self.notify(
+                f"no loaded message contains {event.value!r}; scroll up to load older ones",
+                severity="warning",
+            )
 
     def find(self, query: str) -> bool:
         """Highlight the next older loaded message containing ``query`` (wrapping)."""
@@ -369,16 +407,22 @@ class ChatApp(CommandsMixin):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Keys and slash commands", self.action_help)
-        yield SystemCommand("Next unread", "Jump to the next unread conversation",
-                            self.action_next_unread)
-        yield SystemCommand("Member list", "Show or hide the member list",
-                            self.action_toggle_members)
-        yield SystemCommand("Unread first", "Toggle unread-first ordering",
-                            self.action_toggle_unread_first)
+        yield SystemCommand(
+            "Next unread", "Jump to the next unread conversation", self.action_next_unread
+        )
+        yield SystemCommand(
+            "Member list", "Show or hide the member list", self.action_toggle_members
+        )
+        yield SystemCommand(
+            "Unread first", "Toggle unread-first ordering", self.action_toggle_unread_first
+        )
         yield SystemCommand("Search", "Search this conversation", self.action_search)
         yield SystemCommand("Mute", "Mute or unmute this conversation", self.action_mute)
         yield SystemCommand("Log out", "End the session and forget it", self.action_logout)
         state = self.session.state
         for cid in state.ordered():
-            yield SystemCommand(f"Open {state.title(cid)}", "Switch conversation",
-                                partial(self.open_conversation, cid))
+            yield SystemCommand(
+                f"Open {state.title(cid)}",
+                "Switch conversation",
+                partial(self.open_conversation, cid),
+            )

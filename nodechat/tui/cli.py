@@ -11,24 +11,54 @@ import typer
 from nodechat.chatclient.profiles import ProfileStore
 from nodechat.errors import ChatError
 
-ServerOption = Annotated[str | None, typer.Option(
-    "--server", help="Server URL, e.g. ws://127.0.0.1:7801/ [default: the profile's, "
-    "else ws://127.0.0.1:7801/]", envvar="NODECHAT_SERVER", show_default=False)]
-ProfileOption = Annotated[str, typer.Option(
-    "--profile", help="Saved login to use (one file per profile in the user config dir).",
-    envvar="NODECHAT_PROFILE")]
-UserOption = Annotated[str | None, typer.Option(
-    "--username", help="Log in non-interactively as this user (with NODECHAT_PASSWORD).",
-    envvar="NODECHAT_USERNAME", show_default=False)]
-RegisterOption = Annotated[str | None, typer.Option(
-    "--register-email", help="Register --username with this email instead of logging in.",
-    envvar="NODECHAT_REGISTER_EMAIL", show_default=False)]
-EditorOption = Annotated[str, typer.Option(
-    "--editor", help="Editor for Ctrl+G.", envvar=["VISUAL", "EDITOR"])]
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="Server URL, e.g. ws://127.0.0.1:7801/ [default: the profile's, "
+        "else ws://127.0.0.1:7801/]",
+        envvar="NODECHAT_SERVER",
+        show_default=False,
+    ),
+]
+ProfileOption = Annotated[
+    str,
+    typer.Option(
+        "--profile",
+        help="Saved login to use (one file per profile in the user config dir).",
+        envvar="NODECHAT_PROFILE",
+    ),
+]
+UserOption = Annotated[
+    str | None,
+    typer.Option(
+        "--username",
+        help="Log in non-interactively as this user (with NODECHAT_PASSWORD).",
+        envvar="NODECHAT_USERNAME",
+        show_default=False,
+    ),
+]
+RegisterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--register-email",
+        help="Register --username with this email instead of logging in.",
+        envvar="NODECHAT_REGISTER_EMAIL",
+        show_default=False,
+    ),
+]
+EditorOption = Annotated[
+    str, typer.Option("--editor", help="Editor for Ctrl+G.", envvar=["VISUAL", "EDITOR"])
+]
 
 
-def chat(server: ServerOption = None, profile: ProfileOption = "default",
-         username: UserOption = None, register_email: RegisterOption = None, editor: EditorOption = "vi") -> None:
+def chat(
+    server: ServerOption = None,
+    profile: ProfileOption = "default",
+    username: UserOption = None,
+    register_email: RegisterOption = None,
+    editor: EditorOption = "vi",
+) -> None:
     """Chat in the terminal (Textual client).
 
     With --username, the password comes from the NODECHAT_PASSWORD variable,
@@ -45,6 +75,9 @@ def chat(server: ServerOption = None, profile: ProfileOption = "default",
         raise typer.Exit(2) from None
     url = server or (saved.server if saved else "ws://127.0.0.1:7801/")
     password = os.environ.get("NODECHAT_PASSWORD")
-    auto = (AutoLogin(username, password, register_email or "", bool(register_email))
-            if username and password else None)
+    auto = (
+        AutoLogin(username, password, register_email or "", bool(register_email))
+        if username and password
+        else None
+    )
     ChatApp(url, profile, store, auto=auto, editor=editor).run()

@@ -54,8 +54,10 @@ class CommandsMixin(App[None]):
         conv = state.conversations.get(self.active or "")
         text = ""
         if conv is not None and self.reply_to and (target := conv.find(self.reply_to)):
-            text = (f"↪ replying to {state.username(target.author_id)}: "
-                    f"{snippet(target.body, 50)}  (Esc cancels)")
+            text = (
+                f"↪ replying to {state.username(target.author_id)}: "
+                f"{snippet(target.body, 50)}  (Esc cancels)"
+            )
         elif self.editing:
             text = "✎ editing your message (Enter saves, Esc cancels)"
         mode = self.main.query_one("#compose-mode", Static)
@@ -106,8 +108,10 @@ class CommandsMixin(App[None]):
     async def _send(self, conversation: str, text: str, reply_to: str | None) -> None:
         ack = await self.session.send_message(conversation, text, reply_to)
         if ack is None:
-            self.notify("not connected: the message will be sent when the connection is back",
-                        severity="warning")
+            self.notify(
+                "not connected: the message will be sent when the connection is back",
+                severity="warning",
+            )
         self.main.query_one(MessageList).show(self.session.state, self.active, follow=True)
 
     def action_external_editor(self) -> None:
@@ -193,8 +197,9 @@ class CommandsMixin(App[None]):
         elif command.name == "invite":
             invite = await session.call("invite.create", group_id=self._group())
             self.copy_to_clipboard(invite["code"])
-            self.notify(f"invite code {invite['code']} (copied; /join {invite['code']})",
-                        timeout=30)
+            self.notify(
+                f"invite code {invite['code']} (copied; /join {invite['code']})", timeout=30
+            )
         elif command.name == "group":
             group = await session.create_group(" ".join(args[1:]))
             self._open_first_channel(group)
@@ -237,8 +242,7 @@ class CommandsMixin(App[None]):
         if self.active is None:
             return
         muted = self.session.toggle_mute(self.active)
-        self.notify(f"{self.session.state.title(self.active)} "
-                    f"{'muted' if muted else 'unmuted'}")
+        self.notify(f"{self.session.state.title(self.active)} {'muted' if muted else 'unmuted'}")
 
     async def action_logout(self) -> None:
         """End the session on the server and forget it here."""

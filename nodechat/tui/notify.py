@@ -59,7 +59,12 @@ def desktop_notify(title: str, body: str) -> None:
 
     def run() -> None:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            subprocess.run([exe, "--app-name=nodechat", title, body[:300]], timeout=10,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            subprocess.run(
+                [exe, "--app-name=nodechat", title, body[:300]],
+                timeout=10,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
 
     threading.Thread(target=run, daemon=True).start()

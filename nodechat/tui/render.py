@@ -36,9 +36,12 @@ def message_text(state: ChatState, conv: Conversation, message: Message) -> Text
     out = Text()
     if message.reply_to:
         target = conv.find(message.reply_to)
-        quoted = (f"{state.username(target.author_id)}: "
-                  f"{'(deleted)' if target.deleted else snippet(target.body, 36)}"
-                  if target else "an older message")
+        quoted = (
+            f"{state.username(target.author_id)}: "
+            f"{'(deleted)' if target.deleted else snippet(target.body, 36)}"
+            if target
+            else "an older message"
+        )
         out.append(f"╭ reply to {quoted}\n", style="dim italic")
     out.append(clock(message.created_at) + " ", style="dim")
     mine = message.author_id == state.my_id

@@ -37,8 +37,9 @@ class LoginScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="login-box"):
             yield Label("nodechat", id="login-title")
-            yield Input(self.server, placeholder="server, e.g. ws://127.0.0.1:7801/",
-                        id="login-server")
+            yield Input(
+                self.server, placeholder="server, e.g. ws://127.0.0.1:7801/", id="login-server"
+            )
             yield Input(self.username, placeholder="username or email", id="login-username")
             yield Input(placeholder="password", password=True, id="login-password")
             yield Input(placeholder="email (only to register)", id="login-email")
@@ -56,9 +57,15 @@ class LoginScreen(Screen[None]):
             return self.query_one(f"#login-{name}", Input).value.strip()
 
         self.show_error("logging in…" if not register else "registering…")
-        self.post_message(self.Submitted(register, value("server"), value("username"),
-                                         self.query_one("#login-password", Input).value,
-                                         value("email")))
+        self.post_message(
+            self.Submitted(
+                register,
+                value("server"),
+                value("username"),
+                self.query_one("#login-password", Input).value,
+                value("email"),
+            )
+        )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -85,8 +92,10 @@ class MainScreen(Screen[None]):
                 yield Static("", id="conversation-header")
                 yield MessageList(id="messages")
                 yield Static("", id="typing")
-                yield Input(placeholder="search this conversation (Enter: next match, Esc: close)",
-                            id="search")
+                yield Input(
+                    placeholder="search this conversation (Enter: next match, Esc: close)",
+                    id="search",
+                )
                 yield Static("", id="compose-mode")
                 yield ComposeArea(id="compose")
             with VerticalScroll(id="members-panel"):

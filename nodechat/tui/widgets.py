@@ -80,20 +80,35 @@ class MessageList(OptionList):
         """Redraw the conversation; keep the highlighted message, or follow the newest."""
         changed = conversation != self.conversation
         self.conversation = conversation
-        at_bottom = changed or follow or self.highlighted is None or (
-            self.highlighted >= self.option_count - 1)  # then follow the newest message
-        keep = None if at_bottom else (
-            self.highlighted_option.id if self.highlighted_option else None)
+        at_bottom = (
+            changed
+            or follow
+            or self.highlighted is None
+            or (self.highlighted >= self.option_count - 1)
+        )  # then follow the newest message
+        keep = (
+            None if at_bottom else (self.highlighted_option.id if self.highlighted_option else None)
+        )
         conv = state.conversations.get(conversation or "")
         options: list[Option] = []
         if conv is None:
-            options.append(Option(Text("Pick a conversation on the left (Tab, arrows, Enter).",
-                                       style="dim"), id=TOP, disabled=True))
+            options.append(
+                Option(
+                    Text("Pick a conversation on the left (Tab, arrows, Enter).", style="dim"),
+                    id=TOP,
+                    disabled=True,
+                )
+            )
         else:
-            top = ("⟳ loading older messages…" if conv.loading else
-                   "↑ older messages: press Up at the top" if conv.has_more and conv.messages
-                   else "— beginning of conversation —" if conv.loaded or conv.messages
-                   else "⟳ loading…")
+            top = (
+                "⟳ loading older messages…"
+                if conv.loading
+                else "↑ older messages: press Up at the top"
+                if conv.has_more and conv.messages
+                else "— beginning of conversation —"
+                if conv.loaded or conv.messages
+                else "⟳ loading…"
+            )
             options.append(Option(Text(top, style="dim italic"), id=TOP, disabled=True))
             options += [Option(message_text(state, conv, m), id=m.id) for m in conv.messages]
         self._redrawing = True
@@ -221,7 +236,7 @@ class ComposeArea(TextArea):
             n = (n + 1) % len(matches)
         else:
             start = line.rfind("@", 0, col)
-            prefix = line[start + 1:col] if start >= 0 else ""
+            prefix = line[start + 1 : col] if start >= 0 else ""
             if start < 0 or " " in prefix:
                 return False
             matches = [m for m in self.names if m.startswith(prefix.lower())]

@@ -35,12 +35,18 @@ class Cli:
     store: str
     server: str = ""
 
-    def run(self, *args: str, input: str | None = None,
-            env: dict[str, str] | None = None) -> Result:
+    def run(
+        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Result:
         """Invoke ``nodechat *args`` (stdout and stderr kept apart)."""
-        full_env = {"NODECHAT_ADMIN_CREDENTIALS": str(self.credentials),
-                    "NODECHAT_ADMIN_STORE": "", "NODECHAT_ADMIN_SERVER": "",
-                    "NO_COLOR": "", "FORCE_COLOR": "", **(env or {})}
+        full_env = {
+            "NODECHAT_ADMIN_CREDENTIALS": str(self.credentials),
+            "NODECHAT_ADMIN_STORE": "",
+            "NODECHAT_ADMIN_SERVER": "",
+            "NO_COLOR": "",
+            "FORCE_COLOR": "",
+            **(env or {}),
+        }
         return CliRunner().invoke(app, list(args), input=input, env=full_env)
 
     def offline(self, *args: str, input: str | None = None) -> Result:
@@ -64,9 +70,16 @@ class Cli:
     def create_user(self, name: str, *, admin: bool = False) -> dict[str, Any]:
         """Create an account offline (the bootstrap path)."""
         flags = ["--admin"] if admin else []
-        result: dict[str, Any] = self.json("users", "create", name, "--email",
-                                           f"{name}@example.test", *flags, "--password-stdin",
-                                           input=PASSWORD + "\n")
+        result: dict[str, Any] = self.json(
+            "users",
+            "create",
+            name,
+            "--email",
+            f"{name}@example.test",
+            *flags,
+            "--password-stdin",
+            input=PASSWORD + "\n",
+        )
         return result
 
 

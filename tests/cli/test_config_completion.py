@@ -28,14 +28,16 @@ def test_generated_config_checks_clean_and_loads_as_defaults(cli: Cli, tmp_path:
     assert cli.run("admin", "config", "generate").stdout == target.read_text()
 
 
-@pytest.mark.parametrize(("toml", "key"), [
-    ("[socket]\nmax_frme = 10\n", "socket.max_frme"),
-    ("[socket]\nmax_frame = \"lots\"\n", "socket.max_frame"),
-    ("[sockets]\nmax_frame = 1\n", "sockets"),
-    ("[auth]\nbcrypt_rounds = 4\n", "auth.bcrypt_rounds"),
-])
-def test_check_names_the_bad_key_and_fails(cli: Cli, tmp_path: Path, toml: str,
-                                           key: str) -> None:
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[socket]\nmax_frme = 10\n", "socket.max_frme"),
+        ('[socket]\nmax_frame = "lots"\n', "socket.max_frame"),
+        ("[sockets]\nmax_frame = 1\n", "sockets"),
+        ("[auth]\nbcrypt_rounds = 4\n", "auth.bcrypt_rounds"),
+    ],
+)
+def test_check_names_the_bad_key_and_fails(cli: Cli, tmp_path: Path, toml: str, key: str) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(toml)
     result = cli.run("admin", "config", "check", str(bad))
@@ -67,8 +69,12 @@ def test_completion_of_an_unknown_shell_is_a_usage_error(cli: Cli) -> None:
 
 def test_the_completion_script_gets_answers_from_nodechat() -> None:
     # What the bash script runs on <TAB>: the real entry point, completion classes registered.
-    env = {"_NODECHAT_COMPLETE": "complete_bash", "COMP_WORDS": "nodechat admin us",
-           "COMP_CWORD": "2", "PATH": ""}
+    env = {
+        "_NODECHAT_COMPLETE": "complete_bash",
+        "COMP_WORDS": "nodechat admin us",
+        "COMP_CWORD": "2",
+        "PATH": "",
+    }
     script = Path(sys.executable).parent / "nodechat"  # the console script, as installed
     out = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["users"], out.stderr

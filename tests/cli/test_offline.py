@@ -28,8 +28,17 @@ def read_store(cli: Cli, fn: Any) -> Any:
 
 
 def test_bootstrap_first_admin_with_password_from_stdin(cli: Cli) -> None:
-    result = cli.offline("users", "create", "root", "--email", "root@example.test", "--admin",
-                         "--password-stdin", "--json", input=PASSWORD + "\n")
+    result = cli.offline(
+        "users",
+        "create",
+        "root",
+        "--email",
+        "root@example.test",
+        "--admin",
+        "--password-stdin",
+        "--json",
+        input=PASSWORD + "\n",
+    )
     assert result.exit_code == 0, result.stderr
     created = json.loads(result.stdout)  # stdout is only the data
     assert created["is_admin"] is True and created["username"] == "root"
@@ -40,26 +49,35 @@ def test_bootstrap_first_admin_with_password_from_stdin(cli: Cli) -> None:
 
 
 def test_password_prompt_asks_twice_and_never_echoes(cli: Cli) -> None:
-    result = cli.offline("users", "create", "ann", "--email", "ann@example.test",
-                         input=f"{PASSWORD}\n{PASSWORD}\n")
+    result = cli.offline(
+        "users", "create", "ann", "--email", "ann@example.test", input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
     assert result.exit_code == 0, result.stderr
     assert PASSWORD not in result.stdout + result.stderr
-    mismatch = cli.offline("users", "create", "bob", "--email", "bob@example.test",
-                           input=f"{PASSWORD}\nsomething else\n\n\n")
+    mismatch = cli.offline(
+        "users",
+        "create",
+        "bob",
+        "--email",
+        "bob@example.test",
+        input=f"{PASSWORD}\nsomething else\n\n\n",
+    )
     assert mismatch.exit_code != 0
     assert read_store(cli, lambda s: s.accounts.find_user("bob")) is None
 
 
 def test_empty_stdin_secret_is_a_usage_error(cli: Cli) -> None:
-    result = cli.offline("users", "create", "ann", "--email", "ann@example.test",
-                         "--password-stdin", input="")
+    result = cli.offline(
+        "users", "create", "ann", "--email", "ann@example.test", "--password-stdin", input=""
+    )
     assert result.exit_code == 2
     assert "error: usage:" in result.stderr
 
 
 def test_a_bad_password_is_refused_with_its_code_and_nothing_is_written(cli: Cli) -> None:
-    result = cli.offline("users", "create", "ann", "--email", "ann@example.test",
-                         "--password-stdin", input="short\n")
+    result = cli.offline(
+        "users", "create", "ann", "--email", "ann@example.test", "--password-stdin", input="short\n"
+    )
     assert result.exit_code == 1
     assert result.stderr.startswith("error: invalid_password: ")
     assert not Path(cli.store.removeprefix("sqlite:///")).exists()  # no empty store left
@@ -103,8 +121,12 @@ def test_deleting_a_group_owner_fails_with_its_code(cli: Cli) -> None:
 
 def test_not_found_exits_3(cli: Cli) -> None:
     cli.create_user("root", admin=True)
-    for args in (["users", "show", "ghost"], ["groups", "show", "g_nope"],
-                 ["channels", "rename", "ch_nope", "x"], ["sessions", "revoke", "s_x", "--yes"]):
+    for args in (
+        ["users", "show", "ghost"],
+        ["groups", "show", "g_nope"],
+        ["channels", "rename", "ch_nope", "x"],
+        ["sessions", "revoke", "s_x", "--yes"],
+    ):
         result = cli.offline(*args)
         assert result.exit_code == 3, (args, result.stderr)
         assert result.stderr.startswith("error: ") and "_not_found" in result.stderr
@@ -136,7 +158,11 @@ def test_users_list_filters_pages_and_all(cli: Cli) -> None:
     assert len(rest["users"]) == 1 and rest["next"] is None
     everyone = cli.offline("users", "list", "--all", "--json")
     assert sorted(u["username"] for u in json.loads(everyone.stdout)["users"]) == [
-        "ann", "anna", "bob", "root"]
+        "ann",
+        "anna",
+        "bob",
+        "root",
+    ]
     assert everyone.stderr == ""  # no progress display when stderr is not a terminal
     table = cli.offline("users", "list")
     assert table.exit_code == 0 and "username" in table.stdout and "4 user(s)" in table.stderr
@@ -153,7 +179,9 @@ def test_groups_channels_invites_and_roles(cli: Cli) -> None:
     channel = cli.json("channels", "create", gid, "general", "--topic", "chat")
     cli.json("channels", "rename", channel["id"], "lobby")
     assert [c["name"] for c in cli.json("channels", "list", gid)["channels"]] == [
-        "welcome", "lobby"]
+        "welcome",
+        "lobby",
+    ]
     invite = cli.json("invites", "create", gid, "--max-uses", "5", "--expires-in", "0")
     assert invite["max_uses"] == 5 and invite["expires_at"] is None
     assert cli.json("invites", "revoke", invite["code"], "--yes")["revoked"] is True
@@ -186,8 +214,9 @@ def test_no_color_output_has_no_escape_sequences(cli: Cli) -> None:
     cli.create_user("root", admin=True)
     coloured = cli.run("admin", "users", "list", "--store", cli.store, env={"FORCE_COLOR": "1"})
     assert "\x1b[" in coloured.stdout  # the check below would see escapes if there were any
-    plain = cli.run("admin", "users", "list", "--store", cli.store,
-                    env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    plain = cli.run(
+        "admin", "users", "list", "--store", cli.store, env={"FORCE_COLOR": "1", "NO_COLOR": "1"}
+    )
     assert plain.exit_code == 0 and "root" in plain.stdout
     assert "\x1b" not in plain.stdout + plain.stderr
 
@@ -199,7 +228,9 @@ def test_credential_file_is_private(cli: Cli) -> None:
     creds.put("ws://example.test/", {"username": "root", "refresh_token": "secret"})
     assert stat.S_IMODE(cli.credentials.stat().st_mode) == 0o600
     assert Credentials.load(cli.credentials).get(None) == (
-        "ws://example.test/", {"username": "root", "refresh_token": "secret"})
+        "ws://example.test/",
+        {"username": "root", "refresh_token": "secret"},
+    )
 
 
 def test_an_unreachable_server_is_an_error_not_a_traceback(cli: Cli) -> None:
@@ -207,8 +238,15 @@ def test_an_unreachable_server_is_an_error_not_a_traceback(cli: Cli) -> None:
 
     creds = Credentials.load(cli.credentials)
     for url in ("ws://127.0.0.1:9/", "not a url"):
-        creds.put(url, {"username": "root", "access_token": "x", "access_expires_at": 2**52,
-                        "refresh_token": "y"})
+        creds.put(
+            url,
+            {
+                "username": "root",
+                "access_token": "x",
+                "access_expires_at": 2**52,
+                "refresh_token": "y",
+            },
+        )
         result = cli.run("admin", "users", "list", "--server", url)
         assert result.exit_code == 1, result.stderr
         assert result.stderr.startswith("error: unavailable: cannot reach the server")

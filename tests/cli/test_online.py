@@ -20,12 +20,30 @@ CLOSE_REVOKED = 4001
 async def root(cli: Cli, node: ChatNode) -> Cli:
     """The CLI logged in to ``node`` as a server admin made offline (the bootstrap path)."""
     cli.server = node.url
-    made = await cli.run_async("admin", "users", "create", "root", "--email",
-                               "root@example.test", "--admin", "--password-stdin",
-                               "--store", cli.store, input=PASSWORD + "\n")
+    made = await cli.run_async(
+        "admin",
+        "users",
+        "create",
+        "root",
+        "--email",
+        "root@example.test",
+        "--admin",
+        "--password-stdin",
+        "--store",
+        cli.store,
+        input=PASSWORD + "\n",
+    )
     assert made.exit_code == 0, made.stderr
-    login = await cli.run_async("admin", "login", "--server", node.url, "--user", "root",
-                                "--password-stdin", input=PASSWORD + "\n")
+    login = await cli.run_async(
+        "admin",
+        "login",
+        "--server",
+        node.url,
+        "--user",
+        "root",
+        "--password-stdin",
+        input=PASSWORD + "\n",
+    )
     assert login.exit_code == 0, login.stderr
     return cli
 
@@ -42,14 +60,16 @@ async def register(node: ChatNode, clients: list[ChatClient], name: str) -> Chat
     """A user with a live, authenticated connection."""
     client = await ChatClient.connect(node.url)
     clients.append(client)
-    tokens = await client.request("auth.register", username=name,
-                                  email=f"{name}@example.test", password=PASSWORD)
+    tokens = await client.request(
+        "auth.register", username=name, email=f"{name}@example.test", password=PASSWORD
+    )
     await client.authenticate(tokens["access_token"])
     return client
 
 
 async def test_login_saves_a_private_credential_that_later_commands_use(
-        root: Cli, node: ChatNode, clients: list[ChatClient]) -> None:
+    root: Cli, node: ChatNode, clients: list[ChatClient]
+) -> None:
     saved = json.loads(root.credentials.read_text())
     assert stat.S_IMODE(root.credentials.stat().st_mode) == 0o600
     assert saved["default"] == node.url and PASSWORD not in root.credentials.read_text()
@@ -73,21 +93,31 @@ async def test_an_expired_access_token_is_refreshed_and_saved(root: Cli) -> None
 
 
 async def test_a_user_who_is_not_an_admin_gets_exit_4(
-        cli: Cli, node: ChatNode, clients: list[ChatClient]) -> None:
+    cli: Cli, node: ChatNode, clients: list[ChatClient]
+) -> None:
     bob = await register(node, clients, "bob")
     with pytest.raises(RequestFailed) as err:  # the op itself, on the wire
         await bob.request("admin.user.list")
     assert err.value.code == "admin_required"
-    login = await cli.run_async("admin", "login", "--server", node.url, "--user", "bob",
-                                "--password-stdin", input=PASSWORD + "\n")
+    login = await cli.run_async(
+        "admin",
+        "login",
+        "--server",
+        node.url,
+        "--user",
+        "bob",
+        "--password-stdin",
+        input=PASSWORD + "\n",
+    )
     assert login.exit_code == 4
     assert login.stderr.startswith("error: admin_required: ")
     assert not cli.credentials.exists()
 
 
 async def test_an_admin_whose_rights_were_revoked_gets_exit_4(root: Cli) -> None:
-    revoked = await root.run_async("admin", "users", "revoke-admin", "root", "--yes",
-                                   "--store", root.store)
+    revoked = await root.run_async(
+        "admin", "users", "revoke-admin", "root", "--yes", "--store", root.store
+    )
     assert revoked.exit_code == 0, revoked.stderr
     result = await root.online("stats")
     assert result.exit_code == 4
@@ -95,7 +125,8 @@ async def test_an_admin_whose_rights_were_revoked_gets_exit_4(root: Cli) -> None
 
 
 async def test_disabling_a_user_closes_their_live_connection(
-        root: Cli, node: ChatNode, clients: list[ChatClient]) -> None:
+    root: Cli, node: ChatNode, clients: list[ChatClient]
+) -> None:
     bob = await register(node, clients, "bob")
     result = await root.online("users", "disable", "bob", "--yes", "--json")
     assert result.exit_code == 0, result.stderr
@@ -110,7 +141,8 @@ async def test_disabling_a_user_closes_their_live_connection(
 
 
 async def test_refused_confirmation_keeps_the_group_and_yes_deletes_it(
-        root: Cli, node: ChatNode, clients: list[ChatClient]) -> None:
+    root: Cli, node: ChatNode, clients: list[ChatClient]
+) -> None:
     bob = await register(node, clients, "bob")
     made = await root.online("groups", "create", "Hikers", "--json")
     assert made.exit_code == 0, made.stderr
@@ -132,7 +164,8 @@ async def test_refused_confirmation_keeps_the_group_and_yes_deletes_it(
 
 
 async def test_stats_count_messages_today_and_connections(
-        root: Cli, node: ChatNode, clients: list[ChatClient]) -> None:
+    root: Cli, node: ChatNode, clients: list[ChatClient]
+) -> None:
     bob = await register(node, clients, "bob")
     me = (await bob.request("user.get"))["id"]
     await bob.request("message.send", conversation=f"self:{me}", body="hello", nonce="n1")
@@ -146,7 +179,8 @@ async def test_stats_count_messages_today_and_connections(
 
 
 async def test_sessions_list_and_revoke(
-        root: Cli, node: ChatNode, clients: list[ChatClient]) -> None:
+    root: Cli, node: ChatNode, clients: list[ChatClient]
+) -> None:
     bob = await register(node, clients, "bob")
     listed = await root.online("sessions", "list", "bob", "--active", "--json")
     sessions = json.loads(listed.stdout)["sessions"]
@@ -163,15 +197,17 @@ async def test_logout_ends_the_session_and_forgets_it(root: Cli) -> None:
     assert json.loads(root.credentials.read_text())["servers"] == {}
     after = await root.online("users", "list")
     assert after.exit_code == 4 and after.stderr.startswith("error: not_logged_in: ")
-    sessions = await root.run_async("admin", "sessions", "list", "root", "--active", "--json",
-                                    "--store", root.store)
+    sessions = await root.run_async(
+        "admin", "sessions", "list", "root", "--active", "--json", "--store", root.store
+    )
     assert json.loads(sessions.stdout)["sessions"] == []
 
 
 async def test_a_revoked_saved_session_exits_4(root: Cli) -> None:
     session_id = json.loads(root.credentials.read_text())["servers"][root.server]["session_id"]
-    revoked = await root.run_async("admin", "sessions", "revoke", session_id, "--yes",
-                                   "--store", root.store)
+    revoked = await root.run_async(
+        "admin", "sessions", "revoke", session_id, "--yes", "--store", root.store
+    )
     assert revoked.exit_code == 0, revoked.stderr
     result = await root.online("users", "list")
     assert result.exit_code == 4

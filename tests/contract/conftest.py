@@ -93,8 +93,9 @@ async def store(store_opener: StoreOpener) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-async def store_factory(request: pytest.FixtureRequest,
-                        tmp_path: Path) -> AsyncIterator[Callable[[], Awaitable[Store]]]:
+async def store_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Callable[[], Awaitable[Store]]]:
     """Opens more empty stores of the test's backend (e.g. a migration target)."""
     backend = request.node.callspec.params["store_opener"]
     opened: list[Store] = []

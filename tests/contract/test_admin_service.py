@@ -68,8 +68,13 @@ async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[A
     broker = MemoryBroker()
     caller_bus = MemoryBus(broker)
     local_bus = MemoryBus(broker) if request.param == "local" else CollectingBus()
-    auth = LocalAuthService(store, local_bus, TokenIssuer(keys, settings),
-                            TokenVerifier(keys.public_pem, settings), settings)
+    auth = LocalAuthService(
+        store,
+        local_bus,
+        TokenIssuer(keys, settings),
+        TokenVerifier(keys.public_pem, settings),
+        settings,
+    )
     local = LocalAdminService(store, local_bus, settings)
     server = None
     remote = None
@@ -77,10 +82,12 @@ async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[A
         if request.param == "local":
             admin: AdminService = local
         else:
-            server = await start_rpc_server("auth", RpcSettings(service_token=TOKEN),
-                                            "127.0.0.1:0", auth=auth, admin=local)
-            remote = RemoteAdminService(f"127.0.0.1:{server.port}",
-                                        RpcSettings(service_token=TOKEN), caller_bus)
+            server = await start_rpc_server(
+                "auth", RpcSettings(service_token=TOKEN), "127.0.0.1:0", auth=auth, admin=local
+            )
+            remote = RemoteAdminService(
+                f"127.0.0.1:{server.port}", RpcSettings(service_token=TOKEN), caller_bus
+            )
             admin = remote
         made = AdminEnv(admin, auth, store, caller_bus)
         caller_bus.set_handler(lambda topic, event: made.events.append((topic, event)))
@@ -179,7 +186,10 @@ async def test_group_members_channels_invites(env: AdminEnv) -> None:
     await env.admin.delete_channel(root, channel["id"])
     await env.admin.remove_member(root, gid, "bob")
     assert [e.kind for _, e in env.events if _ == group_topic(gid)][-3:] == [
-        "channel.updated", "channel.deleted", "member.kicked"]
+        "channel.updated",
+        "channel.deleted",
+        "member.kicked",
+    ]
     listed = await env.admin.list_groups(root, limit=1)
     assert [g["id"] for g in listed["groups"]] == [gid] and listed["next"] is None
 

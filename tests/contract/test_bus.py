@@ -98,8 +98,7 @@ async def test_subscribed_nodes_receive_in_order(make_bus: BusFactory) -> None:
     await inbox_a.until_kind("end")
     await inbox_b.until_kind("end")
     assert [d["seq"] for _, k, d in inbox_a.got if k != "end"] == list(range(50))
-    assert [d["seq"] for t, k, d in inbox_b.got if t == "group:1" and k != "end"] \
-        == list(range(50))
+    assert [d["seq"] for t, k, d in inbox_b.got if t == "group:1" and k != "end"] == list(range(50))
     assert inbox_b.got[-2] == ("user:9", "typing", {})
     assert all(t == "group:1" for t, _, _ in inbox_a.got)  # a did not subscribe user:9
 
@@ -129,8 +128,9 @@ async def test_concurrent_publishes_keep_call_order(make_bus: BusFactory) -> Non
     a, b = make_bus(), make_bus()
     inbox = Inbox(b)
     await b.subscribe("group:1")
-    await asyncio.gather(*(a.publish("group:1", Event("message.created", {"seq": i}))
-                           for i in range(200)))
+    await asyncio.gather(
+        *(a.publish("group:1", Event("message.created", {"seq": i})) for i in range(200))
+    )
     await inbox.until(200)
     assert [d["seq"] for _, _, d in inbox.got] == list(range(200))
 
@@ -148,21 +148,23 @@ async def test_publish_many_keeps_order_across_topics(make_bus: BusFactory) -> N
     assert [(t, d["seq"]) for t, _, d in inbox.got] == [(t, e.data["seq"]) for t, e in batch]
 
 
-async def test_publish_many_of_new_messages_keeps_each_topics_order(
-        make_bus: BusFactory) -> None:
+async def test_publish_many_of_new_messages_keeps_each_topics_order(make_bus: BusFactory) -> None:
     """A batch of only message.created may travel bundled per topic (one PUBLISH each):
     every topic keeps its order; the interleaving between topics is not kept."""
     a, b = make_bus(), make_bus()
     inbox = Inbox(b)
     await b.subscribe("user:1")
     await b.subscribe("user:2")
-    batch = [(f"user:{1 + i % 2}", Event("message.created", {"seq": i}, origin=f"s{i}"))
-             for i in range(100)]
+    batch = [
+        (f"user:{1 + i % 2}", Event("message.created", {"seq": i}, origin=f"s{i}"))
+        for i in range(100)
+    ]
     await a.publish_many(batch)
     await inbox.until(100)
     for topic in ("user:1", "user:2"):
         assert [d["seq"] for t, _, d in inbox.got if t == topic] == [
-            e.data["seq"] for t, e in batch if t == topic]
+            e.data["seq"] for t, e in batch if t == topic
+        ]
     assert len(inbox.got) == 100
 
 
@@ -194,8 +196,9 @@ def test_open_bus_urls() -> None:
 
 
 @pytest.fixture
-async def redis_bus(redis_url: str,
-                    redis_prefix: str) -> AsyncIterator[Callable[..., Awaitable[RedisBus]]]:
+async def redis_bus(
+    redis_url: str, redis_prefix: str
+) -> AsyncIterator[Callable[..., Awaitable[RedisBus]]]:
     opened: list[RedisBus] = []
 
     async def make(**options: Any) -> RedisBus:
@@ -209,24 +212,28 @@ async def redis_bus(redis_url: str,
         await bus.close()
 
 
-async def test_redis_subscribes_per_topic(redis_bus: Callable[..., Awaitable[RedisBus]],
-                                          redis_admin: Redis, redis_prefix: str) -> None:
+async def test_redis_subscribes_per_topic(
+    redis_bus: Callable[..., Awaitable[RedisBus]], redis_admin: Redis, redis_prefix: str
+) -> None:
     a = await redis_bus()
     await a.subscribe("group:1")
     await a.subscribe("user:2")
     channels = await redis_admin.pubsub_channels(f"{redis_prefix}*")
-    assert sorted(channels) == [f"{redis_prefix}group:1".encode(),
-                                f"{redis_prefix}user:2".encode()]
+    assert sorted(channels) == [f"{redis_prefix}group:1".encode(), f"{redis_prefix}user:2".encode()]
     await a.unsubscribe("group:1")
     async with asyncio.timeout(WAIT):  # UNSUBSCRIBE is not awaited; the server gets it soon
-        while await redis_admin.pubsub_channels(f"{redis_prefix}*") != \
-                [f"{redis_prefix}user:2".encode()]:
+        while await redis_admin.pubsub_channels(f"{redis_prefix}*") != [
+            f"{redis_prefix}user:2".encode()
+        ]:
             await asyncio.sleep(0.01)
 
 
-async def test_redis_skips_malformed_messages(redis_bus: Callable[..., Awaitable[RedisBus]],
-                                              redis_admin: Redis, redis_prefix: str,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+async def test_redis_skips_malformed_messages(
+    redis_bus: Callable[..., Awaitable[RedisBus]],
+    redis_admin: Redis,
+    redis_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     a = await redis_bus()
     inbox = Inbox(a)
     await a.subscribe("group:1")
@@ -242,7 +249,8 @@ async def test_redis_skips_malformed_messages(redis_bus: Callable[..., Awaitable
 
 
 async def test_redis_handler_errors_do_not_stop_the_reader(
-        redis_bus: Callable[..., Awaitable[RedisBus]]) -> None:
+    redis_bus: Callable[..., Awaitable[RedisBus]],
+) -> None:
     a = await redis_bus()
     got: list[int] = []
 
@@ -268,7 +276,8 @@ async def _kill_subscriber(admin: Redis, name: str) -> None:
 
 
 async def test_redis_reconnects_and_resubscribes(
-        redis_bus: Callable[..., Awaitable[RedisBus]], redis_admin: Redis) -> None:
+    redis_bus: Callable[..., Awaitable[RedisBus]], redis_admin: Redis
+) -> None:
     name = f"nodechat-test-{uuid.uuid4().hex[:8]}"
     a = await redis_bus(name=name, backoff_min=0.5)
     b = await redis_bus()
@@ -293,12 +302,16 @@ async def test_redis_reconnects_and_resubscribes(
     await b.publish("group:1", Event("after", {}))
     await b.publish("user:1", Event("after", {}))
     await inbox.until(3)
-    assert inbox.got == [("group:1", "before", {}), ("group:1", "after", {}),
-                         ("user:1", "after", {})]
+    assert inbox.got == [
+        ("group:1", "before", {}),
+        ("group:1", "after", {}),
+        ("user:1", "after", {}),
+    ]
 
 
 async def test_redis_reconnects_after_every_outage(
-        redis_bus: Callable[..., Awaitable[RedisBus]], redis_admin: Redis) -> None:
+    redis_bus: Callable[..., Awaitable[RedisBus]], redis_admin: Redis
+) -> None:
     # CLIENT KILL ID rather than TYPE pubsub: other users of the test Redis keep theirs
     name = f"nodechat-test-{uuid.uuid4().hex[:8]}"
     a = await redis_bus(name=name)
@@ -333,8 +346,9 @@ async def test_redis_close_leaves_no_tasks(redis_bus: Callable[..., Awaitable[Re
     a = await redis_bus()
     await a.subscribe("t")
     await a.close()
-    leftovers = [t for t in asyncio.all_tasks()
-                 if t.get_name().startswith("redis-bus") and not t.done()]
+    leftovers = [
+        t for t in asyncio.all_tasks() if t.get_name().startswith("redis-bus") and not t.done()
+    ]
     assert leftovers == []
     with pytest.raises(Unavailable):
         await a.publish("t", Event("x", {}))

@@ -19,6 +19,7 @@ WAIT = 5.0
 async def make_presence(request: pytest.FixtureRequest) -> AsyncIterator[PresenceFactory]:
     opened: list[PresenceRegistry] = []
     if request.param == "local":
+
         def factory(node_id: str) -> PresenceRegistry:
             registry = LocalPresence(node_id)
             opened.append(registry)
@@ -67,8 +68,7 @@ def test_open_presence_picks_the_backend() -> None:
 
 
 @pytest.fixture
-async def nodes(redis_url: str, redis_prefix: str
-                ) -> AsyncIterator[Callable[..., RedisPresence]]:
+async def nodes(redis_url: str, redis_prefix: str) -> AsyncIterator[Callable[..., RedisPresence]]:
     opened: list[RedisPresence] = []
 
     def make(node_id: str, **options: float) -> RedisPresence:
@@ -99,8 +99,7 @@ async def test_status_is_cluster_wide(nodes: Callable[..., RedisPresence]) -> No
     assert await a.online(["u1"]) == set()
 
 
-async def test_clean_close_takes_a_nodes_users_offline(
-        nodes: Callable[..., RedisPresence]) -> None:
+async def test_clean_close_takes_a_nodes_users_offline(nodes: Callable[..., RedisPresence]) -> None:
     a, b = nodes("a"), nodes("b")
     await a.connect("u1")
     await a.connect("u2")
@@ -110,7 +109,8 @@ async def test_clean_close_takes_a_nodes_users_offline(
 
 
 async def test_crashed_nodes_users_go_offline_by_ttl(
-        nodes: Callable[..., RedisPresence], redis_admin: Redis, redis_prefix: str) -> None:
+    nodes: Callable[..., RedisPresence], redis_admin: Redis, redis_prefix: str
+) -> None:
     a = nodes("a", ttl=0.4, interval=0.1)
     b = nodes("b", ttl=0.4, interval=0.1)
     await a.connect("u1")
@@ -135,7 +135,8 @@ async def test_crashed_nodes_users_go_offline_by_ttl(
 
 
 async def test_a_node_whose_keys_expired_restores_them(
-        nodes: Callable[..., RedisPresence], redis_admin: Redis, redis_prefix: str) -> None:
+    nodes: Callable[..., RedisPresence], redis_admin: Redis, redis_prefix: str
+) -> None:
     a = nodes("a", ttl=5.0, interval=60.0)
     b = nodes("b", ttl=5.0, interval=60.0)
     await a.connect("u1")

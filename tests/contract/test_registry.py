@@ -17,8 +17,9 @@ async def registry(request: pytest.FixtureRequest) -> AsyncIterator[NodeRegistry
     if request.param == "local":
         opened: NodeRegistry = LocalNodeRegistry()
     else:
-        opened = RedisNodeRegistry.from_url(request.getfixturevalue("redis_url"),
-                                            prefix=request.getfixturevalue("redis_prefix"))
+        opened = RedisNodeRegistry.from_url(
+            request.getfixturevalue("redis_url"), prefix=request.getfixturevalue("redis_prefix")
+        )
     yield opened
     await opened.close()
 
@@ -38,8 +39,9 @@ def test_open_registry_picks_the_backend() -> None:
 
 
 @pytest.fixture
-async def registries(redis_url: str, redis_prefix: str
-                     ) -> AsyncIterator[Callable[..., RedisNodeRegistry]]:
+async def registries(
+    redis_url: str, redis_prefix: str
+) -> AsyncIterator[Callable[..., RedisNodeRegistry]]:
     opened: list[RedisNodeRegistry] = []
 
     def make(**options: float) -> RedisNodeRegistry:
@@ -62,7 +64,8 @@ async def test_nodes_see_each_other(registries: Callable[..., RedisNodeRegistry]
 
 
 async def test_heartbeat_keeps_a_node_listed_and_a_crash_drops_it(
-        registries: Callable[..., RedisNodeRegistry]) -> None:
+    registries: Callable[..., RedisNodeRegistry],
+) -> None:
     a = registries(ttl=0.4, interval=0.1)
     gateway = registries()
     await a.register("a", "ws://a:7801/")

@@ -271,13 +271,25 @@ async def test_count_messages_by_day(store: Store) -> None:
     await make_dm(store)
     times = [start, start + day - 1, start + day, start + 3 * day + 5, start + 9 * day]
     for n, at in enumerate(times):
-        await store.messages.append(DM, message_id=f"msg_{n:04d}", author_id="usr_a",
-                                    body=f"body {n}", nonce=f"nonce-{n}", reply_to=None, now=at)
+        await store.messages.append(
+            DM,
+            message_id=f"msg_{n:04d}",
+            author_id="usr_a",
+            body=f"body {n}",
+            nonce=f"nonce-{n}",
+            reply_to=None,
+            now=at,
+        )
     await store.messages.delete_message("msg_0001", start + 9 * day)  # deleted ones count too
     assert await store.messages.count_messages_by_day(start, start + 9 * day) == {
-        first: 2, first + 1: 1, first + 3: 1}  # `until` is exclusive, empty days absent
+        first: 2,
+        first + 1: 1,
+        first + 3: 1,
+    }  # `until` is exclusive, empty days absent
     assert await store.messages.count_messages_by_day(start + 1, start + day + 1) == {
-        first: 1, first + 1: 1}
+        first: 1,
+        first + 1: 1,
+    }
     assert await store.messages.count_messages_by_day(start + 10 * day, start + 11 * day) == {}
 
 
@@ -286,8 +298,13 @@ async def test_append_many_answers_each_item_in_order(store: Store) -> None:
     await post(store, 1)  # nonce-1 exists; msg_0001 is taken
 
     def new(n: int, **over: str) -> NewMessage:
-        fields = {"conversation_id": DM, "message_id": f"mm_{n:04d}", "author_id": "usr_a",
-                  "body": f"many {n}", "nonce": f"many-{n}"} | over
+        fields = {
+            "conversation_id": DM,
+            "message_id": f"mm_{n:04d}",
+            "author_id": "usr_a",
+            "body": f"many {n}",
+            "nonce": f"many-{n}",
+        } | over
         return NewMessage(reply_to=None, now=T0 + n, **fields)  # type: ignore[arg-type]
 
     items = [new(n) for n in range(10)]

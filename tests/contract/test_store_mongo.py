@@ -58,9 +58,20 @@ class Gate:
     """Wraps ``db.<collection>.<method>``: the first ``parties`` calls wait for each other
     (so they all act on the same earlier state), then ``after`` runs after each call."""
 
-    def __init__(self, store: MongoStore, collection: str, method: str, parties: int = 1,
-                 after: Callable[[Any], None] | None = None) -> None:
-        self.db, self.collection, self.method, self.after = store.engine.db, collection, method, after
+    def __init__(
+        self,
+        store: MongoStore,
+        collection: str,
+        method: str,
+        parties: int = 1,
+        after: Callable[[Any], None] | None = None,
+    ) -> None:
+        self.db, self.collection, self.method, self.after = (
+            store.engine.db,
+            collection,
+            method,
+            after,
+        )
         self.released = threading.Event()
         self.barrier = threading.Barrier(parties, action=self.released.set, timeout=10)
         self.failures = 0
@@ -107,22 +118,33 @@ async def make_group(store: MongoStore) -> None:
 
 
 async def send(store: MongoStore, n: int, conversation: str = DM, nonce: str | None = None) -> Any:
-    return await store.messages.append(conversation, message_id=f"msg_{n}", author_id="usr_a",
-                                       body="x", nonce=nonce or f"n{n}", reply_to=None, now=T0)
+    return await store.messages.append(
+        conversation,
+        message_id=f"msg_{n}",
+        author_id="usr_a",
+        body="x",
+        nonce=nonce or f"n{n}",
+        reply_to=None,
+        now=T0,
+    )
 
 
 # -- URLs and start-up ------------------------------------------------------
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("", {"w": "majority", "j": True}),
-    ("?w=1", {"w": 1, "j": True}),
-    ("?journal=false", {"w": "majority", "j": False}),
-    ("?w=2&wtimeoutMS=500", {"w": 2, "j": True, "wtimeout": 500}),
-    ("?fsync=true", {"w": "majority", "fsync": True}),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", {"w": "majority", "j": True}),
+        ("?w=1", {"w": 1, "j": True}),
+        ("?journal=false", {"w": "majority", "j": False}),
+        ("?w=2&wtimeoutMS=500", {"w": 2, "j": True, "wtimeout": 500}),
+        ("?fsync=true", {"w": "majority", "fsync": True}),
+    ],
+)
 def test_write_concern_is_majority_journaled_unless_the_url_says(
-        query: str, expected: dict[str, Any]) -> None:
+    query: str, expected: dict[str, Any]
+) -> None:
     assert parse_url(f"mongodb://db.example/chat{query}").write_concern().document == expected
 
 
@@ -134,9 +156,17 @@ def test_parse_url_keeps_hosts_and_database_and_drops_credentials() -> None:
     assert parse_url("mongodb+srv://cluster.example").database == "nodechat"
 
 
-@pytest.mark.parametrize("url", ["mongodb://", "mongodb:///chat", "mongodb://h/bad.name",
-                                 "mongodb://h/chat?journal=maybe", "mongodb://h/chat?w=x&fsync=1&j=1",
-                                 "mongodb://h/chat?wtimeoutMS=soon"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mongodb://",
+        "mongodb:///chat",
+        "mongodb://h/bad.name",
+        "mongodb://h/chat?journal=maybe",
+        "mongodb://h/chat?w=x&fsync=1&j=1",
+        "mongodb://h/chat?wtimeoutMS=soon",
+    ],
+)
 def test_bad_urls_are_bad_config(url: str) -> None:
     with pytest.raises(InvalidRequest) as err:
         open_mongo(url, client=Locked(mongomock.MongoClient()))
@@ -160,13 +190,17 @@ async def test_open_refuses_a_newer_layout() -> None:
     assert err.value.code == "schema_too_new"
 
 
-@pytest.mark.parametrize(("error", "mapped"), [
-    (AutoReconnect("connection reset"), Unavailable),
-    (WriteConcernError("waiting for replication timed out", 64), Unavailable),
-    (OperationFailure("unexpected", 2), InternalError),
-])
-async def test_pymongo_errors_are_mapped(mongo: MongoStore, error: PyMongoError,
-                                         mapped: type[ChatError]) -> None:
+@pytest.mark.parametrize(
+    ("error", "mapped"),
+    [
+        (AutoReconnect("connection reset"), Unavailable),
+        (WriteConcernError("waiting for replication timed out", 64), Unavailable),
+        (OperationFailure("unexpected", 2), InternalError),
+    ],
+)
+async def test_pymongo_errors_are_mapped(
+    mongo: MongoStore, error: PyMongoError, mapped: type[ChatError]
+) -> None:
     class Broken:
         def __getattr__(self, name: str) -> Any:
             return self
@@ -179,8 +213,9 @@ async def test_pymongo_errors_are_mapped(mongo: MongoStore, error: PyMongoError,
 
     mongo.engine.db = Broken()  # type: ignore[assignment]
     with pytest.raises(mapped) as err:
-        await mongo.messages.append(DM, message_id="m", author_id="a", body="", nonce="n",
-                                    reply_to=None, now=T0)
+        await mongo.messages.append(
+            DM, message_id="m", author_id="a", body="", nonce="n", reply_to=None, now=T0
+        )
     assert isinstance(err.value.__cause__, PyMongoError)
     with pytest.raises(mapped):
         await mongo.accounts.get_user("usr_a")
@@ -191,7 +226,8 @@ async def test_pymongo_errors_are_mapped(mongo: MongoStore, error: PyMongoError,
 
 async def test_appends_that_collide_on_a_seq_retry_above_it(mongo: MongoStore) -> None:
     await mongo.messages.ensure_conversation(
-        Conversation(DM, ConversationKind.DIRECT, participants=("usr_a", "usr_b")))
+        Conversation(DM, ConversationKind.DIRECT, participants=("usr_a", "usr_b"))
+    )
     gate = Gate(mongo, "messages", "insert_one", parties=8)  # all 8 first try seq 1
     results = await asyncio.gather(*(send(mongo, n) for n in range(8)))
     assert sorted(r.message.seq for r in results) == list(range(1, 9))
@@ -201,7 +237,8 @@ async def test_appends_that_collide_on_a_seq_retry_above_it(mongo: MongoStore) -
 
 async def test_racing_retries_of_one_send_store_it_once(mongo: MongoStore) -> None:
     await mongo.messages.ensure_conversation(
-        Conversation(DM, ConversationKind.DIRECT, participants=("usr_a", "usr_b")))
+        Conversation(DM, ConversationKind.DIRECT, participants=("usr_a", "usr_b"))
+    )
     Gate(mongo, "messages", "insert_one", parties=6)  # all passed the nonce check
     results = await asyncio.gather(*(send(mongo, n, nonce="same") for n in range(6)))
     assert sum(r.created for r in results) == 1
@@ -211,8 +248,12 @@ async def test_racing_retries_of_one_send_store_it_once(mongo: MongoStore) -> No
 
 async def test_append_to_a_conversation_deleted_meanwhile_is_undone(mongo: MongoStore) -> None:
     await make_group(mongo)
-    Gate(mongo, "messages", "insert_one",
-         after=lambda db: db.conversations.delete_one({"_id": "chn_1"}))
+    Gate(
+        mongo,
+        "messages",
+        "insert_one",
+        after=lambda db: db.conversations.delete_one({"_id": "chn_1"}),
+    )
     with pytest.raises(NotFound) as err:
         await send(mongo, 1, conversation="chn_1")
     assert err.value.code == "conversation_not_found"
@@ -228,10 +269,10 @@ async def test_concurrent_joins_never_exceed_max_uses(mongo: MongoStore) -> None
     Gate(mongo, "invites", "find_one_and_update", parties=10)  # all 10 saw uses == 0
     results = await asyncio.gather(
         *(mongo.groups.join_with_invite("inv", f"usr_{n}", T0 + 1) for n in range(10)),
-        return_exceptions=True)
+        return_exceptions=True,
+    )
     assert sum(isinstance(r, Member) for r in results) == 3
-    assert all(isinstance(r, Member) or getattr(r, "code", "") == "invite_invalid"
-               for r in results)
+    assert all(isinstance(r, Member) or getattr(r, "code", "") == "invite_invalid" for r in results)
     assert (await mongo.groups.get_invite("inv")).uses == 3  # type: ignore[union-attr]
     assert len(await mongo.groups.list_members(G)) == 4
 
@@ -239,16 +280,21 @@ async def test_concurrent_joins_never_exceed_max_uses(mongo: MongoStore) -> None
 async def test_a_join_racing_a_ban_is_undone(mongo: MongoStore) -> None:
     await make_group(mongo)
     await mongo.groups.create_invite(Invite("inv", G, "usr_owner", T0, None, None))
-    Gate(mongo, "members", "insert_one", after=lambda db: db.bans.insert_one(
-        {"group_id": G, "user_id": "usr_a", "banned_by": "usr_owner", "created_at": T0}))
+    Gate(
+        mongo,
+        "members",
+        "insert_one",
+        after=lambda db: db.bans.insert_one(
+            {"group_id": G, "user_id": "usr_a", "banned_by": "usr_owner", "created_at": T0}
+        ),
+    )
     with pytest.raises(Forbidden):
         await mongo.groups.join_with_invite("inv", "usr_a", T0 + 1)
     assert await mongo.groups.get_member(G, "usr_a") is None
     assert (await mongo.groups.get_invite("inv")).uses == 0  # type: ignore[union-attr]
 
 
-async def test_delete_group_interrupted_is_hidden_and_finishes_on_retry(
-        mongo: MongoStore) -> None:
+async def test_delete_group_interrupted_is_hidden_and_finishes_on_retry(mongo: MongoStore) -> None:
     await make_group(mongo)
     await mongo.groups.add_member(Member(G, "usr_a", Role.MEMBER, T0 + 1))
     await send(mongo, 1, conversation="chn_1")
@@ -272,8 +318,9 @@ async def test_delete_group_interrupted_is_hidden_and_finishes_on_retry(
 
 
 @pytest.mark.parametrize("swapped", [False, True])
-async def test_transfer_owner_interrupted_finishes_on_retry(mongo: MongoStore,
-                                                            swapped: bool) -> None:
+async def test_transfer_owner_interrupted_finishes_on_retry(
+    mongo: MongoStore, swapped: bool
+) -> None:
     await make_group(mongo)
     await mongo.groups.add_member(Member(G, "usr_a", Role.MEMBER, T0 + 1))
     db = mongo.engine.db  # a crash after promoting usr_a (and maybe after the swap)
@@ -294,20 +341,27 @@ async def test_concurrent_transfers_leave_one_owner(mongo: MongoStore) -> None:
     Gate(mongo, "groups", "find_one_and_update", parties=2)  # both promoted before the swap
     results = await asyncio.gather(
         mongo.groups.transfer_owner(G, "usr_owner", "usr_a"),
-        mongo.groups.transfer_owner(G, "usr_owner", "usr_b"), return_exceptions=True)
+        mongo.groups.transfer_owner(G, "usr_owner", "usr_b"),
+        return_exceptions=True,
+    )
     winners = [r for r in results if isinstance(r, Group)]
     assert len(winners) == 1
     roles = {m.user_id: m.role for m in await mongo.groups.list_members(G)}
-    assert roles == {"usr_owner": Role.ADMIN, winners[0].owner_id: Role.OWNER,
-                     ({"usr_a", "usr_b"} - {winners[0].owner_id}).pop(): Role.MEMBER}
+    assert roles == {
+        "usr_owner": Role.ADMIN,
+        winners[0].owner_id: Role.OWNER,
+        ({"usr_a", "usr_b"} - {winners[0].owner_id}).pop(): Role.MEMBER,
+    }
 
 
 async def test_concurrent_presentations_of_one_refresh_token(mongo: MongoStore) -> None:
     await mongo.accounts.create_session(
-        AuthSession("ses_1", "usr_a", T0, T0 + 10_000), "r1", T0 + 10_000)
+        AuthSession("ses_1", "usr_a", T0, T0 + 10_000), "r1", T0 + 10_000
+    )
     Gate(mongo, "refresh_tokens", "find_one_and_update", parties=2)  # both saw it unspent
     results = await asyncio.gather(
         mongo.accounts.rotate_refresh("r1", "r2", T0 + 10_000, T0 + 1),
-        mongo.accounts.rotate_refresh("r1", "r3", T0 + 10_000, T0 + 1))
+        mongo.accounts.rotate_refresh("r1", "r3", T0 + 10_000, T0 + 1),
+    )
     assert sorted(r.outcome for r in results) == [RefreshOutcome.REUSED, RefreshOutcome.ROTATED]
     assert (await mongo.accounts.get_session("ses_1")).revoked_at == T0 + 1  # type: ignore[union-attr]

@@ -22,19 +22,32 @@ from nodechat.storage.portable import TABLES
 async def fill(store: Store) -> None:
     for name in ("ann", "bob"):
         await store.accounts.create_user(
-            User(f"u_{name}", name, f"{name}@example.test", name.title(), "hi", 1000), "hash")
+            User(f"u_{name}", name, f"{name}@example.test", name.title(), "hi", 1000), "hash"
+        )
     group = Group("g_1", "G", "", "u_ann", 1000)
-    await store.groups.create_group(group, Member("g_1", "u_ann", Role.OWNER, 1000),
-                                    [Channel("ch_1", "g_1", "welcome", ChannelKind.TEXT, 0)])
+    await store.groups.create_group(
+        group,
+        Member("g_1", "u_ann", Role.OWNER, 1000),
+        [Channel("ch_1", "g_1", "welcome", ChannelKind.TEXT, 0)],
+    )
     await store.groups.add_member(Member("g_1", "u_bob", Role.MEMBER, 1001))
     dm = direct_conversation_id("u_ann", "u_bob")
     await store.messages.ensure_conversation(
-        Conversation(dm, ConversationKind.DIRECT, participants=("u_ann", "u_bob")))
+        Conversation(dm, ConversationKind.DIRECT, participants=("u_ann", "u_bob"))
+    )
     for i in range(25):
-        await store.messages.append("ch_1", message_id=f"m_{i:03}", author_id="u_ann",
-                                    body=f"b{i}", nonce=f"n{i}", reply_to=None, now=2000 + i)
-    await store.messages.append(dm, message_id="m_dm", author_id="u_bob", body="psst",
-                                nonce="d", reply_to=None, now=3000)
+        await store.messages.append(
+            "ch_1",
+            message_id=f"m_{i:03}",
+            author_id="u_ann",
+            body=f"b{i}",
+            nonce=f"n{i}",
+            reply_to=None,
+            now=2000 + i,
+        )
+    await store.messages.append(
+        dm, message_id="m_dm", author_id="u_bob", body="psst", nonce="d", reply_to=None, now=3000
+    )
     await store.messages.delete_message("m_003", 4000)
     await store.messages.set_read_marker("u_bob", "ch_1", 7)
     await store.messages.block("u_bob", "u_ann", 5000)
@@ -66,8 +79,15 @@ async def test_round_trip(store: Store, store_factory: Any) -> None:
         assert await target.count_rows(spec.name) == len(source[spec.name])
     assert await dump(target) == source
     # the copy is a working store: seq continues without a gap
-    result = await target.messages.append("ch_1", message_id="m_new", author_id="u_bob",
-                                          body="after", nonce="x", reply_to=None, now=9000)
+    result = await target.messages.append(
+        "ch_1",
+        message_id="m_new",
+        author_id="u_bob",
+        body="after",
+        nonce="x",
+        reply_to=None,
+        now=9000,
+    )
     assert result.message.seq == 26
     found = await target.accounts.find_user("ANN")
     assert found is not None and found[0].id == "u_ann"

@@ -34,13 +34,15 @@ def url() -> Iterator[str]:
 
 def _versions(url: str) -> list[int]:
     with psycopg.connect(url) as conn:
-        return [row[0] for row in conn.execute(
-            "SELECT version FROM schema_migrations ORDER BY version")]
+        return [
+            row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")
+        ]
 
 
 async def _dm(store: Store) -> None:
     await store.messages.ensure_conversation(
-        Conversation(DM, ConversationKind.DIRECT, participants=("usr_a", "usr_b")))
+        Conversation(DM, ConversationKind.DIRECT, participants=("usr_a", "usr_b"))
+    )
 
 
 async def test_migrations_apply_once(url: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -68,8 +70,7 @@ def test_processes_starting_together_migrate_once(
 def test_refuses_a_newer_schema(url: str) -> None:
     asyncio.run(open_postgres(url).close())
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)",
-                     (len(MIGRATIONS) + 1,))
+        conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (len(MIGRATIONS) + 1,))
     with pytest.raises(Unavailable) as err:
         open_postgres(url)
     assert err.value.code == "schema_too_new"
@@ -118,11 +119,26 @@ async def test_nul_text_is_an_invalid_request_and_fails_no_one_else(url: str) ->
     try:
         await _dm(store)
         good, bad = await asyncio.gather(
-            store.messages.append(DM, message_id="m1", author_id="usr_a", body="fine",
-                                  nonce="n1", reply_to=None, now=T0),
-            store.messages.append(DM, message_id="m2", author_id="usr_a", body="a\x00b",
-                                  nonce="n2", reply_to=None, now=T0),
-            return_exceptions=True)
+            store.messages.append(
+                DM,
+                message_id="m1",
+                author_id="usr_a",
+                body="fine",
+                nonce="n1",
+                reply_to=None,
+                now=T0,
+            ),
+            store.messages.append(
+                DM,
+                message_id="m2",
+                author_id="usr_a",
+                body="a\x00b",
+                nonce="n2",
+                reply_to=None,
+                now=T0,
+            ),
+            return_exceptions=True,
+        )
         assert not isinstance(good, BaseException) and good.message.seq == 1
         assert isinstance(bad, InvalidRequest)
         with pytest.raises(InvalidRequest):
@@ -137,15 +153,25 @@ async def test_two_writers_share_one_gap_free_sequence(url: str) -> None:
     one, two = open_postgres(url), open_postgres(url)  # like two message-role replicas
     try:
         await _dm(one)
-        results = await asyncio.gather(*(
-            (one if n % 2 else two).messages.append(
-                DM, message_id=f"m{n}", author_id="usr_a", body=str(n), nonce=f"n{n}",
-                reply_to=None, now=T0)
-            for n in range(400)))
+        results = await asyncio.gather(
+            *(
+                (one if n % 2 else two).messages.append(
+                    DM,
+                    message_id=f"m{n}",
+                    author_id="usr_a",
+                    body=str(n),
+                    nonce=f"n{n}",
+                    reply_to=None,
+                    now=T0,
+                )
+                for n in range(400)
+            )
+        )
         assert sorted(r.message.seq for r in results) == list(range(1, 401))
         stored = await two.messages.history(DM, limit=1000)
         assert {m.id: (m.seq, m.body) for m in stored} == {
-            r.message.id: (r.message.seq, r.message.body) for r in results}
+            r.message.id: (r.message.seq, r.message.body) for r in results
+        }
     finally:
         await one.close()
         await two.close()
@@ -155,12 +181,25 @@ async def test_a_nonce_repeated_on_two_writers_at_once_is_stored_once(url: str) 
     one, two = open_postgres(url), open_postgres(url)
     try:
         await _dm(one)
-        pairs = await asyncio.gather(*(
-            asyncio.gather(*(
-                store.messages.append(DM, message_id=f"m{n}-{i}", author_id="usr_a",
-                                      body=str(n), nonce=f"n{n}", reply_to=None, now=T0)
-                for i, store in enumerate((one, two))))
-            for n in range(200)))
+        pairs = await asyncio.gather(
+            *(
+                asyncio.gather(
+                    *(
+                        store.messages.append(
+                            DM,
+                            message_id=f"m{n}-{i}",
+                            author_id="usr_a",
+                            body=str(n),
+                            nonce=f"n{n}",
+                            reply_to=None,
+                            now=T0,
+                        )
+                        for i, store in enumerate((one, two))
+                    )
+                )
+                for n in range(200)
+            )
+        )
         for first, second in pairs:
             assert first.message == second.message
             assert first.created != second.created
@@ -177,16 +216,19 @@ async def test_store_outlives_its_connections_being_killed(url: str) -> None:
     store = open_postgres(url)
     try:
         await _dm(store)
-        await store.messages.append(DM, message_id="m1", author_id="usr_a", body="before",
-                                    nonce="n1", reply_to=None, now=T0)
+        await store.messages.append(
+            DM, message_id="m1", author_id="usr_a", body="before", nonce="n1", reply_to=None, now=T0
+        )
         assert await store.messages.count_messages() == 1
         with psycopg.connect(url, autocommit=True) as admin:  # what a server restart does
             killed = admin.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
         assert killed is not None and killed[0] >= 2  # the writer's and a reader's
-        after = await store.messages.append(DM, message_id="m2", author_id="usr_a",
-                                            body="after", nonce="n2", reply_to=None, now=T0)
+        after = await store.messages.append(
+            DM, message_id="m2", author_id="usr_a", body="after", nonce="n2", reply_to=None, now=T0
+        )
         assert after.message.seq == 2
         assert await store.messages.count_messages() == 2
     finally:

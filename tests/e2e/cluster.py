@@ -43,9 +43,13 @@ class Proc:
 
 def spawn(name: str, args: list[str], env: dict[str, str], timeout: float = 60.0) -> Proc:
     """Start ``nodechat *args`` and wait for the line that says where it listens."""
-    popen = subprocess.Popen([*NODECHAT, *args], stderr=subprocess.PIPE,
-                             stdout=subprocess.DEVNULL, text=True,
-                             env={**os.environ, "PYTHONUNBUFFERED": "1", **env})
+    popen = subprocess.Popen(
+        [*NODECHAT, *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+    )
     assert popen.stderr is not None
     log: list[str] = []
     found: list[str] = []
@@ -87,8 +91,14 @@ class Cluster:
             proc.terminate()
 
 
-def start_split(data_dir: Path, *, sockets: int = 2, redis: str = "redis://127.0.0.1:6379/0",
-                store: str | None = None, message_replicas: int = 1) -> Cluster:
+def start_split(
+    data_dir: Path,
+    *,
+    sockets: int = 2,
+    redis: str = "redis://127.0.0.1:6379/0",
+    store: str | None = None,
+    message_replicas: int = 1,
+) -> Cluster:
     """auth, group, ``message_replicas`` message roles, ``sockets`` socket nodes, gateway;
     real Redis. All share one store: ``store`` (a URL) or one SQLite file in ``data_dir``.
     Socket node *i* talks to message replica *i* modulo the replicas (the gateway to the
@@ -100,25 +110,40 @@ def start_split(data_dir: Path, *, sockets: int = 2, redis: str = "redis://127.0
         "NODECHAT_DATA_DIR": str(data_dir),
         "NODECHAT_BUS_PREFIX": f"e2e{secrets.token_hex(4)}:",
     }
-    subprocess.run([*NODECHAT, "keygen", "--data-dir", str(data_dir)], check=True,
-                   env={**os.environ, **env}, capture_output=True)
+    subprocess.run(
+        [*NODECHAT, "keygen", "--data-dir", str(data_dir)],
+        check=True,
+        env={**os.environ, **env},
+        capture_output=True,
+    )
     replicas = ["message", *(f"message{i}" for i in range(2, message_replicas + 1))]
     procs: dict[str, Proc] = {}
     try:
         for role in ("auth", "group", *replicas):
-            procs[role] = spawn(role, [role.rstrip("0123456789"), "--listen", "127.0.0.1:0"],
-                                env)
+            procs[role] = spawn(role, [role.rstrip("0123456789"), "--listen", "127.0.0.1:0"], env)
 
         def upstream(message: str) -> list[str]:
-            return ["--auth", procs["auth"].address, "--group", procs["group"].address,
-                    "--message", procs[message].address, "--bus", redis]
+            return [
+                "--auth",
+                procs["auth"].address,
+                "--group",
+                procs["group"].address,
+                "--message",
+                procs[message].address,
+                "--bus",
+                redis,
+            ]
 
         for i in range(sockets):
             name = f"socket{i + 1}"
-            procs[name] = spawn(name, ["socket", "--listen", "127.0.0.1:0",
-                                       *upstream(replicas[i % len(replicas)])], env)
-        procs["gateway"] = spawn("gateway", ["gateway", "--listen", "127.0.0.1:0",
-                                             *upstream("message")], env)
+            procs[name] = spawn(
+                name,
+                ["socket", "--listen", "127.0.0.1:0", *upstream(replicas[i % len(replicas)])],
+                env,
+            )
+        procs["gateway"] = spawn(
+            "gateway", ["gateway", "--listen", "127.0.0.1:0", *upstream("message")], env
+        )
     except BaseException:
         for proc in procs.values():
             proc.kill()

@@ -18,8 +18,9 @@ REDIS_URL = os.environ.get("NODECHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
 
 def _redis_available() -> bool:
     try:
-        out = subprocess.run(["redis-cli", "-u", REDIS_URL, "ping"], capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["redis-cli", "-u", REDIS_URL, "ping"], capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return out.stdout.strip() == "PONG"
@@ -45,13 +46,18 @@ class Deployment:
     procs: dict[str, Proc]
 
 
-def start_serve(data_dir: Path, extra: list[str] | None = None,
-                env: dict[str, str] | None = None) -> tuple[Proc, str]:
+def start_serve(
+    data_dir: Path, extra: list[str] | None = None, env: dict[str, str] | None = None
+) -> tuple[Proc, str]:
     """``nodechat serve`` on free ports; returns the process and its API URL."""
-    proc = spawn("serve", ["serve", "--port", "0", "--api-port", "0", "--data-dir",
-                           str(data_dir), *(extra or [])], env or {})
-    api = next((line.split("gateway on ")[1].split()[0] for line in _wait_lines(proc, "gateway on")
-                ), "")
+    proc = spawn(
+        "serve",
+        ["serve", "--port", "0", "--api-port", "0", "--data-dir", str(data_dir), *(extra or [])],
+        env or {},
+    )
+    api = next(
+        (line.split("gateway on ")[1].split()[0] for line in _wait_lines(proc, "gateway on")), ""
+    )
     return proc, api.rstrip("/")
 
 
@@ -79,8 +85,12 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
     redis = request.getfixturevalue("redis_url")
     cluster = start_split(tmp_path / "data", redis=redis)
     try:
-        yield Deployment("split", [cluster.socket("socket1"), cluster.socket("socket2")],
-                         cluster.gateway, cluster.procs)
+        yield Deployment(
+            "split",
+            [cluster.socket("socket1"), cluster.socket("socket2")],
+            cluster.gateway,
+            cluster.procs,
+        )
     finally:
         cluster.stop()
 

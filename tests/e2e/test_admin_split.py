@@ -18,23 +18,41 @@ async def test_admin_cli_through_the_auth_role(tmp_path: Path, redis_url: str) -
     try:
         socket_url = cluster.socket("socket1")
         cli = Cli(tmp_path / "config" / "admin.json", cluster.env["NODECHAT_STORE"], socket_url)
-        made = await cli.run_async("admin", "users", "create", "root", "--email",
-                                   "root@example.test", "--admin", "--password-stdin",
-                                   "--store", cli.store, input=PASSWORD + "\n")
+        made = await cli.run_async(
+            "admin",
+            "users",
+            "create",
+            "root",
+            "--email",
+            "root@example.test",
+            "--admin",
+            "--password-stdin",
+            "--store",
+            cli.store,
+            input=PASSWORD + "\n",
+        )
         assert made.exit_code == 0, made.stderr
-        login = await cli.run_async("admin", "login", "--server", socket_url, "--user", "root",
-                                    "--password-stdin", input=PASSWORD + "\n")
+        login = await cli.run_async(
+            "admin",
+            "login",
+            "--server",
+            socket_url,
+            "--user",
+            "root",
+            "--password-stdin",
+            input=PASSWORD + "\n",
+        )
         assert login.exit_code == 0, login.stderr
 
         bob = await ChatClient.connect(socket_url)
-        tokens = await bob.request("auth.register", username="bob", email="bob@example.test",
-                                   password=PASSWORD)
+        tokens = await bob.request(
+            "auth.register", username="bob", email="bob@example.test", password=PASSWORD
+        )
         await bob.authenticate(tokens["access_token"])
 
         listed = await cli.online("users", "list", "--json")
         assert listed.exit_code == 0, listed.stderr
-        assert sorted(u["username"] for u in json.loads(listed.stdout)["users"]) == [
-            "bob", "root"]
+        assert sorted(u["username"] for u in json.loads(listed.stdout)["users"]) == ["bob", "root"]
         stats = json.loads((await cli.online("stats", "--json")).stdout)
         assert stats["users"] == 2
         # bob's and the CLI's connection, on the one socket node (from Redis presence)

@@ -31,8 +31,9 @@ def postgres_url() -> Iterator[str]:
 async def connect(url: str, name: str, *, register: bool) -> tuple[ChatClient, dict[str, Any]]:
     client = await ChatClient.connect(url)
     if register:
-        tokens = await client.request("auth.register", username=name,
-                                      email=f"{name}@example.test", password=PASSWORD)
+        tokens = await client.request(
+            "auth.register", username=name, email=f"{name}@example.test", password=PASSWORD
+        )
     else:
         tokens = await client.request("auth.login", login=name, password=PASSWORD)
     await client.authenticate(tokens["access_token"])
@@ -43,8 +44,9 @@ async def history(client: ChatClient, conversation: str) -> dict[int, dict[str, 
     stored: dict[int, dict[str, Any]] = {}
     after = 0
     while True:
-        page = await client.request("message.history", conversation=conversation,
-                                    after=after, limit=100)
+        page = await client.request(
+            "message.history", conversation=conversation, after=after, limit=100
+        )
         for message in page["messages"]:
             assert message["seq"] not in stored, "a seq stored twice"
             stored[message["seq"]] = message
@@ -53,10 +55,12 @@ async def history(client: ChatClient, conversation: str) -> dict[int, dict[str, 
         after = page["messages"][-1]["seq"]
 
 
-async def test_two_replicas_write_one_channel_at_once(tmp_path: Path, redis_url: str,
-                                                      postgres_url: str) -> None:
-    cluster = start_split(tmp_path / "data", redis=redis_url, store=postgres_url,
-                          message_replicas=2)
+async def test_two_replicas_write_one_channel_at_once(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    cluster = start_split(
+        tmp_path / "data", redis=redis_url, store=postgres_url, message_replicas=2
+    )
     clients: list[ChatClient] = []
     try:
         # socket1 -> replica "message", socket2 -> replica "message2"
@@ -79,8 +83,11 @@ async def test_two_replicas_write_one_channel_at_once(tmp_path: Path, redis_url:
             """All messages at once; every fifth also through the other replica, same nonce."""
             requests = []
             for k in range(MESSAGES):
-                fields = {"conversation": channel, "body": f"{name} says {k}",
-                          "nonce": f"{name}-{k}"}
+                fields = {
+                    "conversation": channel,
+                    "body": f"{name} says {k}",
+                    "nonce": f"{name}-{k}",
+                }
                 requests.append(home.request("message.send", **fields))
                 if k % 5 == 0:
                     requests.append(away.request("message.send", **fields))
@@ -90,8 +97,9 @@ async def test_two_replicas_write_one_channel_at_once(tmp_path: Path, redis_url:
         acks = [ack for result in results for ack in result]
         bodies: dict[str, str] = {}  # message id -> the body its sender sent
         for (name, _, _), result in zip(senders, results, strict=True):
-            sent = [f"{name} says {k}" for k in range(MESSAGES)
-                    for _ in range(2 if k % 5 == 0 else 1)]
+            sent = [
+                f"{name} says {k}" for k in range(MESSAGES) for _ in range(2 if k % 5 == 0 else 1)
+            ]
             for body, ack in zip(sent, result, strict=True):
                 assert bodies.setdefault(ack["id"], body) == body
 
@@ -105,7 +113,8 @@ async def test_two_replicas_write_one_channel_at_once(tmp_path: Path, redis_url:
         stored = await history(owner, channel)
         assert sorted(stored) == list(range(1, total + 1)), "a gap or an extra message"
         assert {m["id"]: (m["seq"], m["body"]) for m in stored.values()} == {
-            message_id: (by_id[message_id], body) for message_id, body in bodies.items()}
+            message_id: (by_id[message_id], body) for message_id, body in bodies.items()
+        }
     finally:
         for client in clients:
             await client.close()

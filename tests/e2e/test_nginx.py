@@ -30,13 +30,21 @@ def _free_port() -> int:
 def nginx_config(cluster: Cluster, port: int, prefix: Path) -> str:
     """deploy/nginx.conf with this cluster's addresses, wrapped in a minimal main config."""
     site = (Path(__file__).parents[2] / "deploy" / "nginx.conf").read_text()
-    sockets = "".join(f"    server {cluster.socket(n).removeprefix('ws://').rstrip('/')};\n"
-                      for n in ("socket1", "socket2"))
-    site = re.sub(r"(upstream nodechat_socket \{\n    least_conn;[^\n]*\n)(    server [^\n]+\n)+",
-                  lambda m: m.group(1) + sockets, site)
+    sockets = "".join(
+        f"    server {cluster.socket(n).removeprefix('ws://').rstrip('/')};\n"
+        for n in ("socket1", "socket2")
+    )
+    site = re.sub(
+        r"(upstream nodechat_socket \{\n    least_conn;[^\n]*\n)(    server [^\n]+\n)+",
+        lambda m: m.group(1) + sockets,
+        site,
+    )
     gateway = cluster.gateway.removeprefix("http://")
-    site = re.sub(r"(upstream nodechat_gateway \{\n)    server [^\n]+\n",
-                  lambda m: m.group(1) + f"    server {gateway};\n", site)
+    site = re.sub(
+        r"(upstream nodechat_gateway \{\n)    server [^\n]+\n",
+        lambda m: m.group(1) + f"    server {gateway};\n",
+        site,
+    )
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
     return f"""
 pid {prefix}/nginx.pid;
@@ -71,8 +79,12 @@ def fronted(tmp_path: Path, redis_url: str, nginx_available: None) -> Iterator[t
     port = _free_port()
     conf = prefix / "nginx.conf"
     conf.write_text(nginx_config(cluster, port, prefix))
-    proc = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [NGINX, "-p", str(prefix), "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         end = time.monotonic() + 10
         while time.monotonic() < end:
@@ -81,8 +93,9 @@ def fronted(tmp_path: Path, redis_url: str, nginx_available: None) -> Iterator[t
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise AssertionError(f"nginx failed: {proc.stderr.read() if proc.stderr else ''}"
-                                         ) from None
+                    raise AssertionError(
+                        f"nginx failed: {proc.stderr.read() if proc.stderr else ''}"
+                    ) from None
                 time.sleep(0.05)
         yield f"127.0.0.1:{port}", cluster
     finally:
@@ -100,9 +113,10 @@ async def test_through_nginx(fronted: tuple[str, Cluster]) -> None:
         assert len(urls) == 2
         async with web.get(f"http://{host}/openapi.json") as response:
             assert (await response.json())["openapi"].startswith("3.")
-        async with web.post(f"http://{host}/api/v1/auth/register",
-                            json={"username": "ann", "email": "ann@example.test",
-                                  "password": "long password"}) as response:
+        async with web.post(
+            f"http://{host}/api/v1/auth/register",
+            json={"username": "ann", "email": "ann@example.test", "password": "long password"},
+        ) as response:
             assert response.status == 201, await response.text()
             ann_tokens = await response.json()
 
@@ -110,8 +124,9 @@ async def test_through_nginx(fronted: tuple[str, Cluster]) -> None:
     clients = [await ChatClient.connect(f"ws://{host}/ws") for _ in range(6)]
     for client in clients:
         await client.authenticate(ann_tokens["access_token"])
-    ack = await clients[0].request("message.send", conversation=f"self:{ann_tokens['user']['id']}",
-                                   body="via nginx", nonce="n")
+    ack = await clients[0].request(
+        "message.send", conversation=f"self:{ann_tokens['user']['id']}", body="via nginx", nonce="n"
+    )
     for client in clients:  # every session of ann, on either node, gets it
         event = await client.next_event("message.created", timeout=10)
         assert event["data"]["seq"] == ack["seq"]

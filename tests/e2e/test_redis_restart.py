@@ -36,9 +36,22 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         end = time.monotonic() + 10
         while time.monotonic() < end:
             try:
@@ -82,12 +95,14 @@ async def test_redis_restart(tmp_path: Path, private_redis: PrivateRedis) -> Non
     try:
         node_a, node_b = cluster.socket("socket1"), cluster.socket("socket2")
         ann = await ChatClient.connect(node_a)
-        ann_tokens = await ann.request("auth.register", username="ann",
-                                       email="ann@example.test", password="long password")
+        ann_tokens = await ann.request(
+            "auth.register", username="ann", email="ann@example.test", password="long password"
+        )
         await ann.authenticate(ann_tokens["access_token"])
         bob = await ChatClient.connect(node_b)
-        bob_tokens = await bob.request("auth.register", username="bob",
-                                       email="bob@example.test", password="long password")
+        bob_tokens = await bob.request(
+            "auth.register", username="bob", email="bob@example.test", password="long password"
+        )
         await bob.authenticate(bob_tokens["access_token"])
         dm = (await ann.request("dm.open", user_id=bob_tokens["user"]["id"]))["id"]
         await ann.request("message.send", conversation=dm, body="before", nonce="0")
@@ -98,8 +113,9 @@ async def test_redis_restart(tmp_path: Path, private_redis: PrivateRedis) -> Non
             private_redis.kill()
             await wait_status(web, node_b, 503)  # not ready while the bus is down
             for i in range(1, 6):  # stored and acked, but nobody can be told now
-                ack = await ann.request("message.send", conversation=dm, body=f"dark{i}",
-                                        nonce=f"d{i}")
+                ack = await ann.request(
+                    "message.send", conversation=dm, body=f"dark{i}", nonce=f"d{i}"
+                )
                 assert ack["seq"] == i + 1
             private_redis.start()
             await wait_status(web, node_b, 200)

@@ -32,7 +32,9 @@ class Served:
 def start(data_dir: Path) -> Served:
     proc = subprocess.Popen(
         [*NODECHAT, "serve", "--port", "0", "--api-port", "0", "--data-dir", str(data_dir)],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stderr is not None
@@ -64,8 +66,9 @@ async def test_serve_lifecycle_and_clean_shutdown(data_dir: Path) -> None:
         assert key.stat().st_mode & 0o777 == 0o600
 
         client = await ChatClient.connect(served.url)
-        tokens = await client.request("auth.register", username="ann",
-                                      email="ann@example.test", password="long password")
+        tokens = await client.request(
+            "auth.register", username="ann", email="ann@example.test", password="long password"
+        )
         ready = await client.authenticate(tokens["access_token"])
         notes = f"self:{ready['user']['id']}"
 
@@ -75,8 +78,9 @@ async def test_serve_lifecycle_and_clean_shutdown(data_dir: Path) -> None:
         async def send(i: int) -> None:
             nonlocal refused
             try:
-                ack = await client.request("message.send", conversation=notes, body=f"m{i}",
-                                           nonce=f"n{i}")
+                ack = await client.request(
+                    "message.send", conversation=notes, body=f"m{i}", nonce=f"n{i}"
+                )
                 acked.append(ack["seq"])
             except RequestFailed:
                 refused += 1
@@ -109,8 +113,9 @@ async def test_serve_lifecycle_and_clean_shutdown(data_dir: Path) -> None:
         seqs: list[int] = []
         before = None
         while True:
-            page = await client.request("message.history", conversation=notes, limit=100,
-                                        before=before)
+            page = await client.request(
+                "message.history", conversation=notes, limit=100, before=before
+            )
             seqs += [m["seq"] for m in page["messages"]]
             if not page["has_more"]:
                 break
@@ -126,14 +131,28 @@ async def test_serve_lifecycle_and_clean_shutdown(data_dir: Path) -> None:
 def test_help_lists_commands() -> None:
     out = subprocess.run([*NODECHAT, "--help"], capture_output=True, text=True, check=True)
     assert "serve" in out.stdout
-    out = subprocess.run([*NODECHAT, "serve", "--help"], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([*NODECHAT, "serve", "--help"], capture_output=True, text=True, check=True)
     for option in ("--host", "--port", "--data-dir", "--store"):
         assert option in out.stdout
 
 
 def test_bad_store_url_is_a_clear_error(tmp_path: Path) -> None:
-    out = subprocess.run([*NODECHAT, "serve", "--port", "0", "--api-port", "0", "--data-dir", str(tmp_path),
-                          "--store", "oracle://x"], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [
+            *NODECHAT,
+            "serve",
+            "--port",
+            "0",
+            "--api-port",
+            "0",
+            "--data-dir",
+            str(tmp_path),
+            "--store",
+            "oracle://x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 2
     assert "bad_config" in out.stderr and "Traceback" not in out.stderr

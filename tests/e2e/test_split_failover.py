@@ -15,8 +15,9 @@ from tests.e2e.conftest import start_serve
 
 async def register(url: str, name: str) -> tuple[ChatClient, dict]:
     client = await ChatClient.connect(url)
-    tokens = await client.request("auth.register", username=name, email=f"{name}@example.test",
-                                  password="long password")
+    tokens = await client.request(
+        "auth.register", username=name, email=f"{name}@example.test", password="long password"
+    )
     await client.authenticate(tokens["access_token"])
     return client, tokens
 
@@ -39,8 +40,9 @@ async def test_socket_node_killed(tmp_path: Path, redis_url: str) -> None:
             for i in range(count):
                 body = f"{who}{i}"
                 try:
-                    ack = await client.request("message.send", conversation=channel, body=body,
-                                               nonce=body)
+                    ack = await client.request(
+                        "message.send", conversation=channel, body=body, nonce=body
+                    )
                 except (RequestFailed, Unavailable):
                     return  # the node died under this client: unacked, may or may not exist
                 acked[ack["seq"]] = body
@@ -52,8 +54,10 @@ async def test_socket_node_killed(tmp_path: Path, redis_url: str) -> None:
                 ann_seen.append(event["data"]["seq"])
 
         reader = asyncio.create_task(read_ann())
-        senders = [asyncio.create_task(send(bob, "b", 150)),
-                   asyncio.create_task(send(ann, "a", 150))]
+        senders = [
+            asyncio.create_task(send(bob, "b", 150)),
+            asyncio.create_task(send(ann, "a", 150)),
+        ]
         while len(ann_seen) < 40:
             await asyncio.sleep(0.01)
         cluster.procs["socket1"].kill()  # SIGKILL: no goodbye, no flush
@@ -72,14 +76,16 @@ async def test_socket_node_killed(tmp_path: Path, redis_url: str) -> None:
             event = await ann2.next_event("message.created", timeout=15)
             ann_seen.append(event["data"]["seq"])
         assert ann_seen == list(range(1, len(ann_seen) + 1)), (
-            f"a gap or a duplicate: resumed after {last_seen}, saw {ann_seen}")
+            f"a gap or a duplicate: resumed after {last_seen}, saw {ann_seen}"
+        )
         assert set(acked) <= set(ann_seen), sorted(set(acked) - set(ann_seen))
 
         history: dict[int, str] = {}
         before = None
         while True:
-            page = await ann2.request("message.history", conversation=channel, limit=100,
-                                      before=before)
+            page = await ann2.request(
+                "message.history", conversation=channel, limit=100, before=before
+            )
             history.update((m["seq"], m["body"]) for m in page["messages"])
             if not page["has_more"]:
                 break
@@ -91,8 +97,9 @@ async def test_socket_node_killed(tmp_path: Path, redis_url: str) -> None:
         cluster.stop()
 
 
-async def test_serve_monoliths_share_redis_and_store(tmp_path: Path, redis_url: str,
-                                                     bus_prefix: str) -> None:
+async def test_serve_monoliths_share_redis_and_store(
+    tmp_path: Path, redis_url: str, bus_prefix: str
+) -> None:
     data = tmp_path / "shared"
     env = {"NODECHAT_BUS_PREFIX": bus_prefix}
     extra = ["--bus", redis_url, "--store", f"sqlite:///{data / 'chat.db'}"]

@@ -19,10 +19,13 @@ _names = itertools.count(1)
 
 def make_settings(data_dir: Path, **socket: Any) -> Any:
     """Settings for a test node: port 0, its own data dir."""
-    return load_settings(env={}, overrides={
-        "serve": {"host": "127.0.0.1", "port": 0, "api_port": 0, "data_dir": data_dir},
-        "socket": socket,
-    })
+    return load_settings(
+        env={},
+        overrides={
+            "serve": {"host": "127.0.0.1", "port": 0, "api_port": 0, "data_dir": data_dir},
+            "socket": socket,
+        },
+    )
 
 
 @pytest.fixture
@@ -65,8 +68,9 @@ async def signup(node: ChatNode) -> AsyncIterator[Signup]:
         username = name or f"user{next(_names)}"
         client = await ChatClient.connect(node.url)
         clients.append(client)
-        tokens = await client.request("auth.register", username=username,
-                                      email=f"{username}@example.test", password=password)
+        tokens = await client.request(
+            "auth.register", username=username, email=f"{username}@example.test", password=password
+        )
         ready = await client.authenticate(tokens["access_token"])
         return Account(client, tokens["user"], tokens, ready, password)
 
@@ -75,8 +79,9 @@ async def signup(node: ChatNode) -> AsyncIterator[Signup]:
         await client.close()
 
 
-async def connect(node: ChatNode, account: Account, resume: dict[str, int] | None = None
-                  ) -> tuple[ChatClient, Any]:
+async def connect(
+    node: ChatNode, account: Account, resume: dict[str, int] | None = None
+) -> tuple[ChatClient, Any]:
     """A second connection for an existing account."""
     client = await ChatClient.connect(node.url)
     ready = await client.authenticate(account.tokens["access_token"], resume)

@@ -44,8 +44,9 @@ def test_migrate_copies_and_verifies(tmp_path: Path) -> None:
     source = make_source(tmp_path / "a.db")
     target = f"sqlite:///{tmp_path / 'b.db'}"
     checkpoint = tmp_path / "cp.json"
-    result = runner.invoke(app, ["admin", "migrate", "--from", source, "--to", target,
-                                 "--checkpoint", str(checkpoint)])
+    result = runner.invoke(
+        app, ["admin", "migrate", "--from", source, "--to", target, "--checkpoint", str(checkpoint)]
+    )
     assert result.exit_code == 0, result.output
     assert "verified" in result.output
     assert not checkpoint.exists()  # a finished migration leaves no checkpoint
@@ -78,8 +79,9 @@ def test_migrate_resumes_after_interruption(tmp_path: Path) -> None:
     asyncio.run(partial())
     assert checkpoint.exists()
     assert snapshot(target)["messages"] == []  # stopped before the messages
-    result = runner.invoke(app, ["admin", "migrate", "--from", source, "--to", target,
-                                 "--checkpoint", str(checkpoint)])
+    result = runner.invoke(
+        app, ["admin", "migrate", "--from", source, "--to", target, "--checkpoint", str(checkpoint)]
+    )
     assert result.exit_code == 0, result.output
     assert snapshot(target) == snapshot(source)
 
@@ -88,22 +90,49 @@ def test_verify_finds_a_changed_message_and_refuses_to_merge(tmp_path: Path) -> 
     source = make_source(tmp_path / "a.db")
     target_path = tmp_path / "b.db"
     target = f"sqlite:///{target_path}"
-    assert runner.invoke(app, ["admin", "migrate", "--from", source, "--to", target,
-                               "--checkpoint", str(tmp_path / "cp.json")]).exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            [
+                "admin",
+                "migrate",
+                "--from",
+                source,
+                "--to",
+                target,
+                "--checkpoint",
+                str(tmp_path / "cp.json"),
+            ],
+        ).exit_code
+        == 0
+    )
     with sqlite3.connect(target_path) as db:
         db.execute("UPDATE messages SET body = 'tampered' WHERE id = 'm_010'")
-    result = runner.invoke(app, ["admin", "migrate", "--from", source, "--to", target,
-                                 "--verify-only"])
+    result = runner.invoke(
+        app, ["admin", "migrate", "--from", source, "--to", target, "--verify-only"]
+    )
     assert result.exit_code == 1
     assert "messages of ch_1" in result.output
-    again = runner.invoke(app, ["admin", "migrate", "--from", source, "--to", target,
-                                "--checkpoint", str(tmp_path / "other.json")])
+    again = runner.invoke(
+        app,
+        [
+            "admin",
+            "migrate",
+            "--from",
+            source,
+            "--to",
+            target,
+            "--checkpoint",
+            str(tmp_path / "other.json"),
+        ],
+    )
     assert again.exit_code == 1 and "refusing to merge" in again.output
 
 
 def test_bad_url_is_a_clear_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["admin", "migrate", "--from", "oracle://x", "--to",
-                                 f"sqlite:///{tmp_path / 'b.db'}"])
+    result = runner.invoke(
+        app, ["admin", "migrate", "--from", "oracle://x", "--to", f"sqlite:///{tmp_path / 'b.db'}"]
+    )
     assert result.exit_code == 2 and "bad_config" in result.output
 
 
@@ -120,8 +149,19 @@ def test_migrate_sqlite_to_postgresql(tmp_path: Path) -> None:
         pytest.skip(f"no PostgreSQL: {exc}")
     try:
         source = make_source(tmp_path / "a.db")
-        result = runner.invoke(app, ["admin", "migrate", "--from", source, "--to", target,
-                                     "--checkpoint", str(tmp_path / "cp.json")])
+        result = runner.invoke(
+            app,
+            [
+                "admin",
+                "migrate",
+                "--from",
+                source,
+                "--to",
+                target,
+                "--checkpoint",
+                str(tmp_path / "cp.json"),
+            ],
+        )
         assert result.exit_code == 0, result.output
         assert snapshot(target) == snapshot(source)
     finally:

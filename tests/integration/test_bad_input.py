@@ -31,7 +31,8 @@ async def raw_reply(client: ChatClient, frame: str) -> dict:
 
 
 async def test_each_class_of_bad_frame_gets_a_coded_error(
-        node: ChatNode, signup: Signup, caplog: pytest.LogCaptureFixture) -> None:
+    node: ChatNode, signup: Signup, caplog: pytest.LogCaptureFixture
+) -> None:
     ann = await signup("ann")
     c = ann.client
     caplog.set_level(logging.INFO)
@@ -44,13 +45,20 @@ async def test_each_class_of_bad_frame_gets_a_coded_error(
 
     cases = [
         ('{"id": "r", "op": "no.such.op"}', "unknown_op"),
-        ('{"id": "r", "op": "message.send", "data": {"conversation": 5, "body": "x", '
-         '"nonce": "n"}}', "invalid_request"),
-        ('{"id": "r", "op": "message.send", "data": {"body": "x", "nonce": "n"}}',
-         "invalid_request"),
+        (
+            '{"id": "r", "op": "message.send", "data": {"conversation": 5, "body": "x", '
+            '"nonce": "n"}}',
+            "invalid_request",
+        ),
+        (
+            '{"id": "r", "op": "message.send", "data": {"body": "x", "nonce": "n"}}',
+            "invalid_request",
+        ),
         ('{"id": "r", "op": "ping", "data": {}, "extra": true}', "invalid_request"),
-        ('{"id": "r", "op": "group.get", "data": {"group_id": "g", "admin": true}}',
-         "invalid_request"),
+        (
+            '{"id": "r", "op": "group.get", "data": {"group_id": "g", "admin": true}}',
+            "invalid_request",
+        ),
     ]
     for frame, code in cases:
         reply = await raw_reply(c, frame)
@@ -82,9 +90,13 @@ async def test_rejected_send_writes_nothing(signup: Signup) -> None:
 
 async def test_oversize_frame_closes_with_1009(signup: Signup) -> None:
     ann = await signup("ann")
-    big = orjson.dumps({"id": 1, "op": "message.send",
-                        "data": {"conversation": ann.notes, "body": "x" * 70_000,
-                                 "nonce": "big"}}).decode()
+    big = orjson.dumps(
+        {
+            "id": 1,
+            "op": "message.send",
+            "data": {"conversation": ann.notes, "body": "x" * 70_000, "nonce": "big"},
+        }
+    ).decode()
     await ann.client.send_raw(big)
     await asyncio.wait_for(ann.client.ws.wait_closed(), 5)
     assert ann.client.ws.close_code == 1009
@@ -95,12 +107,12 @@ async def test_request_flood_is_limited_then_closed(tmp_path: Path) -> None:
     await server.start()
     try:
         c = await ChatClient.connect(server.url)
-        replies = await asyncio.gather(*(c.request_frame("ping", timeout=10)
-                                         for _ in range(400)), return_exceptions=True)
+        replies = await asyncio.gather(
+            *(c.request_frame("ping", timeout=10) for _ in range(400)), return_exceptions=True
+        )
         await asyncio.wait_for(c.ws.wait_closed(), 5)
         assert c.ws.close_code == 4008
-        limited = [r["error"] for r in replies
-                   if isinstance(r, dict) and not r["ok"]]
+        limited = [r["error"] for r in replies if isinstance(r, dict) and not r["ok"]]
         assert len(limited) >= 150  # refusals are replies to their request ids
         assert all(e["code"] == "rate_limited" and e["retry_after"] > 0 for e in limited)
         # the server itself is fine
@@ -141,13 +153,15 @@ async def test_origin_allowlist_and_http_paths(tmp_path: Path) -> None:
 
 
 async def test_per_account_limit_spans_connections(tmp_path: Path) -> None:
-    server = ChatNode(make_settings(tmp_path / "d", account_requests_per_second=1.0,
-                                    account_request_burst=6))
+    server = ChatNode(
+        make_settings(tmp_path / "d", account_requests_per_second=1.0, account_request_burst=6)
+    )
     await server.start()
     try:
         first = await ChatClient.connect(server.url)
-        tokens = await first.request("auth.register", username="ann", email="a@example.test",
-                                     password="long enough pw")
+        tokens = await first.request(
+            "auth.register", username="ann", email="a@example.test", password="long enough pw"
+        )
         await first.authenticate(tokens["access_token"])
         second = await ChatClient.connect(server.url)
         await second.authenticate(tokens["access_token"])

@@ -29,19 +29,22 @@ async def test_group_channel_chat_and_events(signup: Signup) -> None:
     event = await ann.client.next_event("member.joined")
     assert event["data"]["user_id"] == bob.id
 
-    ack = await ann.client.request("message.send", conversation=channel["id"], body="hello bob",
-                                   nonce="n-1")
+    ack = await ann.client.request(
+        "message.send", conversation=channel["id"], body="hello bob", nonce="n-1"
+    )
     assert ack["seq"] == 1 and ack["conversation"] == channel["id"] and not ack["duplicate"]
     got = await bob.client.next_event("message.created")
     assert got["data"]["body"] == "hello bob" and got["data"]["seq"] == 1
     assert got["data"]["author_id"] == ann.id
 
-    again = await ann.client.request("message.send", conversation=channel["id"],
-                                     body="hello bob", nonce="n-1")
+    again = await ann.client.request(
+        "message.send", conversation=channel["id"], body="hello bob", nonce="n-1"
+    )
     assert again["id"] == ack["id"] and again["duplicate"]
 
-    reply = await bob.client.request("message.send", conversation=channel["id"], body="hi ann",
-                                     nonce="b-1", reply_to=ack["id"])
+    reply = await bob.client.request(
+        "message.send", conversation=channel["id"], body="hi ann", nonce="b-1", reply_to=ack["id"]
+    )
     assert reply["seq"] == 2
     history = await ann.client.request("message.history", conversation=channel["id"])
     assert [m["seq"] for m in history["messages"]] == [2, 1]
@@ -73,8 +76,9 @@ async def test_direct_messages_notes_and_blocks(signup: Signup) -> None:
     own = await ann.client.next_event("message.created")  # the sender's sessions see it too
     assert own["data"]["nonce"] == "d1"
 
-    note = await ann.client.request("message.send", conversation=ann.notes, body="buy milk",
-                                    nonce="s1")
+    note = await ann.client.request(
+        "message.send", conversation=ann.notes, body="buy milk", nonce="s1"
+    )
     assert note["seq"] == 1
     with pytest.raises(RequestFailed) as err:
         await bob.client.request("message.history", conversation=ann.notes)
@@ -91,19 +95,19 @@ async def test_direct_messages_notes_and_blocks(signup: Signup) -> None:
 async def test_history_paging_both_ways(signup: Signup) -> None:
     ann = await signup("ann")
     for i in range(1, 26):
-        await ann.client.request("message.send", conversation=ann.notes, body=f"m{i}",
-                                 nonce=f"h{i}")
+        await ann.client.request(
+            "message.send", conversation=ann.notes, body=f"m{i}", nonce=f"h{i}"
+        )
     page = await ann.client.request("message.history", conversation=ann.notes, limit=10)
     assert [m["seq"] for m in page["messages"]] == list(range(25, 15, -1))
-    older = await ann.client.request("message.history", conversation=ann.notes, limit=10,
-                                     before=16)
+    older = await ann.client.request("message.history", conversation=ann.notes, limit=10, before=16)
     assert [m["seq"] for m in older["messages"]] == list(range(15, 5, -1))
-    newer = await ann.client.request("message.history", conversation=ann.notes, limit=10,
-                                     after=20)
+    newer = await ann.client.request("message.history", conversation=ann.notes, limit=10, after=20)
     assert [m["seq"] for m in newer["messages"]] == [21, 22, 23, 24, 25]
     assert page["has_more"] and older["has_more"] and not newer["has_more"]
-    oldest = await ann.client.request("message.history", conversation=ann.notes, limit=10,
-                                      before=11)
+    oldest = await ann.client.request(
+        "message.history", conversation=ann.notes, limit=10, before=11
+    )
     assert len(oldest["messages"]) == 10 and not oldest["has_more"]  # exactly the rest
     with pytest.raises(RequestFailed) as err:
         await ann.client.request("message.history", conversation=ann.notes, limit=101)
@@ -113,13 +117,17 @@ async def test_history_paging_both_ways(signup: Signup) -> None:
 async def test_read_markers_and_unread_counts(node: ChatNode, signup: Signup) -> None:
     ann, bob, group, channel = await make_group(signup)
     for i in range(3):
-        await ann.client.request("message.send", conversation=channel["id"], body=f"x{i}",
-                                 nonce=f"r{i}")
+        await ann.client.request(
+            "message.send", conversation=channel["id"], body=f"x{i}", nonce=f"r{i}"
+        )
     listing = await bob.client.request("conversation.list")
     state = next(c for c in listing["conversations"] if c["id"] == channel["id"])
     assert state["unread"] == 3 and state["last_seq"] == 3
-    mine = next(c for c in (await ann.client.request("conversation.list"))["conversations"]
-                if c["id"] == channel["id"])
+    mine = next(
+        c
+        for c in (await ann.client.request("conversation.list"))["conversations"]
+        if c["id"] == channel["id"]
+    )
     assert mine["unread"] == 0  # own messages are never unread
 
     other, _ = await connect(node, bob)
@@ -148,8 +156,11 @@ async def test_non_members_learn_nothing(signup: Signup) -> None:
     ]:
         with pytest.raises(RequestFailed) as err:
             await eve.client.request(op, **data)
-        assert err.value.code in ("group_not_found", "conversation_not_found",
-                                  "channel_not_found"), op
+        assert err.value.code in (
+            "group_not_found",
+            "conversation_not_found",
+            "channel_not_found",
+        ), op
     # members without a role are refused, not hidden
     with pytest.raises(RequestFailed) as err:
         await bob.client.request("channel.create", group_id=group["id"], name="random")
@@ -164,8 +175,7 @@ async def test_moderation_kick_ban_roles(signup: Signup) -> None:
     ann, bob, group, channel = await make_group(signup)
     gid = group["id"]
     await ann.client.request("member.set_role", group_id=gid, user_id=bob.id, role="admin")
-    created = await bob.client.request("channel.create", group_id=gid, name="voice",
-                                       kind="voice")
+    created = await bob.client.request("channel.create", group_id=gid, name="voice", kind="voice")
     assert created["kind"] == "voice" and created["position"] == 1
     with pytest.raises(RequestFailed) as err:
         await bob.client.request("member.kick", group_id=gid, user_id=ann.id)
@@ -181,8 +191,7 @@ async def test_moderation_kick_ban_roles(signup: Signup) -> None:
         await bob.client.request("group.join", code=invite["code"])
     assert err.value.code == "banned"
     # after the ban, bob's connection no longer receives the group's messages
-    await ann.client.request("message.send", conversation=channel["id"], body="secret",
-                             nonce="k1")
+    await ann.client.request("message.send", conversation=channel["id"], body="secret", nonce="k1")
     await bob.client.request("message.send", conversation=bob.notes, body="sync", nonce="k2")
     seen = []
     while True:  # events reach a connection in order: the note comes after anything earlier
@@ -197,8 +206,10 @@ async def test_pipelined_sends_keep_their_order(signup: Signup) -> None:
     """A client need not wait for acks: sends are stored and delivered in sending order."""
     ann, bob, group, channel = await make_group(signup)
     cid = channel["id"]
-    frames = [("message.send", {"conversation": cid, "body": f"line {i}", "nonce": f"p-{i}"})
-              for i in range(60)]
+    frames = [
+        ("message.send", {"conversation": cid, "body": f"line {i}", "nonce": f"p-{i}"})
+        for i in range(60)
+    ]
     frames[17] = ("message.send", {"conversation": cid, "body": " ", "nonce": "blank"})
     frames.append(("message.history", {"conversation": cid, "limit": 100}))
     replies = await asyncio.gather(*(ann.client.request_frame(op, data) for op, data in frames))
@@ -212,5 +223,4 @@ async def test_pipelined_sends_keep_their_order(signup: Signup) -> None:
     bodies = [m["body"] for m in reversed(history["data"]["messages"])]
     assert bodies == [f"line {i}" for i in range(60) if i != 17]
     got = [(await bob.client.next_event("message.created"))["data"] for _ in range(59)]
-    assert [(m["seq"], m["body"]) for m in got] == [
-        (n + 1, body) for n, body in enumerate(bodies)]
+    assert [(m["seq"], m["body"]) for m in got] == [(n + 1, body) for n, body in enumerate(bodies)]

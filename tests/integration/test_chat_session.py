@@ -21,7 +21,8 @@ async def until(condition: object, timeout: float = 10.0) -> None:
 
 
 async def test_saved_session_rotates_refresh_token_and_survives_revocation(
-        node: ChatNode, signup: Signup, tmp_path: Path) -> None:
+    node: ChatNode, signup: Signup, tmp_path: Path
+) -> None:
     ann = await signup("ann")
     store = ProfileStore(tmp_path / "profiles")
     changes: list[Change] = []
@@ -61,8 +62,7 @@ async def test_mentions_while_away_are_counted_at_login(node: ChatNode, signup: 
     await ann.client.request("group.join", code=invite["code"])
     channel = group["channels"][0]["id"]
     for n, body in enumerate(["@ann2 are you there?", "plain", "@ann2 hello again", "@cat"]):
-        await bob.client.request("message.send", conversation=channel, body=body,
-                                 nonce=f"away{n}")
+        await bob.client.request("message.send", conversation=channel, body=body, nonce=f"away{n}")
     session = ChatSession(node.url)
     await session.login("ann2", ann.password)
     conv = session.state.conversations[channel]
@@ -70,13 +70,15 @@ async def test_mentions_while_away_are_counted_at_login(node: ChatNode, signup: 
     await session.close()
 
 
-async def test_voice_participants_through_the_session(node: ChatNode, signup: Signup,
-                                                      tmp_path: Path) -> None:
+async def test_voice_participants_through_the_session(
+    node: ChatNode, signup: Signup, tmp_path: Path
+) -> None:
     """The client's voice state follows the server: join, others joining, leaving."""
     ann, bob = await signup("vann2"), await signup("vbob2")
     group = await bob.client.request("group.create", name="Studio")
-    room = await bob.client.request("channel.create", group_id=group["id"], name="live",
-                                    kind="voice")
+    room = await bob.client.request(
+        "channel.create", group_id=group["id"], name="live", kind="voice"
+    )
     invite = await bob.client.request("invite.create", group_id=group["id"])
     await ann.client.request("group.join", code=invite["code"])
     await bob.client.request("voice.join", channel=room["id"])

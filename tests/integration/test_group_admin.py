@@ -13,15 +13,17 @@ from tests.integration.test_chat_flow import make_group
 async def test_channel_lifecycle_events(signup: Signup) -> None:
     ann, bob, group, welcome = await make_group(signup)
     gid = group["id"]
-    created = await ann.client.request("channel.create", group_id=gid, name="random",
-                                       topic="anything goes")
+    created = await ann.client.request(
+        "channel.create", group_id=gid, name="random", topic="anything goes"
+    )
     ev = await bob.client.next_event("channel.created")
     assert ev["data"]["id"] == created["id"] and ev["data"]["topic"] == "anything goes"
     await ann.client.request("channel.update", channel_id=created["id"], name="off-topic")
     ev = await bob.client.next_event("channel.updated")
     assert ev["data"]["name"] == "off-topic"
-    order = await ann.client.request("channel.reorder", group_id=gid,
-                                     channel_ids=[created["id"], welcome["id"]])
+    order = await ann.client.request(
+        "channel.reorder", group_id=gid, channel_ids=[created["id"], welcome["id"]]
+    )
     assert [c["id"] for c in order["channels"]] == [created["id"], welcome["id"]]
     with pytest.raises(RequestFailed) as err:
         await ann.client.request("channel.reorder", group_id=gid, channel_ids=[created["id"]])
@@ -43,8 +45,10 @@ async def test_group_update_transfer_leave_delete(signup: Signup) -> None:
         await ann.client.request("group.leave", group_id=gid)
     assert err.value.code == "owner_cannot_leave"
     await ann.client.request("group.transfer", group_id=gid, user_id=bob.id)
-    members = {m["user_id"]: m["role"]
-               for m in (await bob.client.request("member.list", group_id=gid))["members"]}
+    members = {
+        m["user_id"]: m["role"]
+        for m in (await bob.client.request("member.list", group_id=gid))["members"]
+    }
     assert members == {bob.id: "owner", ann.id: "admin"}
     await ann.client.request("group.leave", group_id=gid)
     ev = await bob.client.next_event("member.left")
@@ -88,8 +92,7 @@ async def test_joining_subscribes_the_new_member(signup: Signup) -> None:
     ann, bob, group, welcome = await make_group(signup)
     ev = await bob.client.next_event("member.joined")  # via bob's own user topic
     assert ev["data"]["group"]["id"] == group["id"]
-    await ann.client.request("message.send", conversation=welcome["id"], body="welcome!",
-                             nonce="w")
+    await ann.client.request("message.send", conversation=welcome["id"], body="welcome!", nonce="w")
     got = await bob.client.next_event("message.created")
     assert got["data"]["body"] == "welcome!"
 

@@ -89,9 +89,11 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
 
 def unary(channel: grpc.aio.Channel, method: str, reply: Any) -> Any:
     """A plain grpcio callable for ``nodechat.v1.<method>``, as any standard client makes."""
-    return channel.unary_unary(f"/nodechat.v1.{method}",
-                               request_serializer=lambda m: m.SerializeToString(),
-                               response_deserializer=reply.FromString)
+    return channel.unary_unary(
+        f"/nodechat.v1.{method}",
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=reply.FromString,
+    )
 
 
 def trailer(err: grpc.aio.AioRpcError, key: str) -> Any:

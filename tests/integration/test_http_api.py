@@ -63,22 +63,37 @@ class Gateway:
     socket_urls: list[str] = field(default_factory=lambda: ["ws://127.0.0.1:7801/"])
     openapi: dict[str, Any] = field(default_factory=dict)
 
-    async def call(self, method: str, path: str, token: str | None = None, *,
-                   json: Any = None, data: bytes | None = None,
-                   headers: dict[str, str] | None = None, encoded: bool = False) -> Reply:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        *,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        encoded: bool = False,
+    ) -> Reply:
         """One request; ``encoded`` sends ``path`` exactly as given (percent-escapes kept)."""
         hdrs = dict(headers or {})
         if token is not None:
             hdrs["Authorization"] = f"Bearer {token}"
         url = URL(self.base + path, encoded=True) if encoded else self.base + path
-        async with self.session.request(method, url, json=json, data=data,
-                                        headers=hdrs) as resp:
+        async with self.session.request(method, url, json=json, data=data, headers=hdrs) as resp:
             ctype = resp.headers.get("Content-Type", "")
             body = await resp.json() if "json" in ctype else await resp.text()
             return Reply(resp.status, body, resp.headers)
 
-    async def op(self, name: str, token: str | None = None, *, expect: int | None = None,
-                 query: dict[str, Any] | None = None, body: Any = None, **params: str) -> Any:
+    async def op(
+        self,
+        name: str,
+        token: str | None = None,
+        *,
+        expect: int | None = None,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        **params: str,
+    ) -> Any:
         """Call the route with operation id ``name``; check the status and the reply schema."""
         route = BY_NAME[name]
         path = route.url.format(**{k: quote(v, safe="") for k, v in params.items()})
@@ -144,10 +159,14 @@ def build_services(tmp_path: Path) -> tuple[Services, Any, MemoryBus]:
     store = open_store(f"sqlite:///{tmp_path}/db")
     bus = MemoryBus()
     keys = load_or_create_keys(tmp_path)
-    auth = LocalAuthService(store, bus, TokenIssuer(keys, settings),
-                            TokenVerifier(keys.public_pem, settings), settings)
-    return (Services(auth, LocalGroupService(store, bus), LocalMessageService(store, bus)),
-            store, bus)
+    auth = LocalAuthService(
+        store, bus, TokenIssuer(keys, settings), TokenVerifier(keys.public_pem, settings), settings
+    )
+    return (
+        Services(auth, LocalGroupService(store, bus), LocalMessageService(store, bus)),
+        store,
+        bus,
+    )
 
 
 async def _start(services: Services, metrics: Metrics) -> AsyncIterator[Gateway]:
@@ -157,8 +176,12 @@ async def _start(services: Services, metrics: Metrics) -> AsyncIterator[Gateway]
         assert gw is not None
         return list(gw.socket_urls)
 
-    app = build_gateway_app(services, ready=lambda: list(gw.not_ready) if gw else [],
-                            socket_urls=socket_urls, metrics=metrics)
+    app = build_gateway_app(
+        services,
+        ready=lambda: list(gw.not_ready) if gw else [],
+        socket_urls=socket_urls,
+        metrics=metrics,
+    )
     runner = await serve_app(app, "127.0.0.1", 0)
     try:
         async with aiohttp.ClientSession() as session:
@@ -190,19 +213,25 @@ class User:
 
 async def register(gw: Gateway, name: str | None = None) -> User:
     username = name or f"web{next(_names)}"
-    body = await gw.op("auth_register", body={"username": username, "password": PASSWORD,
-                                              "email": f"{username}@example.test"})
+    body = await gw.op(
+        "auth_register",
+        body={"username": username, "password": PASSWORD, "email": f"{username}@example.test"},
+    )
     return User(body["user"]["id"], username, body["access_token"], body["refresh_token"])
 
 
 async def test_accounts_tokens_and_profile(gateway: Gateway) -> None:
     gw = gateway
     ann = await register(gw, "webann")
-    err = await gw.call("POST", "/api/v1/auth/register", json={
-        "username": "webann", "email": "other@example.test", "password": PASSWORD})
+    err = await gw.call(
+        "POST",
+        "/api/v1/auth/register",
+        json={"username": "webann", "email": "other@example.test", "password": PASSWORD},
+    )
     assert err.status == 409 and err.body["error"]["code"] == "username_taken"
-    bad = await gw.call("POST", "/api/v1/auth/login", json={"login": "webann",
-                                                             "password": "wrong password"})
+    bad = await gw.call(
+        "POST", "/api/v1/auth/login", json={"login": "webann", "password": "wrong password"}
+    )
     assert bad.status == 401 and bad.body["error"]["code"] == "invalid_credentials"
     assert bad.headers["WWW-Authenticate"].startswith("Bearer")
     pair = await gw.op("auth_login", body={"login": "webann@example.test", "password": PASSWORD})
@@ -219,8 +248,11 @@ async def test_accounts_tokens_and_profile(gateway: Gateway) -> None:
     await gw.op("auth_logout", fresh["access_token"])
     gone = await gw.call("GET", "/api/v1/users/me", fresh["access_token"])
     assert gone.status == 401 and gone.body["error"]["code"] == "session_revoked"
-    await gw.op("auth_change_password", pair["access_token"],
-                body={"old_password": PASSWORD, "new_password": "another horse 2"})
+    await gw.op(
+        "auth_change_password",
+        pair["access_token"],
+        body={"old_password": PASSWORD, "new_password": "another horse 2"},
+    )
     assert (await gw.op("auth_logout_all", pair["access_token"])) == {"sessions": 1}
 
 
@@ -236,38 +268,55 @@ async def test_group_chat_over_http(gateway: Gateway) -> None:
     assert {m["user_id"] for m in members["members"]} == {ann.id, bob.id}
     assert [g["id"] for g in (await gw.op("group_list", bob.token))["groups"]] == [gid]
 
-    first = await gw.op("message_send", ann.token, conversation=welcome,
-                        body={"body": "hello", "nonce": "n-1"})
-    again = await gw.op("message_send", ann.token, conversation=welcome, expect=200,
-                        body={"body": "hello", "nonce": "n-1"})
+    first = await gw.op(
+        "message_send", ann.token, conversation=welcome, body={"body": "hello", "nonce": "n-1"}
+    )
+    again = await gw.op(
+        "message_send",
+        ann.token,
+        conversation=welcome,
+        expect=200,
+        body={"body": "hello", "nonce": "n-1"},
+    )
     assert (again["id"], again["seq"], again["duplicate"]) == (first["id"], 1, True)
     assert first["duplicate"] is False
     for i in range(2, 6):
-        await gw.op("message_send", bob.token, conversation=welcome,
-                    body={"body": f"msg {i}", "nonce": f"b-{i}"})
+        await gw.op(
+            "message_send",
+            bob.token,
+            conversation=welcome,
+            body={"body": f"msg {i}", "nonce": f"b-{i}"},
+        )
     newest = await gw.op("message_history", bob.token, conversation=welcome, query={"limit": 2})
     assert [m["seq"] for m in newest["messages"]] == [5, 4] and newest["has_more"] is True
-    older = await gw.op("message_history", bob.token, conversation=welcome,
-                        query={"before": 2})
+    older = await gw.op("message_history", bob.token, conversation=welcome, query={"before": 2})
     assert [m["seq"] for m in older["messages"]] == [1] and older["has_more"] is False
-    forward = await gw.op("message_history", bob.token, conversation=welcome,
-                          query={"after": 2, "limit": 2})
+    forward = await gw.op(
+        "message_history", bob.token, conversation=welcome, query={"after": 2, "limit": 2}
+    )
     assert [m["seq"] for m in forward["messages"]] == [3, 4] and forward["has_more"] is True
 
     assert await gw.op("read_mark", ann.token, conversation=welcome, body={"seq": 3}) == {
-        "conversation": welcome, "seq": 3}
+        "conversation": welcome,
+        "seq": 3,
+    }
     states = {c["id"]: c for c in (await gw.op("conversation_list", ann.token))["conversations"]}
     assert (states[welcome]["last_read_seq"], states[welcome]["unread"]) == (3, 2)
 
     dm = await gw.op("dm_open", ann.token, body={"user_id": bob.id})
     assert dm["id"].startswith("dm:") and dm["peer_id"] == bob.id
-    sent = await gw.op("message_send", ann.token, conversation=dm["id"],  # ':' as %3A
-                       body={"body": "psst", "nonce": "dm-1", "reply_to": None})
+    sent = await gw.op(
+        "message_send",
+        ann.token,
+        conversation=dm["id"],  # ':' as %3A
+        body={"body": "psst", "nonce": "dm-1", "reply_to": None},
+    )
     raw = await gw.call("GET", f"/api/v1/conversations/{dm['id']}/messages", bob.token)
     assert raw.status == 200 and [m["body"] for m in raw.body["messages"]] == ["psst"]
     notes = f"self:{carol.id}"
-    await gw.op("message_send", carol.token, conversation=notes, body={"body": "milk",
-                                                                        "nonce": "s-1"})
+    await gw.op(
+        "message_send", carol.token, conversation=notes, body={"body": "milk", "nonce": "s-1"}
+    )
 
     edited = await gw.op("message_edit", ann.token, message_id=sent["id"], body={"body": "hm"})
     assert edited["body"] == "hm" and edited["edited_at"] is not None
@@ -282,8 +331,9 @@ async def test_group_chat_over_http(gateway: Gateway) -> None:
     assert hidden.status == 404 and hidden.body["error"]["code"] == "conversation_not_found"
     hidden = await gw.call("GET", f"/api/v1/conversations/{notes}/messages", ann.token)
     assert hidden.status == 404
-    forbidden = await gw.call("PATCH", f"/api/v1/messages/{first['id']}", bob.token,
-                              json={"body": "not mine"})
+    forbidden = await gw.call(
+        "PATCH", f"/api/v1/messages/{first['id']}", bob.token, json={"body": "not mine"}
+    )
     assert forbidden.status == 403 and forbidden.body["error"]["code"] == "forbidden"
 
 
@@ -294,22 +344,25 @@ async def test_every_route_of_the_table_is_served(gateway: Gateway) -> None:
     gid, welcome = g["id"], g["channels"][0]["id"]
     await gw.op("group_get", ann.token, group_id=gid)
     await gw.op("group_update", ann.token, group_id=gid, body={"name": "Admins 2"})
-    ch = await gw.op("channel_create", ann.token, group_id=gid,
-                     body={"name": "voice", "kind": "voice"})
+    ch = await gw.op(
+        "channel_create", ann.token, group_id=gid, body={"name": "voice", "kind": "voice"}
+    )
     await gw.op("channel_update", ann.token, channel_id=ch["id"], body={"topic": "talk"})
-    order = await gw.op("channel_reorder", ann.token, group_id=gid,
-                        body={"channel_ids": [ch["id"], welcome]})
+    order = await gw.op(
+        "channel_reorder", ann.token, group_id=gid, body={"channel_ids": [ch["id"], welcome]}
+    )
     assert [c["id"] for c in order["channels"]] == [ch["id"], welcome]
     await gw.op("channel_delete", ann.token, channel_id=ch["id"])
     invite = await gw.op("invite_create", ann.token, group_id=gid)
-    assert [i["code"] for i in (await gw.op("invite_list", ann.token, group_id=gid))["invites"]
-            ] == [invite["code"]]
+    assert [
+        i["code"] for i in (await gw.op("invite_list", ann.token, group_id=gid))["invites"]
+    ] == [invite["code"]]
     await gw.op("group_join", bob.token, body={"code": invite["code"]})
-    member = await gw.op("member_set_role", ann.token, group_id=gid, user_id=bob.id,
-                         body={"role": "admin"})
+    member = await gw.op(
+        "member_set_role", ann.token, group_id=gid, user_id=bob.id, body={"role": "admin"}
+    )
     assert member["role"] == "admin"
-    await gw.op("member_set_role", ann.token, group_id=gid, user_id=bob.id,
-                body={"role": "member"})
+    await gw.op("member_set_role", ann.token, group_id=gid, user_id=bob.id, body={"role": "member"})
     await gw.op("member_kick", ann.token, group_id=gid, user_id=bob.id)
     await gw.op("group_join", bob.token, body={"code": invite["code"]})
     await gw.op("member_ban", ann.token, group_id=gid, user_id=bob.id)
@@ -325,12 +378,17 @@ async def test_every_route_of_the_table_is_served(gateway: Gateway) -> None:
     await gw.op("group_delete", bob.token, group_id=gid)
     dm = await gw.op("dm_open", ann.token, body={"user_id": bob.id})
     await gw.op("user_block", ann.token, user_id=bob.id)
-    blocked = await gw.call("POST", f"/api/v1/conversations/{dm['id']}/messages", bob.token,
-                            json={"body": "hi", "nonce": "n-1"})
+    blocked = await gw.call(
+        "POST",
+        f"/api/v1/conversations/{dm['id']}/messages",
+        bob.token,
+        json={"body": "hi", "nonce": "n-1"},
+    )
     assert blocked.status == 403 and blocked.body["error"]["code"] == "blocked"
     await gw.op("user_unblock", ann.token, user_id=bob.id)
-    sent = await gw.op("message_send", bob.token, conversation=dm["id"],
-                       body={"body": "hi", "nonce": "n-1"})
+    sent = await gw.op(
+        "message_send", bob.token, conversation=dm["id"], body={"body": "hi", "nonce": "n-1"}
+    )
     await gw.op("message_history", ann.token, conversation=dm["id"])
     await gw.op("read_mark", ann.token, conversation=dm["id"], body={"seq": sent["seq"]})
     await gw.op("conversation_list", ann.token)
@@ -342,21 +400,25 @@ async def test_every_route_of_the_table_is_served(gateway: Gateway) -> None:
     await gw.op("user_find", ann.token, query={"username": bob.name})
     await gw.op("group_list", ann.token)
     await gw.op("auth_login", body={"login": ann.name, "password": PASSWORD})
-    await gw.op("auth_change_password", bob.token,
-                body={"old_password": PASSWORD, "new_password": "another horse 2"})
+    await gw.op(
+        "auth_change_password",
+        bob.token,
+        body={"old_password": PASSWORD, "new_password": "another horse 2"},
+    )
     pair = await gw.op("auth_refresh", body={"refresh_token": ann.refresh})
     await gw.op("auth_logout", pair["access_token"])
     await gw.op("auth_logout_all", bob.token)
 
-    served = {(s.labels["method"], s.labels["route"])
-              for s in _samples(gw.metrics, "nodechat_http_requests_total")
-              if s.labels["status"].startswith("2")}
+    served = {
+        (s.labels["method"], s.labels["route"])
+        for s in _samples(gw.metrics, "nodechat_http_requests_total")
+        if s.labels["status"].startswith("2")
+    }
     assert {(r.method, r.url) for r in ROUTES} - served == set()
 
 
 def _samples(metrics: Metrics, name: str) -> list[Any]:
-    return [s for family in metrics.registry.collect() for s in family.samples
-            if s.name == name]
+    return [s for family in metrics.registry.collect() for s in family.samples if s.name == name]
 
 
 async def test_bad_requests_name_the_field(gateway: Gateway) -> None:
@@ -393,8 +455,9 @@ async def test_bad_requests_name_the_field(gateway: Gateway) -> None:
     assert err["field"] == "username"
     err = await bad("POST", "/api/v1/groups/g_1/channels", json={"name": "x", "group_id": "g_2"})
     assert err["field"] == "group_id"  # a path field cannot be overridden by the body
-    err = await bad("POST", "/api/v1/groups", data=b'{"name": ',
-                    headers={"Content-Type": "application/json"})
+    err = await bad(
+        "POST", "/api/v1/groups", data=b'{"name": ', headers={"Content-Type": "application/json"}
+    )
     assert err["code"] == "bad_frame"
     err = await bad("POST", "/api/v1/groups", json=["not", "an", "object"])
     assert err["code"] == "bad_frame"
@@ -412,9 +475,13 @@ async def test_bad_requests_name_the_field(gateway: Gateway) -> None:
 
 async def test_authentication_is_required(gateway: Gateway) -> None:
     gw = gateway
-    for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer "},
-                    {"Authorization": "Bearer not.a.jwt"},
-                    {"Authorization": "Bearer " + "x" * 5000}):
+    for headers in (
+        {},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer not.a.jwt"},
+        {"Authorization": "Bearer " + "x" * 5000},
+    ):
         reply = await gw.call("GET", "/api/v1/groups", headers=headers)
         assert reply.status == 401, headers
         assert reply.body["error"]["code"] in ("unauthenticated", "invalid_token")
@@ -424,8 +491,9 @@ async def test_authentication_is_required(gateway: Gateway) -> None:
     assert reply.status == 401
 
 
-async def test_unexpected_errors_are_500_and_logged(tmp_path: Path,
-                                                    caplog: pytest.LogCaptureFixture) -> None:
+async def test_unexpected_errors_are_500_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     services, store, bus = build_services(tmp_path)
 
     class Broken(LocalMessageService):
@@ -442,15 +510,17 @@ async def test_unexpected_errors_are_500_and_logged(tmp_path: Path,
             with caplog.at_level(logging.ERROR):
                 reply = await gw.call("GET", "/api/v1/conversations", ann.token)
             assert reply.status == 500
-            assert reply.body == {"error": {"code": "internal",
-                                             "message": "internal server error"}}
+            assert reply.body == {"error": {"code": "internal", "message": "internal server error"}}
             records = [r for r in caplog.records if r.exc_info]
             assert len(records) == 1 and "secret detail" in caplog.text
             assert "secret detail" not in str(reply.body)
             limited = await gw.call("POST", "/api/v1/dms", ann.token, json={"user_id": "u_x"})
             assert limited.status == 429 and limited.headers["Retry-After"] == "2"
-            assert limited.body["error"] == {"code": "rate_limited", "message": "slow down",
-                                             "retry_after": 1.2}
+            assert limited.body["error"] == {
+                "code": "rate_limited",
+                "message": "slow down",
+                "retry_after": 1.2,
+            }
             metrics = (await gw.call("GET", "/metrics")).body
             assert 'nodechat_errors_total{code="internal"} 1.0' in metrics
             assert 'nodechat_errors_total{code="rate_limited"} 1.0' in metrics
@@ -512,18 +582,30 @@ async def test_gateway_discovery_and_probes(gateway: Gateway) -> None:
 async def test_metrics_after_requests(gateway: Gateway) -> None:
     gw = gateway
     ann = await register(gw)
-    await gw.op("message_send", ann.token, conversation=f"self:{ann.id}",
-                body={"body": "one", "nonce": "m-1"})
+    await gw.op(
+        "message_send",
+        ann.token,
+        conversation=f"self:{ann.id}",
+        body={"body": "one", "nonce": "m-1"},
+    )
     await gw.call("GET", "/no/such/path")
     reply = await gw.call("GET", "/metrics")
     assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/plain")
     text = reply.body
-    for name in ("nodechat_connections", "nodechat_sessions", "nodechat_messages_in_total 1.0",
-                 "nodechat_messages_out_total", "nodechat_http_latency_seconds_bucket",
-                 "nodechat_rpc_latency_seconds", 'nodechat_errors_total{code="not_found"} 1.0'):
+    for name in (
+        "nodechat_connections",
+        "nodechat_sessions",
+        "nodechat_messages_in_total 1.0",
+        "nodechat_messages_out_total",
+        "nodechat_http_latency_seconds_bucket",
+        "nodechat_rpc_latency_seconds",
+        'nodechat_errors_total{code="not_found"} 1.0',
+    ):
         assert name in text, name
-    assert ('nodechat_http_requests_total{method="POST",'
-            'route="/api/v1/conversations/{conversation}/messages",status="201"} 1.0') in text
+    assert (
+        'nodechat_http_requests_total{method="POST",'
+        'route="/api/v1/conversations/{conversation}/messages",status="201"} 1.0'
+    ) in text
     assert 'route="unmatched",status="404"' in text
     assert "/no/such/path" not in text  # raw paths never become labels
 
@@ -539,8 +621,9 @@ async def test_ops_server(tmp_path: Path) -> None:
         raise RuntimeError("probe bug")
 
     runner = await start_ops_server("127.0.0.1", 0, ready=ready, metrics=metrics)
-    other = await start_ops_server("127.0.0.1", 0, health=broken_health, ready=ready,
-                                   metrics=Metrics())
+    other = await start_ops_server(
+        "127.0.0.1", 0, health=broken_health, ready=ready, metrics=Metrics()
+    )
     try:
         async with aiohttp.ClientSession() as session:
             base = f"http://127.0.0.1:{bound_port(runner)}"

@@ -50,8 +50,9 @@ async def test_resume_while_messages_keep_arriving(node: ChatNode, signup: Signu
 
     async def sender() -> None:
         for i in range(1, total + 1):
-            await ann.client.request("message.send", conversation=channel, body=f"m{i}",
-                                     nonce=f"s{i}")
+            await ann.client.request(
+                "message.send", conversation=channel, body=f"m{i}", nonce=f"s{i}"
+            )
             if i % 10 == 0:
                 await asyncio.sleep(0)
 
@@ -74,8 +75,9 @@ async def test_too_old_gap_is_reported(tmp_path: Path) -> None:
     await server.start()
     try:
         c = await ChatClient.connect(server.url)
-        tokens = await c.request("auth.register", username="solo", email="s@example.test",
-                                 password="long enough pw")
+        tokens = await c.request(
+            "auth.register", username="solo", email="s@example.test", password="long enough pw"
+        )
         ready = await c.authenticate(tokens["access_token"])
         notes = f"self:{ready['user']['id']}"
         for i in range(12):

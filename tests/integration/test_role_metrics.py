@@ -17,11 +17,14 @@ from nodechat.server.roles import DataRole
 
 
 async def test_message_role_metrics(tmp_path: Path) -> None:
-    settings = load_settings(env={}, overrides={
-        "serve": {"data_dir": tmp_path, "store": f"sqlite:///{tmp_path / 'db'}"},
-        "node": {"listen": "127.0.0.1:0", "http": "127.0.0.1:0"},
-        "rpc": {"service_token": "t0ken"},
-    })
+    settings = load_settings(
+        env={},
+        overrides={
+            "serve": {"data_dir": tmp_path, "store": f"sqlite:///{tmp_path / 'db'}"},
+            "node": {"listen": "127.0.0.1:0", "http": "127.0.0.1:0"},
+            "rpc": {"service_token": "t0ken"},
+        },
+    )
     role = DataRole("message", settings)
     await role.start()
     client_metrics = Metrics()

@@ -52,12 +52,14 @@ async def test_bad_access_tokens_are_rejected(node: ChatNode, signup: Signup) ->
 
     keys = load_or_create_keys(node.settings.serve.data_dir)
     auth = node.settings.auth
-    expired, _ = TokenIssuer(keys, auth).issue(ann.id, claims["sid"],
-                                              now_ms=now_ms() - 2 * auth.access_ttl * 1000)
+    expired, _ = TokenIssuer(keys, auth).issue(
+        ann.id, claims["sid"], now_ms=now_ms() - 2 * auth.access_ttl * 1000
+    )
     assert await _auth_error(node, expired) == "token_expired"
 
     other_aud, _ = TokenIssuer(keys, dataclasses.replace(auth, audience="elsewhere")).issue(
-        ann.id, claims["sid"], now_ms=now_ms())
+        ann.id, claims["sid"], now_ms=now_ms()
+    )
     assert await _auth_error(node, other_aud) == "invalid_token"
     assert await _auth_error(node, "not.a.token") == "invalid_token"
 
@@ -81,8 +83,7 @@ async def test_refresh_reuse_revokes_the_family(node: ChatNode, signup: Signup) 
     await thief.close()
 
 
-async def test_logout_closes_live_sessions_within_a_second(node: ChatNode,
-                                                            signup: Signup) -> None:
+async def test_logout_closes_live_sessions_within_a_second(node: ChatNode, signup: Signup) -> None:
     ann = await signup("ann")
     laptop, _ = await connect(node, ann)  # same session, second connection
     await ann.client.request("auth.logout")
@@ -96,8 +97,9 @@ async def test_logout_all_and_password_change(node: ChatNode, signup: Signup) ->
     phone = await ChatClient.connect(node.url)
     second = await phone.request("auth.login", login="ann", password="first password")
     await phone.authenticate(second["access_token"])
-    await ann.client.request("auth.change_password", old_password="first password",
-                             new_password="second password")
+    await ann.client.request(
+        "auth.change_password", old_password="first password", new_password="second password"
+    )
     assert await wait_closed(phone) == 4001  # other sessions end
     assert await ann.client.request("ping") == {"pong": True}  # this one stays
     with pytest.raises(RequestFailed) as err:
@@ -112,8 +114,11 @@ async def test_login_errors_do_not_reveal_accounts(node: ChatNode, signup: Signu
     await signup("ann", password="right password")
     client = await ChatClient.connect(node.url)
     codes = []
-    for login, password in [("ann", "wrong password"), ("nobody", "wrong password"),
-                            ("ann@example.test", "wrong password")]:
+    for login, password in [
+        ("ann", "wrong password"),
+        ("nobody", "wrong password"),
+        ("ann@example.test", "wrong password"),
+    ]:
         with pytest.raises(RequestFailed) as err:
             await client.request("auth.login", login=login, password=password)
         codes.append((err.value.code, err.value.message))

@@ -33,7 +33,9 @@ async def test_join_leave_move_and_disconnect(node: ChatNode, signup: Signup) ->
     await ann.client.request("voice.join", channel=hall["id"])
     updates = [(await bob.client.next_event("voice.updated"))["data"] for _ in range(2)]
     assert {u["channel"]: u["participants"] for u in updates} == {
-        hall["id"]: [ann.id], room["id"]: []}
+        hall["id"]: [ann.id],
+        room["id"]: [],
+    }
     assert await ann.client.request("voice.leave") == {"left": hall["id"]}
     assert (await bob.client.next_event("voice.updated"))["data"]["participants"] == []
     assert await ann.client.request("voice.leave") == {"left": None}

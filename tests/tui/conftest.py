@@ -42,10 +42,21 @@ class Served:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [*NODECHAT, "serve", "--port", str(self.port), "--api-port", "0", "--data-dir",
-             str(self.data_dir)],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            [
+                *NODECHAT,
+                "serve",
+                "--port",
+                str(self.port),
+                "--api-port",
+                "0",
+                "--data-dir",
+                str(self.data_dir),
+            ],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             if re.search(r"serving on ws://", line):
@@ -92,8 +103,12 @@ class User:
 
     async def send(self, conversation: str, body: str, **extra: Any) -> dict[str, Any]:
         ack: dict[str, Any] = await self.client.request(
-            "message.send", conversation=conversation, body=body,
-            nonce=f"{self.name}-{next(_names)}", **extra)
+            "message.send",
+            conversation=conversation,
+            body=body,
+            nonce=f"{self.name}-{next(_names)}",
+            **extra,
+        )
         return ack
 
 
@@ -101,8 +116,9 @@ async def new_user(url: str, prefix: str = "u") -> User:
     """Register a fresh user (unique name) and authenticate a connection."""
     name = f"{prefix}{next(_names)}x{os.getpid() % 10000}"
     client = await ChatClient.connect(url)
-    tokens = await client.request("auth.register", username=name,
-                                  email=f"{name}@example.test", password=PASSWORD)
+    tokens = await client.request(
+        "auth.register", username=name, email=f"{name}@example.test", password=PASSWORD
+    )
     ready = await client.authenticate(tokens["access_token"])
     return User(client, tokens, ready)
 
@@ -116,8 +132,9 @@ async def group_of(owner: User, *members: User, name: str = "Hikers") -> dict[st
     return group
 
 
-async def wait_for(pilot: Pilot[Any], condition: Callable[[], Any], what: str,
-                   timeout: float = 20.0) -> None:
+async def wait_for(
+    pilot: Pilot[Any], condition: Callable[[], Any], what: str, timeout: float = 20.0
+) -> None:
     """Let the app run until ``condition()`` holds (bounded; no timed assertions)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:

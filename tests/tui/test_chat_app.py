@@ -51,8 +51,11 @@ async def test_login_send_and_receive(served: Served, tmp_path: Path) -> None:
         assert event["data"]["author_id"] == ann.id
 
         await bob.send(channel, "hi ann, from bob")
-        await wait_for(pilot, lambda: any("hi ann, from bob" in t for t in texts(app)),
-                       "bob's message on screen")
+        await wait_for(
+            pilot,
+            lambda: any("hi ann, from bob" in t for t in texts(app)),
+            "bob's message on screen",
+        )
         assert any(f"{bob.name}: hi ann, from bob" in t for t in texts(app))
         view = app.main.query_one(MessageList)
         assert view.highlighted == view.option_count - 1  # the view follows new messages
@@ -63,10 +66,14 @@ async def test_login_send_and_receive(served: Served, tmp_path: Path) -> None:
 
 def app_for(served: Served, tmp_path: Path, user_name: str, **kwargs: object) -> ChatApp:
     notices: list[tuple[str, str]] = []
-    app = ChatApp(served.url, "p", ProfileStore(tmp_path / "profiles"),
-                  auto=AutoLogin(user_name, PASSWORD),
-                  notifier=lambda title, body: notices.append((title, body)),
-                  **kwargs)  # type: ignore[arg-type]
+    app = ChatApp(
+        served.url,
+        "p",
+        ProfileStore(tmp_path / "profiles"),
+        auto=AutoLogin(user_name, PASSWORD),
+        notifier=lambda title, body: notices.append((title, body)),
+        **kwargs,
+    )  # type: ignore[arg-type]
     return app
 
 
@@ -75,13 +82,15 @@ def sidebar_line(app: ChatApp, conversation: str) -> str:
     return str(bar.get_option(conversation).prompt)
 
 
-async def test_mentions_unread_next_unread_read_mark_and_reply(served: Served,
-                                                               tmp_path: Path) -> None:
+async def test_mentions_unread_next_unread_read_mark_and_reply(
+    served: Served, tmp_path: Path
+) -> None:
     ann, bob = await new_user(served.url, "ann"), await new_user(served.url, "bob")
     group = await group_of(bob, ann)
     welcome = group["channels"][0]["id"]
-    general = (await bob.client.request("channel.create", group_id=group["id"],
-                                        name="general"))["id"]
+    general = (await bob.client.request("channel.create", group_id=group["id"], name="general"))[
+        "id"
+    ]
     app = app_for(served, tmp_path, ann.name)
     desktop: list[str] = []
     bells: list[bool] = []
@@ -91,15 +100,19 @@ async def test_mentions_unread_next_unread_read_mark_and_reply(served: Served,
         await wait_for(pilot, lambda: app.active == welcome, "the first channel to open")
         first = await bob.send(general, f"hey @{ann.name} look at this")
         await bob.send(general, "and this, no mention")
-        await wait_for(pilot, lambda: sidebar_line(app, general).endswith(" 2 @1"),
-                       "the unread and mention counters on #general")
+        await wait_for(
+            pilot,
+            lambda: sidebar_line(app, general).endswith(" 2 @1"),
+            "the unread and mention counters on #general",
+        )
         assert [n.mention for n in app.notices] == [True]  # bell + desktop for the mention
         assert desktop == [f"hey @{ann.name} look at this"] and bells == [True]
 
         await pilot.press("ctrl+n")  # jump to the next unread conversation
         await wait_for(pilot, lambda: app.active == general, "#general to open")
-        await wait_for(pilot, lambda: sidebar_line(app, general).strip() == "# general",
-                       "the badge to clear")
+        await wait_for(
+            pilot, lambda: sidebar_line(app, general).strip() == "# general", "the badge to clear"
+        )
 
         async def server_unread() -> int:
             reply = await ann.client.request("conversation.list")
@@ -117,8 +130,10 @@ async def test_mentions_unread_next_unread_read_mark_and_reply(served: Served,
         prompt = view.get_option(first["id"]).prompt
         assert isinstance(prompt, Text)
         start = str(prompt).index(f"@{ann.name}")
-        assert any(span.style == MENTION_ME_STYLE and span.start <= start < span.end
-                   for span in prompt.spans), "the @mention of me is highlighted"
+        assert any(
+            span.style == MENTION_ME_STYLE and span.start <= start < span.end
+            for span in prompt.spans
+        ), "the @mention of me is highlighted"
 
         view.focus()
         view.highlighted = view.get_option_index(first["id"])
@@ -129,8 +144,11 @@ async def test_mentions_unread_next_unread_read_mark_and_reply(served: Served,
         while event["data"]["author_id"] != ann.id:
             event = await bob.client.next_event("message.created", timeout=10)
         assert event["data"]["reply_to"] == first["id"]
-        await wait_for(pilot, lambda: any("╭ reply to " + bob.name in t and "sure thing" in t
-                                          for t in texts(app)), "the reply with its quote")
+        await wait_for(
+            pilot,
+            lambda: any("╭ reply to " + bob.name in t and "sure thing" in t for t in texts(app)),
+            "the reply with its quote",
+        )
     await app.session.close()
     for user in (ann, bob):
         await user.client.close()
@@ -166,23 +184,30 @@ async def test_scrolling_up_loads_older_history(served: Served, tmp_path: Path) 
         try:
             await wait_for(pilot, lambda: len(conv.messages) == 100, "the older page")
         except AssertionError as exc:
-            raise AssertionError(f"{exc}: {len(conv.messages)} {conv.loading} {conv.has_more} "
-                                 f"{app.notified} {app.session.status}") from None
+            raise AssertionError(
+                f"{exc}: {len(conv.messages)} {conv.loading} {conv.has_more} "
+                f"{app.notified} {app.session.status}"
+            ) from None
         assert [m.body for m in conv.messages[:2]] == ["note 20", "note 21"]
         assert str(view.get_option_at_index(1).prompt).endswith("note 20")
         view.highlighted = 1
         await pilot.press("up")
-        await wait_for(pilot, lambda: "beginning of conversation" in view.loading_text,
-                       "the start of the conversation")
+        await wait_for(
+            pilot,
+            lambda: "beginning of conversation" in view.loading_text,
+            "the start of the conversation",
+        )
         assert [m.seq for m in conv.messages] == list(range(1, 121))
     await app.session.close()
     await ann.client.close()
 
 
-async def test_register_on_the_login_screen_then_a_clear_error(served: Served,
-                                                               tmp_path: Path) -> None:
-    app = ChatApp(served.url, "reg", ProfileStore(tmp_path / "profiles"),
-                  notifier=lambda title, body: None)
+async def test_register_on_the_login_screen_then_a_clear_error(
+    served: Served, tmp_path: Path
+) -> None:
+    app = ChatApp(
+        served.url, "reg", ProfileStore(tmp_path / "profiles"), notifier=lambda title, body: None
+    )
     name = f"newbie{os.getpid() % 10000}"
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
@@ -196,6 +221,9 @@ async def test_register_on_the_login_screen_then_a_clear_error(served: Served,
         login.query_one("#login-password", Input).value = PASSWORD
         login.query_one("#login-email", Input).focus()
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.active == f"self:{app.session.state.my_id}",
-                       "notes to self of the new account")
+        await wait_for(
+            pilot,
+            lambda: app.active == f"self:{app.session.state.my_id}",
+            "notes to self of the new account",
+        )
         assert app.session.state.my_username == name

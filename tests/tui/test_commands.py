@@ -32,8 +32,11 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         await wait_for(pilot, lambda: app.active == f"self:{ann.id}", "notes to self")
 
         await command(pilot, app, "/group new Walkers")
-        await wait_for(pilot, lambda: "Walkers" in app.session.state.title(app.active or ""),
-                       "the new group's channel")
+        await wait_for(
+            pilot,
+            lambda: "Walkers" in app.session.state.title(app.active or ""),
+            "the new group's channel",
+        )
         welcome = app.active
         await command(pilot, app, "/invite")
         await wait_for(pilot, lambda: said(app, "invite code"), "the invite code")
@@ -42,8 +45,11 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         await bob.client.request("group.join", code=code)
 
         await command(pilot, app, "/channel new lounge voice")
-        await wait_for(pilot, lambda: app.session.state.title(app.active or "").endswith(
-            "♪ lounge"), "the voice channel")
+        await wait_for(
+            pilot,
+            lambda: app.session.state.title(app.active or "").endswith("♪ lounge"),
+            "the voice channel",
+        )
         lounge = app.active
         assert lounge is not None
         await command(pilot, app, "/voice")  # join the open voice channel
@@ -53,8 +59,11 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         def header() -> str:
             return str(app.main.query_one("#conversation-header", Static).render())
 
-        await wait_for(pilot, lambda: bob.name in header() and ann.name in header(),
-                       "both participants in the voice channel's header")
+        await wait_for(
+            pilot,
+            lambda: bob.name in header() and ann.name in header(),
+            "both participants in the voice channel's header",
+        )
         await command(pilot, app, "/voice leave")
         await wait_for(pilot, lambda: ann.name not in header(), "ann left the voice channel")
 
@@ -83,13 +92,15 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         await wait_for(pilot, lambda: app.editing == mine.id, "edit mode")
         app.main.query_one(ComposeArea).load_text("edited text")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any("edited text (edited)" in t for t in texts(app)),
-                       "the edit mark")
+        await wait_for(
+            pilot, lambda: any("edited text (edited)" in t for t in texts(app)), "the edit mark"
+        )
         view.focus()
         view.highlighted = view.get_option_index(mine.id)
         await pilot.press("d")
-        await wait_for(pilot, lambda: any("(message deleted)" in t for t in texts(app)),
-                       "the deleted mark")
+        await wait_for(
+            pilot, lambda: any("(message deleted)" in t for t in texts(app)), "the deleted mark"
+        )
 
         await bob.send(welcome, "a needle in the haystack")
         await bob.send(welcome, "something else")
@@ -109,8 +120,11 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         assert found is not None and "needle in the haystack" in str(found.prompt)
 
         await bob.client.request("typing", conversation=welcome)
-        await wait_for(pilot, lambda: f"{bob.name} is typing" in str(
-            app.main.query_one("#typing", Static).render()), "the typing indicator")
+        await wait_for(
+            pilot,
+            lambda: f"{bob.name} is typing" in str(app.main.query_one("#typing", Static).render()),
+            "the typing indicator",
+        )
 
         app.main.query_one("#members-panel").display = False
         await pilot.press("f2")
@@ -118,8 +132,11 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         assert "● " + ann.name in members and bob.name in members
 
         await command(pilot, app, f"/dm {bob.name}")
-        await wait_for(pilot, lambda: app.active is not None and app.active.startswith("dm:"),
-                       "the direct conversation")
+        await wait_for(
+            pilot,
+            lambda: app.active is not None and app.active.startswith("dm:"),
+            "the direct conversation",
+        )
         direct = app.active
         await command(pilot, app, "/mute")
         await wait_for(pilot, lambda: direct in app.session.state.muted, "mute")
@@ -140,8 +157,9 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         await pilot.press("escape")
 
         await command(pilot, app, "/logout")
-        await wait_for(pilot, lambda: said(app, "logged out") or
-                       app.session.status == "logged out", "logout")
+        await wait_for(
+            pilot, lambda: said(app, "logged out") or app.session.status == "logged out", "logout"
+        )
         saved = app.session.saved_profile()
         assert saved is not None and saved.refresh_token is None
     await app.session.close()

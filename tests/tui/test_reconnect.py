@@ -23,15 +23,24 @@ async def test_reconnect_after_restart_with_nothing_lost(tmp_path: Path) -> None
         await ann.client.close()
         await bob.client.close()
 
-        app = ChatApp(served.url, "p", ProfileStore(tmp_path / "profiles"),
-                      auto=AutoLogin(ann.name, PASSWORD), notifier=lambda t, b: None,
-                      backoff=(0.2, 1.0))
+        app = ChatApp(
+            served.url,
+            "p",
+            ProfileStore(tmp_path / "profiles"),
+            auto=AutoLogin(ann.name, PASSWORD),
+            notifier=lambda t, b: None,
+            backoff=(0.2, 1.0),
+        )
         async with app.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: any("before the restart" in t for t in texts(app)),
-                           "the first message")
+            await wait_for(
+                pilot,
+                lambda: any("before the restart" in t for t in texts(app)),
+                "the first message",
+            )
             await asyncio.to_thread(served.stop)  # the loop must stay free to answer the close
-            await wait_for(pilot, lambda: app.session.status == "reconnecting",
-                           "the reconnecting state")
+            await wait_for(
+                pilot, lambda: app.session.status == "reconnecting", "the reconnecting state"
+            )
             assert "reconnecting" in str(app.main.query_one("#status").render())
             await pilot.press(*"typed while down", "enter")  # queued, sent after resume
             await wait_for(pilot, lambda: app.session.pending == 1, "the queued message")
@@ -41,13 +50,19 @@ async def test_reconnect_after_restart_with_nothing_lost(tmp_path: Path) -> None
             login = await bob2.request("auth.login", login=bob.name, password=PASSWORD)
             await bob2.authenticate(login["access_token"])
             for i in range(3):
-                await bob2.request("message.send", conversation=channel,
-                                   body=f"while you were away {i}", nonce=f"away{i}")
+                await bob2.request(
+                    "message.send",
+                    conversation=channel,
+                    body=f"while you were away {i}",
+                    nonce=f"away{i}",
+                )
 
             await wait_for(pilot, lambda: app.session.status == "online", "online again")
-            await wait_for(pilot, lambda: sum("while you were away" in t
-                                              for t in texts(app)) == 3,
-                           "the messages sent while the client was away")
+            await wait_for(
+                pilot,
+                lambda: sum("while you were away" in t for t in texts(app)) == 3,
+                "the messages sent while the client was away",
+            )
             await wait_for(pilot, lambda: app.session.pending == 0, "the outbox to drain")
             assert app.session.last_resume is not None and channel in app.session.last_resume
             assert "online" in str(app.main.query_one("#status").render())
@@ -58,8 +73,11 @@ async def test_reconnect_after_restart_with_nothing_lost(tmp_path: Path) -> None
             page = await bob2.request("message.history", conversation=channel, limit=100)
             bodies = [m["body"] for m in page["messages"]]
             assert bodies.count("typed while down") == 1  # resent once, same nonce
-            await wait_for(pilot, lambda: any("typed while down" in t for t in texts(app)),
-                           "the queued message on screen")
+            await wait_for(
+                pilot,
+                lambda: any("typed while down" in t for t in texts(app)),
+                "the queued message on screen",
+            )
             await bob2.close()
         await app.session.close()
     finally:

@@ -32,8 +32,9 @@ def tmux(tmp_path: Path) -> Iterator[list[str]]:
 
 
 def screen(tmux: list[str], name: str) -> str:
-    out = subprocess.run([*tmux, "capture-pane", "-p", "-t", name], capture_output=True,
-                         text=True, check=False)
+    out = subprocess.run(
+        [*tmux, "capture-pane", "-p", "-t", name], capture_output=True, text=True, check=False
+    )
     return out.stdout
 
 
@@ -49,15 +50,32 @@ def wait_screen(tmux: list[str], name: str, needle: str, timeout: float = 30.0) 
     raise AssertionError(f"{needle!r} never appeared on {name}'s screen:\n{text}")
 
 
-def start_chat(tmux: list[str], name: str, url: str, username: str, home: Path,
-               **extra: str) -> None:
-    env = {"XDG_CONFIG_HOME": str(home), "NODECHAT_PASSWORD": PASSWORD,
-           "TERM": "xterm-256color", "PYTHONPATH": os.getcwd(), **extra}
-    command = " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()),
-                        shlex.quote(sys.executable), "-m", "nodechat", "chat", "--server",
-                        shlex.quote(url), "--username", shlex.quote(username)])
-    subprocess.run([*tmux, "new-session", "-d", "-s", name, "-x", "100", "-y", "30", command],
-                   check=True)
+def start_chat(
+    tmux: list[str], name: str, url: str, username: str, home: Path, **extra: str
+) -> None:
+    env = {
+        "XDG_CONFIG_HOME": str(home),
+        "NODECHAT_PASSWORD": PASSWORD,
+        "TERM": "xterm-256color",
+        "PYTHONPATH": os.getcwd(),
+        **extra,
+    }
+    command = " ".join(
+        [
+            *(f"{k}={shlex.quote(v)}" for k, v in env.items()),
+            shlex.quote(sys.executable),
+            "-m",
+            "nodechat",
+            "chat",
+            "--server",
+            shlex.quote(url),
+            "--username",
+            shlex.quote(username),
+        ]
+    )
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-s", name, "-x", "100", "-y", "30", command], check=True
+    )
     subprocess.run([*tmux, "set-option", "-t", name, "remain-on-exit", "on"], check=False)
 
 
@@ -78,8 +96,9 @@ async def test_two_terminal_clients_chat(tmux: list[str], tmp_path: Path) -> Non
             wait_screen(tmux, name, " online ")
             wait_screen(tmux, name, "welcome")
 
-        subprocess.run([*tmux, "send-keys", "-t", "ann", "-l", "hello from a real terminal"],
-                       check=True)
+        subprocess.run(
+            [*tmux, "send-keys", "-t", "ann", "-l", "hello from a real terminal"], check=True
+        )
         subprocess.run([*tmux, "send-keys", "-t", "ann", "Enter"], check=True)
         text = wait_screen(tmux, "bob", "hello from a real terminal")
         assert f"{ann.name}: hello from a real terminal" in text

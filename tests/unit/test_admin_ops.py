@@ -49,10 +49,13 @@ async def test_invoke_calls_the_method_with_the_fields() -> None:
     recorder = Recorder()
     recorder.calls = []
     assert await invoke(recorder, None, "admin.user.disable", {"user": "bob"}) == {
-        "method": "disable_user"}
+        "method": "disable_user"
+    }
     await invoke(recorder, None, "admin.user.list", {"limit": 5, "admins": True})
-    assert recorder.calls == [("disable_user", None, {"user": "bob"}),
-                              ("list_users", None, {"limit": 5, "admins": True})]
+    assert recorder.calls == [
+        ("disable_user", None, {"user": "bob"}),
+        ("list_users", None, {"limit": 5, "admins": True}),
+    ]
 
 
 async def test_invoke_refuses_unknown_ops_and_fields() -> None:

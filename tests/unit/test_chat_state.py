@@ -16,26 +16,66 @@ DM = f"dm:{BOB}:{ME}"
 
 
 def snapshot(**extra: Any) -> dict[str, Any]:
-    channels = [{"id": CH, "group_id": "g_1", "name": "welcome", "kind": "text", "position": 0},
-                {"id": CH2, "group_id": "g_1", "name": "general", "kind": "text", "position": 1},
-                {"id": VOICE, "group_id": "g_1", "name": "lounge", "kind": "voice",
-                 "position": 2}]
-    convs = [{"id": c["id"], "kind": "channel", "group_id": "g_1", "peer_id": None,
-              "last_seq": 0, "last_read_seq": 0, "unread": 0} for c in channels]
-    convs += [{"id": DM, "kind": "direct", "group_id": None, "peer_id": BOB, "last_seq": 0,
-               "last_read_seq": 0, "unread": 0},
-              {"id": f"self:{ME}", "kind": "self", "group_id": None, "peer_id": None,
-               "last_seq": 0, "last_read_seq": 0, "unread": 0}]
-    return {"user": {"id": ME, "username": "me"},
-            "groups": [{"id": "g_1", "name": "Hikers", "role": "owner", "channels": channels}],
-            "conversations": convs, "users": [{"id": BOB, "username": "bob"}],
-            "online": [ME], "resume": {}, **extra}
+    channels = [
+        {"id": CH, "group_id": "g_1", "name": "welcome", "kind": "text", "position": 0},
+        {"id": CH2, "group_id": "g_1", "name": "general", "kind": "text", "position": 1},
+        {"id": VOICE, "group_id": "g_1", "name": "lounge", "kind": "voice", "position": 2},
+    ]
+    convs = [
+        {
+            "id": c["id"],
+            "kind": "channel",
+            "group_id": "g_1",
+            "peer_id": None,
+            "last_seq": 0,
+            "last_read_seq": 0,
+            "unread": 0,
+        }
+        for c in channels
+    ]
+    convs += [
+        {
+            "id": DM,
+            "kind": "direct",
+            "group_id": None,
+            "peer_id": BOB,
+            "last_seq": 0,
+            "last_read_seq": 0,
+            "unread": 0,
+        },
+        {
+            "id": f"self:{ME}",
+            "kind": "self",
+            "group_id": None,
+            "peer_id": None,
+            "last_seq": 0,
+            "last_read_seq": 0,
+            "unread": 0,
+        },
+    ]
+    return {
+        "user": {"id": ME, "username": "me"},
+        "groups": [{"id": "g_1", "name": "Hikers", "role": "owner", "channels": channels}],
+        "conversations": convs,
+        "users": [{"id": BOB, "username": "bob"}],
+        "online": [ME],
+        "resume": {},
+        **extra,
+    }
 
 
-def message(conv: str, seq: int, author: str = BOB, body: str = "hi",
-            mentions: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"id": f"m_{conv}_{seq}", "conversation": conv, "seq": seq, "author_id": author,
-            "body": body, "created_at": 1_800_000_000_000, "mentions": list(mentions)}
+def message(
+    conv: str, seq: int, author: str = BOB, body: str = "hi", mentions: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    return {
+        "id": f"m_{conv}_{seq}",
+        "conversation": conv,
+        "seq": seq,
+        "author_id": author,
+        "body": body,
+        "created_at": 1_800_000_000_000,
+        "mentions": list(mentions),
+    }
 
 
 def test_unread_and_mentions_count_and_clear_on_read() -> None:
@@ -75,8 +115,12 @@ def test_notices_for_mentions_and_direct_messages_unless_muted() -> None:
     direct = state.apply_event("message.created", message(DM, 1), 0)
     state.muted.add(DM)
     muted = state.apply_event("message.created", message(DM, 2), 0)
-    assert (len(plain.notices), len(mention.notices), len(direct.notices),
-            len(muted.notices)) == (0, 1, 1, 0)
+    assert (len(plain.notices), len(mention.notices), len(direct.notices), len(muted.notices)) == (
+        0,
+        1,
+        1,
+        0,
+    )
     assert mention.notices[0].mention and not direct.notices[0].mention
 
 

@@ -18,8 +18,9 @@ def test_single_events_and_bundles_round_trip_with_origin() -> None:
     assert [(e.data["seq"], e.origin) for e in got] == [(1, "s_1"), (2, None)]
 
 
-@pytest.mark.parametrize("raw", [b"[1]", b'[{"k": "x"}]', b'[{"k": 1, "d": {}}]', b"[",
-                                 b'{"k": "x", "d": []}'])
+@pytest.mark.parametrize(
+    "raw", [b"[1]", b'[{"k": "x"}]', b'[{"k": 1, "d": {}}]', b"[", b'{"k": "x", "d": []}']
+)
 def test_malformed_bundles_are_refused_whole(raw: bytes) -> None:
     with pytest.raises(InvalidRequest) as info:
         decode_events(raw)

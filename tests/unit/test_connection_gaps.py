@@ -28,14 +28,17 @@ class FakeTransport:
         self.frames.append(frame)
 
 
-def make_connection(backfills: list[tuple[str, int, int]]) -> tuple[ClientConnection,
-                                                                      FakeTransport]:
+def make_connection(
+    backfills: list[tuple[str, int, int]],
+) -> tuple[ClientConnection, FakeTransport]:
     transport = FakeTransport()
-    ws: Any = SimpleNamespace(protocol=SimpleNamespace(state=State.OPEN), transport=transport,
-                              remote_address=("127.0.0.1", 1))
+    ws: Any = SimpleNamespace(
+        protocol=SimpleNamespace(state=State.OPEN),
+        transport=transport,
+        remote_address=("127.0.0.1", 1),
+    )
 
-    async def backfill(conn: ClientConnection, conversation: str, after: int,
-                       through: int) -> None:
+    async def backfill(conn: ClientConnection, conversation: str, after: int, through: int) -> None:
         backfills.append((conversation, after, through))
         conn.state.advance(conversation, through)  # as a replay from the store would
         conn.release()
@@ -59,8 +62,8 @@ def seqs(transport: FakeTransport) -> list[int]:
     data = b"".join(transport.frames)
     while data:  # writes are coalesced: split the stream back into frames
         size, start = (data[1], 2) if data[1] < 126 else (int.from_bytes(data[2:4], "big"), 4)
-        out.append(orjson.loads(data[start:start + size])["data"]["seq"])
-        data = data[start + size:]
+        out.append(orjson.loads(data[start : start + size])["data"]["seq"])
+        data = data[start + size :]
     return out
 
 

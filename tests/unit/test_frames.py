@@ -10,9 +10,14 @@ from hypothesis import strategies as st
 from nodechat.protocol.frames import OPS, FrameError, decode_request, encode_error, encode_reply
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -36,8 +41,7 @@ def test_arbitrary_objects_never_crash(frame: dict) -> None:
 
 
 @settings(max_examples=300)
-@given(st.sampled_from(sorted(OPS)), st.dictionaries(st.text(max_size=12), json_values,
-                                                       max_size=5))
+@given(st.sampled_from(sorted(OPS)), st.dictionaries(st.text(max_size=12), json_values, max_size=5))
 def test_known_ops_with_random_data(op: str, data: dict) -> None:
     try:
         request = decode_request(orjson.dumps({"id": "r", "op": op, "data": data}))
@@ -49,20 +53,33 @@ def test_known_ops_with_random_data(op: str, data: dict) -> None:
 
 def test_valid_request_round_trip() -> None:
     request = decode_request(
-        '{"id": 7, "op": "message.send", "data": {"conversation": "c", "body": "b", "nonce": "n"}}')
+        '{"id": 7, "op": "message.send", "data": {"conversation": "c", "body": "b", "nonce": "n"}}'
+    )
     assert (request.id, request.op) == (7, "message.send")
     assert request.data == {"conversation": "c", "body": "b", "nonce": "n"}
 
 
-@pytest.mark.parametrize(("frame", "code", "field"), [
-    ('{"id": 1, "op": "message.send", "data": {"conversation": "c", "body": "b"}}',
-     "invalid_request", "nonce"),
-    ('{"id": 1, "op": "read.mark", "data": {"conversation": "c", "seq": "3"}}',
-     "invalid_request", "seq"),
-    ('{"id": 1, "op": "read.mark", "data": {"conversation": "c", "seq": true}}',
-     "invalid_request", "seq"),
-    ('{"id": 1, "op": "ping", "data": {"extra": 1}}', "invalid_request", "extra"),
-])
+@pytest.mark.parametrize(
+    ("frame", "code", "field"),
+    [
+        (
+            '{"id": 1, "op": "message.send", "data": {"conversation": "c", "body": "b"}}',
+            "invalid_request",
+            "nonce",
+        ),
+        (
+            '{"id": 1, "op": "read.mark", "data": {"conversation": "c", "seq": "3"}}',
+            "invalid_request",
+            "seq",
+        ),
+        (
+            '{"id": 1, "op": "read.mark", "data": {"conversation": "c", "seq": true}}',
+            "invalid_request",
+            "seq",
+        ),
+        ('{"id": 1, "op": "ping", "data": {"extra": 1}}', "invalid_request", "extra"),
+    ],
+)
 def test_field_errors_name_the_field(frame: str, code: str, field: str) -> None:
     with pytest.raises(FrameError) as err:
         decode_request(frame)
@@ -70,15 +87,18 @@ def test_field_errors_name_the_field(frame: str, code: str, field: str) -> None:
     assert err.value.request_id == 1
 
 
-@pytest.mark.parametrize(("frame", "code"), [
-    ("not json", "bad_frame"),
-    ("[1, 2]", "bad_frame"),
-    ('{"op": "ping"}', "bad_frame"),
-    ('{"id": true, "op": "ping"}', "bad_frame"),
-    ('{"id": 1, "op": "launch.missiles"}', "unknown_op"),
-    ('{"id": 1, "op": "ping", "extra": 1}', "invalid_request"),
-    ('{"id": 1, "op": "ping", "data": []}', "invalid_request"),
-])
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", "bad_frame"),
+        ("[1, 2]", "bad_frame"),
+        ('{"op": "ping"}', "bad_frame"),
+        ('{"id": true, "op": "ping"}', "bad_frame"),
+        ('{"id": 1, "op": "launch.missiles"}', "unknown_op"),
+        ('{"id": 1, "op": "ping", "extra": 1}', "invalid_request"),
+        ('{"id": 1, "op": "ping", "data": []}', "invalid_request"),
+    ],
+)
 def test_frame_errors(frame: str, code: str) -> None:
     with pytest.raises(FrameError) as err:
         decode_request(frame)
@@ -86,11 +106,17 @@ def test_frame_errors(frame: str, code: str) -> None:
 
 
 def test_encoders() -> None:
-    assert orjson.loads(encode_reply("a", {"x": 1})) == {"type": "reply", "id": "a", "ok": True,
-                                                         "data": {"x": 1}}
+    assert orjson.loads(encode_reply("a", {"x": 1})) == {
+        "type": "reply",
+        "id": "a",
+        "ok": True,
+        "data": {"x": 1},
+    }
     err = FrameError("nope", code="bad_frame")
     assert orjson.loads(encode_error(None, err)) == {
-        "type": "error", "error": {"code": "bad_frame", "message": "nope"}}
+        "type": "error",
+        "error": {"code": "bad_frame", "message": "nope"},
+    }
 
 
 def test_hypothesis_profile_tolerates_a_busy_machine() -> None:

@@ -106,7 +106,8 @@ def test_component_schemas_match_the_wire_forms() -> None:
 def _request(peer: str, headers: dict[str, str]) -> Any:
     transport = mock.Mock()
     transport.get_extra_info.side_effect = lambda key, default=None: (
-        (peer, 4000) if key == "peername" else default)
+        (peer, 4000) if key == "peername" else default
+    )
     return make_mocked_request("GET", "/", headers=headers, transport=transport)
 
 

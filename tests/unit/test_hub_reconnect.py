@@ -68,8 +68,7 @@ async def test_reconnect_backfills_every_seen_conversation_while_holding() -> No
     hub = _hub(bus)
     calls: list[tuple[str, str, int, int, bool]] = []
 
-    async def backfill(conn: ClientConnection, conversation: str, after: int,
-                       through: int) -> None:
+    async def backfill(conn: ClientConnection, conversation: str, after: int, through: int) -> None:
         identity = conn.state.identity
         assert identity is not None
         held = cast(FakeConnection, conn)._held is not None
@@ -77,8 +76,11 @@ async def test_reconnect_backfills_every_seen_conversation_while_holding() -> No
         conn.release()
 
     hub.set_backfill(backfill)
-    one, two, busy = FakeConnection("u1", "s1"), FakeConnection("u2", "s2"), \
-        FakeConnection("u3", "s3")
+    one, two, busy = (
+        FakeConnection("u1", "s1"),
+        FakeConnection("u2", "s2"),
+        FakeConnection("u3", "s3"),
+    )
     one.state.advance("c1", 4)
     one.state.advance("c2", 9)
     two.state.advance("c1", 4)
@@ -89,8 +91,11 @@ async def test_reconnect_backfills_every_seen_conversation_while_holding() -> No
 
     bus.reconnected()
     await hub.close()
-    assert sorted(calls) == [("s1", "c1", 4, TO_LATEST, True), ("s1", "c2", 9, TO_LATEST, True),
-                             ("s2", "c1", 4, TO_LATEST, True)]
+    assert sorted(calls) == [
+        ("s1", "c1", 4, TO_LATEST, True),
+        ("s1", "c2", 9, TO_LATEST, True),
+        ("s2", "c1", 4, TO_LATEST, True),
+    ]
 
 
 async def test_reconnect_without_backfill_is_harmless() -> None:
@@ -105,8 +110,9 @@ async def test_presence_announced_on_first_and_last_connection() -> None:
     broker = MemoryBroker()
     bus, watcher = broker.connect(), broker.connect()
     seen: list[tuple[str, str]] = []
-    watcher.set_handler(lambda topic, event: seen.append((event.data["user_id"],
-                                                         event.data["status"])))
+    watcher.set_handler(
+        lambda topic, event: seen.append((event.data["user_id"], event.data["status"]))
+    )
     await watcher.subscribe("group:g")
     presence = LocalPresence()
     hub = _hub(bus, presence=presence)

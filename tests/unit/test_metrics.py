@@ -28,10 +28,15 @@ def test_render_has_every_metric() -> None:
     m.error("not_found")
     m.observe_http("GET", "/api/v1/groups", 200, 0.01)
     text = m.render().decode()
-    for line in ("nodechat_connections 1.0", "nodechat_sessions 1.0",
-                 "nodechat_messages_out_total 5.0", 'nodechat_errors_total{code="not_found"} 1.0',
-                 'nodechat_http_requests_total{method="GET",route="/api/v1/groups",status="200"}',
-                 "nodechat_http_latency_seconds_bucket", "nodechat_build_info{version="):
+    for line in (
+        "nodechat_connections 1.0",
+        "nodechat_sessions 1.0",
+        "nodechat_messages_out_total 5.0",
+        'nodechat_errors_total{code="not_found"} 1.0',
+        'nodechat_http_requests_total{method="GET",route="/api/v1/groups",status="200"}',
+        "nodechat_http_latency_seconds_bucket",
+        "nodechat_build_info{version=",
+    ):
         assert line in text, line
 
 

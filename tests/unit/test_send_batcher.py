@@ -13,8 +13,11 @@ from nodechat.services.api import SendResult
 
 
 def _item(n: int) -> messages_pb2.SendItem:
-    return messages_pb2.SendItem(user_id="u_1", session_id="s_1", request=messages_pb2.SendRequest(
-        conversation_id="ch_1", body=f"b{n}", nonce=f"n{n}"))
+    return messages_pb2.SendItem(
+        user_id="u_1",
+        session_id="s_1",
+        request=messages_pb2.SendRequest(conversation_id="ch_1", body=f"b{n}", nonce=f"n{n}"),
+    )
 
 
 async def test_groups_are_never_split_and_keep_their_order() -> None:
@@ -26,12 +29,16 @@ async def test_groups_are_never_split_and_keep_their_order() -> None:
         outcomes = []
         for seq, item in enumerate(r.items, 1):
             if item.request.nonce == "n13":
-                outcomes.append(messages_pb2.SendOutcome(error=cv.error_to_pb(
-                    NotFound("gone", code="conversation_not_found"))))
+                outcomes.append(
+                    messages_pb2.SendOutcome(
+                        error=cv.error_to_pb(NotFound("gone", code="conversation_not_found"))
+                    )
+                )
                 continue
             m = Message(f"m{seq}", "ch_1", seq, "u_1", item.request.body, item.request.nonce, 1)
-            outcomes.append(messages_pb2.SendOutcome(
-                result=cv.send_result_to_pb(SendResult(m, True))))
+            outcomes.append(
+                messages_pb2.SendOutcome(result=cv.send_result_to_pb(SendResult(m, True)))
+            )
         return messages_pb2.SendManyResponse(outcomes=outcomes)
 
     batcher = SendBatcher(send_many, max_batch=10, max_in_flight=1)
@@ -44,10 +51,14 @@ async def test_groups_are_never_split_and_keep_their_order() -> None:
         holders = [b for b in batches if nonces[0] in b]
         assert len(holders) == 1
         start = holders[0].index(nonces[0])
-        assert holders[0][start:start + len(nonces)] == nonces
+        assert holders[0][start : start + len(nonces)] == nonces
     flat = [r for rs in results for r in rs]
     assert sum(isinstance(r, NotFound) for r in flat) == 1
     assert [r.message.nonce for r in results[2] if isinstance(r, SendResult)] == [
-        "n20", "n21", "n22", "n23"]
+        "n20",
+        "n21",
+        "n22",
+        "n23",
+    ]
     assert await batcher.send_group([]) == []
     await batcher.close()

@@ -34,8 +34,9 @@ LOOPBACK = ("127.0.0.1", "::1")
 class ApiEndpoint:
     """Turns a route of the table into an aiohttp handler."""
 
-    def __init__(self, services: Services, metrics: Metrics,
-                 trusted_proxies: Collection[str]) -> None:
+    def __init__(
+        self, services: Services, metrics: Metrics, trusted_proxies: Collection[str]
+    ) -> None:
         self.services = services
         self.metrics = metrics
         self.trusted_proxies = frozenset(trusted_proxies)
@@ -49,8 +50,9 @@ class ApiEndpoint:
             if route.authenticated:
                 identity = await self.services.auth.authenticate(bearer_token(request))
             data = await decode(route, request)
-            call = Call(self.services, identity, data,
-                        address=client_address(request, self.trusted_proxies))
+            call = Call(
+                self.services, identity, data, address=client_address(request, self.trusted_proxies)
+            )
             reply = await op_handler(call)
             duplicate = False
             if route.op == "message.send":  # a retried nonce created nothing: 200, not 201
@@ -96,13 +98,20 @@ def build_gateway_app(
         return web.Response(body=openapi, content_type="application/json")
 
     async def docs(request: web.Request) -> web.StreamResponse:
-        return web.Response(text=DOCS_HTML, content_type="text/html",
-                            headers={"Content-Security-Policy": DOCS_CSP,
-                                     "X-Content-Type-Options": "nosniff"})
+        return web.Response(
+            text=DOCS_HTML,
+            content_type="text/html",
+            headers={"Content-Security-Policy": DOCS_CSP, "X-Content-Type-Options": "nosniff"},
+        )
 
-    handlers = {"gateway": gateway, "openapi": openapi_json, "docs": docs,
-                **ops_handlers(health=health, ready=ready, metrics=metrics)}
+    handlers = {
+        "gateway": gateway,
+        "openapi": openapi_json,
+        "docs": docs,
+        **ops_handlers(health=health, ready=ready, metrics=metrics),
+    }
     for sys_route in SYSTEM_ROUTES:
-        app.router.add_route(sys_route.method, sys_route.path, handlers[sys_route.name],
-                             name=sys_route.name)
+        app.router.add_route(
+            sys_route.method, sys_route.path, handlers[sys_route.name], name=sys_route.name
+        )
     return app

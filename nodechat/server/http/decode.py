@@ -61,8 +61,9 @@ async def decode(route: Route, request: web.Request) -> dict[str, Any]:
             raise _unknown(route, name, "query parameter")
         values = request.query.getall(name)
         if len(values) > 1:
-            raise InvalidRequest(f"{route.op}: query parameter {name!r} given more than once",
-                                 field=name)
+            raise InvalidRequest(
+                f"{route.op}: query parameter {name!r} given more than once", field=name
+            )
         data[name] = _query_value(route, name, values[0])
     if route.has_body:
         data.update(await read_body(route, request))

@@ -129,6 +129,8 @@ def _hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode() + "'"
 
 
-DOCS_CSP = (f"default-src 'none'; connect-src 'self'; style-src {_hash(_STYLE)}; "
-            f"script-src {_hash(_SCRIPT)}; base-uri 'none'; form-action 'none'; "
-            "frame-ancestors 'none'")
+DOCS_CSP = (
+    f"default-src 'none'; connect-src 'self'; style-src {_hash(_STYLE)}; "
+    f"script-src {_hash(_SCRIPT)}; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)

@@ -48,9 +48,17 @@ _BY_CLASS: tuple[tuple[type[ChatError], int], ...] = (
     (InternalError, 500),
 )
 # Codes raised as a bare ChatError (e.g. the frame codec's FrameError) rather than a subclass.
-_BY_CODE = {"invalid_request": 400, "bad_frame": 400, "unknown_op": 400,
-            "unauthenticated": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
-            "rate_limited": 429, "unavailable": 503}
+_BY_CODE = {
+    "invalid_request": 400,
+    "bad_frame": 400,
+    "unknown_op": 400,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "rate_limited": 429,
+    "unavailable": 503,
+}
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 INTERNAL_MESSAGE = "internal server error"
@@ -65,12 +73,20 @@ def status_of(error: ChatError) -> int:
     return _BY_CODE.get(error.code, 500)
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> web.Response:
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     """A JSON response that no cache keeps."""
-    return web.Response(body=orjson.dumps(body), status=status, content_type=JSON_TYPE,
-                        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-                                 **(headers or {})})
+    return web.Response(
+        body=orjson.dumps(body),
+        status=status,
+        content_type=JSON_TYPE,
+        headers={
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            **(headers or {}),
+        },
+    )
 
 
 def error_response(error: ChatError) -> web.Response:
@@ -89,8 +105,11 @@ def from_http_exception(exc: web.HTTPException) -> ChatError:
     code = _HTTP_CODES.get(exc.status, "invalid_request" if exc.status < 500 else "internal")
     message = exc.reason.lower() if exc.reason else code.replace("_", " ")
     if isinstance(exc, web.HTTPMethodNotAllowed):
-        return ChatError(f"method {exc.method} is not allowed here", code=code,
-                         allowed=sorted(exc.allowed_methods))
+        return ChatError(
+            f"method {exc.method} is not allowed here",
+            code=code,
+            allowed=sorted(exc.allowed_methods),
+        )
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return ChatError(exc.text or message, code=code)
     if exc.status == 404:

@@ -20,8 +20,11 @@ SECURITY_SCHEME = "bearerAuth"
 _JSON = "application/json"
 
 _ERRORS: dict[str, tuple[str, str]] = {  # status → (component name, description)
-    "400": ("BadRequest", "Invalid request: bad JSON, unknown or invalid field "
-                          "(`field` names it), or a specific `invalid_*` code"),
+    "400": (
+        "BadRequest",
+        "Invalid request: bad JSON, unknown or invalid field "
+        "(`field` names it), or a specific `invalid_*` code",
+    ),
     "401": ("Unauthenticated", "Missing, invalid or expired bearer token, or bad credentials"),
     "403": ("Forbidden", "Authenticated, but not allowed"),
     "404": ("NotFound", "Absent, or hidden from the caller"),
@@ -43,8 +46,11 @@ def field_schema(spec: Field) -> Schema:
     elif spec.kind == "bool":
         schema = {"type": "boolean"}
     elif spec.kind == "str_list":
-        schema = {"type": "array", "maxItems": MAX_LIST,
-                  "items": {"type": "string", "maxLength": 128}}
+        schema = {
+            "type": "array",
+            "maxItems": MAX_LIST,
+            "items": {"type": "string", "maxLength": 128},
+        }
     else:
         schema = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
     if not spec.required:
@@ -59,8 +65,14 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
             spec = route.fields[name]
             # a parameter is a string on the wire; null is not a thing in a URL
             schema = field_schema(Field(spec.kind, True, spec.max_len))
-            params.append({"name": name, "in": where,
-                           "required": where == "path" or spec.required, "schema": schema})
+            params.append(
+                {
+                    "name": name,
+                    "in": where,
+                    "required": where == "path" or spec.required,
+                    "schema": schema,
+                }
+            )
     return params
 
 
@@ -81,11 +93,14 @@ def _request_body(route: Route) -> dict[str, Any] | None:
 
 def _operation(route: Route) -> dict[str, Any]:
     status = "201" if route.created else "200"
-    responses: dict[str, Any] = {status: {"description": "Success",
-                                          "content": {_JSON: {"schema": ref(route.reply)}}}}
+    responses: dict[str, Any] = {
+        status: {"description": "Success", "content": {_JSON: {"schema": ref(route.reply)}}}
+    }
     if route.op == "message.send":
-        responses["200"] = {"description": "The nonce was used before: the original message",
-                            "content": {_JSON: {"schema": ref(route.reply)}}}
+        responses["200"] = {
+            "description": "The nonce was used before: the original message",
+            "content": {_JSON: {"schema": ref(route.reply)}},
+        }
     for code, (name, _) in _ERRORS.items():
         if code == "413" and not route.body_fields:
             continue
@@ -113,45 +128,58 @@ def _system_operation(route: SystemRoute) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": {"description": "Success", "content": content}}
     if route.name in ("gateway", "readyz", "healthz"):
         schema = ref(route.reply) if route.name != "gateway" else ref("Error")
-        responses["503"] = {"description": "Not available",
-                            "content": {_JSON: {"schema": schema}}}
-    return {"operationId": route.name, "summary": route.summary, "tags": ["system"],
-            "responses": responses, "security": []}
+        responses["503"] = {"description": "Not available", "content": {_JSON: {"schema": schema}}}
+    return {
+        "operationId": route.name,
+        "summary": route.summary,
+        "tags": ["system"],
+        "responses": responses,
+        "security": [],
+    }
 
 
-def build_openapi(routes: Iterable[Route] = ROUTES,
-                  system_routes: Iterable[SystemRoute] = SYSTEM_ROUTES) -> dict[str, Any]:
+def build_openapi(
+    routes: Iterable[Route] = ROUTES, system_routes: Iterable[SystemRoute] = SYSTEM_ROUTES
+) -> dict[str, Any]:
     """The OpenAPI 3.1 document for these routes."""
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.url, {})[route.method.lower()] = _operation(route)
     for sys_route in system_routes:
-        paths.setdefault(sys_route.path, {})[sys_route.method.lower()] = (
-            _system_operation(sys_route))
+        paths.setdefault(sys_route.path, {})[sys_route.method.lower()] = _system_operation(
+            sys_route
+        )
     error_content = {_JSON: {"schema": ref("Error")}}
     responses: dict[str, Any] = {
-        name: {"description": text, "content": error_content}
-        for name, text in _ERRORS.values()
+        name: {"description": text, "content": error_content} for name, text in _ERRORS.values()
     }
-    responses["RateLimited"]["headers"] = {"Retry-After": {
-        "description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+    responses["RateLimited"]["headers"] = {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying",
+            "schema": {"type": "integer"},
+        }
+    }
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": "nodechat HTTP API",
             "version": __version__,
             "description": "The public HTTP/JSON API of nodechat: every non-realtime op of "
-                           "protocol v1, with the same fields, limits, replies and error "
-                           "codes. Realtime events need the WebSocket endpoint; "
-                           "`GET /api/gateway` says where to connect.",
+            "protocol v1, with the same fields, limits, replies and error "
+            "codes. Realtime events need the WebSocket endpoint; "
+            "`GET /api/gateway` says where to connect.",
         },
         "paths": paths,
         "components": {
             "schemas": COMPONENTS,
             "responses": responses,
-            "securitySchemes": {SECURITY_SCHEME: {
-                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                "description": "The access token of auth/register, auth/login or auth/refresh",
-            }},
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "The access token of auth/register, auth/login or auth/refresh",
+                }
+            },
         },
     }

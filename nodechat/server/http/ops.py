@@ -46,15 +46,15 @@ async def run_probe(probe: Probe | None) -> list[str]:
         return ["probe failed"]
 
 
-def ops_handlers(*, health: Probe | None, ready: Probe, metrics: Metrics
-                 ) -> dict[str, Handler]:
+def ops_handlers(*, health: Probe | None, ready: Probe, metrics: Metrics) -> dict[str, Handler]:
     """Handlers of ``healthz``, ``readyz`` and ``metrics``, by route name."""
 
     async def healthz(request: web.Request) -> web.StreamResponse:
         reasons = await run_probe(health)
         if reasons:
-            return json_response({"status": "failing", "version": __version__,
-                                  "reasons": reasons}, 503)
+            return json_response(
+                {"status": "failing", "version": __version__, "reasons": reasons}, 503
+            )
         return json_response({"status": "ok", "version": __version__})
 
     async def readyz(request: web.Request) -> web.StreamResponse:
@@ -64,8 +64,10 @@ def ops_handlers(*, health: Probe | None, ready: Probe, metrics: Metrics
         return json_response({"status": "ready"})
 
     async def render(request: web.Request) -> web.StreamResponse:
-        return web.Response(body=metrics.render(),
-                            headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
+        return web.Response(
+            body=metrics.render(),
+            headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"},
+        )
 
     return {"healthz": healthz, "readyz": readyz, "metrics": render}
 
@@ -88,8 +90,9 @@ def bound_port(runner: web.AppRunner) -> int:
     return port
 
 
-async def start_ops_server(host: str, port: int, *, health: Probe | None = None, ready: Probe,
-                           metrics: Metrics) -> web.AppRunner:
+async def start_ops_server(
+    host: str, port: int, *, health: Probe | None = None, ready: Probe, metrics: Metrics
+) -> web.AppRunner:
     """Serve ``/healthz``, ``/readyz`` and ``/metrics`` only; returns the started runner."""
     app = web.Application(middlewares=[boundary(metrics)], client_max_size=1024)
     for name, handler in ops_handlers(health=health, ready=ready, metrics=metrics).items():

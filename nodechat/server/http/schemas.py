@@ -35,58 +35,148 @@ def array_of(name: str) -> Schema:
 
 
 _USER_PUBLIC = {"id": STR, "username": STR, "display_name": STR, "about": STR}
-_CHANNEL = {"id": STR, "group_id": STR, "name": STR,
-            "kind": {"type": "string", "enum": ["text", "voice"]}, "position": INT, "topic": STR}
+_CHANNEL = {
+    "id": STR,
+    "group_id": STR,
+    "name": STR,
+    "kind": {"type": "string", "enum": ["text", "voice"]},
+    "position": INT,
+    "topic": STR,
+}
 
 COMPONENTS: dict[str, Schema] = {
-    "Error": obj({"error": obj({
-        "code": {"type": "string", "description": "stable error code (docs/protocol.md §7)"},
-        "message": {"type": "string", "description": "human-readable; may change"},
-        "field": {"type": "string", "description": "the offending request field"},
-        "retry_after": {"type": "number", "description": "seconds to wait (rate limits)"},
-        "allowed": {"type": "array", "items": STR, "description": "allowed methods (405)"},
-    }, optional=("field", "retry_after", "allowed"))}),
+    "Error": obj(
+        {
+            "error": obj(
+                {
+                    "code": {
+                        "type": "string",
+                        "description": "stable error code (docs/protocol.md §7)",
+                    },
+                    "message": {"type": "string", "description": "human-readable; may change"},
+                    "field": {"type": "string", "description": "the offending request field"},
+                    "retry_after": {
+                        "type": "number",
+                        "description": "seconds to wait (rate limits)",
+                    },
+                    "allowed": {
+                        "type": "array",
+                        "items": STR,
+                        "description": "allowed methods (405)",
+                    },
+                },
+                optional=("field", "retry_after", "allowed"),
+            )
+        }
+    ),
     "Empty": {"type": "object", "maxProperties": 0},
     "UserPublic": obj(_USER_PUBLIC),
     "UserPrivate": obj({**_USER_PUBLIC, "email": STR, "created_at": INT, "is_admin": BOOL}),
-    "User": {**obj({**_USER_PUBLIC, "email": STR, "created_at": INT, "is_admin": BOOL},
-                   optional=("email", "created_at", "is_admin")),
-             "description": "UserPublic, or UserPrivate when it is you"},
-    "TokenPair": obj({"access_token": STR, "refresh_token": STR, "access_expires_at": INT,
-                      "session_id": STR, "user": ref("UserPrivate")}),
+    "User": {
+        **obj(
+            {**_USER_PUBLIC, "email": STR, "created_at": INT, "is_admin": BOOL},
+            optional=("email", "created_at", "is_admin"),
+        ),
+        "description": "UserPublic, or UserPrivate when it is you",
+    },
+    "TokenPair": obj(
+        {
+            "access_token": STR,
+            "refresh_token": STR,
+            "access_expires_at": INT,
+            "session_id": STR,
+            "user": ref("UserPrivate"),
+        }
+    ),
     "SessionCount": obj({"sessions": INT}),
     "Channel": obj(_CHANNEL),
     "ChannelList": obj({"channels": array_of("Channel")}),
-    "GroupView": obj({"id": STR, "name": STR, "description": STR, "owner_id": STR,
-                      "created_at": INT, "channels": array_of("Channel"), "role": ROLE,
-                      "member_count": INT}),
+    "GroupView": obj(
+        {
+            "id": STR,
+            "name": STR,
+            "description": STR,
+            "owner_id": STR,
+            "created_at": INT,
+            "channels": array_of("Channel"),
+            "role": ROLE,
+            "member_count": INT,
+        }
+    ),
     "GroupList": obj({"groups": array_of("GroupView")}),
     "Member": obj({"group_id": STR, "user_id": STR, "role": ROLE, "joined_at": INT}),
     "MemberList": obj({"members": array_of("Member")}),
-    "Invite": obj({"code": STR, "group_id": STR, "created_by": STR, "created_at": INT,
-                   "expires_at": NULL_INT, "max_uses": NULL_INT, "uses": INT,
-                   "revoked": BOOL}),
+    "Invite": obj(
+        {
+            "code": STR,
+            "group_id": STR,
+            "created_by": STR,
+            "created_at": INT,
+            "expires_at": NULL_INT,
+            "max_uses": NULL_INT,
+            "uses": INT,
+            "revoked": BOOL,
+        }
+    ),
     "InviteList": obj({"invites": array_of("Invite")}),
-    "Conversation": obj({"id": STR,
-                         "kind": {"type": "string", "enum": ["channel", "direct", "self"]},
-                         "group_id": NULL_STR, "peer_id": NULL_STR, "last_seq": INT,
-                         "last_read_seq": INT, "unread": INT}),
+    "Conversation": obj(
+        {
+            "id": STR,
+            "kind": {"type": "string", "enum": ["channel", "direct", "self"]},
+            "group_id": NULL_STR,
+            "peer_id": NULL_STR,
+            "last_seq": INT,
+            "last_read_seq": INT,
+            "unread": INT,
+        }
+    ),
     "ConversationList": obj({"conversations": array_of("Conversation")}),
-    "Message": obj({"id": STR, "conversation": STR, "seq": INT, "author_id": STR,
-                    "body": STR, "nonce": STR, "created_at": INT, "reply_to": NULL_STR,
-                    "edited_at": NULL_INT, "deleted": BOOL,
-                    "mentions": {"type": "array", "items": STR,
-                                 "description": "usernames the body mentions as @name"}}),
-    "History": obj({"messages": array_of("Message"),
-                    "has_more": {"type": "boolean",
-                                 "description": "more messages lie beyond, same direction"}}),
-    "SendAck": obj({"id": STR, "conversation": STR, "seq": INT, "created_at": INT,
-                    "duplicate": {"type": "boolean",
-                                  "description": "true when the nonce was already used: "
-                                                 "the original message is returned"}}),
+    "Message": obj(
+        {
+            "id": STR,
+            "conversation": STR,
+            "seq": INT,
+            "author_id": STR,
+            "body": STR,
+            "nonce": STR,
+            "created_at": INT,
+            "reply_to": NULL_STR,
+            "edited_at": NULL_INT,
+            "deleted": BOOL,
+            "mentions": {
+                "type": "array",
+                "items": STR,
+                "description": "usernames the body mentions as @name",
+            },
+        }
+    ),
+    "History": obj(
+        {
+            "messages": array_of("Message"),
+            "has_more": {
+                "type": "boolean",
+                "description": "more messages lie beyond, same direction",
+            },
+        }
+    ),
+    "SendAck": obj(
+        {
+            "id": STR,
+            "conversation": STR,
+            "seq": INT,
+            "created_at": INT,
+            "duplicate": {
+                "type": "boolean",
+                "description": "true when the nonce was already used: "
+                "the original message is returned",
+            },
+        }
+    ),
     "DeleteAck": obj({"id": STR, "conversation": STR, "seq": INT}),
     "ReadMarker": obj({"conversation": STR, "seq": INT}),
     "Gateway": obj({"url": STR, "urls": {"type": "array", "items": STR}}),
-    "Health": obj({"status": STR, "version": STR, "reasons": {"type": "array", "items": STR}},
-                  optional=("version", "reasons")),
+    "Health": obj(
+        {"status": STR, "version": STR, "reasons": {"type": "array", "items": STR}},
+        optional=("version", "reasons"),
+    ),
 }

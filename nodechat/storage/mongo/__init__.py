@@ -49,8 +49,9 @@ class MongoStore(Store):
         """The hosts and database, for humans (no credentials)."""
         return self.engine.description
 
-    async def export_rows(self, table: str, *, after: tuple[Any, ...] | None = None,
-                          limit: int = 1000) -> list[dict[str, Any]]:
+    async def export_rows(
+        self, table: str, *, after: tuple[Any, ...] | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
         return await portable.export_rows(self.engine, table, after, limit)
 
     async def import_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
@@ -60,8 +61,9 @@ class MongoStore(Store):
         return await portable.count_rows(self.engine, table)
 
 
-def open_mongo(url: str, *, client: MongoClient[Document] | None = None,
-               workers: int = 32) -> MongoStore:
+def open_mongo(
+    url: str, *, client: MongoClient[Document] | None = None, workers: int = 32
+) -> MongoStore:
     """Open the store in the database a ``mongodb://`` or ``mongodb+srv://`` URL names.
 
     Without ``client``, connects (one pooled client) and pings the server
@@ -86,11 +88,14 @@ def open_mongo(url: str, *, client: MongoClient[Document] | None = None,
     except (PyMongoError, BSONError) as exc:
         if owned is not None:
             owned.close()
-        raise Unavailable(f"cannot prepare the MongoDB database {parsed.redacted}: {exc}",
-                          code="store_unavailable") from exc
+        raise Unavailable(
+            f"cannot prepare the MongoDB database {parsed.redacted}: {exc}",
+            code="store_unavailable",
+        ) from exc
     where = parsed.redacted if owned is not None else f"{parsed.redacted} (supplied client)"
-    return MongoStore(Engine(db, owned_client=owned, description=f"mongodb {where}",
-                             workers=workers))
+    return MongoStore(
+        Engine(db, owned_client=owned, description=f"mongodb {where}", workers=workers)
+    )
 
 
 __all__ = ["MongoStore", "open_mongo"]

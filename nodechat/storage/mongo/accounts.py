@@ -78,9 +78,12 @@ def _taken(db: Db, username_key: str, email_key: str) -> Conflict | None:
 def _update_user(db: Db, user_id: str, changes: Document) -> User:
     """Apply ``$set`` changes and return the user; NotFound if none."""
     if changes:
-        doc = db.users.find_one_and_update({"_id": user_id}, {"$set": changes},
-                                           projection=_PUBLIC,
-                                           return_document=ReturnDocument.AFTER)
+        doc = db.users.find_one_and_update(
+            {"_id": user_id},
+            {"$set": changes},
+            projection=_PUBLIC,
+            return_document=ReturnDocument.AFTER,
+        )
     else:
         doc = db.users.find_one({"_id": user_id}, _PUBLIC)
     if doc is None:
@@ -112,8 +115,9 @@ class MongoAccountStore(AccountStore):
                 db.users.insert_one(doc)
             except DuplicateKeyError as exc:
                 conflict = _taken(db, doc["username_key"], doc["email_key"])
-                raise conflict or Conflict("a user with this id exists",
-                                           code="user_exists") from exc
+                raise conflict or Conflict(
+                    "a user with this id exists", code="user_exists"
+                ) from exc
 
         await self.engine.run(fn)
 
@@ -127,8 +131,7 @@ class MongoAccountStore(AccountStore):
         if not user_ids:
             return []
         ids = list(set(user_ids))
-        docs = await self.engine.run(
-            lambda db: list(db.users.find({"_id": {"$in": ids}}, _PUBLIC)))
+        docs = await self.engine.run(lambda db: list(db.users.find({"_id": {"$in": ids}}, _PUBLIC)))
         return [_user(doc) for doc in docs]
 
     async def find_user(self, login: str) -> tuple[User, str] | None:
@@ -136,8 +139,9 @@ class MongoAccountStore(AccountStore):
         key = login.lower()
 
         def fn(db: Db) -> Document | None:
-            docs = list(db.users.find({"$or": [{"username_key": key}, {"email_key": key}]},
-                                      limit=2))
+            docs = list(
+                db.users.find({"$or": [{"username_key": key}, {"email_key": key}]}, limit=2)
+            )
             docs.sort(key=lambda doc: doc["username_key"] != key)  # a username match wins
             return docs[0] if docs else None
 
@@ -147,21 +151,24 @@ class MongoAccountStore(AccountStore):
     async def get_password_hash(self, user_id: str) -> str | None:
         """The stored password hash of a user, or None."""
         doc = await self.engine.run(
-            lambda db: db.users.find_one({"_id": user_id}, {"password_hash": 1}))
+            lambda db: db.users.find_one({"_id": user_id}, {"password_hash": 1})
+        )
         return doc["password_hash"] if doc is not None else None
 
     async def update_profile(
         self, user_id: str, *, display_name: str | None = None, about: str | None = None
     ) -> User:
         """Change the profile fields that are not None."""
-        changes = {k: v for k, v in (("display_name", display_name), ("about", about))
-                   if v is not None}
+        changes = {
+            k: v for k, v in (("display_name", display_name), ("about", about)) if v is not None
+        }
         return await self.engine.run(lambda db: _update_user(db, user_id, changes))
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         """Replace the password hash; ``NotFound`` if no such user."""
         await self.engine.run(
-            lambda db: _update_user(db, user_id, {"password_hash": password_hash}))
+            lambda db: _update_user(db, user_id, {"password_hash": password_hash})
+        )
 
     async def set_disabled(self, user_id: str, disabled: bool) -> User:
         """Disable or enable an account."""
@@ -175,8 +182,13 @@ class MongoAccountStore(AccountStore):
         """Users ordered by id, starting after ``after``."""
         if limit <= 0:  # MongoDB reads limit 0 as "no limit"
             return []
-        docs = await self.engine.run(lambda db: list(db.users.find(
-            {"_id": {"$gt": after or ""}}, _PUBLIC, sort=[("_id", ASCENDING)], limit=limit)))
+        docs = await self.engine.run(
+            lambda db: list(
+                db.users.find(
+                    {"_id": {"$gt": after or ""}}, _PUBLIC, sort=[("_id", ASCENDING)], limit=limit
+                )
+            )
+        )
         return [_user(doc) for doc in docs]
 
     async def count_users(self) -> int:
@@ -222,8 +234,11 @@ class MongoAccountStore(AccountStore):
         query: Document = {"user_id": user_id}
         if active_at is not None:
             query |= {"revoked_at": None, "expires_at": {"$gt": active_at}}
-        docs = await self.engine.run(lambda db: list(db.sessions.find(
-            query, sort=[("created_at", ASCENDING), ("_id", ASCENDING)])))
+        docs = await self.engine.run(
+            lambda db: list(
+                db.sessions.find(query, sort=[("created_at", ASCENDING), ("_id", ASCENDING)])
+            )
+        )
         return [_session(doc) for doc in docs]
 
     async def rotate_refresh(
@@ -252,14 +267,16 @@ class MongoAccountStore(AccountStore):
             if now >= token["expires_at"] or not session.active(now):
                 return RefreshResult(RefreshOutcome.INVALID)
             spent = db.refresh_tokens.find_one_and_update(
-                {"_id": refresh_hash, "used_at": None}, {"$set": {"used_at": now}})
+                {"_id": refresh_hash, "used_at": None}, {"$set": {"used_at": now}}
+            )
             if spent is None:  # a concurrent rotation spent it first: this is a replay
                 return _reused(db, session, now)
             try:
                 _insert_refresh(db, new_hash, session.id, new_expires_at)
             except Exception:
-                db.refresh_tokens.update_one({"_id": refresh_hash, "used_at": now},
-                                             {"$set": {"used_at": None}})
+                db.refresh_tokens.update_one(
+                    {"_id": refresh_hash, "used_at": now}, {"$set": {"used_at": None}}
+                )
                 raise
             return RefreshResult(RefreshOutcome.ROTATED, session)
 
@@ -267,8 +284,11 @@ class MongoAccountStore(AccountStore):
 
     async def revoke_session(self, session_id: str, now: int) -> bool:
         """Revoke one session; False if unknown or already revoked."""
-        result = await self.engine.run(lambda db: db.sessions.update_one(
-            {"_id": session_id, "revoked_at": None}, {"$set": {"revoked_at": now}}))
+        result = await self.engine.run(
+            lambda db: db.sessions.update_one(
+                {"_id": session_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
+            )
+        )
         return result.modified_count > 0
 
     async def revoke_user_sessions(
@@ -286,8 +306,9 @@ class MongoAccountStore(AccountStore):
         def fn(db: Db) -> list[str]:
             revoked = []
             for doc in db.sessions.find(query, {"_id": 1}):
-                result = db.sessions.update_one({"_id": doc["_id"], "revoked_at": None},
-                                                {"$set": {"revoked_at": now}})
+                result = db.sessions.update_one(
+                    {"_id": doc["_id"], "revoked_at": None}, {"$set": {"revoked_at": now}}
+                )
                 if result.modified_count:
                     revoked.append(doc["_id"])
             return sorted(revoked)
@@ -299,10 +320,15 @@ def _reused(db: Db, session: AuthSession, now: int) -> RefreshResult:
     """Revoke the session of a replayed token (if still live) and report the reuse."""
     if session.revoked_at is None:
         doc = db.sessions.find_one_and_update(
-            {"_id": session.id, "revoked_at": None}, {"$set": {"revoked_at": now}},
-            return_document=ReturnDocument.AFTER)
-        session = _session(doc) if doc is not None else dataclasses.replace(
-            session, revoked_at=_revoked_at(db, session.id, now))
+            {"_id": session.id, "revoked_at": None},
+            {"$set": {"revoked_at": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        session = (
+            _session(doc)
+            if doc is not None
+            else dataclasses.replace(session, revoked_at=_revoked_at(db, session.id, now))
+        )
     return RefreshResult(RefreshOutcome.REUSED, session)
 
 
@@ -315,7 +341,8 @@ def _revoked_at(db: Db, session_id: str, default: int) -> int:
 
 def _insert_refresh(db: Db, token_hash: str, session_id: str, expires_at: int) -> None:
     try:
-        db.refresh_tokens.insert_one({"_id": token_hash, "session_id": session_id,
-                                      "expires_at": expires_at, "used_at": None})
+        db.refresh_tokens.insert_one(
+            {"_id": token_hash, "session_id": session_id, "expires_at": expires_at, "used_at": None}
+        )
     except DuplicateKeyError as exc:
         raise Conflict("this refresh token exists", code="refresh_token_exists") from exc

@@ -78,8 +78,9 @@ def parse_url(url: str) -> MongoUrl:
     """Split ``mongodb[+srv]://[user:pass@]hosts[/database][?options]``."""
     scheme, sep, rest = url.partition("://")
     if not sep or f"{scheme}://" not in SCHEMES:
-        raise InvalidRequest("a MongoDB URL starts with mongodb:// or mongodb+srv://",
-                             code="bad_config")
+        raise InvalidRequest(
+            "a MongoDB URL starts with mongodb:// or mongodb+srv://", code="bad_config"
+        )
     authority, _, tail = rest.partition("/")
     path, _, query = tail.partition("?")
     if "?" in authority:  # mongodb://host?w=1 (pymongo wants the slash; be lenient)
@@ -109,16 +110,19 @@ def connect(url: str, parsed: MongoUrl) -> MongoClient[Document]:
     try:
         client: MongoClient[Document] = MongoClient(url, **kwargs)
     except InvalidURI as exc:
-        raise InvalidRequest(f"bad MongoDB URL {parsed.redacted}: {_scrub(exc, url)}",
-                             code="bad_config") from exc
+        raise InvalidRequest(
+            f"bad MongoDB URL {parsed.redacted}: {_scrub(exc, url)}", code="bad_config"
+        ) from exc
     except ConfigurationError as exc:
         if parsed.scheme == "mongodb+srv":  # the SRV/TXT lookup failed
             raise _unreachable(parsed, _scrub(exc, url)) from exc
-        raise InvalidRequest(f"bad MongoDB URL {parsed.redacted}: {_scrub(exc, url)}",
-                             code="bad_config") from exc
+        raise InvalidRequest(
+            f"bad MongoDB URL {parsed.redacted}: {_scrub(exc, url)}", code="bad_config"
+        ) from exc
     except (ValueError, TypeError) as exc:
-        raise InvalidRequest(f"bad MongoDB URL {parsed.redacted}: {_scrub(exc, url)}",
-                             code="bad_config") from exc
+        raise InvalidRequest(
+            f"bad MongoDB URL {parsed.redacted}: {_scrub(exc, url)}", code="bad_config"
+        ) from exc
     try:
         client.admin.command("ping")
     except PyMongoError as exc:

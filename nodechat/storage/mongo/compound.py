@@ -56,8 +56,12 @@ def group_alive(db: Db, group_id: str) -> bool:
 
 def member_document(member: Member) -> Document:
     """A membership as stored."""
-    return {"group_id": member.group_id, "user_id": member.user_id,
-            "role": member.role.value, "joined_at": member.joined_at}
+    return {
+        "group_id": member.group_id,
+        "user_id": member.user_id,
+        "role": member.role.value,
+        "joined_at": member.joined_at,
+    }
 
 
 def insert_member(db: Db, member: Member) -> None:
@@ -77,26 +81,43 @@ def insert_channel(db: Db, channel: Channel) -> bool:
     """
     result = db.conversations.update_one(
         {"_id": channel.id},
-        {"$setOnInsert": {"kind": ConversationKind.CHANNEL.value, "group_id": channel.group_id,
-                          "user_a": None, "user_b": None, "last_seq": 0}},
+        {
+            "$setOnInsert": {
+                "kind": ConversationKind.CHANNEL.value,
+                "group_id": channel.group_id,
+                "user_a": None,
+                "user_b": None,
+                "last_seq": 0,
+            }
+        },
         upsert=True,
     )
     created = result.upserted_id is not None
     if not created:
         existing = db.conversations.find_one({"_id": channel.id}) or {}
         if (existing.get("kind"), existing.get("group_id")) != (
-                ConversationKind.CHANNEL.value, channel.group_id):
+            ConversationKind.CHANNEL.value,
+            channel.group_id,
+        ):
             raise Conflict("a channel or conversation with this id exists", code="channel_exists")
     try:
-        db.channels.insert_one({"_id": channel.id, "group_id": channel.group_id,
-                                "name": channel.name, "kind": channel.kind.value,
-                                "position": channel.position, "topic": channel.topic,
-                                "created_at": channel.created_at})
+        db.channels.insert_one(
+            {
+                "_id": channel.id,
+                "group_id": channel.group_id,
+                "name": channel.name,
+                "kind": channel.kind.value,
+                "position": channel.position,
+                "topic": channel.topic,
+                "created_at": channel.created_at,
+            }
+        )
     except DuplicateKeyError as exc:
         if created:
             db.conversations.delete_one({"_id": channel.id})
-        raise Conflict("a channel or conversation with this id exists",
-                       code="channel_exists") from exc
+        raise Conflict(
+            "a channel or conversation with this id exists", code="channel_exists"
+        ) from exc
     return created
 
 
@@ -130,9 +151,15 @@ def create_group(db: Db, group: Group, owner: Member, channels: Sequence[Channel
     which only an operator sees (``admin``) and can delete.
     """
     try:
-        db.groups.insert_one({"_id": group.id, "name": group.name,
-                              "description": group.description, "owner_id": group.owner_id,
-                              "created_at": group.created_at})
+        db.groups.insert_one(
+            {
+                "_id": group.id,
+                "name": group.name,
+                "description": group.description,
+                "owner_id": group.owner_id,
+                "created_at": group.created_at,
+            }
+        )
     except DuplicateKeyError as exc:
         raise Conflict("a group with this id exists", code="group_exists") from exc
     made: list[tuple[str, bool]] = []
@@ -162,8 +189,12 @@ def delete_group(db: Db, group_id: str) -> None:
     if db.groups.find_one_and_update({"_id": group_id}, {"$set": {"deleting": True}}) is None:
         raise NO_GROUP
     channel_ids = {doc["_id"] for doc in db.channels.find({"group_id": group_id}, {"_id": 1})}
-    channel_ids |= {doc["_id"] for doc in db.conversations.find(
-        {"group_id": group_id, "kind": ConversationKind.CHANNEL.value}, {"_id": 1})}
+    channel_ids |= {
+        doc["_id"]
+        for doc in db.conversations.find(
+            {"group_id": group_id, "kind": ConversationKind.CHANNEL.value}, {"_id": 1}
+        )
+    }
     drop_conversations(db, sorted(channel_ids))
     for collection in ("channels", "members", "bans", "invites"):
         db[collection].delete_many({"group_id": group_id})
@@ -263,24 +294,31 @@ def transfer_owner(db: Db, group_id: str, from_user: str, to_user: str) -> Docum
     if group["owner_id"] != from_user:
         raise Conflict("the group is not owned by this user", code="not_owner")
     before = db.members.find_one_and_update(
-        {"group_id": group_id, "user_id": to_user}, {"$set": {"role": Role.OWNER.value}})
+        {"group_id": group_id, "user_id": to_user}, {"$set": {"role": Role.OWNER.value}}
+    )
     if before is None:
         raise NotFound("the new owner is not a member", code="not_member")
     swapped = db.groups.find_one_and_update(
-        {"_id": group_id, "owner_id": from_user, **LIVE}, {"$set": {"owner_id": to_user}},
-        return_document=ReturnDocument.AFTER)
+        {"_id": group_id, "owner_id": from_user, **LIVE},
+        {"$set": {"owner_id": to_user}},
+        return_document=ReturnDocument.AFTER,
+    )
     if swapped is None:
         if before["role"] != Role.OWNER.value:
-            db.members.update_one({"group_id": group_id, "user_id": to_user,
-                                   "role": Role.OWNER.value}, {"$set": {"role": before["role"]}})
+            db.members.update_one(
+                {"group_id": group_id, "user_id": to_user, "role": Role.OWNER.value},
+                {"$set": {"role": before["role"]}},
+            )
         raise Conflict("the group is not owned by this user", code="not_owner")
     _demote(db, group_id, from_user)
     return swapped
 
 
 def _demote(db: Db, group_id: str, user_id: str) -> None:
-    db.members.update_one({"group_id": group_id, "user_id": user_id, "role": Role.OWNER.value},
-                          {"$set": {"role": Role.ADMIN.value}})
+    db.members.update_one(
+        {"group_id": group_id, "user_id": user_id, "role": Role.OWNER.value},
+        {"$set": {"role": Role.ADMIN.value}},
+    )
 
 
 def _role(db: Db, group_id: str, user_id: str) -> str | None:
@@ -294,8 +332,13 @@ def _banned(db: Db, group_id: str, user_id: str) -> bool:
 
 def invite_from_document(doc: Document) -> Invite:
     """An invite as the model has it."""
-    return Invite(code=doc["_id"], group_id=doc["group_id"], created_by=doc["created_by"],
-                  created_at=doc["created_at"], expires_at=doc.get("expires_at"),
-                  max_uses=doc.get("max_uses"), uses=doc.get("uses", 0),
-                  revoked=bool(doc.get("revoked", False)))
-
+    return Invite(
+        code=doc["_id"],
+        group_id=doc["group_id"],
+        created_by=doc["created_by"],
+        created_at=doc["created_at"],
+        expires_at=doc.get("expires_at"),
+        max_uses=doc.get("max_uses"),
+        uses=doc.get("uses", 0),
+        revoked=bool(doc.get("revoked", False)),
+    )

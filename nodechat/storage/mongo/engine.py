@@ -50,8 +50,14 @@ _AUTH_CODES = {13, 18}  # Unauthorized, AuthenticationFailed
 class Engine:
     """One database handle, the thread pool that drives it, and the open/closed state."""
 
-    def __init__(self, db: Db, *, owned_client: MongoClient[Document] | None,
-                 description: str, workers: int = 32) -> None:
+    def __init__(
+        self,
+        db: Db,
+        *,
+        owned_client: MongoClient[Document] | None,
+        description: str,
+        workers: int = 32,
+    ) -> None:
         self.db = db
         self.description = description
         self._owned_client = owned_client
@@ -90,8 +96,11 @@ def is_duplicate(exc: PyMongoError) -> bool:
         return True
     if isinstance(exc, BulkWriteError):
         errors = exc.details.get("writeErrors", [])
-        return bool(errors) and all(e.get("code") == DUPLICATE_KEY for e in errors) \
+        return (
+            bool(errors)
+            and all(e.get("code") == DUPLICATE_KEY for e in errors)
             and not exc.details.get("writeConcernErrors")
+        )
     return isinstance(exc, OperationFailure) and exc.code == DUPLICATE_KEY
 
 
@@ -103,8 +112,9 @@ def map_error(exc: PyMongoError | BSONError) -> ChatError:
         # Applied on the primary, perhaps, but not confirmed durable: the caller
         # must not report success; a retry is idempotent.
         log.warning("write concern not satisfied: %s", exc)
-        return Unavailable("the store could not confirm the write as durable",
-                           code="store_unavailable")
+        return Unavailable(
+            "the store could not confirm the write as durable", code="store_unavailable"
+        )
     if isinstance(exc, ConnectionFailure):
         log.warning("MongoDB unreachable: %s", exc)
         return Unavailable("the store is unreachable", code="store_unavailable")

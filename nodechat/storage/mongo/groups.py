@@ -25,19 +25,34 @@ _CHANNEL_ORDER = [("position", ASCENDING), ("created_at", ASCENDING), ("_id", AS
 
 
 def _group(doc: Document) -> Group:
-    return Group(id=doc["_id"], name=doc["name"], description=doc["description"],
-                 owner_id=doc["owner_id"], created_at=doc["created_at"])
+    return Group(
+        id=doc["_id"],
+        name=doc["name"],
+        description=doc["description"],
+        owner_id=doc["owner_id"],
+        created_at=doc["created_at"],
+    )
 
 
 def _channel(doc: Document) -> Channel:
-    return Channel(id=doc["_id"], group_id=doc["group_id"], name=doc["name"],
-                   kind=ChannelKind(doc["kind"]), position=doc["position"],
-                   topic=doc.get("topic", ""), created_at=doc["created_at"])
+    return Channel(
+        id=doc["_id"],
+        group_id=doc["group_id"],
+        name=doc["name"],
+        kind=ChannelKind(doc["kind"]),
+        position=doc["position"],
+        topic=doc.get("topic", ""),
+        created_at=doc["created_at"],
+    )
 
 
 def _member(doc: Document) -> Member:
-    return Member(group_id=doc["group_id"], user_id=doc["user_id"], role=Role(doc["role"]),
-                  joined_at=doc["joined_at"])
+    return Member(
+        group_id=doc["group_id"],
+        user_id=doc["user_id"],
+        role=Role(doc["role"]),
+        joined_at=doc["joined_at"],
+    )
 
 
 def _changes(**fields: str | None) -> Document:
@@ -48,13 +63,13 @@ def _update(db: Db, collection: str, query: Document, changes: Document) -> Docu
     """Apply ``$set`` changes (if any) and return the document after, or None."""
     if not changes:
         return db[collection].find_one(query)
-    return db[collection].find_one_and_update(query, {"$set": changes},
-                                              return_document=ReturnDocument.AFTER)
+    return db[collection].find_one_and_update(
+        query, {"$set": changes}, return_document=ReturnDocument.AFTER
+    )
 
 
 def _channels_of(db: Db, group_id: str) -> list[Channel]:
-    return [_channel(doc) for doc in db.channels.find({"group_id": group_id},
-                                                      sort=_CHANNEL_ORDER)]
+    return [_channel(doc) for doc in db.channels.find({"group_id": group_id}, sort=_CHANNEL_ORDER)]
 
 
 class MongoGroupStore(GroupStore):
@@ -80,7 +95,8 @@ class MongoGroupStore(GroupStore):
         """Change the fields that are not None; ``NotFound`` if no such group."""
         changes = _changes(name=name, description=description)
         doc = await self.engine.run(
-            lambda db: _update(db, "groups", {"_id": group_id, **LIVE}, changes))
+            lambda db: _update(db, "groups", {"_id": group_id, **LIVE}, changes)
+        )
         if doc is None:
             raise NO_GROUP
         return _group(doc)
@@ -93,12 +109,17 @@ class MongoGroupStore(GroupStore):
         """The groups a user is a member of, oldest membership first."""
 
         def fn(db: Db) -> list[Group]:
-            ids = [doc["group_id"] for doc in db.members.find(
-                {"user_id": user_id}, {"group_id": 1}, sort=_MEMBER_ORDER)]
+            ids = [
+                doc["group_id"]
+                for doc in db.members.find(
+                    {"user_id": user_id}, {"group_id": 1}, sort=_MEMBER_ORDER
+                )
+            ]
             if not ids:
                 return []
-            groups = {doc["_id"]: _group(doc)
-                      for doc in db.groups.find({"_id": {"$in": ids}, **LIVE})}
+            groups = {
+                doc["_id"]: _group(doc) for doc in db.groups.find({"_id": {"$in": ids}, **LIVE})
+            }
             return [groups[gid] for gid in ids if gid in groups]
 
         return await self.engine.run(fn)
@@ -107,8 +128,13 @@ class MongoGroupStore(GroupStore):
         """Every group ordered by id."""
         if limit <= 0:  # MongoDB reads limit 0 as "no limit"
             return []
-        docs = await self.engine.run(lambda db: list(db.groups.find(
-            {"_id": {"$gt": after or ""}, **LIVE}, sort=[("_id", ASCENDING)], limit=limit)))
+        docs = await self.engine.run(
+            lambda db: list(
+                db.groups.find(
+                    {"_id": {"$gt": after or ""}, **LIVE}, sort=[("_id", ASCENDING)], limit=limit
+                )
+            )
+        )
         return [_group(doc) for doc in docs]
 
     # -- members ---------------------------------------------------------
@@ -116,19 +142,24 @@ class MongoGroupStore(GroupStore):
     async def get_member(self, group_id: str, user_id: str) -> Member | None:
         """The membership, or None."""
         doc = await self.engine.run(
-            lambda db: db.members.find_one({"group_id": group_id, "user_id": user_id}))
+            lambda db: db.members.find_one({"group_id": group_id, "user_id": user_id})
+        )
         return _member(doc) if doc is not None else None
 
     async def list_members(self, group_id: str) -> list[Member]:
         """Members of a group ordered by join time."""
         docs = await self.engine.run(
-            lambda db: list(db.members.find({"group_id": group_id}, sort=_MEMBER_ORDER)))
+            lambda db: list(db.members.find({"group_id": group_id}, sort=_MEMBER_ORDER))
+        )
         return [_member(doc) for doc in docs]
 
     async def member_group_ids(self, user_id: str) -> list[str]:
         """Ids of the groups a user belongs to, oldest membership first."""
-        docs = await self.engine.run(lambda db: list(db.members.find(
-            {"user_id": user_id}, {"group_id": 1}, sort=_MEMBER_ORDER)))
+        docs = await self.engine.run(
+            lambda db: list(
+                db.members.find({"user_id": user_id}, {"group_id": 1}, sort=_MEMBER_ORDER)
+            )
+        )
         return [doc["group_id"] for doc in docs]
 
     async def add_member(self, member: Member) -> None:
@@ -146,14 +177,19 @@ class MongoGroupStore(GroupStore):
     async def remove_member(self, group_id: str, user_id: str) -> bool:
         """Remove a membership; False if there was none."""
         result = await self.engine.run(
-            lambda db: db.members.delete_one({"group_id": group_id, "user_id": user_id}))
+            lambda db: db.members.delete_one({"group_id": group_id, "user_id": user_id})
+        )
         return result.deleted_count > 0
 
     async def set_role(self, group_id: str, user_id: str, role: Role) -> Member:
         """Change a member's role; ``NotFound(not_member)`` if not a member."""
-        doc = await self.engine.run(lambda db: db.members.find_one_and_update(
-            {"group_id": group_id, "user_id": user_id}, {"$set": {"role": role.value}},
-            return_document=ReturnDocument.AFTER))
+        doc = await self.engine.run(
+            lambda db: db.members.find_one_and_update(
+                {"group_id": group_id, "user_id": user_id},
+                {"$set": {"role": role.value}},
+                return_document=ReturnDocument.AFTER,
+            )
+        )
         if doc is None:
             raise NotFound("not a member of this group", code="not_member")
         return _member(doc)
@@ -161,7 +197,8 @@ class MongoGroupStore(GroupStore):
     async def transfer_owner(self, group_id: str, from_user: str, to_user: str) -> Group:
         """Make ``to_user`` owner and ``from_user`` admin; ``Conflict(not_owner)`` if stale."""
         doc = await self.engine.run(
-            lambda db: compound.transfer_owner(db, group_id, from_user, to_user))
+            lambda db: compound.transfer_owner(db, group_id, from_user, to_user)
+        )
         return _group(doc)
 
     # -- bans ------------------------------------------------------------
@@ -173,13 +210,15 @@ class MongoGroupStore(GroupStore):
     async def unban(self, group_id: str, user_id: str) -> bool:
         """Lift a ban; False if there was none."""
         result = await self.engine.run(
-            lambda db: db.bans.delete_one({"group_id": group_id, "user_id": user_id}))
+            lambda db: db.bans.delete_one({"group_id": group_id, "user_id": user_id})
+        )
         return result.deleted_count > 0
 
     async def is_banned(self, group_id: str, user_id: str) -> bool:
         """Whether the user is banned from the group."""
-        doc = await self.engine.run(lambda db: db.bans.find_one(
-            {"group_id": group_id, "user_id": user_id}, {"_id": 1}))
+        doc = await self.engine.run(
+            lambda db: db.bans.find_one({"group_id": group_id, "user_id": user_id}, {"_id": 1})
+        )
         return doc is not None
 
     # -- channels --------------------------------------------------------
@@ -211,7 +250,8 @@ class MongoGroupStore(GroupStore):
         """Change the fields that are not None; ``NotFound(channel_not_found)``."""
         changes = _changes(name=name, topic=topic)
         doc = await self.engine.run(
-            lambda db: _update(db, "channels", {"_id": channel_id}, changes))
+            lambda db: _update(db, "channels", {"_id": channel_id}, changes)
+        )
         if doc is None:
             raise NotFound("no such channel", code="channel_not_found")
         return _channel(doc)
@@ -233,11 +273,14 @@ class MongoGroupStore(GroupStore):
             compound.require_group(db, group_id)
             existing = {doc["_id"] for doc in db.channels.find({"group_id": group_id}, {"_id": 1})}
             if len(wanted) != len(set(wanted)) or set(wanted) != existing:
-                raise InvalidRequest("the ids must be exactly the group's channels, once each",
-                                     code="bad_channel_order")
+                raise InvalidRequest(
+                    "the ids must be exactly the group's channels, once each",
+                    code="bad_channel_order",
+                )
             for position, channel_id in enumerate(wanted):
-                db.channels.update_one({"_id": channel_id, "group_id": group_id},
-                                       {"$set": {"position": position}})
+                db.channels.update_one(
+                    {"_id": channel_id, "group_id": group_id}, {"$set": {"position": position}}
+                )
             return _channels_of(db, group_id)
 
         return await self.engine.run(fn)
@@ -246,9 +289,16 @@ class MongoGroupStore(GroupStore):
 
     async def create_invite(self, invite: Invite) -> None:
         """Insert an invite; ``Conflict(invite_exists)``, ``NotFound(group_not_found)``."""
-        doc = {"_id": invite.code, "group_id": invite.group_id, "created_by": invite.created_by,
-               "created_at": invite.created_at, "expires_at": invite.expires_at,
-               "max_uses": invite.max_uses, "uses": invite.uses, "revoked": invite.revoked}
+        doc = {
+            "_id": invite.code,
+            "group_id": invite.group_id,
+            "created_by": invite.created_by,
+            "created_at": invite.created_at,
+            "expires_at": invite.expires_at,
+            "max_uses": invite.max_uses,
+            "uses": invite.uses,
+            "revoked": invite.revoked,
+        }
 
         def fn(db: Db) -> None:
             compound.require_group(db, invite.group_id)
@@ -269,14 +319,22 @@ class MongoGroupStore(GroupStore):
 
     async def list_invites(self, group_id: str) -> list[Invite]:
         """A group's invites, newest first (same-millisecond ties by code, descending)."""
-        docs = await self.engine.run(lambda db: list(db.invites.find(
-            {"group_id": group_id}, sort=[("created_at", DESCENDING), ("_id", DESCENDING)])))
+        docs = await self.engine.run(
+            lambda db: list(
+                db.invites.find(
+                    {"group_id": group_id}, sort=[("created_at", DESCENDING), ("_id", DESCENDING)]
+                )
+            )
+        )
         return [invite_from_document(doc) for doc in docs]
 
     async def revoke_invite(self, code: str) -> Invite:
         """Mark an invite revoked; ``NotFound(invite_not_found)``."""
-        doc = await self.engine.run(lambda db: db.invites.find_one_and_update(
-            {"_id": code}, {"$set": {"revoked": True}}, return_document=ReturnDocument.AFTER))
+        doc = await self.engine.run(
+            lambda db: db.invites.find_one_and_update(
+                {"_id": code}, {"$set": {"revoked": True}}, return_document=ReturnDocument.AFTER
+            )
+        )
         if doc is None:
             raise NotFound("no such invite", code="invite_not_found")
         return invite_from_document(doc)

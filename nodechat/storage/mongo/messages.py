@@ -28,17 +28,28 @@ def _conversation(doc: Document) -> Conversation:
         participants = (doc["user_a"],)
     else:
         participants = ()
-    return Conversation(id=doc["_id"], kind=kind, group_id=doc.get("group_id"),
-                        participants=participants, last_seq=doc.get("last_seq", 0))
+    return Conversation(
+        id=doc["_id"],
+        kind=kind,
+        group_id=doc.get("group_id"),
+        participants=participants,
+        last_seq=doc.get("last_seq", 0),
+    )
 
 
 def _message(doc: Document) -> Message:
-    return Message(id=doc["_id"], conversation_id=doc["conversation_id"], seq=doc["seq"],
-                   author_id=doc["author_id"], body=doc["body"], nonce=doc["nonce"],
-                   created_at=doc["created_at"], reply_to=doc.get("reply_to"),
-                   edited_at=doc.get("edited_at"), deleted=bool(doc.get("deleted", False)))
-
-
+    return Message(
+        id=doc["_id"],
+        conversation_id=doc["conversation_id"],
+        seq=doc["seq"],
+        author_id=doc["author_id"],
+        body=doc["body"],
+        nonce=doc["nonce"],
+        created_at=doc["created_at"],
+        reply_to=doc.get("reply_to"),
+        edited_at=doc.get("edited_at"),
+        deleted=bool(doc.get("deleted", False)),
+    )
 
 
 def append_message(db: Db, doc: Document) -> AppendResult:
@@ -87,12 +98,12 @@ def append_message(db: Db, doc: Document) -> AppendResult:
                 return AppendResult(_message(existing), created=False)
             if db.messages.find_one({"_id": doc["_id"]}, {"_id": 1}) is not None:
                 raise Conflict("a message with this id exists", code="message_exists") from exc
-            top = db.messages.find_one({"conversation_id": conversation_id}, {"seq": 1},
-                                       sort=[("seq", DESCENDING)])
+            top = db.messages.find_one(
+                {"conversation_id": conversation_id}, {"seq": 1}, sort=[("seq", DESCENDING)]
+            )
             seq = (int(top["seq"]) if top is not None else 0) + 1
     else:
-        raise Unavailable("too many concurrent writers in this conversation",
-                          code="store_busy")
+        raise Unavailable("too many concurrent writers in this conversation", code="store_busy")
     bumped = db.conversations.update_one({"_id": conversation_id}, {"$max": {"last_seq": seq}})
     if bumped.matched_count == 0:
         db.messages.delete_one({"_id": doc["_id"]})
@@ -111,15 +122,21 @@ class MongoMessageStore(MessageStore):
     async def ensure_conversation(self, conversation: Conversation) -> Conversation:
         """Create the conversation if missing; return the stored one."""
         user_a, user_b = participant_fields(conversation)
-        fields = {"kind": conversation.kind.value, "group_id": conversation.group_id,
-                  "user_a": user_a, "user_b": user_b, "last_seq": 0}
+        fields = {
+            "kind": conversation.kind.value,
+            "group_id": conversation.group_id,
+            "user_a": user_a,
+            "user_b": user_b,
+            "last_seq": 0,
+        }
 
         def fn(db: Db) -> Document:
             if conversation.kind is ConversationKind.CHANNEL:
                 require_group(db, conversation.group_id or "")
             with contextlib.suppress(DuplicateKeyError):  # a concurrent upsert was first
-                db.conversations.update_one({"_id": conversation.id},
-                                            {"$setOnInsert": fields}, upsert=True)
+                db.conversations.update_one(
+                    {"_id": conversation.id}, {"$setOnInsert": fields}, upsert=True
+                )
             doc = db.conversations.find_one({"_id": conversation.id})
             if doc is None:  # deleted again in between
                 raise NotFound("no such conversation", code="conversation_not_found")
@@ -129,16 +146,18 @@ class MongoMessageStore(MessageStore):
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         """The conversation with its ``last_seq``, or None."""
-        doc = await self.engine.run(
-            lambda db: db.conversations.find_one({"_id": conversation_id}))
+        doc = await self.engine.run(lambda db: db.conversations.find_one({"_id": conversation_id}))
         return _conversation(doc) if doc is not None else None
 
     async def list_direct(self, user_id: str) -> list[Conversation]:
         """The direct conversations a user takes part in."""
-        query = {"kind": ConversationKind.DIRECT.value,
-                 "$or": [{"user_a": user_id}, {"user_b": user_id}]}
+        query = {
+            "kind": ConversationKind.DIRECT.value,
+            "$or": [{"user_a": user_id}, {"user_b": user_id}],
+        }
         docs = await self.engine.run(
-            lambda db: list(db.conversations.find(query, sort=[("_id", ASCENDING)])))
+            lambda db: list(db.conversations.find(query, sort=[("_id", ASCENDING)]))
+        )
         return [_conversation(doc) for doc in docs]
 
     async def last_seqs(self, conversation_ids: Sequence[str]) -> dict[str, int]:
@@ -146,8 +165,9 @@ class MongoMessageStore(MessageStore):
         if not conversation_ids:
             return {}
         ids = list(set(conversation_ids))
-        docs = await self.engine.run(lambda db: list(db.conversations.find(
-            {"_id": {"$in": ids}}, {"last_seq": 1})))
+        docs = await self.engine.run(
+            lambda db: list(db.conversations.find({"_id": {"$in": ids}}, {"last_seq": 1}))
+        )
         return {doc["_id"]: int(doc.get("last_seq", 0)) for doc in docs}
 
     # -- messages --------------------------------------------------------
@@ -164,9 +184,17 @@ class MongoMessageStore(MessageStore):
         now: int,
     ) -> AppendResult:
         """Store a message with the next seq (see :func:`append_message`)."""
-        doc = {"_id": message_id, "conversation_id": conversation_id, "author_id": author_id,
-               "body": body, "nonce": nonce, "reply_to": reply_to, "created_at": now,
-               "edited_at": None, "deleted": False}
+        doc = {
+            "_id": message_id,
+            "conversation_id": conversation_id,
+            "author_id": author_id,
+            "body": body,
+            "nonce": nonce,
+            "reply_to": reply_to,
+            "created_at": now,
+            "edited_at": None,
+            "deleted": False,
+        }
         return await self.engine.run(lambda db: append_message(db, doc))
 
     async def get_message(self, message_id: str) -> Message | None:
@@ -180,7 +208,9 @@ class MongoMessageStore(MessageStore):
         def fn(db: Db) -> Document:
             doc = db.messages.find_one_and_update(
                 {"_id": message_id, "deleted": False},
-                {"$set": {"body": body, "edited_at": now}}, return_document=ReturnDocument.AFTER)
+                {"$set": {"body": body, "edited_at": now}},
+                return_document=ReturnDocument.AFTER,
+            )
             if doc is not None:
                 return doc
             if db.messages.find_one({"_id": message_id}, {"_id": 1}) is not None:
@@ -193,8 +223,10 @@ class MongoMessageStore(MessageStore):
         """Mark deleted and drop the body; the seq stays. Deleting twice is a no-op."""
 
         def fn(db: Db) -> Document:
-            db.messages.update_one({"_id": message_id, "deleted": False},
-                                   {"$set": {"deleted": True, "body": "", "edited_at": now}})
+            db.messages.update_one(
+                {"_id": message_id, "deleted": False},
+                {"$set": {"deleted": True, "body": "", "edited_at": now}},
+            )
             doc = db.messages.find_one({"_id": message_id})
             if doc is None:
                 raise NotFound("no such message", code="message_not_found")
@@ -222,8 +254,9 @@ class MongoMessageStore(MessageStore):
         if seq:
             query["seq"] = seq
         order = ASCENDING if after is not None else DESCENDING
-        docs = await self.engine.run(lambda db: list(db.messages.find(
-            query, sort=[("seq", order)], limit=limit)))
+        docs = await self.engine.run(
+            lambda db: list(db.messages.find(query, sort=[("seq", order)], limit=limit))
+        )
         return [_message(doc) for doc in docs]
 
     async def count_messages(self) -> int:
@@ -250,8 +283,11 @@ class MongoMessageStore(MessageStore):
             for _ in range(2):  # a concurrent first upsert makes ours a duplicate: retry once
                 try:
                     doc = db.read_markers.find_one_and_update(
-                        key, {"$max": {"seq": seq}}, upsert=True,
-                        return_document=ReturnDocument.AFTER)
+                        key,
+                        {"$max": {"seq": seq}},
+                        upsert=True,
+                        return_document=ReturnDocument.AFTER,
+                    )
                 except DuplicateKeyError:
                     continue
                 if doc is not None:
@@ -265,9 +301,14 @@ class MongoMessageStore(MessageStore):
         markers = dict.fromkeys(conversation_ids, 0)
         if not markers:
             return markers
-        docs = await self.engine.run(lambda db: list(db.read_markers.find(
-            {"user_id": user_id, "conversation_id": {"$in": list(markers)}},
-            {"conversation_id": 1, "seq": 1})))
+        docs = await self.engine.run(
+            lambda db: list(
+                db.read_markers.find(
+                    {"user_id": user_id, "conversation_id": {"$in": list(markers)}},
+                    {"conversation_id": 1, "seq": 1},
+                )
+            )
+        )
         markers.update({doc["conversation_id"]: int(doc["seq"]) for doc in docs})
         return markers
 
@@ -298,19 +339,31 @@ class MongoMessageStore(MessageStore):
 
         def fn(db: Db) -> None:
             with contextlib.suppress(DuplicateKeyError):  # a concurrent block was first
-                db.blocks.update_one({"user_id": user_id, "blocked_id": blocked_id},
-                                     {"$setOnInsert": {"created_at": now}}, upsert=True)
+                db.blocks.update_one(
+                    {"user_id": user_id, "blocked_id": blocked_id},
+                    {"$setOnInsert": {"created_at": now}},
+                    upsert=True,
+                )
 
         await self.engine.run(fn)
 
     async def unblock(self, user_id: str, blocked_id: str) -> None:
         """Lift a block (idempotent)."""
         await self.engine.run(
-            lambda db: db.blocks.delete_one({"user_id": user_id, "blocked_id": blocked_id}))
+            lambda db: db.blocks.delete_one({"user_id": user_id, "blocked_id": blocked_id})
+        )
 
     async def is_blocked(self, user_a: str, user_b: str) -> bool:
         """Whether either user blocks the other."""
-        doc = await self.engine.run(lambda db: db.blocks.find_one(
-            {"$or": [{"user_id": user_a, "blocked_id": user_b},
-                     {"user_id": user_b, "blocked_id": user_a}]}, {"_id": 1}))
+        doc = await self.engine.run(
+            lambda db: db.blocks.find_one(
+                {
+                    "$or": [
+                        {"user_id": user_a, "blocked_id": user_b},
+                        {"user_id": user_b, "blocked_id": user_a},
+                    ]
+                },
+                {"_id": 1},
+            )
+        )
         return doc is not None

@@ -63,8 +63,9 @@ def _document(spec: TableSpec, row: dict[str, Any]) -> Document:
     return doc
 
 
-async def export_rows(engine: Engine, table: str, after: tuple[Any, ...] | None,
-                      limit: int) -> list[dict[str, Any]]:
+async def export_rows(
+    engine: Engine, table: str, after: tuple[Any, ...] | None, limit: int
+) -> list[dict[str, Any]]:
     """Rows of ``table`` in key order after ``after``."""
     spec = _spec(table)
     if limit <= 0:  # MongoDB reads limit 0 as "no limit"

@@ -39,8 +39,9 @@ class PostgresStore(Store):
         """Server and database, for humans (no credentials)."""
         return f"postgresql {self.db.where}"
 
-    async def export_rows(self, table: str, *, after: tuple[Any, ...] | None = None,
-                          limit: int = 1000) -> list[dict[str, Any]]:
+    async def export_rows(
+        self, table: str, *, after: tuple[Any, ...] | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
         return await portable.export_rows(self.db, table, after, limit)
 
     async def import_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> int:

@@ -77,13 +77,23 @@ class PostgresAccountStore(AccountStore):
             )
             if taken:
                 raise _USER_CONFLICTS[
-                    "users_username_key" if taken[0]["by_name"] else "users_email_key"]
+                    "users_username_key" if taken[0]["by_name"] else "users_email_key"
+                ]
             try:
                 await conn.execute(
                     "INSERT INTO users (id, username, email, display_name, about, password_hash,"
                     " created_at, disabled, is_admin) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (user.id, user.username, user.email, user.display_name, user.about,
-                     password_hash, user.created_at, user.disabled, user.is_admin),
+                    (
+                        user.id,
+                        user.username,
+                        user.email,
+                        user.display_name,
+                        user.about,
+                        password_hash,
+                        user.created_at,
+                        user.disabled,
+                        user.is_admin,
+                    ),
                 )
             except errors.UniqueViolation as exc:
                 conflict = _USER_CONFLICTS.get(exc.diag.constraint_name or "")
@@ -103,7 +113,8 @@ class PostgresAccountStore(AccountStore):
         if not user_ids:
             return []
         found = await self.db.read(
-            f"SELECT {_USER} FROM users WHERE id = ANY(%s)", (list(user_ids),))
+            f"SELECT {_USER} FROM users WHERE id = ANY(%s)", (list(user_ids),)
+        )
         return [_user(row) for row in found]
 
     async def find_user(self, login: str) -> tuple[User, str] | None:
@@ -155,8 +166,10 @@ class PostgresAccountStore(AccountStore):
 
         async def fn(conn: Conn) -> User:
             return await _updated_user(
-                conn, f"UPDATE users SET disabled = %s WHERE id = %s RETURNING {_USER}",
-                (disabled, user_id))
+                conn,
+                f"UPDATE users SET disabled = %s WHERE id = %s RETURNING {_USER}",
+                (disabled, user_id),
+            )
 
         return await self.db.write(fn)
 
@@ -165,8 +178,10 @@ class PostgresAccountStore(AccountStore):
 
         async def fn(conn: Conn) -> User:
             return await _updated_user(
-                conn, f"UPDATE users SET is_admin = %s WHERE id = %s RETURNING {_USER}",
-                (is_admin, user_id))
+                conn,
+                f"UPDATE users SET is_admin = %s WHERE id = %s RETURNING {_USER}",
+                (is_admin, user_id),
+            )
 
         return await self.db.write(fn)
 
@@ -194,8 +209,15 @@ class PostgresAccountStore(AccountStore):
             try:
                 await conn.execute(
                     f"INSERT INTO sessions ({_SESSION}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (session.id, session.user_id, session.created_at, session.expires_at,
-                     session.revoked_at, session.user_agent, session.address),
+                    (
+                        session.id,
+                        session.user_id,
+                        session.created_at,
+                        session.expires_at,
+                        session.revoked_at,
+                        session.user_agent,
+                        session.address,
+                    ),
                 )
             except errors.UniqueViolation as exc:
                 raise Conflict("a session with this id exists", code="session_exists") from exc
@@ -206,7 +228,8 @@ class PostgresAccountStore(AccountStore):
     async def get_session(self, session_id: str) -> AuthSession | None:
         """The session with this id, or None."""
         row = await self.db.read_one(
-            f"SELECT {_SESSION} FROM sessions WHERE id = %s", (session_id,))
+            f"SELECT {_SESSION} FROM sessions WHERE id = %s", (session_id,)
+        )
         return _session(row) if row is not None else None
 
     async def list_sessions(
@@ -243,8 +266,8 @@ class PostgresAccountStore(AccountStore):
             if not token:
                 return RefreshResult(RefreshOutcome.INVALID)
             found = await rows(
-                conn, f"SELECT {_SESSION} FROM sessions WHERE id = %s",
-                (token[0]["session_id"],))
+                conn, f"SELECT {_SESSION} FROM sessions WHERE id = %s", (token[0]["session_id"],)
+            )
             if not found:
                 return RefreshResult(RefreshOutcome.INVALID)
             session = _session(found[0])
@@ -252,13 +275,15 @@ class PostgresAccountStore(AccountStore):
                 # A spent token presented again: whoever holds the family is suspect.
                 if session.revoked_at is None:
                     await conn.execute(
-                        "UPDATE sessions SET revoked_at = %s WHERE id = %s", (now, session.id))
+                        "UPDATE sessions SET revoked_at = %s WHERE id = %s", (now, session.id)
+                    )
                     session = dataclasses.replace(session, revoked_at=now)
                 return RefreshResult(RefreshOutcome.REUSED, session)
             if now >= token[0]["expires_at"] or not session.active(now):
                 return RefreshResult(RefreshOutcome.INVALID)
             await conn.execute(
-                "UPDATE refresh_tokens SET used_at = %s WHERE hash = %s", (now, refresh_hash))
+                "UPDATE refresh_tokens SET used_at = %s WHERE hash = %s", (now, refresh_hash)
+            )
             await _insert_refresh(conn, new_hash, session.id, new_expires_at)
             return RefreshResult(RefreshOutcome.ROTATED, session)
 
@@ -268,11 +293,14 @@ class PostgresAccountStore(AccountStore):
         """Revoke one session; False if unknown or already revoked."""
 
         async def fn(conn: Conn) -> bool:
-            return await rowcount(
-                conn,
-                "UPDATE sessions SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
-                (now, session_id),
-            ) > 0
+            return (
+                await rowcount(
+                    conn,
+                    "UPDATE sessions SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
+                    (now, session_id),
+                )
+                > 0
+            )
 
         return await self.db.write(fn)
 

@@ -60,8 +60,9 @@ def where(conninfo: str) -> str:
 def unavailable(place: str, exc: BaseException) -> Unavailable:
     """The error for a server that cannot be reached or used, naming where it should be."""
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return Unavailable(f"the PostgreSQL store at {place} is unavailable: {reason}",
-                       code="store_unavailable")
+    return Unavailable(
+        f"the PostgreSQL store at {place} is unavailable: {reason}", code="store_unavailable"
+    )
 
 
 def connect_options(conninfo: str) -> dict[str, Any]:
@@ -103,9 +104,15 @@ class Database:
         self.where = where(conninfo)
         self._options = connect_options(conninfo)
         self._pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
-            conninfo, connection_class=AsyncConnection[DictRow], open=False,
+            conninfo,
+            connection_class=AsyncConnection[DictRow],
+            open=False,
             kwargs={"autocommit": True, "row_factory": dict_row, **self._options},
-            min_size=1, max_size=POOL_SIZE, timeout=pool_timeout, name="nodechat-read")
+            min_size=1,
+            max_size=POOL_SIZE,
+            timeout=pool_timeout,
+            name="nodechat-read",
+        )
         self._pool_lock = asyncio.Lock()
         self._pool_open = False
         self._queue: asyncio.Queue[_Job | None] | None = None
@@ -163,7 +170,8 @@ class Database:
     async def call(self, sql: str, params: Sequence[Any], *, lock_key: str = "") -> list[DictRow]:
         """Run one never-failing statement in the writer's next transaction; its rows."""
         found: list[DictRow] = await self._submit(
-            lambda future: _Job(future, sql=sql, params=params, lock_key=lock_key))
+            lambda future: _Job(future, sql=sql, params=params, lock_key=lock_key)
+        )
         return found
 
     async def _submit(self, make: Callable[[asyncio.Future[Any]], _Job]) -> Any:
@@ -232,10 +240,14 @@ class Database:
                 return outcomes
             except psycopg.Error as exc:
                 await self._rollback(conn)
-                if exc.sqlstate is not None and exc.sqlstate.startswith("40") \
-                        and attempt < ATTEMPTS:
-                    log.warning("store batch lost a lock conflict (%s); running it again",
-                                exc.sqlstate)
+                if (
+                    exc.sqlstate is not None
+                    and exc.sqlstate.startswith("40")
+                    and attempt < ATTEMPTS
+                ):
+                    log.warning(
+                        "store batch lost a lock conflict (%s); running it again", exc.sqlstate
+                    )
                     continue
                 log.error("store commit failed: %s", exc)
                 if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
@@ -318,12 +330,15 @@ class Database:
         if self._conn is None or self._conn.closed or self._conn.broken:
             await self._drop_connection()
             conn = await AsyncConnection.connect(
-                self.conninfo, autocommit=True, row_factory=dict_row, **self._options)
+                self.conninfo, autocommit=True, row_factory=dict_row, **self._options
+            )
             setting = await rows(conn, "SELECT current_setting('synchronous_commit') AS value")
             if setting and setting[0]["value"] == "off":
                 # An ack promises the message survives a crash: the commit must be flushed.
-                log.warning("synchronous_commit is off for this database; the store turns it "
-                            "on for its writes")
+                log.warning(
+                    "synchronous_commit is off for this database; the store turns it "
+                    "on for its writes"
+                )
                 await conn.execute("SET synchronous_commit = on")
             self._conn = conn
         return self._conn

@@ -28,25 +28,47 @@ _CHANNELS_OF = (
 
 
 def _group(row: DictRow) -> Group:
-    return Group(id=row["id"], name=row["name"], description=row["description"],
-                 owner_id=row["owner_id"], created_at=row["created_at"])
+    return Group(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        owner_id=row["owner_id"],
+        created_at=row["created_at"],
+    )
 
 
 def _channel(row: DictRow) -> Channel:
-    return Channel(id=row["id"], group_id=row["group_id"], name=row["name"],
-                   kind=ChannelKind(row["kind"]), position=row["position"], topic=row["topic"],
-                   created_at=row["created_at"])
+    return Channel(
+        id=row["id"],
+        group_id=row["group_id"],
+        name=row["name"],
+        kind=ChannelKind(row["kind"]),
+        position=row["position"],
+        topic=row["topic"],
+        created_at=row["created_at"],
+    )
 
 
 def _member(row: DictRow) -> Member:
-    return Member(group_id=row["group_id"], user_id=row["user_id"], role=Role(row["role"]),
-                  joined_at=row["joined_at"])
+    return Member(
+        group_id=row["group_id"],
+        user_id=row["user_id"],
+        role=Role(row["role"]),
+        joined_at=row["joined_at"],
+    )
 
 
 def _invite(row: DictRow) -> Invite:
-    return Invite(code=row["code"], group_id=row["group_id"], created_by=row["created_by"],
-                  created_at=row["created_at"], expires_at=row["expires_at"],
-                  max_uses=row["max_uses"], uses=row["uses"], revoked=row["revoked"])
+    return Invite(
+        code=row["code"],
+        group_id=row["group_id"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        max_uses=row["max_uses"],
+        uses=row["uses"],
+        revoked=row["revoked"],
+    )
 
 
 async def _require_group(conn: Conn, group_id: str) -> None:
@@ -59,8 +81,15 @@ async def _insert_channel(conn: Conn, channel: Channel) -> None:
     try:
         await conn.execute(
             f"INSERT INTO channels ({_CHANNEL}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (channel.id, channel.group_id, channel.name, channel.kind.value, channel.position,
-             channel.topic, channel.created_at),
+            (
+                channel.id,
+                channel.group_id,
+                channel.name,
+                channel.kind.value,
+                channel.position,
+                channel.topic,
+                channel.created_at,
+            ),
         )
         await conn.execute(
             "INSERT INTO conversations (id, kind, group_id) VALUES (%s, %s, %s)",
@@ -130,13 +159,15 @@ class PostgresGroupStore(GroupStore):
         """Change the fields that are not None; ``NotFound`` if no such group."""
 
         async def fn(conn: Conn) -> Group:
-            return _group(await _updated(
-                conn,
-                "UPDATE groups SET name = coalesce(%s, name),"
-                f" description = coalesce(%s, description) WHERE id = %s RETURNING {_GROUP}",
-                (name, description, group_id),
-                NotFound("no such group", code="group_not_found"),
-            ))
+            return _group(
+                await _updated(
+                    conn,
+                    "UPDATE groups SET name = coalesce(%s, name),"
+                    f" description = coalesce(%s, description) WHERE id = %s RETURNING {_GROUP}",
+                    (name, description, group_id),
+                    NotFound("no such group", code="group_not_found"),
+                )
+            )
 
         return await self.db.write(fn)
 
@@ -206,9 +237,14 @@ class PostgresGroupStore(GroupStore):
         """Remove a membership; False if there was none."""
 
         async def fn(conn: Conn) -> bool:
-            return await rowcount(
-                conn, "DELETE FROM members WHERE group_id = %s AND user_id = %s",
-                (group_id, user_id)) > 0
+            return (
+                await rowcount(
+                    conn,
+                    "DELETE FROM members WHERE group_id = %s AND user_id = %s",
+                    (group_id, user_id),
+                )
+                > 0
+            )
 
         return await self.db.write(fn)
 
@@ -216,13 +252,15 @@ class PostgresGroupStore(GroupStore):
         """Change a member's role; ``NotFound(not_member)`` if not a member."""
 
         async def fn(conn: Conn) -> Member:
-            return _member(await _updated(
-                conn,
-                f"UPDATE members SET role = %s WHERE group_id = %s AND user_id = %s"
-                f" RETURNING {_MEMBER}",
-                (role.value, group_id, user_id),
-                NotFound("not a member of this group", code="not_member"),
-            ))
+            return _member(
+                await _updated(
+                    conn,
+                    f"UPDATE members SET role = %s WHERE group_id = %s AND user_id = %s"
+                    f" RETURNING {_MEMBER}",
+                    (role.value, group_id, user_id),
+                    NotFound("not a member of this group", code="not_member"),
+                )
+            )
 
         return await self.db.write(fn)
 
@@ -231,7 +269,8 @@ class PostgresGroupStore(GroupStore):
 
         async def fn(conn: Conn) -> Group:
             found = await rows(
-                conn, "SELECT owner_id FROM groups WHERE id = %s FOR UPDATE", (group_id,))
+                conn, "SELECT owner_id FROM groups WHERE id = %s FOR UPDATE", (group_id,)
+            )
             if not found:
                 raise NotFound("no such group", code="group_not_found")
             if found[0]["owner_id"] != from_user:
@@ -240,12 +279,14 @@ class PostgresGroupStore(GroupStore):
             if await rowcount(conn, update, (Role.OWNER.value, group_id, to_user)) == 0:
                 raise NotFound("the new owner is not a member", code="not_member")
             await conn.execute(update, (Role.ADMIN.value, group_id, from_user))
-            return _group(await _updated(
-                conn,
-                f"UPDATE groups SET owner_id = %s WHERE id = %s RETURNING {_GROUP}",
-                (to_user, group_id),
-                NotFound("no such group", code="group_not_found"),
-            ))
+            return _group(
+                await _updated(
+                    conn,
+                    f"UPDATE groups SET owner_id = %s WHERE id = %s RETURNING {_GROUP}",
+                    (to_user, group_id),
+                    NotFound("no such group", code="group_not_found"),
+                )
+            )
 
         return await self.db.write(fn)
 
@@ -257,7 +298,8 @@ class PostgresGroupStore(GroupStore):
         async def fn(conn: Conn) -> None:
             await _require_group(conn, group_id)
             await conn.execute(
-                "DELETE FROM members WHERE group_id = %s AND user_id = %s", (group_id, user_id))
+                "DELETE FROM members WHERE group_id = %s AND user_id = %s", (group_id, user_id)
+            )
             await conn.execute(
                 "INSERT INTO bans (group_id, user_id, banned_by, created_at)"
                 " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
@@ -270,16 +312,22 @@ class PostgresGroupStore(GroupStore):
         """Lift a ban; False if there was none."""
 
         async def fn(conn: Conn) -> bool:
-            return await rowcount(
-                conn, "DELETE FROM bans WHERE group_id = %s AND user_id = %s",
-                (group_id, user_id)) > 0
+            return (
+                await rowcount(
+                    conn,
+                    "DELETE FROM bans WHERE group_id = %s AND user_id = %s",
+                    (group_id, user_id),
+                )
+                > 0
+            )
 
         return await self.db.write(fn)
 
     async def is_banned(self, group_id: str, user_id: str) -> bool:
         """Whether the user is banned from the group."""
         row = await self.db.read_one(
-            "SELECT 1 FROM bans WHERE group_id = %s AND user_id = %s", (group_id, user_id))
+            "SELECT 1 FROM bans WHERE group_id = %s AND user_id = %s", (group_id, user_id)
+        )
         return row is not None
 
     # -- channels --------------------------------------------------------
@@ -296,7 +344,8 @@ class PostgresGroupStore(GroupStore):
     async def get_channel(self, channel_id: str) -> Channel | None:
         """The channel, or None."""
         row = await self.db.read_one(
-            f"SELECT {_CHANNEL} FROM channels WHERE id = %s", (channel_id,))
+            f"SELECT {_CHANNEL} FROM channels WHERE id = %s", (channel_id,)
+        )
         return _channel(row) if row is not None else None
 
     async def list_channels(self, group_id: str) -> list[Channel]:
@@ -309,13 +358,15 @@ class PostgresGroupStore(GroupStore):
         """Change the fields that are not None; ``NotFound(channel_not_found)``."""
 
         async def fn(conn: Conn) -> Channel:
-            return _channel(await _updated(
-                conn,
-                "UPDATE channels SET name = coalesce(%s, name), topic = coalesce(%s, topic)"
-                f" WHERE id = %s RETURNING {_CHANNEL}",
-                (name, topic, channel_id),
-                NotFound("no such channel", code="channel_not_found"),
-            ))
+            return _channel(
+                await _updated(
+                    conn,
+                    "UPDATE channels SET name = coalesce(%s, name), topic = coalesce(%s, topic)"
+                    f" WHERE id = %s RETURNING {_CHANNEL}",
+                    (name, topic, channel_id),
+                    NotFound("no such channel", code="channel_not_found"),
+                )
+            )
 
         return await self.db.write(fn)
 
@@ -339,7 +390,8 @@ class PostgresGroupStore(GroupStore):
         async def fn(conn: Conn) -> list[Channel]:
             await _require_group(conn, group_id)
             found = await rows(
-                conn, "SELECT id FROM channels WHERE group_id = %s FOR UPDATE", (group_id,))
+                conn, "SELECT id FROM channels WHERE group_id = %s FOR UPDATE", (group_id,)
+            )
             existing = {row["id"] for row in found}
             if len(wanted) != len(set(wanted)) or set(wanted) != existing:
                 raise InvalidRequest(
@@ -365,8 +417,16 @@ class PostgresGroupStore(GroupStore):
             try:
                 await conn.execute(
                     f"INSERT INTO invites ({_INVITE}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    (invite.code, invite.group_id, invite.created_by, invite.created_at,
-                     invite.expires_at, invite.max_uses, invite.uses, invite.revoked),
+                    (
+                        invite.code,
+                        invite.group_id,
+                        invite.created_by,
+                        invite.created_at,
+                        invite.expires_at,
+                        invite.max_uses,
+                        invite.uses,
+                        invite.revoked,
+                    ),
                 )
             except errors.UniqueViolation as exc:
                 raise Conflict("this invite code exists", code="invite_exists") from exc
@@ -381,8 +441,7 @@ class PostgresGroupStore(GroupStore):
     async def list_invites(self, group_id: str) -> list[Invite]:
         """A group's invites, newest first."""
         found = await self.db.read(
-            f"SELECT {_INVITE} FROM invites WHERE group_id = %s"
-            " ORDER BY created_at DESC, ord DESC",
+            f"SELECT {_INVITE} FROM invites WHERE group_id = %s ORDER BY created_at DESC, ord DESC",
             (group_id,),
         )
         return [_invite(row) for row in found]
@@ -391,12 +450,14 @@ class PostgresGroupStore(GroupStore):
         """Mark an invite revoked; ``NotFound(invite_not_found)``."""
 
         async def fn(conn: Conn) -> Invite:
-            return _invite(await _updated(
-                conn,
-                f"UPDATE invites SET revoked = TRUE WHERE code = %s RETURNING {_INVITE}",
-                (code,),
-                NotFound("no such invite", code="invite_not_found"),
-            ))
+            return _invite(
+                await _updated(
+                    conn,
+                    f"UPDATE invites SET revoked = TRUE WHERE code = %s RETURNING {_INVITE}",
+                    (code,),
+                    NotFound("no such invite", code="invite_not_found"),
+                )
+            )
 
         return await self.db.write(fn)
 
@@ -406,12 +467,14 @@ class PostgresGroupStore(GroupStore):
         async def fn(conn: Conn) -> Member:
             # FOR UPDATE: concurrent joins on one invite take turns, so max_uses holds.
             found = await rows(
-                conn, f"SELECT {_INVITE} FROM invites WHERE code = %s FOR UPDATE", (code,))
+                conn, f"SELECT {_INVITE} FROM invites WHERE code = %s FOR UPDATE", (code,)
+            )
             if not found or not _invite(found[0]).usable(now):
                 raise NotFound("this invite is unknown, expired or used up", code="invite_invalid")
             group_id = found[0]["group_id"]
-            if await rows(conn, "SELECT 1 FROM bans WHERE group_id = %s AND user_id = %s",
-                          (group_id, user_id)):
+            if await rows(
+                conn, "SELECT 1 FROM bans WHERE group_id = %s AND user_id = %s", (group_id, user_id)
+            ):
                 raise Forbidden("you are banned from this group", code="banned")
             member = Member(group_id=group_id, user_id=user_id, role=Role.MEMBER, joined_at=now)
             await _insert_member(conn, member)

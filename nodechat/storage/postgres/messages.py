@@ -34,8 +34,13 @@ def _conversation(row: DictRow) -> Conversation:
         participants = (row["user_a"],)
     else:
         participants = ()
-    return Conversation(id=row["id"], kind=kind, group_id=row["group_id"],
-                        participants=participants, last_seq=row["last_seq"])
+    return Conversation(
+        id=row["id"],
+        kind=kind,
+        group_id=row["group_id"],
+        participants=participants,
+        last_seq=row["last_seq"],
+    )
 
 
 def _message(row: DictRow, prefix: str = "") -> Message:
@@ -51,8 +56,6 @@ def _message(row: DictRow, prefix: str = "") -> Message:
         edited_at=row[f"{prefix}edited_at"],
         deleted=row[f"{prefix}deleted"],
     )
-
-
 
 
 def _check_append(now: int, *texts: str | None) -> None:
@@ -92,14 +95,19 @@ class PostgresMessageStore(MessageStore):
                 await conn.execute(
                     "INSERT INTO conversations (id, kind, group_id, user_a, user_b)"
                     " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                    (conversation.id, conversation.kind.value, conversation.group_id,
-                     user_a, user_b),
+                    (
+                        conversation.id,
+                        conversation.kind.value,
+                        conversation.group_id,
+                        user_a,
+                        user_b,
+                    ),
                 )
             except errors.ForeignKeyViolation as exc:  # a channel conversation of no group
                 raise NotFound("no such group", code="group_not_found") from exc
             found = await rows(
-                conn, f"SELECT {_CONVERSATION} FROM conversations WHERE id = %s",
-                (conversation.id,))
+                conn, f"SELECT {_CONVERSATION} FROM conversations WHERE id = %s", (conversation.id,)
+            )
             return _conversation(found[0])
 
         return await self.db.write(fn)
@@ -107,7 +115,8 @@ class PostgresMessageStore(MessageStore):
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         """The conversation with its ``last_seq``, or None."""
         row = await self.db.read_one(
-            f"SELECT {_CONVERSATION} FROM conversations WHERE id = %s", (conversation_id,))
+            f"SELECT {_CONVERSATION} FROM conversations WHERE id = %s", (conversation_id,)
+        )
         return _conversation(row) if row is not None else None
 
     async def list_direct(self, user_id: str) -> list[Conversation]:
@@ -124,7 +133,8 @@ class PostgresMessageStore(MessageStore):
         if not conversation_ids:
             return {}
         found = await self.db.read(
-            "SELECT id, last_seq FROM conversations WHERE id = ANY(%s)", (list(conversation_ids),))
+            "SELECT id, last_seq FROM conversations WHERE id = ANY(%s)", (list(conversation_ids),)
+        )
         return {row["id"]: row["last_seq"] for row in found}
 
     # -- messages --------------------------------------------------------
@@ -143,8 +153,10 @@ class PostgresMessageStore(MessageStore):
         """Store a message with the next seq; a repeated ``(author_id, nonce)`` returns the first."""
         _check_append(now, conversation_id, message_id, author_id, body, nonce, reply_to)
         found = await self.db.call(
-            _APPEND, (conversation_id, message_id, author_id, body, nonce, reply_to, now),
-            lock_key=conversation_id)
+            _APPEND,
+            (conversation_id, message_id, author_id, body, nonce, reply_to, now),
+            lock_key=conversation_id,
+        )
         outcome = found[0]["outcome"] if found else None
         if outcome == "created":
             return AppendResult(_message(found[0], "o_"), created=True)
@@ -159,7 +171,8 @@ class PostgresMessageStore(MessageStore):
     async def get_message(self, message_id: str) -> Message | None:
         """The message, or None."""
         row = await self.db.read_one(
-            f"SELECT {_MESSAGE} FROM messages WHERE id = %s", (message_id,))
+            f"SELECT {_MESSAGE} FROM messages WHERE id = %s", (message_id,)
+        )
         return _message(row) if row is not None else None
 
     async def edit_message(self, message_id: str, body: str, now: int) -> Message:
@@ -185,8 +198,9 @@ class PostgresMessageStore(MessageStore):
                 " WHERE id = %s AND NOT deleted",
                 (now, message_id),
             )
-            found = await rows(conn, f"SELECT {_MESSAGE} FROM messages WHERE id = %s",
-                               (message_id,))
+            found = await rows(
+                conn, f"SELECT {_MESSAGE} FROM messages WHERE id = %s", (message_id,)
+            )
             if not found:
                 raise NotFound("no such message", code="message_not_found")
             return _message(found[0])
@@ -273,7 +287,7 @@ class PostgresMessageStore(MessageStore):
             "SELECT ids.id,"
             " (SELECT count(*) FROM messages m WHERE m.conversation_id = ids.id"
             "  AND m.seq > coalesce(r.seq, 0) AND m.author_id <> %s AND NOT m.deleted) AS n"
-            " FROM (SELECT DISTINCT unnest(%s::text[]) COLLATE \"C\" AS id) ids"
+            ' FROM (SELECT DISTINCT unnest(%s::text[]) COLLATE "C" AS id) ids'
             " LEFT JOIN read_markers r ON r.user_id = %s AND r.conversation_id = ids.id",
             (user_id, list(conversation_ids), user_id),
         )
@@ -298,7 +312,8 @@ class PostgresMessageStore(MessageStore):
 
         async def fn(conn: Conn) -> None:
             await conn.execute(
-                "DELETE FROM blocks WHERE user_id = %s AND blocked_id = %s", (user_id, blocked_id))
+                "DELETE FROM blocks WHERE user_id = %s AND blocked_id = %s", (user_id, blocked_id)
+            )
 
         await self.db.write(fn)
 

@@ -22,8 +22,9 @@ def _spec(table: str) -> TableSpec:
     return spec
 
 
-async def export_rows(db: Database, table: str, after: tuple[Any, ...] | None,
-                      limit: int) -> list[dict[str, Any]]:
+async def export_rows(
+    db: Database, table: str, after: tuple[Any, ...] | None, limit: int
+) -> list[dict[str, Any]]:
     """Rows of ``table`` in key order after ``after``."""
     spec = _spec(table)
     key = ", ".join(spec.key)
@@ -35,7 +36,8 @@ async def export_rows(db: Database, table: str, after: tuple[Any, ...] | None,
         params = list(after)
     found = await db.read(
         f"SELECT {', '.join(spec.columns)} FROM {table} {where} ORDER BY {key} LIMIT %s",
-        [*params, max(limit, 0)])
+        [*params, max(limit, 0)],
+    )
     return [dict(row) for row in found]
 
 
@@ -44,14 +46,18 @@ async def import_rows(db: Database, table: str, rows: Sequence[dict[str, Any]]) 
     spec = _spec(table)
     if not rows:
         return 0
-    sql = (f"INSERT INTO {table} ({', '.join(spec.columns)})"
-           f" VALUES ({', '.join(['%s'] * len(spec.columns))}) ON CONFLICT DO NOTHING")
+    sql = (
+        f"INSERT INTO {table} ({', '.join(spec.columns)})"
+        f" VALUES ({', '.join(['%s'] * len(spec.columns))}) ON CONFLICT DO NOTHING"
+    )
     try:
-        values = [[bool(row[c]) if c in spec.booleans else row[c] for c in spec.columns]
-                  for row in rows]
+        values = [
+            [bool(row[c]) if c in spec.booleans else row[c] for c in spec.columns] for row in rows
+        ]
     except KeyError as exc:
-        raise InvalidRequest(f"a {table} row lacks the column {exc.args[0]!r}",
-                             code="bad_row") from exc
+        raise InvalidRequest(
+            f"a {table} row lacks the column {exc.args[0]!r}", code="bad_row"
+        ) from exc
 
     async def write(conn: Conn) -> int:
         cur = conn.cursor()

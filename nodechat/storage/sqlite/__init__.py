@@ -34,8 +34,9 @@ class SqliteStore(Store):
         """The database file, for humans."""
         return f"sqlite {self.db.path}"
 
-    async def export_rows(self, table: str, *, after: tuple[Any, ...] | None = None,
-                          limit: int = 1000) -> list[dict[str, Any]]:
+    async def export_rows(
+        self, table: str, *, after: tuple[Any, ...] | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
         return portable.export_rows(self.db, table, after, limit)
 
     async def import_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> int:

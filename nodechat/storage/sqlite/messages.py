@@ -55,8 +55,6 @@ def _json_list(values: Sequence[str]) -> str:
     return json.dumps(list(values))
 
 
-
-
 def _message_or_missing(
     conn: sqlite3.Connection, rows: list[sqlite3.Row], message_id: str
 ) -> Message:
@@ -336,12 +334,18 @@ def _append(conn: sqlite3.Connection, m: NewMessage) -> AppendResult:
     try:
         conn.execute(
             f"INSERT INTO messages ({_MESSAGE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)",
-            (m.message_id, m.conversation_id, seq, m.author_id, m.body, m.nonce, m.reply_to,
-             m.now),
+            (m.message_id, m.conversation_id, seq, m.author_id, m.body, m.nonce, m.reply_to, m.now),
         )
     except sqlite3.IntegrityError as exc:
         raise Conflict("a message with this id exists", code="message_exists") from exc
-    message = Message(id=m.message_id, conversation_id=m.conversation_id, seq=seq,
-                      author_id=m.author_id, body=m.body, nonce=m.nonce, created_at=m.now,
-                      reply_to=m.reply_to)
+    message = Message(
+        id=m.message_id,
+        conversation_id=m.conversation_id,
+        seq=seq,
+        author_id=m.author_id,
+        body=m.body,
+        nonce=m.nonce,
+        created_at=m.now,
+        reply_to=m.reply_to,
+    )
     return AppendResult(message, created=True)

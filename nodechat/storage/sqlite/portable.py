@@ -11,8 +11,12 @@ from nodechat.storage.portable import TABLE_BY_NAME, TableSpec
 from nodechat.storage.sqlite.engine import Database
 
 # Columns SQLite keeps beside the portable ones, derived on import.
-_DERIVED: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {"users": {"username_key": lambda r: r["username"].lower(),
-                      "email_key": lambda r: r["email"].lower()}}
+_DERIVED: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
+    "users": {
+        "username_key": lambda r: r["username"].lower(),
+        "email_key": lambda r: r["email"].lower(),
+    }
+}
 
 
 def _spec(table: str) -> TableSpec:
@@ -22,8 +26,9 @@ def _spec(table: str) -> TableSpec:
     return spec
 
 
-def export_rows(db: Database, table: str, after: tuple[Any, ...] | None,
-                limit: int) -> list[dict[str, Any]]:
+def export_rows(
+    db: Database, table: str, after: tuple[Any, ...] | None, limit: int
+) -> list[dict[str, Any]]:
     """Rows of ``table`` in key order after ``after``."""
     spec = _spec(table)
     cols = ", ".join(spec.columns)
@@ -32,8 +37,7 @@ def export_rows(db: Database, table: str, after: tuple[Any, ...] | None,
     if after is not None:
         where = f"WHERE ({key}) > ({', '.join('?' * len(spec.key))})"
         params = list(after)
-    rows = db.read(f"SELECT {cols} FROM {table} {where} ORDER BY {key} LIMIT ?",
-                   [*params, limit])
+    rows = db.read(f"SELECT {cols} FROM {table} {where} ORDER BY {key} LIMIT ?", [*params, limit])
     out = []
     for row in rows:
         item = dict(zip(spec.columns, row, strict=True))
@@ -48,8 +52,10 @@ async def import_rows(db: Database, table: str, rows: Sequence[dict[str, Any]]) 
     spec = _spec(table)
     derived = _DERIVED.get(table, {})
     columns = [*spec.columns, *derived]
-    sql = (f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
-           f"VALUES ({', '.join('?' * len(columns))})")
+    sql = (
+        f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
     values = []
     for row in rows:
         record = [int(row[c]) if c in spec.booleans else row[c] for c in spec.columns]
