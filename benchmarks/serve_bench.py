@@ -35,7 +35,7 @@ measurement window, so the report shows who was saturated.
 
 With ``--deployment split`` the script starts the split deployment instead
 (the process-start logic of tests/e2e/cluster.py, copied into class Split):
-``nodechat keygen``, ``nodechat auth|group|message --listen 127.0.0.1:0``
+``nodechat keygen``, ``nodechat auth|group|message --listen 127.0.0.1:0 --bus URL``
 sharing one SQLite file, ``--sockets`` socket nodes and a gateway over the
 Redis at ``--redis`` (a random bus prefix; the service token in the
 environment). Client i connects to socket node i % N, so with 2 nodes the two
@@ -841,7 +841,7 @@ class Split:
         )
         roles = ["auth", "group", "message"]
         for role in roles:
-            self._spawn(role, [role, "--listen", f"{HOST}:0"])
+            self._spawn(role, [role, "--listen", f"{HOST}:0", "--bus", self.redis])
         self._await(roles, timeout)
         upstream = [
             "--auth",

@@ -6,13 +6,14 @@ Each comes in two flavours picked by the bus URL: in-process for ``memory://``
 
 from nodechat.bus.base import (
     Bus,
-    Event,
     EventHandler,
     ReconnectHandler,
     group_topic,
+    publish_many_quietly,
     publish_quietly,
     user_topic,
 )
+from nodechat.bus.events import Event
 from nodechat.bus.memory import MemoryBroker, MemoryBus
 from nodechat.bus.presence import LocalPresence, PresenceRegistry, RedisPresence
 from nodechat.bus.redis import DEFAULT_PREFIX, RedisBus
@@ -74,6 +75,7 @@ __all__ = [
     "LocalVoiceRoster",
     "MemoryBroker",
     "MemoryBus",
+    "publish_many_quietly",
     "publish_quietly",
     "NodeRegistry",
     "PresenceRegistry",

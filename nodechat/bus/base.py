@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any
 
-import orjson
+from nodechat.bus.events import Event
 
 
 def group_topic(group_id: str) -> str:
@@ -23,28 +22,6 @@ def group_topic(group_id: str) -> str:
 def user_topic(user_id: str) -> str:
     """Topic of everything addressed to one user (DMs, notes, own sessions)."""
     return f"user:{user_id}"
-
-
-class Event:
-    """One server event; its client frame is encoded at most once per node."""
-
-    __slots__ = ("kind", "data", "origin", "_frame")
-
-    def __init__(self, kind: str, data: dict[str, Any], *, origin: str | None = None) -> None:
-        self.kind = kind
-        self.data = data
-        self.origin = origin  # session id that caused it, when relevant
-        self._frame: bytes | None = None
-
-    @property
-    def frame(self) -> bytes:
-        """The client-protocol JSON text of this event, encoded once."""
-        if self._frame is None:
-            self._frame = orjson.dumps({"type": "event", "event": self.kind, "data": self.data})
-        return self._frame
-
-    def __repr__(self) -> str:
-        return f"Event({self.kind!r}, {self.data!r})"
 
 
 EventHandler = Callable[[str, Event], None]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nodechat.bus.base import Bus, Event, EventHandler
+from nodechat.bus.base import Bus, EventHandler
+from nodechat.bus.events import Event
 
 
 class MemoryBroker:

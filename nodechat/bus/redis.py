@@ -33,8 +33,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from nodechat.bus.base import Bus, Event, EventHandler, ReconnectHandler
-from nodechat.bus.codec import decode_events, encode_bundle, encode_event
+from nodechat.bus.base import Bus, EventHandler, ReconnectHandler
+from nodechat.bus.events import Event, decode_events, encode_bundle, encode_event
 from nodechat.errors import InternalError, InvalidRequest, Unavailable
 
 log = logging.getLogger(__name__)

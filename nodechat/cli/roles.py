@@ -38,6 +38,7 @@ def _run_data_role(
     listen: str | None,
     store: str | None,
     data_dir: Path | None,
+    bus: str | None,
     http: str | None,
     config: Path | None,
     log_level: str,
@@ -46,7 +47,7 @@ def _run_data_role(
     with cli_errors():
         settings = settings_from(
             config,
-            serve={"store": store, "data_dir": data_dir},
+            serve={"store": store, "data_dir": data_dir, "bus": bus},
             node={"listen": listen, "http": http},
         )
         node = DataRole(role, settings)
@@ -66,36 +67,39 @@ def auth(
     listen: ListenOption = None,
     store: StoreOption = None,
     data_dir: DataDirOption = None,
+    bus: BusOption = None,
     http: OpsOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the auth role: accounts, passwords, tokens, sessions (gRPC, default port 7810)."""
-    _run_data_role("auth", listen, store, data_dir, http, config, log_level)
+    _run_data_role("auth", listen, store, data_dir, bus, http, config, log_level)
 
 
 def group(
     listen: ListenOption = None,
     store: StoreOption = None,
     data_dir: DataDirOption = None,
+    bus: BusOption = None,
     http: OpsOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the group role: groups, channels, members, invites (gRPC, default port 7811)."""
-    _run_data_role("group", listen, store, data_dir, http, config, log_level)
+    _run_data_role("group", listen, store, data_dir, bus, http, config, log_level)
 
 
 def message(
     listen: ListenOption = None,
     store: StoreOption = None,
     data_dir: DataDirOption = None,
+    bus: BusOption = None,
     http: OpsOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the message role: message persistence, history, read markers (gRPC, port 7812)."""
-    _run_data_role("message", listen, store, data_dir, http, config, log_level)
+    _run_data_role("message", listen, store, data_dir, bus, http, config, log_level)
 
 
 def keygen(data_dir: DataDirOption = None) -> None:

@@ -6,12 +6,12 @@ gRPC exception leaves it: failures are :class:`~nodechat.errors.ChatError`.
 Server side (``nodechat auth|group|message``)::
 
     server = await start_rpc_server("group", settings.rpc, settings.node.listen,
-                                    groups=LocalGroupService(store, CollectingBus()))
+                                    groups=LocalGroupService(store, bus))
     await server.stop(grace=5.0)
 
 Client side (``nodechat socket|gateway``)::
 
-    services = await connect_services(settings.rpc, bus)   # a Services
+    services = await connect_services(settings.rpc)   # a Services
     ...
     await services.close()
 """

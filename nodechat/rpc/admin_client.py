@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 
-from nodechat.bus.base import Bus
 from nodechat.config import RpcSettings
 from nodechat.errors import InternalError, Unauthenticated
 from nodechat.proto.v1 import admin_pb2
@@ -21,12 +20,12 @@ SERVICE = "nodechat.v1.AdminService"
 
 class RemoteAdminService(AdminService):
     """:class:`AdminService` over gRPC; ``online`` adds this node's view of who is
-    connected to ``stats`` (the auth role has no bus, so it cannot know)."""
+    connected to ``stats`` (presence is kept by the socket nodes, so the caller answers)."""
 
     def __init__(
-        self, target: str, settings: RpcSettings, bus: Bus, *, online: OnlineCounter | None = None
+        self, target: str, settings: RpcSettings, *, online: OnlineCounter | None = None
     ) -> None:
-        self.rpc = RpcChannel(target, SERVICE, settings, bus)
+        self.rpc = RpcChannel(target, SERVICE, settings)
         self._online = online
 
     async def close(self) -> None:

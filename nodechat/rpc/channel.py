@@ -1,10 +1,10 @@
-"""One client connection to a role: metadata, deadlines, retries, errors and events.
+"""One client connection to a role: metadata, deadlines, retries and errors.
 
 Every call carries the service token and (when acting for a user) the
 caller's identity, has a deadline of ``rpc.timeout`` seconds, and is retried
 with exponential backoff and full jitter on ``UNAVAILABLE`` when it is
-idempotent. The events in a call's trailer (sent on success and on failure) are
-published, in order, on the calling process's bus. Every failure is a ChatError.
+idempotent. Every failure is a ChatError. A call only returns its reply: the
+role that made a change publishes its events on the bus itself.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.message import Message as ProtoMessage
 
-from nodechat.bus.base import Bus, publish_many_quietly
-from nodechat.bus.codec import decode_batch
 from nodechat.config import RpcSettings
 from nodechat.errors import ChatError, InvalidRequest, Unavailable
 from nodechat.models import Identity
@@ -38,10 +36,6 @@ MAX_MESSAGE = 16 * 1024 * 1024
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE),
     ("grpc.max_send_message_length", MAX_MESSAGE),
-    # Events come back in the trailer: a SendMany of 256 messages carries ~100 KB of
-    # them, far over gRPC's default 8/16 KB metadata limits.
-    ("grpc.max_metadata_size", MAX_MESSAGE),
-    ("grpc.absolute_max_metadata_size", MAX_MESSAGE),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
 ]
@@ -61,13 +55,6 @@ def build(message_type: type[R], **fields: Any) -> R:
         ) from exc
 
 
-def _trailers_of(err: Any) -> Any:
-    try:
-        return err.trailing_metadata()
-    except Exception:  # an error raised before the call started carries none
-        return None
-
-
 def backoff(attempt: int) -> float:
     """Seconds to wait before retry ``attempt`` (0-based): full jitter over a capped doubling."""
     return random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
@@ -84,7 +71,7 @@ def open_channel(target: str, settings: RpcSettings) -> Any:
 class RpcChannel:
     """Calls to one gRPC service (``nodechat.v1.<Name>``) of one role."""
 
-    def __init__(self, target: str, service: str, settings: RpcSettings, bus: Bus) -> None:
+    def __init__(self, target: str, service: str, settings: RpcSettings) -> None:
         if not target:
             raise InvalidRequest(f"no address configured for {service}", code="bad_config")
         if not settings.service_token:
@@ -96,7 +83,6 @@ class RpcChannel:
         self.target = target
         self.service = service
         self._settings = settings
-        self._bus = bus
         self._channel = open_channel(target, settings)
         self._token = (metadata.AUTHORIZATION, f"Bearer {settings.service_token}")
         self._methods: dict[str, Any] = {}
@@ -124,7 +110,7 @@ class RpcChannel:
         *,
         idempotent: bool = False,
     ) -> R:
-        """Call RPC ``name``; publish its events; return the reply or raise a ChatError."""
+        """Call RPC ``name``; return the reply or raise a ChatError."""
         md: list[tuple[str, str]] = [self._token]
         if identity is not None:
             md += [(metadata.USER, identity.user_id), (metadata.SESSION, identity.session_id)]
@@ -155,11 +141,8 @@ class RpcChannel:
             self.calls += 1
             try:
                 call = method(request, metadata=md, timeout=self._settings.timeout)
-                reply = await call
-                trailers = await call.trailing_metadata()
-                break
+                return await call
             except grpc.aio.AioRpcError as err:
-                await self._publish(_trailers_of(err))  # what the failed call did still happened
                 if err.code() is grpc.StatusCode.UNAVAILABLE and attempt + 1 < attempts:
                     await asyncio.sleep(backoff(attempt))
                     continue
@@ -168,19 +151,7 @@ class RpcChannel:
                 raise Unavailable(
                     f"{self.service}: the channel is closed", code=SERVICE_UNAVAILABLE
                 ) from err
-        await self._publish(trailers)
-        return reply
-
-    async def _publish(self, trailers: Any) -> None:
-        raw = metadata.first(trailers, metadata.EVENTS)
-        if raw is None:
-            return
-        try:
-            events = decode_batch(raw)
-        except ChatError:
-            log.warning("%s sent a malformed event trailer; events dropped", self.service)
-            return
-        await publish_many_quietly(self._bus, events)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def close(self) -> None:
         """Close the channel (calls in flight are cancelled)."""

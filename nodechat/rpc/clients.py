@@ -2,8 +2,8 @@
 
 A process that does not own a role (``nodechat socket``, ``nodechat gateway``)
 gets these instead of the local services; callers cannot tell the difference:
-same results, same ChatError subclasses and codes, and the events of each call
-published on the caller's bus. Reads, ``authenticate`` and sends are retried
+same results and the same ChatError subclasses and codes; the events of each
+call are published on the bus by the role that made the change. Reads, ``authenticate`` and sends are retried
 on ``UNAVAILABLE`` (sends are deduplicated on (author, nonce)); other writes
 are not.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nodechat.bus.base import Bus
 from nodechat.config import RpcSettings
 from nodechat.rpc.admin_client import RemoteAdminService
 from nodechat.rpc.auth_client import RemoteAuthService
@@ -52,7 +51,6 @@ class RemoteServices(Services):
 
 async def connect_services(
     settings: RpcSettings,
-    bus: Bus,
     observer: Observer | None = None,
     *,
     online: OnlineCounter | None = None,
@@ -62,18 +60,18 @@ async def connect_services(
     ``observer(method, seconds, error_code)`` is told about every call (metrics);
     ``online`` answers the connections-per-node part of the admin stats.
     """
-    auth = RemoteAuthService(settings.auth, settings, bus)
+    auth = RemoteAuthService(settings.auth, settings)
     try:
-        groups = RemoteGroupService(settings.group, settings, bus)
+        groups = RemoteGroupService(settings.group, settings)
         try:
-            messages = RemoteMessageService(settings.message, settings, bus)
+            messages = RemoteMessageService(settings.message, settings)
         except BaseException:
             await groups.close()
             raise
     except BaseException:
         await auth.close()
         raise
-    admin = RemoteAdminService(settings.auth, settings, bus, online=online)
+    admin = RemoteAdminService(settings.auth, settings, online=online)
     for client in (auth, groups, messages, admin):
         client.rpc.observer = observer
     return RemoteServices(auth, groups, messages, admin)

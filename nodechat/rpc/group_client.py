@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from google.protobuf.empty_pb2 import Empty
 
-from nodechat.bus.base import Bus
 from nodechat.config import RpcSettings
 from nodechat.models import Channel, Identity, Invite, Member
 from nodechat.proto.v1 import common_pb2, groups_pb2
@@ -20,8 +19,8 @@ SERVICE = "nodechat.v1.GroupService"
 class RemoteGroupService(GroupService):
     """:class:`GroupService` over gRPC."""
 
-    def __init__(self, target: str, settings: RpcSettings, bus: Bus) -> None:
-        self.rpc = RpcChannel(target, SERVICE, settings, bus)
+    def __init__(self, target: str, settings: RpcSettings) -> None:
+        self.rpc = RpcChannel(target, SERVICE, settings)
 
     async def close(self) -> None:
         """Close the channel."""

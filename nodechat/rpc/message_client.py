@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from google.protobuf.empty_pb2 import Empty
 
-from nodechat.bus.base import Bus
 from nodechat.config import RpcSettings
 from nodechat.errors import ChatError
 from nodechat.models import ConversationState, Identity, Message
@@ -28,10 +27,8 @@ SERVICE = "nodechat.v1.MessageService"
 class RemoteMessageService(MessageService):
     """:class:`MessageService` over gRPC; concurrent sends share one SendMany call."""
 
-    def __init__(
-        self, target: str, settings: RpcSettings, bus: Bus, *, max_batch: int = 256
-    ) -> None:
-        self.rpc = RpcChannel(target, SERVICE, settings, bus)
+    def __init__(self, target: str, settings: RpcSettings, *, max_batch: int = 256) -> None:
+        self.rpc = RpcChannel(target, SERVICE, settings)
         self._batcher = SendBatcher(self._send_many, max_batch=max_batch)
 
     @property

@@ -8,7 +8,6 @@ from typing import Any
 AUTHORIZATION = "authorization"  # "Bearer <service token>" on every call
 USER = "x-nodechat-user"  # the caller's user id, for methods that act for a user
 SESSION = "x-nodechat-session"  # the caller's session id
-EVENTS = "x-nodechat-events-bin"  # trailer: bus events the call published (codec.encode_batch)
 ERROR = "x-nodechat-error-bin"  # trailer: orjson of ChatError.to_dict()
 
 Metadata = tuple[tuple[str, str | bytes], ...]

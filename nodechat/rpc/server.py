@@ -1,7 +1,7 @@
 """The gRPC server of a data role: servicers, service-token check, health, reflection, TLS.
 
     server = await start_rpc_server("message", settings.rpc, "0.0.0.0:7812",
-                                    messages=LocalMessageService(store, CollectingBus()))
+                                    messages=LocalMessageService(store, bus))
     ...
     await server.stop(5.0)
 

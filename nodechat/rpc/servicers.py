@@ -12,7 +12,6 @@ import logging
 import orjson
 from google.protobuf.empty_pb2 import Empty
 
-from nodechat.bus.collect import collecting
 from nodechat.errors import ChatError, InternalError, InvalidRequest, Unauthenticated
 from nodechat.models import Identity
 from nodechat.proto.v1 import admin_pb2, auth_pb2, common_pb2, groups_pb2, messages_pb2
@@ -290,14 +289,11 @@ class MessageServicer:
                 )
             )
             positions.append(i)
-        # One collecting block: events are published as the items commit, in seq order.
-        with collecting() as events:
-            try:
-                results = await self._messages.send_many(sends)
-            except Exception:
-                log.exception("unexpected error in SendMany")
-                results = [InternalError("internal error")] * len(sends)
-        call.events.extend(events)
+        try:
+            results = await self._messages.send_many(sends)
+        except Exception:
+            log.exception("unexpected error in SendMany")
+            results = [InternalError("internal error")] * len(sends)
         for i, result in zip(positions, results, strict=True):
             if isinstance(result, ChatError):
                 outcomes[i] = messages_pb2.SendOutcome(error=cv.error_to_pb(result))

@@ -1,12 +1,11 @@
-"""What every servicer method shares: caller identity, event collection, error mapping.
+"""What every servicer method shares: caller identity and error mapping.
 
 A servicer is a plain class with one ``async def snake_case(request, call)``
 per RPC of its service descriptor. :func:`method_handlers` wraps each in a
-gRPC handler that runs it inside :func:`~nodechat.bus.collect.collecting`,
-returns the collected events in the trailer ``x-nodechat-events-bin`` (on success
-and on failure) and maps
-a :class:`~nodechat.errors.ChatError` to a status plus the trailer
-``x-nodechat-error-bin``. A method the servicer lacks is a startup error.
+gRPC handler that maps a :class:`~nodechat.errors.ChatError` to a status plus
+the trailer ``x-nodechat-error-bin``. A method the servicer lacks is a startup
+error. Events are not a concern of this layer: the role's local service
+publishes them on the role's own bus, as it does in ``serve``.
 """
 
 from __future__ import annotations
@@ -22,9 +21,6 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message as ProtoMessage
 
-from nodechat.bus.base import Event
-from nodechat.bus.codec import encode_batch
-from nodechat.bus.collect import collecting
 from nodechat.errors import ChatError, InternalError, Unauthenticated
 from nodechat.models import Identity
 from nodechat.rpc import metadata
@@ -36,15 +32,12 @@ MISSING_IDENTITY = "missing_identity"
 
 
 class CallContext:
-    """One call as a servicer method sees it: who calls, and where its events go."""
+    """One call as a servicer method sees it: who calls."""
 
-    __slots__ = ("_metadata", "events")
+    __slots__ = ("_metadata",)
 
-    def __init__(
-        self, invocation_metadata: Sequence[Any] | None, events: list[tuple[str, Event]]
-    ) -> None:
+    def __init__(self, invocation_metadata: Sequence[Any] | None) -> None:
         self._metadata = invocation_metadata
-        self.events = events  # what the call publishes; returned to the caller in order
 
     @property
     def me(self) -> Identity:
@@ -67,10 +60,6 @@ def python_name(rpc_name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", rpc_name).lower()
 
 
-def _events_trailer(events: list[tuple[str, Event]]) -> metadata.Metadata:
-    return ((metadata.EVENTS, encode_batch(events)),) if events else ()
-
-
 Observer = Callable[[str, float, str], None]  # (method, seconds, error code or "")
 
 
@@ -83,27 +72,20 @@ def _behaviour(
     async def handle(request: Any, context: Any) -> Any:
         started = time.perf_counter()
         error: ChatError | None = None
-        with collecting() as events:
-            call = CallContext(context.invocation_metadata(), events)
-            try:
-                reply = await fn(request, call)
-            except ChatError as exc:
-                error = exc
-            except Exception:
-                log.exception("unexpected error in %s", full_name)
-                error = InternalError("internal error")
+        call = CallContext(context.invocation_metadata())
+        try:
+            reply = await fn(request, call)
+        except ChatError as exc:
+            error = exc
+        except Exception:
+            log.exception("unexpected error in %s", full_name)
+            error = InternalError("internal error")
         if observer is not None:
             observer(label, time.perf_counter() - started, error.code if error else "")
         if error is not None:
-            # A call can change state and still fail (a reused refresh token revokes
-            # the session, then raises): its events travel with the error too.
             await context.abort(
-                status_of(error),
-                error.message,
-                trailing_metadata=error_trailer(error) + _events_trailer(events),
+                status_of(error), error.message, trailing_metadata=error_trailer(error)
             )
-        if events:
-            context.set_trailing_metadata(_events_trailer(events))
         return reply
 
     return handle

@@ -7,11 +7,12 @@ and the socket and gateway nodes that reach them through remote clients.
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 
 from aiohttp import web
 
-from nodechat.bus.collect import CollectingBus
+from nodechat.bus import Bus, open_bus
 from nodechat.config import Settings
 from nodechat.errors import InvalidRequest
 from nodechat.rpc import RemoteServices, RpcServer, connect_services, start_rpc_server
@@ -66,6 +67,7 @@ class DataRole:
         self.role = role
         self.settings = settings
         self.store: Store | None = None
+        self.bus: Bus | None = None
         self.rpc: RpcServer | None = None
         self.ops: web.AppRunner | None = None
         self.metrics = Metrics()
@@ -88,10 +90,15 @@ class DataRole:
                 code="bad_config",
                 key="rpc.service_token",
             )
+        _require_shared_bus(cfg, self.role)
         if self.role == "auth":
             require_keys(cfg.serve.data_dir)
         self.store = store = open_store(cfg.serve.store_url)
-        bus = CollectingBus()
+        # The role publishes the events of its changes itself, as the services do in
+        # `serve`: the socket nodes subscribed to their topics deliver them.
+        self.bus = bus = open_bus(
+            cfg.serve.bus, prefix=cfg.node.bus_prefix, name=f"{self.role}-{secrets.token_hex(4)}"
+        )
         try:
             if self.role == "auth":
                 keys = load_or_create_keys(cfg.serve.data_dir)
@@ -130,11 +137,15 @@ class DataRole:
             if cfg.node.http:
                 ops_host, ops_port = split_address(cfg.node.http, self.role)
                 self.ops = await start_ops_server(
-                    ops_host, ops_port, ready=lambda: [], metrics=self.metrics
+                    ops_host, ops_port, ready=self.not_ready, metrics=self.metrics
                 )
         except BaseException:
             await self.stop()
             raise
+
+    def not_ready(self) -> list[str]:
+        """Reasons this role cannot serve now (empty: ready)."""
+        return [] if self.bus is None or self.bus.healthy else ["event bus disconnected"]
 
     def ops_url(self) -> str | None:
         """Where /healthz, /readyz and /metrics answer, if enabled."""
@@ -151,12 +162,25 @@ class DataRole:
         if self.rpc is not None:
             await self.rpc.stop()
             self.rpc = None
+        if self.bus is not None:
+            await self.bus.close()
+            self.bus = None
         if self.store is not None:
             await self.store.close()
             self.store = None
 
 
-def _require_upstream(settings: Settings) -> None:
+def _require_shared_bus(settings: Settings, role: str) -> None:
+    if settings.serve.bus.startswith("memory"):
+        raise InvalidRequest(
+            f"the {role} role needs the shared bus: --bus redis://HOST:PORT "
+            "(the same URL on every role)",
+            code="bad_config",
+            key="serve.bus",
+        )
+
+
+def _require_upstream(settings: Settings, role: str) -> None:
     rpc = settings.rpc
     missing = [name for name in ("auth", "group", "message") if not getattr(rpc, name)]
     if missing:
@@ -170,12 +194,7 @@ def _require_upstream(settings: Settings) -> None:
             code="bad_config",
             key="rpc.service_token",
         )
-    if settings.serve.bus.startswith("memory"):
-        raise InvalidRequest(
-            "socket and gateway nodes need a shared bus: --bus redis://HOST:PORT",
-            code="bad_config",
-            key="serve.bus",
-        )
+    _require_shared_bus(settings, role)
 
 
 class SplitNode:
@@ -202,13 +221,12 @@ class SplitNode:
     async def start(self) -> None:
         """Connect to the bus and the data roles, then listen."""
         cfg = self.settings
-        _require_upstream(cfg)
+        _require_upstream(cfg, self.role)
         host, port = split_address(cfg.node.listen, self.role)
         try:
             self.fabric = fabric = Fabric.open(cfg, self.role)
             self.services = services = await connect_services(
                 cfg.rpc,
-                fabric.bus,
                 self.metrics.observe_call,
                 online=fabric.presence.connections_by_node,
             )

@@ -20,7 +20,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Sequence
 
-from nodechat.bus.base import Bus, Event, user_topic
+from nodechat.bus import Bus, Event, user_topic
 from nodechat.config import AuthSettings
 from nodechat.errors import (
     ChatError,
@@ -357,7 +357,7 @@ class LocalAuthService(AuthService):
         user = await self._accounts.update_profile(
             identity.user_id, display_name=display_name, about=about
         )
-        event = Event("user.updated", user.public(), origin=identity.session_id)
+        event = Event("user.updated", user.public())
         await self._publish(user.id, event)
         try:  # the people around the user see the new name too
             for topic in await audience_topics(self._store, user.id):

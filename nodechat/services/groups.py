@@ -40,7 +40,6 @@ async def found_group(
     name: str,
     description: str,
     now: int,
-    origin: str | None = None,
 ) -> GroupView:
     """Create a group owned by ``owner_id`` with its #welcome channel; announce it to the
     owner's sessions (``group.created``). Inputs are checked before anything is written."""
@@ -55,9 +54,7 @@ async def found_group(
     welcome = Channel(new_id("ch"), group.id, DEFAULT_CHANNEL, ChannelKind.TEXT, 0, "", now)
     await groups.create_group(group, owner, [welcome])
     view = GroupView(group, [welcome], Role.OWNER.value, 1)
-    await publish_quietly(
-        bus, user_topic(owner_id), Event("group.created", view.to_dict(), origin=origin)
-    )
+    await publish_quietly(bus, user_topic(owner_id), Event("group.created", view.to_dict()))
     return view
 
 
@@ -69,7 +66,6 @@ async def add_channel(
     kind: str,
     topic: str,
     now: int,
-    origin: str | None = None,
 ) -> Channel:
     """Add a channel at the end of a group's list; announce it (``channel.created``).
     Inputs and the channel limit are checked before anything is written."""
@@ -87,9 +83,7 @@ async def add_channel(
     position = max((c.position for c in existing), default=-1) + 1
     channel = Channel(new_id("ch"), group_id, clean_name, channel_kind, position, clean_topic, now)
     await groups.create_channel(channel)
-    await publish_quietly(
-        bus, group_topic(group_id), Event("channel.created", channel.to_dict(), origin=origin)
-    )
+    await publish_quietly(bus, group_topic(group_id), Event("channel.created", channel.to_dict()))
     return channel
 
 
@@ -160,10 +154,8 @@ class LocalGroupService(GroupService):
         members = await self._groups.list_members(group.id)
         return GroupView(group, channels, role.value, len(members))
 
-    async def _publish(
-        self, group_id: str, kind: str, data: dict[str, object], origin: Identity | None = None
-    ) -> None:
-        event = Event(kind, data, origin=origin.session_id if origin else None)
+    async def _publish(self, group_id: str, kind: str, data: dict[str, object]) -> None:
+        event = Event(kind, data)
         await publish_quietly(self._bus, group_topic(group_id), event)
 
     async def _target(self, actor: Member, group_id: str, user_id: str) -> Member:
@@ -186,7 +178,6 @@ class LocalGroupService(GroupService):
             name,
             description,
             self._clock(),
-            identity.session_id,
         )
 
     async def list_groups(self, identity: Identity) -> list[GroupView]:
@@ -222,13 +213,13 @@ class LocalGroupService(GroupService):
                 description, "description", min_len=0, max_len=1000, single_line=False
             ),
         )
-        await self._publish(group_id, "group.updated", group.to_dict(), identity)
+        await self._publish(group_id, "group.updated", group.to_dict())
         return await self._view(group, member.role)
 
     async def delete_group(self, identity: Identity, group_id: str) -> None:
         await self._owner(identity, group_id)
         await self._groups.delete_group(group_id)
-        await self._publish(group_id, "group.deleted", {"group_id": group_id}, identity)
+        await self._publish(group_id, "group.deleted", {"group_id": group_id})
 
     # -- channels ----------------------------------------------------------
 
@@ -237,7 +228,7 @@ class LocalGroupService(GroupService):
     ) -> Channel:
         await self._manager(identity, group_id)
         return await add_channel(
-            self._groups, self._bus, group_id, name, kind, topic, self._clock(), identity.session_id
+            self._groups, self._bus, group_id, name, kind, topic, self._clock()
         )
 
     async def update_channel(
@@ -256,7 +247,7 @@ class LocalGroupService(GroupService):
             name=None if name is None else validate.text(name, "name", max_len=100),
             topic=None if topic is None else validate.text(topic, "topic", min_len=0, max_len=500),
         )
-        await self._publish(channel.group_id, "channel.updated", updated.to_dict(), identity)
+        await self._publish(channel.group_id, "channel.updated", updated.to_dict())
         return updated
 
     async def delete_channel(self, identity: Identity, channel_id: str) -> None:
@@ -265,10 +256,7 @@ class LocalGroupService(GroupService):
             raise Forbidden("only the owner or an admin may do this")
         await self._groups.delete_channel(channel_id)
         await self._publish(
-            channel.group_id,
-            "channel.deleted",
-            {"id": channel_id, "group_id": channel.group_id},
-            identity,
+            channel.group_id, "channel.deleted", {"id": channel_id, "group_id": channel.group_id}
         )
 
     async def reorder_channels(
@@ -279,7 +267,7 @@ class LocalGroupService(GroupService):
         channels = await self._groups.reorder_channels(group_id, list(channel_ids))
         for channel in channels:
             if before.get(channel.id) != channel.position:
-                await self._publish(group_id, "channel.updated", channel.to_dict(), identity)
+                await self._publish(group_id, "channel.updated", channel.to_dict())
         return channels
 
     # -- members -----------------------------------------------------------
@@ -307,9 +295,9 @@ class LocalGroupService(GroupService):
         await publish_quietly(
             self._bus,
             user_topic(identity.user_id),
-            Event("member.joined", data, origin=identity.session_id),
+            Event("member.joined", data),
         )
-        await self._publish(group.id, "member.joined", data, identity)
+        await self._publish(group.id, "member.joined", data)
         return view
 
     async def leave(self, identity: Identity, group_id: str) -> None:
@@ -318,7 +306,7 @@ class LocalGroupService(GroupService):
             raise Conflict("transfer ownership before leaving", code="owner_cannot_leave")
         await self._groups.remove_member(group_id, identity.user_id)
         await self._publish(
-            group_id, "member.left", {"group_id": group_id, "user_id": identity.user_id}, identity
+            group_id, "member.left", {"group_id": group_id, "user_id": identity.user_id}
         )
 
     async def kick(self, identity: Identity, group_id: str, user_id: str) -> None:
@@ -329,7 +317,6 @@ class LocalGroupService(GroupService):
             group_id,
             "member.kicked",
             {"group_id": group_id, "user_id": user_id, "by": identity.user_id},
-            identity,
         )
 
     async def ban(self, identity: Identity, group_id: str, user_id: str) -> None:
@@ -343,7 +330,6 @@ class LocalGroupService(GroupService):
             group_id,
             "member.banned",
             {"group_id": group_id, "user_id": user_id, "by": identity.user_id},
-            identity,
         )
 
     async def unban(self, identity: Identity, group_id: str, user_id: str) -> None:
@@ -359,7 +345,7 @@ class LocalGroupService(GroupService):
             )
         await self._target(actor, group_id, user_id)
         member = await self._groups.set_role(group_id, user_id, Role(role))
-        await self._publish(group_id, "member.updated", member.to_dict(), identity)
+        await self._publish(group_id, "member.updated", member.to_dict())
         return member
 
     async def transfer_ownership(
@@ -371,11 +357,11 @@ class LocalGroupService(GroupService):
         if await self._groups.get_member(group_id, user_id) is None:
             raise NotFound("that user is not a member", code="member_not_found")
         group = await self._groups.transfer_owner(group_id, identity.user_id, user_id)
-        await self._publish(group_id, "group.updated", group.to_dict(), identity)
+        await self._publish(group_id, "group.updated", group.to_dict())
         for uid in (identity.user_id, user_id):
             member = await self._groups.get_member(group_id, uid)
             if member is not None:
-                await self._publish(group_id, "member.updated", member.to_dict(), identity)
+                await self._publish(group_id, "member.updated", member.to_dict())
         return await self._view(group, Role.ADMIN)
 
     # -- invites -----------------------------------------------------------

@@ -11,7 +11,14 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from nodechat.bus import Bus, Event, group_topic, publish_quietly, user_topic
+from nodechat.bus import (
+    Bus,
+    Event,
+    group_topic,
+    publish_many_quietly,
+    publish_quietly,
+    user_topic,
+)
 from nodechat.errors import ChatError, Forbidden, InternalError, InvalidRequest, NotFound
 from nodechat.models import (
     Conversation,
@@ -169,6 +176,7 @@ class LocalMessageService(MessageService):
             for i, _ in todo
         ]
         appended = await self._messages.append_many(new)
+        events: list[tuple[str, Event]] = []  # published together: one bundle per topic
         for (i, topics), result in zip(todo, appended, strict=True):
             item = items[i]
             if isinstance(result, NotFound) and item.conversation_id == self_conversation_id(
@@ -184,7 +192,11 @@ class LocalMessageService(MessageService):
             elif isinstance(result, ChatError):
                 outcomes[i] = result
             else:
-                outcomes[i] = await self._announce(item, topics, result)
+                if result.created:
+                    event = Event("message.created", result.message.to_dict())
+                    events += ((topic, event) for topic in topics)
+                outcomes[i] = SendResult(result.message, result.created)
+        await publish_many_quietly(self._bus, events)
         return outcomes
 
     async def _check_many(self, items: Sequence[SendItem]) -> list[tuple[str, ...] | ChatError]:
@@ -270,9 +282,7 @@ class LocalMessageService(MessageService):
     ) -> SendResult:
         """Publish a newly stored message (a repeated nonce publishes nothing); the ack."""
         if result.created:
-            event = Event(
-                "message.created", result.message.to_dict(), origin=item.identity.session_id
-            )
+            event = Event("message.created", result.message.to_dict())
             for topic in topics:
                 await publish_quietly(self._bus, topic, event)
         return SendResult(result.message, result.created)
@@ -303,9 +313,7 @@ class LocalMessageService(MessageService):
         if message.deleted:
             raise NotFound("no such message", code="message_not_found")
         edited = await self._messages.edit_message(message_id, body, self._clock())
-        await self._publish(
-            access, Event("message.edited", edited.to_dict(), origin=identity.session_id)
-        )
+        await self._publish(access, Event("message.edited", edited.to_dict()))
         return edited
 
     async def delete(self, identity: Identity, message_id: str) -> Message:
@@ -321,7 +329,6 @@ class LocalMessageService(MessageService):
             Event(
                 "message.deleted",
                 {"id": deleted.id, "conversation": deleted.conversation_id, "seq": deleted.seq},
-                origin=identity.session_id,
             ),
         )
         return deleted
@@ -374,7 +381,6 @@ class LocalMessageService(MessageService):
             Event(
                 "read.updated",
                 {"conversation": conversation_id, "seq": stored},
-                origin=identity.session_id,
             ),
         )
         return stored
@@ -431,7 +437,6 @@ class LocalMessageService(MessageService):
             Event(
                 "typing",
                 {"conversation": conversation_id, "user_id": identity.user_id},
-                origin=identity.session_id,
             ),
         )
 

@@ -9,15 +9,10 @@ fail in CI, ``CI=true``).
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from redis import Redis as SyncRedis
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from nodechat.storage import Store
 from nodechat.storage.mongo import open_mongo
@@ -110,46 +105,3 @@ async def store_factory(
     yield make
     for extra in opened:
         await extra.close()
-
-
-# -- Redis (bus, presence, node registry) ----------------------------------------
-
-REDIS_URL = os.environ.get("NODECHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The test Redis; skipped locally when it is down, a failure in CI (``CI=true``)."""
-    client = SyncRedis.from_url(REDIS_URL, socket_connect_timeout=1.0, socket_timeout=1.0)
-    try:
-        client.ping()
-    except (RedisError, OSError) as exc:
-        message = f"no Redis at {REDIS_URL} ({exc})"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
-    finally:
-        client.close()
-    return REDIS_URL
-
-
-@pytest.fixture
-def redis_prefix(redis_url: str) -> Iterator[str]:
-    """A fresh key and channel prefix; its keys are deleted after the test."""
-    prefix = f"nodechat-test:{uuid.uuid4().hex[:12]}:"
-    yield prefix
-    client = SyncRedis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
-@pytest.fixture
-async def redis_admin(redis_url: str) -> AsyncIterator[Redis]:
-    """A separate client for what a test does behind the backends' backs."""
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()

@@ -5,10 +5,10 @@
 
 ``local``: LocalAuth/Group/MessageService over SQLite and a memory bus; the
 caller's bus is another client of the same broker. ``grpc``: the same local
-services (publishing into a CollectingBus) behind ``start_rpc_server`` on
-127.0.0.1 port 0, reached through the Remote* clients, which publish the
-returned events on the caller's own MemoryBus. Tests see only the interfaces
-and the caller's bus, so every assertion holds for both.
+services behind ``start_rpc_server`` on 127.0.0.1 port 0, reached through the
+Remote* clients; the services publish on the shared broker, as a data role
+publishes on Redis. Tests see only the interfaces and the caller's bus, so
+every assertion holds for both.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from pathlib import Path
 
 from nodechat.bus import Event, MemoryBroker, MemoryBus
 from nodechat.bus.base import Bus
-from nodechat.bus.collect import CollectingBus
 from nodechat.config import AuthSettings, RpcSettings
 from nodechat.models import Identity, TokenPair
 from nodechat.rpc import RemoteMessageService, connect_services, start_rpc_server
@@ -112,7 +111,8 @@ async def open_services(mode: str, tmp_path: Path) -> AsyncIterator[ServiceEnv]:
         finally:
             await store.close()
         return
-    local, store = local_services(tmp_path, CollectingBus())
+    broker = MemoryBroker()
+    local, store = local_services(tmp_path, MemoryBus(broker))
     server = await start_rpc_server(
         "all",
         RpcSettings(service_token=TOKEN),
@@ -122,9 +122,9 @@ async def open_services(mode: str, tmp_path: Path) -> AsyncIterator[ServiceEnv]:
         messages=local.messages,
     )
     address = f"127.0.0.1:{server.port}"
-    bus = MemoryBus()
+    bus = MemoryBus(broker)
     remote = await connect_services(
-        RpcSettings(service_token=TOKEN, auth=address, group=address, message=address), bus
+        RpcSettings(service_token=TOKEN, auth=address, group=address, message=address)
     )
     env = ServiceEnv("grpc", remote, bus)
     bus.set_handler(lambda topic, event: env.events.append((topic, event)))

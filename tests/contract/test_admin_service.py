@@ -2,9 +2,9 @@
 server reached through RemoteAdminService, answer and publish alike.
 
 ``local``: LocalAdminService over SQLite publishing on a memory bus the test watches.
-``grpc``: the same service publishing into a CollectingBus, served by
-``start_rpc_server("auth", admin=...)`` on port 0; RemoteAdminService publishes the
-returned events on the caller's memory bus, which the test watches.
+``grpc``: the same service, publishing on the shared broker, served by
+``start_rpc_server("auth", admin=...)`` on port 0 and reached through
+RemoteAdminService; the test watches another client of the broker.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from nodechat.bus import Event, MemoryBroker, MemoryBus, group_topic, user_topic
-from nodechat.bus.collect import CollectingBus
 from nodechat.config import AuthSettings, RpcSettings
 from nodechat.errors import Conflict, Forbidden, InvalidCredentials, InvalidRequest, NotFound
 from nodechat.models import Identity
@@ -67,7 +66,7 @@ async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[A
     settings = AuthSettings()
     broker = MemoryBroker()
     caller_bus = MemoryBus(broker)
-    local_bus = MemoryBus(broker) if request.param == "local" else CollectingBus()
+    local_bus = MemoryBus(broker)
     auth = LocalAuthService(
         store,
         local_bus,
@@ -86,7 +85,7 @@ async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[A
                 "auth", RpcSettings(service_token=TOKEN), "127.0.0.1:0", auth=auth, admin=local
             )
             remote = RemoteAdminService(
-                f"127.0.0.1:{server.port}", RpcSettings(service_token=TOKEN), caller_bus
+                f"127.0.0.1:{server.port}", RpcSettings(service_token=TOKEN)
             )
             admin = remote
         made = AdminEnv(admin, auth, store, caller_bus)

@@ -155,10 +155,7 @@ async def test_publish_many_of_new_messages_keeps_each_topics_order(make_bus: Bu
     inbox = Inbox(b)
     await b.subscribe("user:1")
     await b.subscribe("user:2")
-    batch = [
-        (f"user:{1 + i % 2}", Event("message.created", {"seq": i}, origin=f"s{i}"))
-        for i in range(100)
-    ]
+    batch = [(f"user:{1 + i % 2}", Event("message.created", {"seq": i})) for i in range(100)]
     await a.publish_many(batch)
     await inbox.until(100)
     for topic in ("user:1", "user:2"):
@@ -173,10 +170,10 @@ async def test_event_fields_survive(make_bus: BusFactory) -> None:
     inbox = Inbox(b)
     await b.subscribe("user:1")
     data = {"text": "héllo ✓", "n": 1, "nested": {"list": [1, None, True]}}
-    await a.publish("user:1", Event("message.created", data, origin="s_1"))
+    await a.publish("user:1", Event("message.created", data))
     await inbox.until(1)
     event = inbox.events[0]
-    assert (event.kind, event.data, event.origin) == ("message.created", data, "s_1")
+    assert (event.kind, event.data) == ("message.created", data)
 
 
 async def test_event_frame_is_encoded_once() -> None:

@@ -245,8 +245,8 @@ async def test_send_edit_delete_history(services: ServiceEnv) -> None:
     first = await env.messages.send(alice, channel, "hello", "n-1")
     assert first.created and first.message.seq == 1 and first.message.reply_to is None
     created = env.seen("message.created", group_topic(gid))
-    assert [(e.data["id"], e.data["seq"], e.origin) for e in created] == [
-        (first.message.id, 1, alice.session_id)
+    assert [(e.data["id"], e.data["seq"], e.data["author_id"]) for e in created] == [
+        (first.message.id, 1, alice.user_id)
     ]
     again = await env.messages.send(alice, channel, "hello", "n-1")
     assert not again.created and again.message == first.message

@@ -120,7 +120,9 @@ def start_split(
     procs: dict[str, Proc] = {}
     try:
         for role in ("auth", "group", *replicas):
-            procs[role] = spawn(role, [role.rstrip("0123456789"), "--listen", "127.0.0.1:0"], env)
+            procs[role] = spawn(
+                role, [role.rstrip("0123456789"), "--listen", "127.0.0.1:0", "--bus", redis], env
+            )
 
         def upstream(message: str) -> list[str]:
             return [

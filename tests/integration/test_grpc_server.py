@@ -25,7 +25,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from nodechat.bus import MemoryBus
-from nodechat.bus.collect import CollectingBus
 from nodechat.config import RpcSettings
 from nodechat.errors import (
     ChatError,
@@ -71,7 +70,7 @@ class Running:
 
 @pytest.fixture
 async def running(tmp_path: Path) -> AsyncIterator[Running]:
-    local, store = local_services(tmp_path, CollectingBus())
+    local, store = local_services(tmp_path, MemoryBus())
     server = await start_rpc_server(
         "all",
         RpcSettings(service_token=TOKEN),
@@ -191,15 +190,13 @@ async def test_reflection_lists_the_services(running: Running) -> None:
 
 
 async def test_a_single_role_serves_only_its_service(tmp_path: Path) -> None:
-    local, store = local_services(tmp_path, CollectingBus())
+    local, store = local_services(tmp_path, MemoryBus())
     server = await start_rpc_server(
         "message", RpcSettings(service_token=TOKEN), "127.0.0.1:0", messages=local.messages
     )
     try:
         assert server.service_names == ("nodechat.v1.MessageService",)
-        client = RemoteGroupService(
-            f"127.0.0.1:{server.port}", RpcSettings(service_token=TOKEN), MemoryBus()
-        )
+        client = RemoteGroupService(f"127.0.0.1:{server.port}", RpcSettings(service_token=TOKEN))
         with pytest.raises(InternalError) as info:
             await client.member_group_ids("u_x")
         assert info.value.code == "rpc_failed" and info.value.details["status"] == "UNIMPLEMENTED"
@@ -236,15 +233,13 @@ class FailingGroups(LocalGroupService):
 
 @pytest.mark.parametrize("error", ERRORS, ids=lambda e: e.code)
 async def test_errors_cross_the_wire_unchanged(tmp_path: Path, error: ChatError) -> None:
-    local, store = local_services(tmp_path, CollectingBus())
-    groups = FailingGroups(store, CollectingBus())
+    local, store = local_services(tmp_path, MemoryBus())
+    groups = FailingGroups(store, MemoryBus())
     groups.error = error
     server = await start_rpc_server(
         "group", RpcSettings(service_token=TOKEN), "127.0.0.1:0", groups=groups
     )
-    client = RemoteGroupService(
-        f"127.0.0.1:{server.port}", RpcSettings(service_token=TOKEN), MemoryBus()
-    )
+    client = RemoteGroupService(f"127.0.0.1:{server.port}", RpcSettings(service_token=TOKEN))
     try:
         with pytest.raises(ChatError) as info:
             await client.get_group(Identity("u_1", "s_1"), "g_1")
@@ -270,7 +265,7 @@ def _free_port() -> int:
 async def test_idempotent_calls_are_retried_when_unavailable() -> None:
     settings = RpcSettings(service_token=TOKEN, timeout=2.0, retries=3)
     target = f"127.0.0.1:{_free_port()}"  # nothing listens here
-    auth = RemoteAuthService(target, settings, MemoryBus())
+    auth = RemoteAuthService(target, settings)
     try:
         with pytest.raises(Unavailable) as info:
             await auth.authenticate("token")
@@ -348,7 +343,7 @@ def pki(tmp_path: Path) -> Path:
 
 
 async def test_mutual_tls(tmp_path: Path, pki: Path) -> None:
-    local, store = local_services(tmp_path, CollectingBus())
+    local, store = local_services(tmp_path, MemoryBus())
     server_settings = RpcSettings(
         service_token=TOKEN,
         tls_ca=str(pki / "ca.crt"),
@@ -367,9 +362,9 @@ async def test_mutual_tls(tmp_path: Path, pki: Path) -> None:
     )
     without_cert = RpcSettings(service_token=TOKEN, tls_ca=str(pki / "ca.crt"), retries=1)
     plaintext = RpcSettings(service_token=TOKEN, retries=1)
-    good = RemoteMessageService(target, with_cert, MemoryBus())
-    anonymous = RemoteMessageService(target, without_cert, MemoryBus())
-    insecure = RemoteMessageService(target, plaintext, MemoryBus())
+    good = RemoteMessageService(target, with_cert)
+    anonymous = RemoteMessageService(target, without_cert)
+    insecure = RemoteMessageService(target, plaintext)
     try:
         assert server.tls
         assert await good.direct_peer_ids("u_nobody") == []
@@ -386,7 +381,7 @@ async def test_mutual_tls(tmp_path: Path, pki: Path) -> None:
 
 
 async def test_tls_settings_must_be_complete(tmp_path: Path, pki: Path) -> None:
-    local, store = local_services(tmp_path, CollectingBus())
+    local, store = local_services(tmp_path, MemoryBus())
     try:
         half = RpcSettings(service_token=TOKEN, tls_cert=str(pki / "server.crt"))
         with pytest.raises(InvalidRequest) as info:
@@ -398,5 +393,5 @@ async def test_tls_settings_must_be_complete(tmp_path: Path, pki: Path) -> None:
         service_token=TOKEN, tls_cert=str(pki / "nope.crt"), tls_key=str(pki / "nope.key")
     )
     with pytest.raises(InvalidRequest) as info:
-        RemoteAuthService("127.0.0.1:1", missing, MemoryBus())
+        RemoteAuthService("127.0.0.1:1", missing)
     assert info.value.code == "bad_config" and "nope" in info.value.message

@@ -7,7 +7,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from nodechat.bus import MemoryBus
 from nodechat.config import load_settings
 from nodechat.errors import NotFound
 from nodechat.models import Identity
@@ -16,11 +15,15 @@ from nodechat.server.metrics import Metrics
 from nodechat.server.roles import DataRole
 
 
-async def test_message_role_metrics(tmp_path: Path) -> None:
+async def test_message_role_metrics(tmp_path: Path, redis_url: str) -> None:
     settings = load_settings(
         env={},
         overrides={
-            "serve": {"data_dir": tmp_path, "store": f"sqlite:///{tmp_path / 'db'}"},
+            "serve": {
+                "data_dir": tmp_path,
+                "store": f"sqlite:///{tmp_path / 'db'}",
+                "bus": redis_url,
+            },
             "node": {"listen": "127.0.0.1:0", "http": "127.0.0.1:0"},
             "rpc": {"service_token": "t0ken"},
         },
@@ -28,7 +31,7 @@ async def test_message_role_metrics(tmp_path: Path) -> None:
     role = DataRole("message", settings)
     await role.start()
     client_metrics = Metrics()
-    client = RemoteMessageService(role.address, settings.rpc, MemoryBus())
+    client = RemoteMessageService(role.address, settings.rpc)
     client.rpc.observer = client_metrics.observe_call
     try:
         with pytest.raises(NotFound):
