@@ -1,18 +1,50 @@
-"""Per-connection session state (sans-I/O): what a connection may do, and which
-message events it has already seen.
+"""The session protocol of one client connection, sans I/O.
 
-The transport feeds it ops and events; it answers whether an op is allowed
-now and what to do with each event: deliver it, drop a duplicate, or fetch a
-gap from the store first. It never touches a socket.
+A :class:`Session` owns every rule of what a connection receives and when:
+the phase (what it may ask), the last seq delivered per conversation, live
+events held while the snapshot or a replay goes out, seq gaps and their
+grace, resume and replay ordering, presence repeats, and revocation. It is
+fed requests' ops, the session start, bus events, timer expiries and store
+replays; it never touches a socket, a clock or the store. What it decides
+comes out in two queues the transport drains (the way python-websockets'
+``protocol.py`` hands ``data_to_send()`` to its connection):
+
+- :attr:`Session.outgoing`: complete WebSocket frames to write, in order;
+- :attr:`Session.actions`: :class:`Backfill` (read these seqs from the
+  store, then call :meth:`Session.backfilled`), :class:`ArmTimer` /
+  :class:`CancelTimer` (call :meth:`Session.timer_expired` after the delay)
+  and :class:`Close`.
+
+Exactly once, in order: a live message at or below the conversation's last
+delivered seq is a duplicate and dropped; one above ``last + 1`` is a gap.
+During a gap live events are held: events of one conversation can arrive out
+of order when published by different nodes, so the held events get
+:data:`GAP_GRACE` seconds to close the gap themselves before the store is
+read. Replays from the store and held events are merged by seq, so every
+message goes out once, whichever path brought it first.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
+from nodechat.bus.events import Event
 from nodechat.errors import Conflict, Unauthenticated
-from nodechat.models import Identity
+from nodechat.models import Identity, Message
 from nodechat.protocol.frames import PUBLIC_OPS
+from nodechat.protocol.framing import text_frame
+
+GAP_GRACE = 0.05  # seconds a seq gap may wait for its events before the store is read
+TO_LATEST = -1  # ``Backfill.through`` after a bus outage: whatever the store has
+
+CLOSE_REVOKED = 4001
+CLOSE_AUTH_TIMEOUT = 4002
+CLOSE_RATE_LIMIT = 4008
+CLOSE_SLOW_CONSUMER = 4009
 
 
 class Phase(Enum):
@@ -24,17 +56,67 @@ class Phase(Enum):
 
 
 class Verdict(Enum):
-    """What to do with one message event."""
+    """What to do with one live message event."""
 
     DELIVER = "deliver"
     DUPLICATE = "duplicate"
     GAP = "gap"
 
 
-class SessionState:
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    """Read ``conversation``'s messages after seq ``after`` from the store (up to
+    ``through``, or :data:`TO_LATEST`), then call :meth:`Session.backfilled`."""
+
+    conversation: str
+    after: int
+    through: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArmTimer:
+    """Call :meth:`Session.timer_expired` after ``delay`` seconds (one timer per session)."""
+
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    """The armed timer is no longer needed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the connection with this code (once what is outgoing has been written)."""
+
+    code: int
+    reason: str
+
+
+Action = Backfill | ArmTimer | CancelTimer | Close
+
+
+def message_frame(message: Message) -> bytes:
+    """The ``message.created`` event frame of a stored message (replays, backfills)."""
+    return text_frame(Event("message.created", message.to_dict()).frame)
+
+
+class Session:
     """The protocol state of one client connection."""
 
-    __slots__ = ("phase", "identity", "seen", "fresh")
+    __slots__ = (
+        "phase",
+        "identity",
+        "seen",
+        "fresh",
+        "outgoing",
+        "actions",
+        "_held",
+        "_gap",
+        "_backfills",
+        "_filling",
+        "_presence",
+    )
 
     def __init__(self) -> None:
         self.phase = Phase.UNAUTHENTICATED
@@ -42,6 +124,15 @@ class SessionState:
         self.seen: dict[str, int] = {}  # conversation id -> last seq delivered
         # conversations first seen live (not in the snapshot), whose start is not known yet
         self.fresh: set[str] = set()
+        self.outgoing: list[bytes] = []  # frames to write, in order (the transport drains it)
+        self.actions: list[Action] = []  # what the transport is to do (it drains it)
+        self._held: list[Event] | None = None  # live events held, in arrival order
+        self._gap: tuple[str, int] | None = None  # (conversation, last missing seq) in grace
+        self._backfills: deque[Backfill] = deque()  # store reads still to do, one at a time
+        self._filling = False  # a Backfill is out; its answer is awaited
+        self._presence: dict[str, str] = {}  # user id -> last status sent
+
+    # -- phase -------------------------------------------------------------------
 
     def check_op(self, op: str) -> None:
         """Raise if ``op`` is not allowed in the current phase."""
@@ -51,32 +142,125 @@ class SessionState:
         elif op == "auth.authenticate":
             raise Conflict("this connection is already authenticated", code="already_authenticated")
 
-    def authenticated(self, identity: Identity) -> None:
-        """Enter the ready phase."""
+    @property
+    def held(self) -> bool:
+        """Whether live events are being held (starting, or in a gap or replay)."""
+        return self._held is not None
+
+    def begin(self, identity: Identity) -> None:
+        """Authenticated: live events are held until :meth:`start` (subscribe, replay,
+        then go live, so nothing falls in between)."""
         self.phase = Phase.READY
         self.identity = identity
+        if self._held is None:
+            self._held = []
 
-    def reset(self) -> None:
-        """Back to unauthenticated (an authentication that failed half-way)."""
+    def abort(self) -> None:
+        """Back to unauthenticated: the session did not start (the client may retry)."""
         self.phase = Phase.UNAUTHENTICATED
         self.identity = None
         self.seen.clear()
         self.fresh.clear()
+        self._held = None
+        self._backfills.clear()
+        if self._gap is not None:
+            self._gap = None
+            self.actions.append(CancelTimer())
 
-    def closed(self) -> None:
-        """Nothing more is sent."""
+    def start(
+        self,
+        reply: bytes,
+        positions: Mapping[str, int],
+        replay: Iterable[Message] = (),
+        presence: Mapping[str, str] | None = None,
+    ) -> None:
+        """The session started: send the ready ``reply`` frame, then the ``replay``
+        (messages missed since the client's resume point), then what was held.
+
+        ``positions`` is each conversation's last seq the client has after the
+        replay; ``presence`` the status the snapshot showed per user, so repeats
+        are not sent again.
+        """
+        for conversation, seq in positions.items():
+            self.advance(conversation, seq)
+        if presence is not None:
+            self._presence = dict(presence)
+        self.outgoing.append(reply)
+        for message in replay:
+            self.outgoing.append(message_frame(message))
+        self._release()
+
+    def close(self) -> None:
+        """Nothing more is sent or asked for."""
         self.phase = Phase.CLOSED
+        self._held = None
+        self._backfills.clear()
+        if self._gap is not None:
+            self._gap = None
+            self.actions.append(CancelTimer())
+
+    # -- live events -------------------------------------------------------------
+
+    def receive(self, event: Event, frame: bytes | None = None) -> None:
+        """A live event of one of the session's topics (``frame``: its shared frame)."""
+        if self.phase is not Phase.READY:
+            return
+        kind = event.kind
+        if kind == "session.revoked":
+            self._revoked(event.data)
+            return
+        if self._held is not None:
+            self._held.append(event)
+            gap = self._gap
+            if (
+                gap is not None
+                and kind == "message.created"
+                and event.data["conversation"] == gap[0]
+                and self._fill_from_held(gap[0]) >= gap[1]
+            ):
+                # the missing events came after all: no store read
+                self._gap = None
+                self.fresh.discard(gap[0])
+                self.actions.append(CancelTimer())
+                self._release()
+            return
+        if kind == "message.created":
+            data: dict[str, Any] = event.data
+            conversation, seq = data["conversation"], data["seq"]
+            verdict = self.admit(conversation, seq)
+            if verdict is Verdict.DUPLICATE:
+                return
+            if verdict is Verdict.GAP:
+                self._held = [event]
+                self._gap = (conversation, seq - 1)
+                self.actions.append(ArmTimer(GAP_GRACE))
+                return
+        elif kind == "presence":
+            # one status change reaches a user through every shared group: send it once
+            user_id, status = event.data["user_id"], event.data["status"]
+            if self._presence.get(user_id) == status:
+                return
+            self._presence[user_id] = status
+        self.outgoing.append(frame if frame is not None else text_frame(event.frame))
+
+    def _revoked(self, data: Mapping[str, Any]) -> None:
+        revoked = data.get("session_ids")
+        assert self.identity is not None
+        if revoked is None or (isinstance(revoked, list) and self.identity.session_id in revoked):
+            self.actions.append(Close(CLOSE_REVOKED, "session revoked"))
+            self.close()
 
     def admit(self, conversation: str, seq: int) -> Verdict:
-        """Classify a message of ``conversation`` numbered ``seq``.
+        """Classify a live message of ``conversation`` numbered ``seq`` (and record it
+        when it is delivered).
 
         A conversation first seen live starts at seq 1 when that arrives. A
         direct conversation not in the snapshot was opened after it, so all of
         its messages are new: anything later than 1 is an ordinary gap from 0.
         A channel first seen live may be one of a group joined midway: a later
         seq is a gap from 0 marked *fresh*, whose first messages may still be on
-        their way from another node or may predate the join (see
-        ``ClientConnection``).
+        their way from another node or may predate the join; if they do not come
+        within the grace, it starts with what came first.
         """
         last = self.seen.get(conversation)
         if last is None and seq > 1:
@@ -96,7 +280,115 @@ class SessionState:
         if seq > self.seen.get(conversation, 0):
             self.seen[conversation] = seq
 
-    def forget(self, conversations: list[str]) -> None:
+    def forget(self, conversations: Iterable[str]) -> None:
         """Stop tracking conversations the user can no longer see."""
         for conversation in conversations:
             self.seen.pop(conversation, None)
+
+    # -- gaps, replays and catching up ---------------------------------------------
+
+    def timer_expired(self) -> None:
+        """The gap's grace is over: fill it from what arrived, or read the store."""
+        if self._gap is None or self.phase is not Phase.READY:
+            return
+        conversation, through = self._gap
+        self._gap = None
+        reached = self._fill_from_held(conversation)
+        if conversation in self.fresh:
+            # first seen live and its start never arrived: it starts with what came first
+            self.fresh.discard(conversation)
+            self.advance(conversation, through)
+            self._release()
+            return
+        if reached >= through:
+            self._release()
+            return
+        self._backfills.appendleft(Backfill(conversation, reached, through))
+        self._next_backfill()
+
+    def catch_up(self) -> None:
+        """The bus reconnected: events published meanwhile never arrived, so read every
+        conversation the session tracks from the store, holding live events meanwhile.
+
+        A session that is holding already (starting, or filling a gap) is left
+        alone: its snapshot or replay must go out first, and it reads the store anyway.
+        """
+        if self.phase is not Phase.READY or self._held is not None:
+            return
+        self._held = []
+        self._backfills.extend(
+            Backfill(conversation, seq, TO_LATEST) for conversation, seq in self.seen.items()
+        )
+        self._next_backfill()
+
+    def backfilled(
+        self, conversation: str, messages: Iterable[Message], *, too_old: int | None = None
+    ) -> None:
+        """The store's answer to a :class:`Backfill`: ``messages`` in seq order, or, when
+        the gap is older than the store replays, ``too_old`` = the conversation's last seq
+        (the client is told to reload it: ``resync.required``)."""
+        self._filling = False
+        if self.phase is not Phase.READY:
+            return
+        if too_old is not None:
+            resync = Event("resync.required", {"conversation": conversation, "last_seq": too_old})
+            self.outgoing.append(text_frame(resync.frame))
+            self.advance(conversation, too_old)
+        else:
+            for message in messages:
+                if message.seq > self.seen.get(conversation, 0):
+                    self.outgoing.append(message_frame(message))
+                    self.seen[conversation] = message.seq
+        self._next_backfill()
+
+    def backfill_failed(self, conversation: str) -> None:
+        """The store could not answer: go on with what arrived (a later gap retries)."""
+        self.backfilled(conversation, ())
+
+    def _next_backfill(self) -> None:
+        if self._filling:
+            return
+        while self._backfills:
+            backfill = self._backfills.popleft()
+            reached = self._fill_from_held(backfill.conversation)
+            if 0 <= backfill.through <= reached:
+                continue  # merely reordered: what was held closed it
+            self._filling = True
+            self.actions.append(Backfill(backfill.conversation, reached, backfill.through))
+            return
+        self._release()
+
+    def _fill_from_held(self, conversation: str) -> int:
+        """Send the held messages of ``conversation`` that continue it without a gap, in
+        seq order; the last seq delivered. (The release then drops them as duplicates.)"""
+        last = self.seen.get(conversation, 0)
+        if self._held:
+            waiting = sorted(
+                (
+                    e
+                    for e in self._held
+                    if e.kind == "message.created" and e.data["conversation"] == conversation
+                ),
+                key=lambda e: int(e.data["seq"]),
+            )
+            for event in waiting:
+                seq = event.data["seq"]
+                if seq <= last:
+                    continue
+                if seq != last + 1:
+                    break
+                self.outgoing.append(text_frame(event.frame))
+                last = self.seen[conversation] = seq
+        return last
+
+    def _release(self) -> None:
+        """Deliver what was held, in arrival order, through the normal checks."""
+        if self._filling or self._backfills:
+            return
+        held = self._held or []
+        self._held = None
+        for index, event in enumerate(held):
+            self.receive(event)
+            if self._held is not None:  # a new gap: hold the rest behind it
+                self._held.extend(held[index + 1 :])
+                return

@@ -1,9 +1,13 @@
-"""One client's WebSocket connection: writes frames, applies the session state to events.
+"""One client's WebSocket connection: the I/O around its session protocol.
 
-All writes go straight to the transport as pre-framed bytes (see
-:mod:`nodechat.server.framing`), and only while the connection is open. A
-client whose unsent bytes exceed the send-buffer bound is disconnected with
-close code 4009: a slow reader never slows anyone else down.
+The rules of what a client receives live in
+:class:`nodechat.protocol.session.Session`; this adapter only feeds it and
+carries out what it decides: it writes the session's outgoing frames (all of
+one event-loop turn in one ``transport.write``), runs its timer, reads the
+store when it asks for a backfill, and closes when it says so. Writes happen
+only while the connection is open. A client whose unsent bytes exceed the
+send-buffer bound is disconnected with close code 4009: a slow reader never
+slows anyone else down.
 """
 
 from __future__ import annotations
@@ -11,45 +15,46 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
 from nodechat.bus import Event
-from nodechat.protocol.session import SessionState, Verdict
-from nodechat.server.framing import text_frame
+from nodechat.errors import ChatError
+from nodechat.models import Identity
+from nodechat.protocol.framing import text_frame
+from nodechat.protocol.session import (
+    CLOSE_SLOW_CONSUMER,
+    ArmTimer,
+    Backfill,
+    CancelTimer,
+    Close,
+    Session,
+)
+from nodechat.services.api import ReplayResult
 
 log = logging.getLogger(__name__)
 
-CLOSE_REVOKED = 4001
-CLOSE_AUTH_TIMEOUT = 4002
-CLOSE_RATE_LIMIT = 4008
-CLOSE_SLOW_CONSUMER = 4009
-
-GAP_GRACE = 0.05  # seconds a seq gap may wait for its events before the store is read
-
-Backfill = Callable[["ClientConnection", str, int, int], Awaitable[None]]
+# (identity, conversation, after seq) -> the store's messages after it (or too_old)
+Replay = Callable[[Identity, str, int], Awaitable[ReplayResult]]
 
 
 class ClientConnection:
-    """A connected client: the socket, its session state, and its pending events."""
+    """A connected client: the socket and its session protocol."""
 
-    def __init__(self, ws: ServerConnection, *, send_buffer: int, backfill: Backfill) -> None:
+    def __init__(self, ws: ServerConnection, *, send_buffer: int, replay: Replay) -> None:
         self.ws = ws
-        self.state = SessionState()
+        self.state = Session()
         self.send_buffer = send_buffer
-        self._backfill = backfill
-        self._held: list[Event] | None = None  # events held while replaying
-        # a seq gap waiting for its events: (conversation, last missing seq, timer)
-        self._gap: tuple[str, int, asyncio.TimerHandle] | None = None
-        self._presence: dict[str, str] = {}  # user id -> last status sent
+        self._replay = replay
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing = False  # a flush is scheduled for the end of this loop turn
+        self._tasks: set[asyncio.Task[None]] = set()
         self.busy = False  # a request is being handled
         self._pending_close: tuple[int, str] | None = None
         self.topics: set[str] = set()
         self.typing_at: dict[str, float] = {}
         self.voice: str | None = None  # the voice channel this connection joined
-        self._out: list[bytes] = []  # frames queued for the end of this loop turn
         self._loop = asyncio.get_running_loop()
         self.address = ws.remote_address[0] if ws.remote_address else ""
 
@@ -58,32 +63,101 @@ class ClientConnection:
         """Whether frames may still be written."""
         return self.ws.protocol.state is State.OPEN
 
+    @property
+    def held(self) -> bool:
+        """Whether the session is holding live events (starting, or filling a gap)."""
+        return self.state.held
+
     def send_payload(self, payload: bytes) -> None:
-        """Frame and write one JSON payload."""
-        self.send_frame(text_frame(payload))
+        """Frame and send one JSON payload (a reply, an error, the hello)."""
+        self.state.outgoing.append(text_frame(payload))
+        self.pump()
 
-    def send_frame(self, frame: bytes) -> None:
-        """Queue one pre-framed message, or drop this client if it cannot keep up.
+    def deliver(self, event: Event, frame: bytes | None = None) -> None:
+        """Feed one live bus event to the session (``frame``: its shared frame bytes)."""
+        self.state.receive(event, frame)
+        self.pump()
 
-        Frames queued in one event-loop turn (a group's acks, a batch of bus
-        events) go out in one write at the end of the turn: one system call
-        instead of one per frame.
-        """
-        if self.ws.protocol.state is not State.OPEN:
-            return
-        if self.ws.transport.get_write_buffer_size() > self.send_buffer:
-            log.info("dropping slow client %s", self.address)
-            self.close(CLOSE_SLOW_CONSUMER, "slow consumer: send buffer full")
-            return
-        if not self._out:
+    def catch_up(self) -> None:
+        """The bus reconnected: let the session read what it may have missed."""
+        self.state.catch_up()
+        self.pump()
+
+    def pump(self) -> None:
+        """Carry out what the session decided: its actions now, its frames this turn."""
+        state = self.state
+        if state.actions:
+            actions, state.actions = state.actions, []
+            for action in actions:
+                self._act(action)
+        if state.outgoing and not self._flushing:
+            if self.ws.protocol.state is not State.OPEN:
+                state.outgoing.clear()
+                return
+            if self.ws.transport.get_write_buffer_size() > self.send_buffer:
+                log.info("dropping slow client %s", self.address)
+                state.outgoing.clear()
+                self.close(CLOSE_SLOW_CONSUMER, "slow consumer: send buffer full")
+                return
+            self._flushing = True
             self._loop.call_soon(self.flush)
-        self._out.append(frame)
 
     def flush(self) -> None:
         """Write the queued frames now (dropped if the connection is no longer open)."""
-        out, self._out = self._out, []
-        if out and self.ws.protocol.state is State.OPEN:
+        self._flushing = False
+        out = self.state.outgoing
+        if not out:
+            return
+        self.state.outgoing = []
+        if self.ws.protocol.state is State.OPEN:
             self.ws.transport.write(b"".join(out))
+
+    def _act(self, action: object) -> None:
+        if isinstance(action, Backfill):
+            task = self._loop.create_task(self._backfill(action))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif isinstance(action, ArmTimer):
+            self._cancel_timer()
+            self._timer = self._loop.call_later(action.delay, self._timer_expired)
+        elif isinstance(action, CancelTimer):
+            self._cancel_timer()
+        elif isinstance(action, Close):
+            self.close(action.code, action.reason)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _timer_expired(self) -> None:
+        self._timer = None
+        self.state.timer_expired()
+        self.pump()
+
+    async def _backfill(self, backfill: Backfill) -> None:
+        identity, conversation = self.state.identity, backfill.conversation
+        try:
+            if identity is None or not self.open:
+                self.state.backfill_failed(conversation)
+                return
+            result = await self._replay(identity, conversation, backfill.after)
+        except ChatError as exc:
+            log.info("backfill of %s failed: %s", conversation, exc.code)
+            self.state.backfill_failed(conversation)
+        except Exception:
+            log.exception("backfill of %s failed", conversation)
+            self.state.backfill_failed(conversation)
+        else:
+            too_old = result.last_seq if result.too_old else None
+            self.state.backfilled(conversation, result.messages, too_old=too_old)
+        finally:
+            self.pump()
+
+    async def settled(self) -> None:
+        """Wait for the store reads in flight (for shutdown and tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def close(self, code: int, reason: str) -> None:
         """Close without waiting (safe from synchronous callbacks).
@@ -91,7 +165,8 @@ class ClientConnection:
         While a request is being handled, the close waits for its reply, so a
         client that logs out still gets the answer to its logout.
         """
-        self.state.closed()
+        self.state.close()
+        self._cancel_timer()
         if self.busy:
             self._pending_close = (code, reason)
             return
@@ -106,109 +181,3 @@ class ClientConnection:
             code, reason = self._pending_close
             self._pending_close = None
             self.close(code, reason)
-
-    # -- event delivery ------------------------------------------------------
-
-    @property
-    def held(self) -> bool:
-        """Whether live events are being held (authenticating or filling a gap)."""
-        return self._held is not None
-
-    def hold(self) -> None:
-        """Hold live events until :meth:`release` (used while replaying from the store)."""
-        if self._held is None:
-            self._held = []
-
-    def seed_presence(self, online: list[str], people: set[str]) -> None:
-        """Remember the presence the snapshot reported, so repeats are not sent again."""
-        self._presence = {user_id: "offline" for user_id in people}
-        self._presence.update((user_id, "online") for user_id in online)
-
-    def _start_backfill(self, conversation: str, after: int, through: int) -> None:
-        self._gap = None
-        if conversation in self.state.fresh:
-            # first seen live and its start never arrived: it starts with what came first
-            self.state.fresh.discard(conversation)
-            if self.fill_from_held(conversation) < through:
-                self.state.advance(conversation, through)
-            self.release()
-            return
-        asyncio.ensure_future(self._backfill(self, conversation, after, through))
-
-    def fill_from_held(self, conversation: str) -> int:
-        """Deliver the held messages of ``conversation`` that continue it without a gap, in
-        seq order; return the last seq delivered. (Release then drops them as duplicates.)"""
-        if self._held:
-            waiting = sorted(
-                (
-                    e
-                    for e in self._held
-                    if e.kind == "message.created" and e.data["conversation"] == conversation
-                ),
-                key=lambda e: int(e.data["seq"]),
-            )
-            for event in waiting:
-                seq = event.data["seq"]
-                last = self.state.seen.get(conversation, 0)
-                if seq <= last:
-                    continue
-                if seq != last + 1:
-                    break
-                self.send_frame(text_frame(event.frame))
-                self.state.advance(conversation, seq)
-        return self.state.seen.get(conversation, 0)
-
-    def discard_held(self) -> None:
-        """Drop held events (the session they were held for did not start)."""
-        self._held = None
-
-    def release(self) -> None:
-        """Deliver what was held, in arrival order, through the normal checks."""
-        held, self._held = self._held, None
-        for event in held or ():
-            self.deliver(event)
-            if self._held is not None:  # a gap started another backfill
-                self._held.extend(held[held.index(event) + 1 :])
-                return
-
-    def deliver(self, event: Event, frame: bytes | None = None) -> None:
-        """Send an event to this client unless it is a duplicate; fetch gaps first."""
-        if self._held is not None:
-            self._held.append(event)
-            gap = self._gap
-            if (
-                gap is not None
-                and event.kind == "message.created"
-                and event.data["conversation"] == gap[0]
-                and self.fill_from_held(gap[0]) >= gap[1]
-            ):
-                gap[2].cancel()  # the missing events came after all: no store read
-                self._gap = None
-                self.state.fresh.discard(gap[0])
-                self.release()
-            return
-        if event.kind == "message.created":
-            data: dict[str, Any] = event.data
-            conversation, seq = data["conversation"], data["seq"]
-            verdict = self.state.admit(conversation, seq)
-            if verdict is Verdict.DUPLICATE:
-                return
-            if verdict is Verdict.GAP:
-                after = self.state.seen[conversation]
-                self.hold()
-                assert self._held is not None
-                self._held.append(event)
-                # Events of one conversation published by different nodes can arrive out
-                # of order: give the missing ones a moment before reading the store.
-                handle = asyncio.get_running_loop().call_later(
-                    GAP_GRACE, self._start_backfill, conversation, after, seq - 1
-                )
-                self._gap = (conversation, seq - 1, handle)
-                return
-        elif event.kind == "presence":
-            # one status change reaches a user through every shared group: send it once
-            user_id, status = event.data["user_id"], event.data["status"]
-            if self._presence.get(user_id) == status:
-                return
-            self._presence[user_id] = status
-        self.send_frame(frame if frame is not None else text_frame(event.frame))

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodechat.errors import Unavailable
-from nodechat.models import ConversationState, Identity
+from nodechat.models import Identity
 from nodechat.services.admin import ADMIN_OPS, AdminService, invoke
 from nodechat.services.api import AuthService, GroupService, MessageService, SendResult
+from nodechat.services.sessions import conversation_dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,20 +45,6 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[Any]]
-
-
-def conversation_dict(state: ConversationState) -> dict[str, Any]:
-    """Wire form of a user's view of one conversation."""
-    c = state.conversation
-    return {
-        "id": c.id,
-        "kind": c.kind.value,
-        "group_id": c.group_id,
-        "peer_id": state.peer_id,
-        "last_seq": c.last_seq,
-        "last_read_seq": state.last_read_seq,
-        "unread": state.unread,
-    }
 
 
 async def _register(c: Call) -> Any:

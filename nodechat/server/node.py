@@ -18,12 +18,10 @@ from aiohttp import web
 from nodechat.bus import (
     Bus,
     VoiceRoster,
-    group_topic,
     open_bus,
     open_presence,
     open_registry,
     open_voice,
-    user_topic,
 )
 from nodechat.bus.presence import PresenceRegistry
 from nodechat.bus.registry import NodeRegistry
@@ -38,6 +36,7 @@ from nodechat.services.admin_local import LocalAdminService
 from nodechat.services.auth import LocalAuthService
 from nodechat.services.groups import LocalGroupService
 from nodechat.services.messages import LocalMessageService
+from nodechat.services.presence import PresenceService
 from nodechat.services.tokens import TokenIssuer, TokenVerifier, load_or_create_keys
 from nodechat.storage import open_store
 from nodechat.storage.base import Store
@@ -91,21 +90,11 @@ class SocketRole:
         self.settings = settings
         self.fabric = fabric
 
-        async def presence_topics(user_id: str) -> list[str]:
-            groups_of = await services.groups.member_group_ids(user_id)
-            peers = await services.messages.direct_peer_ids(user_id)
-            return [group_topic(g) for g in groups_of] + [user_topic(p) for p in peers]
-
-        self.hub = Hub(
-            fabric.bus,
-            presence_topics,
-            presence=fabric.presence,
-            on_delivered=metrics.messages_delivered,
-        )
+        presence = PresenceService(fabric.presence, fabric.bus, services.groups, services.messages)
+        self.hub = Hub(fabric.bus, presence, on_delivered=metrics.messages_delivered)
         self.endpoint = SocketEndpoint(
             services, self.hub, settings.socket, metrics, voice=fabric.voice
         )
-        self.hub.set_backfill(self.endpoint.backfill)
         self.server = SocketServer(
             self.endpoint, settings.socket, not_ready=fabric.not_ready, metrics=metrics.render
         )

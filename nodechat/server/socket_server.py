@@ -72,7 +72,7 @@ class SocketServer:
             host,
             port,
             process_request=self._process_request,
-            compression=None,  # frames are built once and shared (server/framing.py)
+            compression=None,  # frames are built once and shared (protocol/framing.py)
             max_size=s.max_frame,
             ping_interval=s.ping_interval,
             ping_timeout=s.ping_timeout,

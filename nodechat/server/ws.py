@@ -19,7 +19,7 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from nodechat.bus import Event, LocalVoiceRoster, VoiceRoster
+from nodechat.bus import LocalVoiceRoster, VoiceRoster
 from nodechat.config import SocketSettings
 from nodechat.errors import ChatError, InternalError, RateLimited, Unavailable
 from nodechat.models import Identity
@@ -32,27 +32,25 @@ from nodechat.protocol.frames import (
     encode_hello,
     encode_reply,
 )
-from nodechat.protocol.session import Phase
-from nodechat.server.connection import (
-    CLOSE_AUTH_TIMEOUT,
-    CLOSE_RATE_LIMIT,
-    ClientConnection,
-)
-from nodechat.server.dispatch import HANDLERS, Call, Services, conversation_dict, send_ack
+from nodechat.protocol.framing import text_frame
+from nodechat.protocol.session import CLOSE_AUTH_TIMEOUT, CLOSE_RATE_LIMIT, Phase
+from nodechat.server.connection import ClientConnection
+from nodechat.server.dispatch import HANDLERS, Call, Services, send_ack
 from nodechat.server.hub import Hub
 from nodechat.server.metrics import Metrics
 from nodechat.server.pipeline import SendLane
-from nodechat.server.voice import VoiceDesk
-from nodechat.services.api import SendItem
+from nodechat.services.api import ReplayResult, SendItem
 from nodechat.services.ratelimit import TokenBucket
+from nodechat.services.sessions import SessionService
+from nodechat.services.voice import VoiceService
 
 log = logging.getLogger(__name__)
 
 # A connection refused this many requests within REFUSAL_WINDOW seconds is closed.
 MAX_REFUSED = 200
 REFUSAL_WINDOW = 10.0
-# How many user profiles the snapshot asks the auth service for at once.
-USERS_PER_CALL = 500
+# Store reads at once for backfills (a bus reconnect has every session catch up).
+CONCURRENT_REPLAYS = 32
 
 
 class SocketEndpoint:
@@ -68,7 +66,16 @@ class SocketEndpoint:
         voice: VoiceRoster | None = None,
     ) -> None:
         self.services = services
-        self.voice = VoiceDesk(services.groups, voice or LocalVoiceRoster(), hub.bus)
+        self.voice = VoiceService(services.groups, voice or LocalVoiceRoster(), hub.bus)
+        self.sessions = SessionService(
+            services.auth,
+            services.groups,
+            services.messages,
+            online=hub.online,
+            voice=self.voice.snapshot,
+            replay_limit=settings.replay_limit,
+        )
+        self._replays = asyncio.Semaphore(CONCURRENT_REPLAYS)
         self.metrics = metrics or Metrics()
         self.hub = hub
         self.settings = settings
@@ -82,7 +89,7 @@ class SocketEndpoint:
     async def handle(self, ws: ServerConnection) -> None:
         """Run one client connection until it closes."""
         s = self.settings
-        conn = ClientConnection(ws, send_buffer=s.send_buffer, backfill=self.backfill)
+        conn = ClientConnection(ws, send_buffer=s.send_buffer, replay=self.replay)
         self.connections.add(conn)
         self.metrics.connection_opened()
         loop = asyncio.get_running_loop()
@@ -150,10 +157,11 @@ class SocketEndpoint:
         finally:
             deadline.cancel()
             await lane.close()  # queued sends are stored even if their replies are lost
-            if conn.state.identity is not None:
-                await self.voice.disconnected(conn, conn.state.identity)
+            if conn.state.identity is not None and conn.voice is not None:
+                channel, conn.voice = conn.voice, None
+                await self.voice.disconnected(conn.state.identity, channel)
             authenticated = conn.state.identity is not None
-            conn.state.closed()
+            conn.state.close()
             self.connections.discard(conn)
             self.metrics.connection_closed()
             if authenticated:
@@ -266,10 +274,13 @@ class SocketEndpoint:
             return await self._typing(conn, request.data["conversation"])
         if request.op == "voice.join":
             assert conn.state.identity is not None
-            return await self.voice.join(conn, conn.state.identity, request.data["channel"])
+            joined = await self.voice.join(conn.state.identity, request.data["channel"])
+            conn.voice = joined["channel"]
+            return joined
         if request.op == "voice.leave":
             assert conn.state.identity is not None
-            return await self.voice.leave(conn, conn.state.identity)
+            conn.voice = None
+            return await self.voice.leave(conn.state.identity)
         call = Call(self.services, conn.state.identity, request.data, conn.address)
         return await HANDLERS[request.op](call)
 
@@ -286,118 +297,30 @@ class SocketEndpoint:
     # -- authentication, snapshot and resume ----------------------------------
 
     async def _authenticate(self, conn: ClientConnection, request: Request) -> None:
-        services = self.services
-        identity = await services.auth.authenticate(request.data["token"])
-        resume: dict[str, int] = request.data.get("resume") or {}
-        conn.state.authenticated(identity)
-        conn.hold()  # subscribe first, replay from the store, then go live
-        try:
-            group_ids = await services.groups.member_group_ids(identity.user_id)
+        async def subscribe(identity: Identity, group_ids: list[str]) -> None:
+            conn.state.begin(identity)  # live events are held until the snapshot is out
             await self.hub.attach(conn, group_ids)
-            snapshot, replays = await self._snapshot(identity, conn, resume)
+
+        data = request.data
+        try:
+            started = await self.sessions.start(data["token"], data.get("resume") or {}, subscribe)
         except BaseException:
             # not half-ready: back to unauthenticated, so the client can simply retry
             await self.hub.detach(conn)
-            conn.state.reset()
-            conn.discard_held()
+            conn.state.abort()
+            conn.pump()
             raise
         self.metrics.session_started()
-        conn.send_payload(encode_reply(request.id, snapshot))
-        for messages in replays:
-            for message in messages:
-                conn.send_payload(_message_event(message))
-        conn.release()
+        reply = text_frame(encode_reply(request.id, started.snapshot))
+        conn.state.start(reply, started.positions, started.replay, started.presence)
+        conn.pump()
 
-    async def _snapshot(
-        self, identity: Identity, conn: ClientConnection, resume: dict[str, int]
-    ) -> tuple[dict[str, Any], list[list[Any]]]:
-        services = self.services
-        user = await services.auth.get_user(identity)
-        groups = await services.groups.list_groups(identity)
-        states = await services.messages.conversations(identity)
-        people: set[str] = set()
-        for view in groups:
-            for member in await services.groups.list_members(identity, view.group.id):
-                people.add(member.user_id)
-        people.update(s.peer_id for s in states if s.peer_id)
-        people.discard(identity.user_id)
-        everyone = sorted(people)
-        users = []
-        for start in range(0, len(everyone), USERS_PER_CALL):
-            users += await services.auth.get_users(
-                identity, everyone[start : start + USERS_PER_CALL]
+    async def replay(self, identity: Identity, conversation: str, after: int) -> ReplayResult:
+        """A conversation's messages after ``after`` from the store (a session's backfill)."""
+        async with self._replays:
+            return await self.services.messages.replay(
+                identity, conversation, after, self.settings.replay_limit
             )
-        resumed: dict[str, Any] = {}
-        replays: list[list[Any]] = []
-        for state in states:
-            cid = state.conversation.id
-            last_seq = state.conversation.last_seq
-            if cid in resume:
-                result = await services.messages.replay(
-                    identity, cid, resume[cid], self.settings.replay_limit
-                )
-                if result.too_old:
-                    resumed[cid] = {"too_old": True, "last_seq": result.last_seq}
-                    conn.state.advance(cid, result.last_seq)
-                else:
-                    resumed[cid] = {"replayed": len(result.messages), "last_seq": result.last_seq}
-                    replays.append(result.messages)
-                    # a client claiming more than exists must not hide what comes next
-                    conn.state.advance(cid, min(resume[cid], result.last_seq))
-                    if result.messages:
-                        conn.state.advance(cid, result.messages[-1].seq)
-            else:
-                conn.state.advance(cid, last_seq)
-        unknown = sorted(set(resume) - {s.conversation.id for s in states})
-        for cid in unknown[:100]:
-            resumed[cid] = {"not_found": True}
-        online = await self.hub.online([identity.user_id, *sorted(people)])
-        conn.seed_presence(online, people)
-        snapshot = {
-            "session_id": identity.session_id,
-            "user": user.private(),
-            "groups": [v.to_dict() for v in groups],
-            "conversations": [conversation_dict(s) for s in states],
-            "users": [u.public() for u in users],
-            "online": online,
-            "voice": await self.voice.snapshot(groups),
-            "resume": resumed,
-        }
-        return snapshot, replays
-
-    async def backfill(
-        self, conn: ClientConnection, conversation: str, after: int, through: int
-    ) -> None:
-        """Fill a seq gap seen in live events from the store, then release held events."""
-        identity = conn.state.identity
-        try:
-            if identity is None or not conn.open:
-                return
-            reached = conn.fill_from_held(conversation)  # the usual case: merely reordered
-            if 0 <= through <= reached:
-                return
-            result = await self.services.messages.replay(
-                identity, conversation, reached, self.settings.replay_limit
-            )
-            if result.too_old:
-                conn.send_payload(
-                    _event(
-                        "resync.required",
-                        {"conversation": conversation, "last_seq": result.last_seq},
-                    )
-                )
-                conn.state.advance(conversation, result.last_seq)
-            else:
-                for message in result.messages:
-                    if message.seq > conn.state.seen.get(conversation, 0):
-                        conn.send_payload(_message_event(message))
-                        conn.state.advance(conversation, message.seq)
-        except ChatError as exc:
-            log.info("backfill of %s failed: %s", conversation, exc.code)
-        except Exception:
-            log.exception("backfill of %s failed", conversation)
-        finally:
-            conn.release()
 
     async def drain(self, timeout: float) -> None:
         """Refuse new requests and wait for the ones being handled."""
@@ -420,11 +343,3 @@ def peek_id(message: str | bytes) -> str | int | None:
     if isinstance(rid, int) and not isinstance(rid, bool) and 0 <= rid < 2**53:
         return rid
     return None
-
-
-def _event(kind: str, data: dict[str, Any]) -> bytes:
-    return Event(kind, data).frame
-
-
-def _message_event(message: Any) -> bytes:
-    return _event("message.created", message.to_dict())

@@ -24,13 +24,14 @@ from nodechat.models import (
     User,
 )
 from nodechat.protocol.frames import OPS, Field
-from nodechat.server.dispatch import HANDLERS, conversation_dict
+from nodechat.server.dispatch import HANDLERS
 from nodechat.server.http import ROUTES, SYSTEM_ROUTES, build_openapi
 from nodechat.server.http.decode import bearer_token, client_address
 from nodechat.server.http.openapi import field_schema
 from nodechat.server.http.schemas import COMPONENTS
 from nodechat.services.admin import ADMIN_OPS
 from nodechat.services.api import GroupView
+from nodechat.services.sessions import conversation_dict
 
 REALTIME_ONLY = {"ping"}  # socket-only ops; typing and auth.authenticate have no handler here
 SOCKET_ONLY = set(ADMIN_OPS)  # server administration is not routed over HTTP (docs/admin.md)

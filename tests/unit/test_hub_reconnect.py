@@ -1,4 +1,5 @@
-"""The hub's side of a bus outage and of presence: backfill on reconnect, announce on changes."""
+"""The hub's side of a bus outage and of presence: every session catches up on reconnect;
+status changes are announced."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from typing import Any, cast
 
 from nodechat.bus import Bus, Event, LocalPresence, MemoryBroker, MemoryBus, ReconnectHandler
 from nodechat.models import Identity
-from nodechat.protocol.session import SessionState
+from nodechat.protocol.session import TO_LATEST, Backfill, Session
 from nodechat.server.connection import ClientConnection
-from nodechat.server.hub import TO_LATEST, Hub
+from nodechat.server.hub import Hub
+from nodechat.services.presence import PresenceService
 
 
 class FlakyBus(MemoryBus):
@@ -27,55 +29,48 @@ class FlakyBus(MemoryBus):
 
 
 class FakeConnection:
-    """What the hub uses of a client connection."""
+    """What the hub uses of a client connection: its session, topics and feeding."""
 
     def __init__(self, user_id: str, session_id: str) -> None:
-        self.state = SessionState()
-        self.state.authenticated(Identity(user_id, session_id))
+        self.state = Session()
+        self.state.begin(Identity(user_id, session_id))
+        self.state.start(b"", {})
         self.topics: set[str] = set()
         self.open = True
-        self._held: list[Event] | None = None
-        self.delivered: list[Event] = []
-
-    @property
-    def held(self) -> bool:
-        return self._held is not None
-
-    def hold(self) -> None:
-        if self._held is None:
-            self._held = []
-
-    def release(self) -> None:
-        held, self._held = self._held, None
-        self.delivered += held or []
+        self.store_reads: list[Backfill] = []
 
     def deliver(self, event: Event, frame: bytes | None = None) -> None:
-        if self._held is not None:
-            self._held.append(event)
-        else:
-            self.delivered.append(event)
+        self.state.receive(event, frame)
+
+    def catch_up(self) -> None:
+        self.state.catch_up()
+        self.store_reads += [a for a in self.state.actions if isinstance(a, Backfill)]
+        self.state.actions.clear()
+
+    async def settled(self) -> None:
+        pass
 
 
-def _hub(bus: Bus, **options: Any) -> Hub:
-    async def presence_topics(user_id: str) -> list[str]:
-        return ["group:g"]
+class NoGroups:
+    """The group and message services as far as presence asks them."""
 
-    return Hub(bus, presence_topics, **options)
+    async def member_group_ids(self, user_id: str) -> list[str]:
+        return ["g"]
+
+    async def direct_peer_ids(self, user_id: str) -> list[str]:
+        return []
 
 
-async def test_reconnect_backfills_every_seen_conversation_while_holding() -> None:
+def _hub(bus: Bus, presence: LocalPresence | None = None, **options: Any) -> Hub:
+    service = PresenceService(
+        presence or LocalPresence(), bus, cast(Any, NoGroups()), cast(Any, NoGroups())
+    )
+    return Hub(bus, service, **options)
+
+
+async def test_reconnect_has_every_live_session_catch_up() -> None:
     bus = FlakyBus(MemoryBroker())
     hub = _hub(bus)
-    calls: list[tuple[str, str, int, int, bool]] = []
-
-    async def backfill(conn: ClientConnection, conversation: str, after: int, through: int) -> None:
-        identity = conn.state.identity
-        assert identity is not None
-        held = cast(FakeConnection, conn)._held is not None
-        calls.append((identity.session_id, conversation, after, through, held))
-        conn.release()
-
-    hub.set_backfill(backfill)
     one, two, busy = (
         FakeConnection("u1", "s1"),
         FakeConnection("u2", "s2"),
@@ -87,15 +82,16 @@ async def test_reconnect_backfills_every_seen_conversation_while_holding() -> No
     busy.state.advance("c1", 4)
     for conn in (one, two, busy):
         await hub.attach(cast(ClientConnection, conn), ["g"])
-    busy.hold()  # authenticating: its snapshot goes first, the reconnect leaves it alone
+    busy.state.begin(Identity("u3", "s3"))  # starting again: its snapshot goes first
 
     bus.reconnected()
     await hub.close()
-    assert sorted(calls) == [
-        ("s1", "c1", 4, TO_LATEST, True),
-        ("s1", "c2", 9, TO_LATEST, True),
-        ("s2", "c1", 4, TO_LATEST, True),
-    ]
+    # one store read at a time per session, the next when the first is answered
+    assert one.store_reads == [Backfill("c1", 4, TO_LATEST)] and one.state.held
+    assert two.store_reads == [Backfill("c1", 4, TO_LATEST)] and two.state.held
+    assert busy.store_reads == []
+    one.state.backfilled("c1", [])
+    assert one.state.actions == [Backfill("c2", 9, TO_LATEST)]
 
 
 async def test_reconnect_without_backfill_is_harmless() -> None:
@@ -114,8 +110,7 @@ async def test_presence_announced_on_first_and_last_connection() -> None:
         lambda topic, event: seen.append((event.data["user_id"], event.data["status"]))
     )
     await watcher.subscribe("group:g")
-    presence = LocalPresence()
-    hub = _hub(bus, presence=presence)
+    hub = _hub(bus, LocalPresence())
     first, second = FakeConnection("u1", "s1"), FakeConnection("u1", "s2")
     await hub.attach(cast(ClientConnection, first), [])
     await hub.attach(cast(ClientConnection, second), [])

@@ -1,10 +1,11 @@
-"""Voice channel presence on a socket node: ``voice.join``, ``voice.leave``, disconnects.
+"""Voice channel participants: ``voice.join``, ``voice.leave``, disconnects.
 
 nodechat relays no audio. Joining a voice channel makes the user one of its
 participants, which every member of the group sees (``voice.updated`` events
 and the ``voice`` field of the ready snapshot); a user is in one voice
 channel at a time, and leaves it by ``voice.leave``, by joining another, or
-when the connection that joined closes.
+when the connection that joined closes. The transport remembers which
+channel each of its connections joined and says so on disconnect.
 """
 
 from __future__ import annotations
@@ -15,23 +16,20 @@ from typing import Any
 from nodechat.bus import Bus, Event, VoiceRoster, group_topic, publish_quietly
 from nodechat.errors import ChatError, InvalidRequest, NotFound
 from nodechat.models import ChannelKind, Identity
-from nodechat.server.connection import ClientConnection
 from nodechat.services.api import GroupService, GroupView
 
 log = logging.getLogger(__name__)
 
 
-class VoiceDesk:
-    """Joins and leaves voice channels for the connections of one node."""
+class VoiceService:
+    """Joins and leaves voice channels; announces each change to the channel's group."""
 
     def __init__(self, groups: GroupService, roster: VoiceRoster, bus: Bus) -> None:
         self._groups = groups
         self.roster = roster
         self._bus = bus
 
-    async def join(
-        self, conn: ClientConnection, identity: Identity, channel_id: str
-    ) -> dict[str, Any]:
+    async def join(self, identity: Identity, channel_id: str) -> dict[str, Any]:
         """Enter a voice channel of one of the caller's groups (leaving any other)."""
         views = await self._groups.list_groups(identity)
         group_of = _voice_channels(views)
@@ -42,27 +40,22 @@ class VoiceDesk:
                 )
             raise NotFound("no such channel", code="channel_not_found")
         left = await self.roster.join(channel_id, identity.user_id)
-        conn.voice = channel_id
         participants = await self._announce(group_of[channel_id], channel_id)
         if left is not None and left in group_of:
             await self._announce(group_of[left], left)
         return {"channel": channel_id, "participants": participants}
 
-    async def leave(self, conn: ClientConnection, identity: Identity) -> dict[str, Any]:
+    async def leave(self, identity: Identity) -> dict[str, Any]:
         """Leave the voice channel the caller is in, if any."""
         left = await self.roster.leave(identity.user_id)
-        conn.voice = None
         if left is not None:
             group_of = _voice_channels(await self._groups.list_groups(identity))
             if left in group_of:
                 await self._announce(group_of[left], left)
         return {"left": left}
 
-    async def disconnected(self, conn: ClientConnection, identity: Identity) -> None:
-        """The connection that joined closed: its user leaves that channel."""
-        channel_id, conn.voice = conn.voice, None
-        if channel_id is None:
-            return
+    async def disconnected(self, identity: Identity, channel_id: str) -> None:
+        """The connection that joined ``channel_id`` closed: its user leaves that channel."""
         try:
             if await self.roster.leave(identity.user_id, channel_id) is None:
                 return  # already moved elsewhere (another connection joined another channel)

@@ -1,0 +1,139 @@
+"""Starting a client session: who it is, the ready snapshot, and the resume plan.
+
+One call, :meth:`SessionService.start`, so every transport starts sessions
+the same way: it authenticates the access token, lets the transport
+subscribe the session to its topics (before anything is read, so no event
+falls between the snapshot and live delivery), reads the snapshot, and
+plans the resume: for each conversation the client names with the last seq
+it saw, the messages it missed, or the statement that the gap is older than
+the store replays. The transport's session protocol
+(:class:`nodechat.protocol.session.Session`) then sends the reply, the replay
+and the live events, each message once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nodechat.models import ConversationState, Identity, Message
+from nodechat.services.api import AuthService, GroupService, GroupView, MessageService
+
+USERS_PER_CALL = 500  # user profiles asked of the auth service at once
+MAX_UNKNOWN_REPORTED = 100  # resume entries for unknown conversations answered "not_found"
+
+Subscribe = Callable[[Identity, list[str]], Awaitable[None]]  # (identity, group ids)
+OnlineLookup = Callable[[list[str]], Awaitable[list[str]]]
+VoiceLookup = Callable[[list[GroupView]], Awaitable[dict[str, list[str]]]]
+
+
+def conversation_dict(state: ConversationState) -> dict[str, Any]:
+    """Wire form of a user's view of one conversation."""
+    c = state.conversation
+    return {
+        "id": c.id,
+        "kind": c.kind.value,
+        "group_id": c.group_id,
+        "peer_id": state.peer_id,
+        "last_seq": c.last_seq,
+        "last_read_seq": state.last_read_seq,
+        "unread": state.unread,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStart:
+    """A started session, ready to be sent."""
+
+    identity: Identity
+    snapshot: dict[str, Any]  # the data of the auth.authenticate reply
+    positions: dict[str, int]  # per conversation: the last seq the client has after the replay
+    replay: list[Message]  # what the client missed since its resume point, in order
+    presence: dict[str, str]  # the status the snapshot shows per user
+
+
+class SessionService:
+    """Starts sessions over the role interfaces (local or remote alike)."""
+
+    def __init__(
+        self,
+        auth: AuthService,
+        groups: GroupService,
+        messages: MessageService,
+        *,
+        online: OnlineLookup,
+        voice: VoiceLookup,
+        replay_limit: int,
+    ) -> None:
+        self._auth = auth
+        self._groups = groups
+        self._messages = messages
+        self._online = online
+        self._voice = voice
+        self._replay_limit = replay_limit
+
+    async def start(
+        self, token: str, resume: Mapping[str, int], subscribe: Subscribe
+    ) -> SessionStart:
+        """Authenticate ``token``, subscribe the session, read its snapshot, plan its resume."""
+        identity = await self._auth.authenticate(token)
+        await subscribe(identity, await self._groups.member_group_ids(identity.user_id))
+        user = await self._auth.get_user(identity)
+        groups = await self._groups.list_groups(identity)
+        states = await self._messages.conversations(identity)
+        people: set[str] = set()
+        for view in groups:
+            for member in await self._groups.list_members(identity, view.group.id):
+                people.add(member.user_id)
+        people.update(s.peer_id for s in states if s.peer_id)
+        people.discard(identity.user_id)
+        everyone = sorted(people)
+        users = []
+        for start in range(0, len(everyone), USERS_PER_CALL):
+            chunk = everyone[start : start + USERS_PER_CALL]
+            users += await self._auth.get_users(identity, chunk)
+        resumed, positions, replay = await self._resume(identity, states, resume)
+        online = await self._online([identity.user_id, *everyone])
+        presence = {user_id: "offline" for user_id in people}
+        presence.update((user_id, "online") for user_id in online)
+        snapshot = {
+            "session_id": identity.session_id,
+            "user": user.private(),
+            "groups": [v.to_dict() for v in groups],
+            "conversations": [conversation_dict(s) for s in states],
+            "users": [u.public() for u in users],
+            "online": online,
+            "voice": await self._voice(groups),
+            "resume": resumed,
+        }
+        return SessionStart(identity, snapshot, positions, replay, presence)
+
+    async def _resume(
+        self, identity: Identity, states: list[ConversationState], resume: Mapping[str, int]
+    ) -> tuple[dict[str, Any], dict[str, int], list[Message]]:
+        """The resume report, each conversation's position after the replay, the replay."""
+        resumed: dict[str, Any] = {}
+        positions: dict[str, int] = {}
+        replay: list[Message] = []
+        for state in states:
+            cid = state.conversation.id
+            if cid not in resume:
+                positions[cid] = state.conversation.last_seq
+                continue
+            result = await self._messages.replay(identity, cid, resume[cid], self._replay_limit)
+            if result.too_old:
+                resumed[cid] = {"too_old": True, "last_seq": result.last_seq}
+                positions[cid] = result.last_seq
+                continue
+            resumed[cid] = {"replayed": len(result.messages), "last_seq": result.last_seq}
+            replay += result.messages
+            # a client claiming more than exists must not hide what comes next
+            position = min(resume[cid], result.last_seq)
+            if result.messages:
+                position = max(position, result.messages[-1].seq)
+            positions[cid] = position
+        unknown = sorted(set(resume) - {s.conversation.id for s in states})
+        for cid in unknown[:MAX_UNKNOWN_REPORTED]:
+            resumed[cid] = {"not_found": True}
+        return resumed, positions, replay
