@@ -1,55 +1,47 @@
-"""``nodechat auth|group|message`` (gRPC data roles) and ``nodechat keygen``."""
+"""``nodechat auth|group|message`` (gRPC data roles), ``socket``, ``gateway`` and ``keygen``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import typer
-
+from nodechat.cli import options, preflight
 from nodechat.cli.common import (
-    BusOption,
     ConfigOption,
     DataDirOption,
-    ListenOption,
     LogLevelOption,
     StoreOption,
+    TlsCaOption,
+    TlsCertOption,
+    TlsKeyOption,
     cli_errors,
+    load,
     run_until_signal,
     say,
-    settings_from,
     setup_logging,
 )
 from nodechat.server.roles import DataRole
 
 OpsOption = Annotated[
     str | None,
-    typer.Option(
+    options.setting(
         "--http",
-        help="HOST:PORT for /healthz, /readyz and /metrics (off unless given).",
-        envvar="NODECHAT_NODE_HTTP",
-        show_default=False,
+        "HOST:PORT for /healthz, /readyz and /metrics.",
+        metavar="HOST:PORT",
+        default="off",
     ),
 ]
 
 
-def _run_data_role(
-    role: str,
-    listen: str | None,
-    store: str | None,
-    data_dir: Path | None,
-    http: str | None,
-    config: Path | None,
-    log_level: str,
-) -> None:
-    setup_logging(log_level)
-    with cli_errors():
-        settings = settings_from(
-            config,
-            serve={"store": store, "data_dir": data_dir},
-            node={"listen": listen, "http": http},
-        )
-        node = DataRole(role, settings)
+def _tls(cert: str | None, key: str | None, ca: str | None) -> dict[str, Any]:
+    return {"--tls-cert": cert, "--tls-key": key, "--tls-ca": ca}
+
+
+def _run_data_role(role: str, config: Path | None, log_level: str, given: dict[str, Any]) -> None:
+    with cli_errors(role):
+        setup_logging(log_level)
+        loaded = load(config, given)
+        node = DataRole(role, loaded.settings)
 
         def announce() -> None:
             say(f"nodechat {role} listening on {node.address} (gRPC)")
@@ -63,102 +55,88 @@ def _run_data_role(
 
 
 def auth(
-    listen: ListenOption = None,
+    listen: Annotated[str | None, options.listen(7810)] = None,
     store: StoreOption = None,
     data_dir: DataDirOption = None,
     http: OpsOption = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    tls_ca: TlsCaOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the auth role: accounts, passwords, tokens, sessions (gRPC, default port 7810)."""
-    _run_data_role("auth", listen, store, data_dir, http, config, log_level)
+    given = {"--listen": listen, "--store": store, "--data-dir": data_dir, "--http": http}
+    _run_data_role("auth", config, log_level, given | _tls(tls_cert, tls_key, tls_ca))
 
 
 def group(
-    listen: ListenOption = None,
+    listen: Annotated[str | None, options.listen(7811)] = None,
     store: StoreOption = None,
     data_dir: DataDirOption = None,
     http: OpsOption = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    tls_ca: TlsCaOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the group role: groups, channels, members, invites (gRPC, default port 7811)."""
-    _run_data_role("group", listen, store, data_dir, http, config, log_level)
+    given = {"--listen": listen, "--store": store, "--data-dir": data_dir, "--http": http}
+    _run_data_role("group", config, log_level, given | _tls(tls_cert, tls_key, tls_ca))
 
 
 def message(
-    listen: ListenOption = None,
+    listen: Annotated[str | None, options.listen(7812)] = None,
     store: StoreOption = None,
     data_dir: DataDirOption = None,
     http: OpsOption = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    tls_ca: TlsCaOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the message role: message persistence, history, read markers (gRPC, port 7812)."""
-    _run_data_role("message", listen, store, data_dir, http, config, log_level)
+    given = {"--listen": listen, "--store": store, "--data-dir": data_dir, "--http": http}
+    _run_data_role("message", config, log_level, given | _tls(tls_cert, tls_key, tls_ca))
 
 
 def keygen(data_dir: DataDirOption = None) -> None:
     """Create the auth role's token signing key (Ed25519, mode 0600) if it does not exist."""
-    from nodechat.config import load_settings
     from nodechat.services.tokens import PRIVATE_KEY_FILE, load_or_create_keys
 
-    with cli_errors():
-        settings = load_settings(overrides={"serve": {"data_dir": data_dir}})
-        keys = load_or_create_keys(settings.serve.data_dir)
+    with cli_errors("keygen"):
+        loaded = load(None, {"--data-dir": data_dir})
+        keys = load_or_create_keys(preflight.data_dir(loaded))
         say(
-            f"signing key: {settings.serve.data_dir / 'keys' / PRIVATE_KEY_FILE} "
+            f"signing key: {loaded.settings.serve.data_dir / 'keys' / PRIVATE_KEY_FILE} "
             f"(key id {keys.key_id})"
         )
 
 
 UpstreamAuth = Annotated[
-    str | None,
-    typer.Option(
-        "--auth", help="HOST:PORT of the auth role.", envvar="NODECHAT_RPC_AUTH", show_default=False
-    ),
+    str | None, options.setting("--auth", "HOST:PORT of the auth role.", metavar="HOST:PORT")
 ]
 UpstreamGroup = Annotated[
-    str | None,
-    typer.Option(
-        "--group",
-        help="HOST:PORT of the group role.",
-        envvar="NODECHAT_RPC_GROUP",
-        show_default=False,
-    ),
+    str | None, options.setting("--group", "HOST:PORT of the group role.", metavar="HOST:PORT")
 ]
 UpstreamMessage = Annotated[
     str | None,
-    typer.Option(
-        "--message",
-        help="HOST:PORT of the message role.",
-        envvar="NODECHAT_RPC_MESSAGE",
-        show_default=False,
-    ),
+    options.setting("--message", "HOST:PORT of the message role.", metavar="HOST:PORT"),
 ]
+SplitBusOption = Annotated[str | None, options.bus()]
 
 
-def _run_split(
-    role: str,
-    listen: str | None,
-    auth_addr: str | None,
-    group_addr: str | None,
-    message_addr: str | None,
-    bus: str | None,
-    public_url: str | None,
-    config: Path | None,
-    log_level: str,
-) -> None:
+def _run_split(role: str, config: Path | None, log_level: str, given: dict[str, Any]) -> None:
     from nodechat.server.roles import SplitNode
 
-    setup_logging(log_level)
-    with cli_errors():
-        settings = settings_from(
-            config,
-            serve={"bus": bus},
-            node={"listen": listen, "public_url": public_url},
-            rpc={"auth": auth_addr, "group": group_addr, "message": message_addr},
-        )
+    with cli_errors(role):
+        setup_logging(log_level)
+        loaded = load(config, given)
+        settings = loaded.settings
+        if settings.serve.bus.startswith("redis"):
+            preflight.bus(loaded)
         node = SplitNode(role, settings)
 
         def announce() -> None:
@@ -174,37 +152,56 @@ def _run_split(
 
 
 def socket(
-    listen: ListenOption = None,
+    listen: Annotated[str | None, options.listen(7801)] = None,
     auth_addr: UpstreamAuth = None,
     group_addr: UpstreamGroup = None,
     message_addr: UpstreamMessage = None,
-    bus: BusOption = None,
+    bus: SplitBusOption = None,
     public_url: Annotated[
         str | None,
-        typer.Option(
-            help="The ws:// URL clients use for this node (advertised by the gateway). "
-            "[default: ws://<listen>/]",
-            envvar="NODECHAT_NODE_PUBLIC_URL",
-            show_default=False,
+        options.setting(
+            "--public-url",
+            "The ws:// URL clients use for this node (advertised by the gateway).",
+            metavar="URL",
+            default="ws://<listen>/",
         ),
     ] = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    tls_ca: TlsCaOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run a socket node: client WebSockets, fan-out over Redis (default port 7801)."""
-    _run_split(
-        "socket", listen, auth_addr, group_addr, message_addr, bus, public_url, config, log_level
-    )
+    given = {
+        "--listen": listen,
+        "--auth": auth_addr,
+        "--group": group_addr,
+        "--message": message_addr,
+        "--bus": bus,
+        "--public-url": public_url,
+    }
+    _run_split("socket", config, log_level, given | _tls(tls_cert, tls_key, tls_ca))
 
 
 def gateway(
-    listen: ListenOption = None,
+    listen: Annotated[str | None, options.listen(7800)] = None,
     auth_addr: UpstreamAuth = None,
     group_addr: UpstreamGroup = None,
     message_addr: UpstreamMessage = None,
-    bus: BusOption = None,
+    bus: SplitBusOption = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    tls_ca: TlsCaOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the gateway: public HTTP/JSON API, OpenAPI docs, socket-node discovery (port 7800)."""
-    _run_split("gateway", listen, auth_addr, group_addr, message_addr, bus, None, config, log_level)
+    given = {
+        "--listen": listen,
+        "--auth": auth_addr,
+        "--group": group_addr,
+        "--message": message_addr,
+        "--bus": bus,
+    }
+    _run_split("gateway", config, log_level, given | _tls(tls_cert, tls_key, tls_ca))
