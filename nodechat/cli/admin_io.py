@@ -66,6 +66,8 @@ def exit_code_of(exc: ChatError) -> int:
         return EXIT_NOT_FOUND
     if isinstance(exc, Forbidden | Unauthenticated):
         return EXIT_UNAUTHORIZED
+    if exc.code == "bad_config":  # e.g. a --store URL the store cannot parse: a bad value
+        return EXIT_USAGE
     return EXIT_FAILED
 
 

@@ -9,6 +9,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from nodechat.services import passwords
 from nodechat.storage import open_store
 from tests.cli.conftest import PASSWORD, Cli
@@ -139,6 +141,46 @@ def test_usage_errors_exit_2(cli: Cli) -> None:
     assert cli.run("admin", "users", "frobnicate").exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["--store", "oracle://x"], {}, "--store 'oracle://x' is not a store URL"),
+        (["--store", "sqlite:///"], {}, "names no database file"),
+        (["--server", "notaurl"], {}, "--server 'notaurl' is not a server URL"),
+        (["--server", "http://x/"], {}, "is not a server URL"),
+        ([], {"NODECHAT_ADMIN_SERVER": "x y"}, "NODECHAT_ADMIN_SERVER 'x y' is not a server URL"),
+        (
+            [],
+            {"NODECHAT_ADMIN_STORE": "sqlite:///a.db", "NODECHAT_ADMIN_SERVER": "ws://x/"},
+            "are both set",
+        ),
+    ],
+)
+def test_a_bad_target_is_a_usage_error(
+    cli: Cli, args: list[str], env: dict[str, str], says: str
+) -> None:
+    result = cli.run("admin", "users", "list", *args, env=env)
+    assert result.exit_code == 2, result.stderr
+    assert says in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_store_flag_beats_the_server_variable(cli: Cli) -> None:
+    cli.create_user("root", admin=True)
+    result = cli.run(
+        "admin",
+        "users",
+        "list",
+        "--store",
+        cli.store,
+        "--json",
+        env={"NODECHAT_ADMIN_SERVER": "ws://127.0.0.1:1/"},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [u["username"] for u in json.loads(result.stdout)["users"]] == ["root"]
+    by_variable = cli.run("admin", "users", "list", env={"NODECHAT_ADMIN_STORE": cli.store})
+    assert by_variable.exit_code == 0, by_variable.stderr
+
+
 def test_without_store_or_login_exits_4(cli: Cli) -> None:
     result = cli.run("admin", "users", "list")
     assert result.exit_code == 4
@@ -248,8 +290,14 @@ def test_an_unreachable_server_is_an_error_not_a_traceback(cli: Cli) -> None:
             },
         )
         result = cli.run("admin", "users", "list", "--server", url)
-        assert result.exit_code == 1, result.stderr
-        assert result.stderr.startswith("error: unavailable: cannot reach the server")
+        if url.startswith("ws://"):
+            assert result.exit_code == 1, result.stderr
+            assert result.stderr.startswith("error: unavailable: cannot reach the server")
+        else:  # an unparsable URL is a bad value, not a failed login (exit 2, not 4)
+            assert result.exit_code == 2, result.stderr
+            assert result.stderr.startswith("error: usage: --server 'not a url' is not a server")
+    # The last login's server (no flag): reached, not judged, as before.
+    assert cli.run("admin", "users", "list").stderr.startswith("error: unavailable: ")
     logout = cli.run("admin", "logout", "--server", "ws://127.0.0.1:9/")
     assert logout.exit_code == 0 and "forgetting it anyway" in logout.stderr
 
