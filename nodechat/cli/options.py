@@ -106,5 +106,5 @@ SECRETS_EPILOG = (
     "The service token every role shares is read from NODECHAT_SERVICE_TOKEN "
     "(or rpc.service_token in --config), never from a flag, so it does not show in ps. "
     "Mutual TLS: NODECHAT_RPC_TLS_CERT, NODECHAT_RPC_TLS_KEY and NODECHAT_RPC_TLS_CA "
-    "(or the --tls-* flags)."
+    "(or the --tls-* flags). Generate a token with `nodechat keygen --service-token`."
 )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
+
+import typer
 
 from nodechat.cli import options, preflight
 from nodechat.cli.common import (
@@ -102,8 +105,22 @@ def message(
     _run_data_role("message", config, log_level, given | _tls(tls_cert, tls_key, tls_ca))
 
 
-def keygen(data_dir: DataDirOption = None) -> None:
-    """Create the auth role's token signing key (Ed25519, mode 0600) if it does not exist."""
+def keygen(
+    data_dir: DataDirOption = None,
+    service_token: Annotated[
+        bool,
+        typer.Option(
+            "--service-token",
+            help="Print a new random service token on stdout instead (the value of "
+            "NODECHAT_SERVICE_TOKEN); writes no file.",
+        ),
+    ] = False,
+) -> None:
+    """Create the auth role's token signing key (Ed25519, mode 0600), or print a service token."""
+    if service_token:
+        # 32 random bytes, URL-safe: goes into an environment file and a gRPC header as is.
+        typer.echo(secrets.token_urlsafe(32))
+        return
     from nodechat.services.tokens import PRIVATE_KEY_FILE, load_or_create_keys
 
     with cli_errors("keygen"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -124,3 +125,24 @@ def test_serve_help_shows_defaults(cli: Cli) -> None:
     for default in ("[default: 127.0.0.1]", "[default: 7801]", "[default: ./nodechat-data]"):
         assert default in text, default
     assert "[env var: NODECHAT_PORT]" in text and "<bool>" not in text
+
+
+def test_keygen_prints_a_fresh_service_token_and_writes_nothing(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "cwd"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    first = cli.run("keygen", "--service-token")
+    second = cli.run("keygen", "--service-token")
+    assert first.exit_code == 0 and second.exit_code == 0
+    token = first.stdout.strip()
+    assert len(token) >= 43 and re.fullmatch(r"[A-Za-z0-9_-]+", token)
+    assert token != second.stdout.strip() and first.stderr == ""
+    assert list(empty.iterdir()) == []  # no data dir, no key
+
+
+def test_keygen_names_a_data_dir_it_cannot_create(cli: Cli) -> None:
+    result = cli.run("keygen", "--data-dir", "/proc/nope/keys")
+    assert result.exit_code == 2
+    assert one_line(result.stderr).startswith("nodechat keygen: --data-dir '/proc/nope/keys' ")
