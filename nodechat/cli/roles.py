@@ -23,7 +23,7 @@ from nodechat.cli.common import (
     say,
     setup_logging,
 )
-from nodechat.server.roles import DataRole
+from nodechat.server.roles import DataRole, split_address
 
 OpsOption = Annotated[
     str | None,
@@ -157,11 +157,15 @@ def _run_split(role: str, config: Path | None, log_level: str, given: dict[str, 
         node = SplitNode(role, settings)
 
         def announce() -> None:
-            if role == "socket":
+            if node.socket is not None:
+                # Where this process listens, and apart from it the URL clients are sent
+                # to (often one nginx URL shared by every node): never one for the other.
+                host, _ = split_address(settings.node.listen, role)
                 say(
-                    f"nodechat socket serving on {node.address} (health: /healthz, "
-                    f"/readyz, /metrics on the same port)"
+                    f"nodechat socket listening on ws://{host}:{node.socket.server.port}/ "
+                    "(health: /healthz, /readyz, /metrics on the same port)"
                 )
+                say(f"public URL (advertised by the gateway): {node.address}")
             else:
                 say(f"nodechat gateway on {node.address} (API docs: {node.address}docs)")
 
