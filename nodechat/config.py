@@ -82,6 +82,7 @@ class RpcSettings:
     auth: str = ""  # host:port of the auth role
     group: str = ""  # host:port of the group role
     message: str = ""  # host:port of the message role
+    reflection: bool = False  # gRPC server reflection; lists every service, AdminService too
 
 
 @dataclass(frozen=True, slots=True)
