@@ -68,7 +68,7 @@ class DataRole:
         self.store: Store | None = None
         self.rpc: RpcServer | None = None
         self.ops: web.AppRunner | None = None
-        self.metrics = Metrics()
+        self.metrics = Metrics(client_traffic=False)  # no client connects to a data role
 
     @property
     def address(self) -> str:

@@ -218,6 +218,11 @@ def test_groups_channels_invites_and_roles(cli: Cli) -> None:
     assert cli.json("groups", "set-role", gid, "ann", "member")["role"] == "member"
     bad_role = cli.offline("groups", "set-role", gid, "ann", "owner")
     assert bad_role.exit_code == 1 and "invalid_role" in bad_role.stderr
+    bob = cli.create_user("bob")
+    added = cli.offline("groups", "add-member", gid, bob["id"])  # by id: the table names him
+    assert added.exit_code == 0, added.stderr
+    (row,) = [line for line in added.stdout.splitlines() if bob["id"] in line]
+    assert " bob " in row and " - " not in row
     channel = cli.json("channels", "create", gid, "general", "--topic", "chat")
     cli.json("channels", "rename", channel["id"], "lobby")
     assert [c["name"] for c in cli.json("channels", "list", gid)["channels"]] == [
@@ -231,7 +236,7 @@ def test_groups_channels_invites_and_roles(cli: Cli) -> None:
     cli.json("channels", "delete", channel["id"], "--yes")
     cli.json("groups", "remove-member", gid, "ann", "--yes")
     shown = cli.json("groups", "show", gid)
-    assert [m["username"] for m in shown["members"]] == ["root"]
+    assert [m["username"] for m in shown["members"]] == ["root", "bob"]
     assert [c["name"] for c in shown["channels"]] == ["welcome"]
     human = cli.offline("groups", "show", gid)
     assert human.exit_code == 0 and "members" in human.stdout and "welcome" in human.stdout
