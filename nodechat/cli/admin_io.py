@@ -166,6 +166,23 @@ class Output:
         console().print(table)
 
 
+def emit(
+    as_json: bool,
+    result: Any,
+    rows: list[dict[str, Any]],
+    columns: list[tuple[str, str]],
+    note: str | None = None,
+) -> None:
+    """``result`` as JSON, or ``rows`` as a table; then ``note`` on stderr."""
+    out = Output(as_json)
+    if as_json:
+        out.json(result)
+    else:
+        out.table(rows, columns)
+    if note:
+        say(note)
+
+
 USER_COLUMNS = [
     ("id", "id"),
     ("username", "username"),

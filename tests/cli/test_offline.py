@@ -328,3 +328,37 @@ def test_a_mistyped_sqlite_path_is_not_created(cli: Cli, tmp_path: Any) -> None:
     assert result.exit_code == 3
     assert result.stderr.startswith("error: store_not_found: ")
     assert not typo.exists()
+
+
+def test_dry_runs_say_what_would_happen_and_change_nothing(cli: Cli) -> None:
+    cli.create_user("root", admin=True)
+    cli.create_user("ann")
+    cli.create_user("bob")
+    gid = cli.json("groups", "create", "Hikers", "--owner", "bob")["id"]
+    cli.json("groups", "add-member", gid, "ann")
+    before = (cli.json("users", "list"), cli.json("groups", "show", gid))
+
+    for args, says in (
+        (["users", "delete", "ann"], "would delete ann (u_"),
+        (["users", "disable", "ann"], "would disable ann (u_"),
+        (["users", "revoke-admin", "root"], "would revoke server admin from root"),
+        (["users", "revoke-admin", "ann"], "ann (u_"),
+        (["groups", "delete", gid], f"would delete group Hikers ({gid}) with its 1 channel(s)"),
+        (["groups", "remove-member", gid, "ann"], "would remove ann (u_"),
+    ):
+        result = cli.offline(*args, "--dry-run")  # no --yes, no input: it must not ask
+        assert result.exit_code == 0, (args, result.stderr)
+        assert result.stderr.startswith("dry run: ") and says in result.stderr, result.stderr
+        assert "nothing was changed" in result.stderr and "[y/N]" not in result.stderr
+
+    refused = cli.offline("users", "delete", "bob", "--dry-run")
+    assert refused.exit_code == 1 and "error: user_owns_groups: dry run" in refused.stderr
+    owner = cli.offline("groups", "remove-member", gid, "bob", "--dry-run")
+    assert owner.exit_code == 1 and "owner_protected" in owner.stderr
+    stranger = cli.offline("groups", "remove-member", gid, "root", "--dry-run")
+    assert stranger.exit_code == 3 and "member_not_found" in stranger.stderr
+    assert cli.offline("users", "delete", "ghost", "--dry-run").exit_code == 3
+
+    report = cli.json("users", "disable", "ann", "--dry-run")
+    assert report["dry_run"] is True and report["target"]["username"] == "ann"
+    assert (cli.json("users", "list"), cli.json("groups", "show", gid)) == before
