@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nodechat.config_rules import TYPE_VERDICTS, check
 from nodechat.errors import InvalidRequest
 
 
@@ -81,6 +82,7 @@ class RpcSettings:
     auth: str = ""  # host:port of the auth role
     group: str = ""  # host:port of the group role
     message: str = ""  # host:port of the message role
+    reflection: bool = False  # gRPC server reflection; lists every service, AdminService too
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,38 +113,190 @@ ENV_ALIASES = {
     "NODECHAT_BUS": ("serve", "bus"),
     "NODECHAT_HOST": ("serve", "host"),
     "NODECHAT_PORT": ("serve", "port"),
+    "NODECHAT_API_PORT": ("serve", "api_port"),
     "NODECHAT_SERVICE_TOKEN": ("rpc", "service_token"),
     "NODECHAT_LISTEN": ("node", "listen"),
     "NODECHAT_BUS_PREFIX": ("node", "bus_prefix"),
 }
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
 
 
-def _coerce(section: str, name: str, target: type | str, value: Any) -> Any:
-    kind = target if isinstance(target, str) else target.__name__
-    try:
-        if "tuple" in kind:
-            if isinstance(value, str):
-                return tuple(v.strip() for v in value.split(",") if v.strip())
-            return tuple(str(v) for v in value)
-        if "Path" in kind:
-            return Path(value)
-        if "bool" in kind:
-            if isinstance(value, str):
-                return value.strip().lower() in ("1", "true", "yes", "on")
-            return bool(value)
-        if "int" in kind:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return int(value)
-        if "float" in kind:
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequest(
-            f"setting {section}.{name}: {value!r} is not a valid {kind}",
+def env_name(key: str) -> str:
+    """The environment variable an operator sets for ``section.name`` (the short form if any)."""
+    section, name = key.split(".", 1)
+    for var, target in ENV_ALIASES.items():
+        if target == (section, name):
+            return var
+    return f"NODECHAT_{section.upper()}_{name.upper()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One bad setting: what was given where, what is wrong with it, and the fix."""
+
+    key: str  # section.name (or the section, for an unknown one)
+    given: str  # as the operator wrote it: "--port 'abc'", "NODECHAT_PORT='abc'", ...
+    reason: str
+    fix: str
+
+    def line(self) -> str:
+        """``--port 'abc' is not a port number (give 1-65535 ...)``."""
+        return f"{self.given} {self.reason} ({self.fix})"
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON form (``config check --json``)."""
+        return {"key": self.key, "given": self.given, "reason": self.reason, "fix": self.fix}
+
+
+class ConfigError(InvalidRequest):
+    """Settings that cannot be used; ``problems`` lists every bad key and value at once."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(
+            "; ".join(p.line() for p in problems),
             code="bad_config",
-            key=f"{section}.{name}",
+            key=problems[0].key,
+            problems=[p.to_dict() for p in problems],
+        )
+        self.problems = tuple(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class _Given:
+    """A raw value and where it came from."""
+
+    value: Any
+    kind: str  # "file", "env", "flag"
+    name: str  # the config key, variable or flag
+    path: Path | None = None
+
+    def show(self) -> str:
+        value = str(self.value) if isinstance(self.value, Path) else self.value
+        if self.kind == "env":
+            return f"{self.name}={value!r}"
+        if self.kind == "file":
+            return f"{self.name} = {value!r} in {self.path}"
+        return f"{self.name} {value!r}"
+
+
+def _coerce(kind: str, value: Any) -> Any:
+    """``value`` as a field of type ``kind``; ValueError names what it is not."""
+    if "tuple" in kind:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        if not isinstance(value, list | tuple):
+            raise ValueError("is not a list")
+        return tuple(str(v) for v in value)
+    if "Path" in kind:
+        return Path(str(value))
+    if "bool" in kind:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ValueError("is not true or false")
+    if "int" in kind:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError("is not a whole number")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError("is not a whole number") from None
+    if "float" in kind:
+        if isinstance(value, bool):
+            raise ValueError("is not a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError("is not a number") from None
+    if isinstance(value, dict | list):
+        raise ValueError("is not a string")
+    return str(value)
+
+
+def _type_fix(kind: str) -> str:
+    for word, fix in (
+        ("tuple", "give a list (comma-separated in a variable or flag)"),
+        ("bool", "give true or false"),
+        ("int", "give a whole number"),
+        ("float", "give a number"),
+    ):
+        if word in kind:
+            return fix
+    return "give a string"
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise InvalidRequest(
+            f"cannot read config file {path}: {exc.strerror}", code="bad_config"
         ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidRequest(
+            f"config file {path} is not valid TOML: {exc}", code="bad_config"
+        ) from exc
+
+
+def _gather(
+    path: Path | None,
+    env: Mapping[str, str],
+    overrides: Mapping[str, Mapping[str, Any]],
+    flags: Mapping[str, str],
+    problems: list[Problem],
+) -> dict[str, dict[str, _Given]]:
+    """Every given value by section and name; later sources replace earlier ones."""
+    values: dict[str, dict[str, _Given]] = {f.name: {} for f in dataclasses.fields(Settings)}
+    if path is not None:
+        for section, table in _read_file(path).items():
+            if section not in values or not isinstance(table, dict):
+                problems.append(
+                    Problem(
+                        section,
+                        f"[{section}] in {path}",
+                        "is not a section",
+                        f"use {', '.join(values)}",
+                    )
+                )
+                continue
+            for name, raw in table.items():
+                values[section][name] = _Given(raw, "file", f"{section}.{name}", path)
+    for section in values:
+        prefix = f"NODECHAT_{section.upper()}_"
+        for var, raw in env.items():
+            if var.startswith(prefix):
+                values[section][var[len(prefix) :].lower()] = _Given(raw, "env", var)
+    for var, (section, name) in ENV_ALIASES.items():
+        if var in env:
+            values[section][name] = _Given(env[var], "env", var)
+    for section, table in overrides.items():
+        for name, raw in table.items():
+            if raw is not None:
+                key = f"{section}.{name}"
+                values[section][name] = _Given(raw, "flag", flags.get(key, key))
+    return values
+
+
+def given_as(
+    key: str,
+    *,
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    flags: Mapping[str, str] | None = None,
+) -> str:
+    """How the operator gave ``key`` (same sources as :func:`load_settings`), for messages:
+    ``--data-dir '/x'``, ``NODECHAT_DATA_DIR='/x'``, ``serve.data_dir = '/x' in f.toml``."""
+    env = os.environ if env is None else env
+    path = config_file or (Path(env["NODECHAT_CONFIG"]) if env.get("NODECHAT_CONFIG") else None)
+    section, name = key.split(".", 1)
+    given = _gather(path, env, overrides or {}, flags or {}, [])[section].get(name)
+    if given is None:
+        part = getattr(Settings(), section)
+        return f"{key} {str(getattr(part, name))!r} (the default)"
+    return given.show()
 
 
 def load_settings(
@@ -150,55 +304,41 @@ def load_settings(
     config_file: Path | None = None,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Build the settings from defaults, file, environment and CLI ``overrides``."""
+    """Build the settings from defaults, file, environment and CLI ``overrides``.
+
+    ``flags`` names the CLI flag of each overridden ``section.name``, so an error
+    says ``--port 'abc'`` rather than the key. Every bad key and value is
+    reported at once, in one :class:`ConfigError`.
+    """
     env = os.environ if env is None else env
-    values: dict[str, dict[str, Any]] = {f.name: {} for f in dataclasses.fields(Settings)}
     path = config_file or (Path(env["NODECHAT_CONFIG"]) if env.get("NODECHAT_CONFIG") else None)
-    if path is not None:
-        try:
-            data = tomllib.loads(path.read_text())
-        except OSError as exc:
-            raise InvalidRequest(
-                f"cannot read config file {path}: {exc.strerror}", code="bad_config"
-            ) from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidRequest(
-                f"config file {path} is not valid TOML: {exc}", code="bad_config"
-            ) from exc
-        for section, table in data.items():
-            if section not in values or not isinstance(table, dict):
-                raise InvalidRequest(
-                    f"config file {path}: unknown section [{section}]",
-                    code="bad_config",
-                    key=section,
-                )
-            values[section].update(table)
-    for section in values:
-        prefix = f"NODECHAT_{section.upper()}_"
-        for key, raw in env.items():
-            if key.startswith(prefix):
-                values[section][key[len(prefix) :].lower()] = raw
-    for key, (section, name) in ENV_ALIASES.items():
-        if key in env:
-            values[section][name] = env[key]
-    for section, table in (overrides or {}).items():
-        values[section].update({k: v for k, v in table.items() if v is not None})
+    problems: list[Problem] = []
+    values = _gather(path, env, overrides or {}, flags or {}, problems)
     built: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
         cls = type(getattr(Settings(), f.name))
-        known = {sf.name: sf.type for sf in dataclasses.fields(cls)}
+        known = {sf.name: str(sf.type) for sf in dataclasses.fields(cls)}
         kwargs = {}
-        for name, value in values[f.name].items():
+        for name, given in values[f.name].items():
+            key = f"{f.name}.{name}"
             if name not in known:
-                raise InvalidRequest(
-                    f"unknown setting {f.name}.{name}", code="bad_config", key=f"{f.name}.{name}"
-                )
-            kwargs[name] = _coerce(f.name, name, known[name], value)
+                fix = "check the spelling; `nodechat admin config generate` lists every setting"
+                problems.append(Problem(key, given.show(), "is not a setting", fix))
+                continue
+            try:
+                value = _coerce(known[name], given.value)
+            except ValueError as exc:
+                reason, fix = TYPE_VERDICTS.get(key, (str(exc), _type_fix(known[name])))
+                problems.append(Problem(key, given.show(), reason, fix))
+                continue
+            verdict = check(key, value)
+            if verdict is not None:
+                problems.append(Problem(key, given.show(), *verdict))
+                continue
+            kwargs[name] = value
         built[f.name] = cls(**kwargs)
-    settings = Settings(**built)
-    if settings.auth.bcrypt_rounds < 12:
-        raise InvalidRequest(
-            "auth.bcrypt_rounds must be at least 12", code="bad_config", key="auth.bcrypt_rounds"
-        )
-    return settings
+    if problems:
+        raise ConfigError(problems)
+    return Settings(**built)

@@ -7,9 +7,11 @@ from typing import Annotated
 import typer
 
 from nodechat import __version__
-from nodechat.cli import admin, roles
+from nodechat.cli import admin, helpfmt, options, roles
 from nodechat.cli import serve as serve_cmd
 from nodechat.tui.cli import chat
+
+helpfmt.install()
 
 app = typer.Typer(
     name="nodechat",
@@ -20,11 +22,8 @@ app = typer.Typer(
 )
 app.command("serve")(serve_cmd.serve)
 app.command("chat")(chat)
-app.command("auth")(roles.auth)
-app.command("group")(roles.group)
-app.command("message")(roles.message)
-app.command("socket")(roles.socket)
-app.command("gateway")(roles.gateway)
+for _role in ("auth", "group", "message", "socket", "gateway"):
+    app.command(_role, epilog=options.SECRETS_EPILOG)(getattr(roles, _role))
 app.command("keygen")(roles.keygen)
 app.add_typer(admin.app, name="admin")
 

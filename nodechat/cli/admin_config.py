@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from nodechat.cli.admin_io import EXIT_FAILED, EXIT_USAGE, JsonOption, fail, say
-from nodechat.config import Settings, load_settings
+from nodechat.config import ConfigError, Settings, load_settings
 from nodechat.errors import ChatError
 
 app = typer.Typer(name="config", help="The TOML settings file.", no_args_is_help=True)
@@ -75,14 +75,17 @@ def check(
     file: Annotated[Path, typer.Argument(help="The TOML settings file.", show_default=False)],
     as_json: JsonOption = False,
 ) -> None:
-    """Validate a settings file (ignoring the environment); exit 1 naming the bad key."""
+    """Validate a settings file (ignoring the environment); exit 1 listing every bad key."""
     try:
         settings = load_settings(config_file=file, env={})
     except ChatError as exc:
-        key = exc.details.get("key")
         if as_json:
             typer.echo(json.dumps({"ok": False, "error": exc.to_dict()}, indent=2))
-        fail(exc.code, f"{exc.message}" + (f" (key: {key})" if key else ""), EXIT_FAILED)
+        if isinstance(exc, ConfigError):  # one line per bad key, all of them at once
+            for problem in exc.problems[:-1]:
+                typer.echo(f"error: {exc.code}: {problem.line()}", err=True)
+            fail(exc.code, exc.problems[-1].line(), EXIT_FAILED)
+        fail(exc.code, exc.message, EXIT_FAILED)
     if as_json:
         values = dataclasses.asdict(settings)
         values["rpc"]["service_token"] = "***" if values["rpc"]["service_token"] else ""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from nodechat.cli.admin_io import JsonOption, Output, YesOption, confirm_or_exit, say
+from nodechat.cli import admin_dryrun
+from nodechat.cli.admin_dryrun import DryRunOption, Target
+from nodechat.cli.admin_io import JsonOption, Output, YesOption, confirm_or_exit, emit
 from nodechat.cli.admin_target import CredentialsOption, ServerOption, StoreOption, run_op
 
 groups = typer.Typer(name="groups", help="Groups and their members.", no_args_is_help=True)
@@ -50,22 +52,6 @@ INVITE_COLUMNS = [
 ]
 
 
-def _emit(
-    as_json: bool,
-    result: Any,
-    rows: list[dict[str, Any]],
-    columns: list[tuple[str, str]],
-    note: str | None = None,
-) -> None:
-    out = Output(as_json)
-    if as_json:
-        out.json(result)
-    else:
-        out.table(rows, columns)
-    if note:
-        say(note)
-
-
 # -- groups ----------------------------------------------------------------
 
 
@@ -89,7 +75,7 @@ def list_groups(
         credentials=credentials,
     )
     nxt = result["next"]
-    _emit(
+    emit(
         as_json,
         result,
         result["groups"],
@@ -156,19 +142,22 @@ def create_group(
         server=server,
         credentials=credentials,
     )
-    _emit(as_json, result, [result], GROUP_COLUMNS, f"created group {result['id']}")
+    emit(as_json, result, [result], GROUP_COLUMNS, f"created group {result['id']}")
 
 
 @groups.command("delete")
 def delete_group(
     group_id: GroupArg,
     yes: YesOption = False,
+    dry_run: DryRunOption = False,
     store: StoreOption = None,
     server: ServerOption = None,
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Delete a group with its channels, messages and invites."""
+    if dry_run:
+        return admin_dryrun.delete_group(Target(store, server, credentials), group_id, as_json)
     confirm_or_exit(f"Delete group {group_id} with all its channels and messages?", yes)
     result = run_op(
         "admin.group.delete",
@@ -177,7 +166,7 @@ def delete_group(
         server=server,
         credentials=credentials,
     )
-    _emit(as_json, result, [result], [("group_id", "deleted group")])
+    emit(as_json, result, [result], [("group_id", "deleted group")])
 
 
 @groups.command("add-member")
@@ -198,7 +187,7 @@ def add_member(
         server=server,
         credentials=credentials,
     )
-    _emit(as_json, result, [result], MEMBER_COLUMNS, f"added {user} as {result['role']}")
+    emit(as_json, result, [result], MEMBER_COLUMNS, f"added {user} as {result['role']}")
 
 
 @groups.command("remove-member")
@@ -206,12 +195,16 @@ def remove_member(
     group_id: GroupArg,
     user: UserArg,
     yes: YesOption = False,
+    dry_run: DryRunOption = False,
     store: StoreOption = None,
     server: ServerOption = None,
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Remove a member (not the owner) from a group."""
+    if dry_run:
+        target = Target(store, server, credentials)
+        return admin_dryrun.remove_member(target, group_id, user, as_json)
     confirm_or_exit(f"Remove {user} from group {group_id}?", yes)
     result = run_op(
         "admin.member.remove",
@@ -220,7 +213,7 @@ def remove_member(
         server=server,
         credentials=credentials,
     )
-    _emit(as_json, result, [result], [("group_id", "group"), ("user_id", "removed user")])
+    emit(as_json, result, [result], [("group_id", "group"), ("user_id", "removed user")])
 
 
 @groups.command("set-role")
@@ -241,7 +234,7 @@ def set_role(
         server=server,
         credentials=credentials,
     )
-    _emit(as_json, result, [result], MEMBER_COLUMNS)
+    emit(as_json, result, [result], MEMBER_COLUMNS)
 
 
 # -- channels --------------------------------------------------------------
@@ -263,7 +256,7 @@ def list_channels(
         server=server,
         credentials=credentials,
     )
-    _emit(as_json, result, result["channels"], CHANNEL_COLUMNS)
+    emit(as_json, result, result["channels"], CHANNEL_COLUMNS)
 
 
 @channels.command("create")
@@ -285,7 +278,7 @@ def create_channel(
         server=server,
         credentials=credentials,
     )
-    _emit(as_json, result, [result], CHANNEL_COLUMNS, f"created channel {result['id']}")
+    emit(as_json, result, [result], CHANNEL_COLUMNS, f"created channel {result['id']}")
 
 
 @channels.command("rename")
@@ -305,7 +298,7 @@ def rename_channel(
         server=server,
         credentials=credentials,
     )
-    _emit(as_json, result, [result], CHANNEL_COLUMNS)
+    emit(as_json, result, [result], CHANNEL_COLUMNS)
 
 
 @channels.command("delete")
@@ -326,7 +319,7 @@ def delete_channel(
         server=server,
         credentials=credentials,
     )
-    _emit(as_json, result, [result], [("id", "deleted channel"), ("group_id", "group")])
+    emit(as_json, result, [result], [("id", "deleted channel"), ("group_id", "group")])
 
 
 # -- invites ---------------------------------------------------------------
@@ -348,7 +341,7 @@ def list_invites(
         server=server,
         credentials=credentials,
     )
-    _emit(as_json, result, result["invites"], INVITE_COLUMNS)
+    emit(as_json, result, result["invites"], INVITE_COLUMNS)
 
 
 @invites.command("create")
@@ -376,7 +369,7 @@ def create_invite(
         server=server,
         credentials=credentials,
     )
-    _emit(as_json, result, [result], INVITE_COLUMNS)
+    emit(as_json, result, [result], INVITE_COLUMNS)
 
 
 @invites.command("revoke")
@@ -393,4 +386,4 @@ def revoke_invite(
     result = run_op(
         "admin.invite.revoke", {"code": code}, store=store, server=server, credentials=credentials
     )
-    _emit(as_json, result, [result], INVITE_COLUMNS)
+    emit(as_json, result, [result], INVITE_COLUMNS)

@@ -66,6 +66,8 @@ def exit_code_of(exc: ChatError) -> int:
         return EXIT_NOT_FOUND
     if isinstance(exc, Forbidden | Unauthenticated):
         return EXIT_UNAUTHORIZED
+    if exc.code == "bad_config":  # e.g. a --store URL the store cannot parse: a bad value
+        return EXIT_USAGE
     return EXIT_FAILED
 
 
@@ -162,6 +164,23 @@ class Output:
             value = record.get(key)
             table.add_row(heading, when(value) if key.endswith("_at") else _cell(value))
         console().print(table)
+
+
+def emit(
+    as_json: bool,
+    result: Any,
+    rows: list[dict[str, Any]],
+    columns: list[tuple[str, str]],
+    note: str | None = None,
+) -> None:
+    """``result`` as JSON, or ``rows`` as a table; then ``note`` on stderr."""
+    out = Output(as_json)
+    if as_json:
+        out.json(result)
+    else:
+        out.table(rows, columns)
+    if note:
+        say(note)
 
 
 USER_COLUMNS = [

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from websockets.exceptions import WebSocketException
 
+from nodechat.cli.admin_choice import check_server, server_only
 from nodechat.cli.admin_io import (
     EXIT_UNAUTHORIZED,
     JsonOption,
@@ -149,6 +150,7 @@ def login(
     credentials: CredentialsOption = None,
 ) -> None:
     """Log in as a server admin and keep the session for later commands (file mode 0600)."""
+    check_server(server, "--server")
     login_name = user or str(typer.prompt("Username or email", err=True))
     password = read_secret("password", from_stdin=password_stdin)
     creds = Credentials.load(credentials)
@@ -181,6 +183,7 @@ async def _login(server: str, login_name: str, password: str) -> dict[str, Any]:
 
 def logout(server: ServerOption = None, credentials: CredentialsOption = None) -> None:
     """End the saved session on the server and forget it."""
+    server = server_only(server)
     creds = Credentials.load(credentials)
     found = creds.get(server)
     if found is None:

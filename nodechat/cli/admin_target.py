@@ -29,7 +29,8 @@ import typer
 from platformdirs import user_config_path
 
 from nodechat.bus import MemoryBus
-from nodechat.cli.admin_io import EXIT_UNAUTHORIZED, EXIT_USAGE, fail, reported, say
+from nodechat.cli.admin_choice import choose
+from nodechat.cli.admin_io import EXIT_UNAUTHORIZED, fail, reported, say
 from nodechat.client import ChatClient, RequestFailed
 from nodechat.errors import ChatError, Forbidden, NotFound, Unauthenticated
 from nodechat.files import write_private_json
@@ -42,8 +43,9 @@ StoreOption = Annotated[
     str | None,
     typer.Option(
         "--store",
-        help="Work offline on this store URL (sqlite:///…, postgresql://…, mongodb://…).",
-        envvar="NODECHAT_ADMIN_STORE",
+        help="Work offline on this store URL (sqlite:///…, postgresql://…, mongodb://…). "
+        "\\[env var: NODECHAT_ADMIN_STORE]",
+        metavar="URL",
         show_default=False,
     ),
 ]
@@ -51,8 +53,9 @@ ServerOption = Annotated[
     str | None,
     typer.Option(
         "--server",
-        help="Server WebSocket URL (ws://host:7801/). \\[default: the last `admin login`]",
-        envvar="NODECHAT_ADMIN_SERVER",
+        help="Server WebSocket URL (ws://host:7801/). \\[env var: NODECHAT_ADMIN_SERVER] "
+        "\\[default: the last `admin login`]",
+        metavar="URL",
         show_default=False,
     ),
 ]
@@ -154,11 +157,6 @@ async def authenticated(server: str, entry: dict[str, Any], creds: Credentials) 
     return client
 
 
-def _choose(store: str | None, server: str | None) -> None:
-    if store and server:
-        fail("usage", "give either --store (offline) or --server (online), not both", EXIT_USAGE)
-
-
 def run_op(
     op: str,
     args: dict[str, Any],
@@ -168,7 +166,7 @@ def run_op(
     credentials: Path | None,
 ) -> Any:
     """Run one admin op offline or online and return its result (exits on failure)."""
-    _choose(store, server)
+    store, server = choose(store, server)  # flags first, then NODECHAT_ADMIN_*
     clean = {k: v for k, v in args.items() if v is not None}
     if store:
         with reported():

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
+from nodechat.cli import admin_dryrun
+from nodechat.cli.admin_dryrun import DryRunOption, Target
 from nodechat.cli.admin_io import (
     USER_COLUMNS,
     JsonOption,
@@ -181,12 +183,15 @@ def create_user(
 def disable_user(
     user: UserArg,
     yes: YesOption = False,
+    dry_run: DryRunOption = False,
     store: StoreOption = None,
     server: ServerOption = None,
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Disable an account; all its sessions end and its live connections close."""
+    if dry_run:
+        return admin_dryrun.disable_user(Target(store, server, credentials), user, as_json)
     confirm_or_exit(f"Disable {user} and end all their sessions?", yes)
     result = _run("admin.user.disable", {"user": user}, store, server, credentials)
     _show_user(
@@ -239,12 +244,15 @@ def reset_password(
 def delete_user(
     user: UserArg,
     yes: YesOption = False,
+    dry_run: DryRunOption = False,
     store: StoreOption = None,
     server: ServerOption = None,
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Delete an account (soft: disabled, signed out, removed from groups, profile scrubbed)."""
+    if dry_run:
+        return admin_dryrun.delete_user(Target(store, server, credentials), user, as_json)
     confirm_or_exit(f"Delete {user}? This cannot be undone.", yes)
     result = _run("admin.user.delete", {"user": user}, store, server, credentials)
     _show_user(
@@ -289,11 +297,14 @@ def grant_admin(
 def revoke_admin(
     user: UserArg,
     yes: YesOption = False,
+    dry_run: DryRunOption = False,
     store: StoreOption = None,
     server: ServerOption = None,
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Take server admin away from an account."""
+    if dry_run:
+        return admin_dryrun.revoke_admin(Target(store, server, credentials), user, as_json)
     confirm_or_exit(f"Revoke server admin from {user}?", yes)
     _set_admin(user, False, store, server, credentials, as_json)

@@ -1,56 +1,54 @@
-"""``nodechat auth|group|message`` (gRPC data roles) and ``nodechat keygen``."""
+"""``nodechat auth|group|message`` (gRPC data roles), ``socket``, ``gateway`` and ``keygen``."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from nodechat.cli import options, preflight
 from nodechat.cli.common import (
-    BusOption,
     ConfigOption,
     DataDirOption,
-    ListenOption,
     LogLevelOption,
     StoreOption,
+    TlsCaOption,
+    TlsCertOption,
+    TlsKeyOption,
     cli_errors,
+    load,
     run_until_signal,
     say,
-    settings_from,
     setup_logging,
 )
-from nodechat.server.roles import DataRole
+from nodechat.server.roles import DataRole, split_address
 
 OpsOption = Annotated[
     str | None,
-    typer.Option(
+    options.setting(
         "--http",
-        help="HOST:PORT for /healthz, /readyz and /metrics (off unless given).",
-        envvar="NODECHAT_NODE_HTTP",
-        show_default=False,
+        "HOST:PORT for /healthz, /readyz and /metrics.",
+        metavar="HOST:PORT",
+        default="off",
     ),
 ]
 
+BusOption = Annotated[str | None, options.bus()]
 
-def _run_data_role(
-    role: str,
-    listen: str | None,
-    store: str | None,
-    data_dir: Path | None,
-    bus: str | None,
-    http: str | None,
-    config: Path | None,
-    log_level: str,
-) -> None:
-    setup_logging(log_level)
-    with cli_errors():
-        settings = settings_from(
-            config,
-            serve={"store": store, "data_dir": data_dir, "bus": bus},
-            node={"listen": listen, "http": http},
-        )
-        node = DataRole(role, settings)
+
+def _tls(cert: str | None, key: str | None, ca: str | None) -> dict[str, Any]:
+    return {"--tls-cert": cert, "--tls-key": key, "--tls-ca": ca}
+
+
+def _run_data_role(role: str, config: Path | None, log_level: str, given: dict[str, Any]) -> None:
+    with cli_errors(role):
+        setup_logging(log_level)
+        loaded = load(config, given)
+        if loaded.settings.serve.bus.startswith("redis"):
+            preflight.bus(loaded)
+        node = DataRole(role, loaded.settings)
 
         def announce() -> None:
             say(f"nodechat {role} listening on {node.address} (gRPC)")
@@ -64,113 +62,134 @@ def _run_data_role(
 
 
 def auth(
-    listen: ListenOption = None,
+    listen: Annotated[str | None, options.listen(7810)] = None,
     store: StoreOption = None,
     data_dir: DataDirOption = None,
     bus: BusOption = None,
     http: OpsOption = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    tls_ca: TlsCaOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the auth role: accounts, passwords, tokens, sessions (gRPC, default port 7810)."""
-    _run_data_role("auth", listen, store, data_dir, bus, http, config, log_level)
+    given = {
+        "--listen": listen,
+        "--store": store,
+        "--data-dir": data_dir,
+        "--bus": bus,
+        "--http": http,
+    }
+    _run_data_role("auth", config, log_level, given | _tls(tls_cert, tls_key, tls_ca))
 
 
 def group(
-    listen: ListenOption = None,
+    listen: Annotated[str | None, options.listen(7811)] = None,
     store: StoreOption = None,
     data_dir: DataDirOption = None,
     bus: BusOption = None,
     http: OpsOption = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    tls_ca: TlsCaOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the group role: groups, channels, members, invites (gRPC, default port 7811)."""
-    _run_data_role("group", listen, store, data_dir, bus, http, config, log_level)
+    given = {
+        "--listen": listen,
+        "--store": store,
+        "--data-dir": data_dir,
+        "--bus": bus,
+        "--http": http,
+    }
+    _run_data_role("group", config, log_level, given | _tls(tls_cert, tls_key, tls_ca))
 
 
 def message(
-    listen: ListenOption = None,
+    listen: Annotated[str | None, options.listen(7812)] = None,
     store: StoreOption = None,
     data_dir: DataDirOption = None,
     bus: BusOption = None,
     http: OpsOption = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    tls_ca: TlsCaOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the message role: message persistence, history, read markers (gRPC, port 7812)."""
-    _run_data_role("message", listen, store, data_dir, bus, http, config, log_level)
+    given = {
+        "--listen": listen,
+        "--store": store,
+        "--data-dir": data_dir,
+        "--bus": bus,
+        "--http": http,
+    }
+    _run_data_role("message", config, log_level, given | _tls(tls_cert, tls_key, tls_ca))
 
 
-def keygen(data_dir: DataDirOption = None) -> None:
-    """Create the auth role's token signing key (Ed25519, mode 0600) if it does not exist."""
-    from nodechat.config import load_settings
+def keygen(
+    data_dir: DataDirOption = None,
+    service_token: Annotated[
+        bool,
+        typer.Option(
+            "--service-token",
+            help="Print a new random service token on stdout instead (the value of "
+            "NODECHAT_SERVICE_TOKEN); writes no file.",
+        ),
+    ] = False,
+) -> None:
+    """Create the auth role's token signing key (Ed25519, mode 0600), or print a service token."""
+    if service_token:
+        # 32 random bytes, URL-safe: goes into an environment file and a gRPC header as is.
+        typer.echo(secrets.token_urlsafe(32))
+        return
     from nodechat.services.tokens import PRIVATE_KEY_FILE, load_or_create_keys
 
-    with cli_errors():
-        settings = load_settings(overrides={"serve": {"data_dir": data_dir}})
-        keys = load_or_create_keys(settings.serve.data_dir)
+    with cli_errors("keygen"):
+        loaded = load(None, {"--data-dir": data_dir})
+        keys = load_or_create_keys(preflight.data_dir(loaded))
         say(
-            f"signing key: {settings.serve.data_dir / 'keys' / PRIVATE_KEY_FILE} "
+            f"signing key: {loaded.settings.serve.data_dir / 'keys' / PRIVATE_KEY_FILE} "
             f"(key id {keys.key_id})"
         )
 
 
 UpstreamAuth = Annotated[
-    str | None,
-    typer.Option(
-        "--auth", help="HOST:PORT of the auth role.", envvar="NODECHAT_RPC_AUTH", show_default=False
-    ),
+    str | None, options.setting("--auth", "HOST:PORT of the auth role.", metavar="HOST:PORT")
 ]
 UpstreamGroup = Annotated[
-    str | None,
-    typer.Option(
-        "--group",
-        help="HOST:PORT of the group role.",
-        envvar="NODECHAT_RPC_GROUP",
-        show_default=False,
-    ),
+    str | None, options.setting("--group", "HOST:PORT of the group role.", metavar="HOST:PORT")
 ]
 UpstreamMessage = Annotated[
     str | None,
-    typer.Option(
-        "--message",
-        help="HOST:PORT of the message role.",
-        envvar="NODECHAT_RPC_MESSAGE",
-        show_default=False,
-    ),
+    options.setting("--message", "HOST:PORT of the message role.", metavar="HOST:PORT"),
 ]
 
 
-def _run_split(
-    role: str,
-    listen: str | None,
-    auth_addr: str | None,
-    group_addr: str | None,
-    message_addr: str | None,
-    bus: str | None,
-    public_url: str | None,
-    config: Path | None,
-    log_level: str,
-) -> None:
+def _run_split(role: str, config: Path | None, log_level: str, given: dict[str, Any]) -> None:
     from nodechat.server.roles import SplitNode
 
-    setup_logging(log_level)
-    with cli_errors():
-        settings = settings_from(
-            config,
-            serve={"bus": bus},
-            node={"listen": listen, "public_url": public_url},
-            rpc={"auth": auth_addr, "group": group_addr, "message": message_addr},
-        )
+    with cli_errors(role):
+        setup_logging(log_level)
+        loaded = load(config, given)
+        settings = loaded.settings
+        if settings.serve.bus.startswith("redis"):
+            preflight.bus(loaded)
         node = SplitNode(role, settings)
 
         def announce() -> None:
-            if role == "socket":
+            if node.socket is not None:
+                # Where this process listens, and apart from it the URL clients are sent
+                # to (often one nginx URL shared by every node): never one for the other.
+                host, _ = split_address(settings.node.listen, role)
                 say(
-                    f"nodechat socket serving on {node.address} (health: /healthz, "
-                    f"/readyz, /metrics on the same port)"
+                    f"nodechat socket listening on ws://{host}:{node.socket.server.port}/ "
+                    "(health: /healthz, /readyz, /metrics on the same port)"
                 )
+                say(f"public URL (advertised by the gateway): {node.address}")
             else:
                 say(f"nodechat gateway on {node.address} (API docs: {node.address}docs)")
 
@@ -178,37 +197,56 @@ def _run_split(
 
 
 def socket(
-    listen: ListenOption = None,
+    listen: Annotated[str | None, options.listen(7801)] = None,
     auth_addr: UpstreamAuth = None,
     group_addr: UpstreamGroup = None,
     message_addr: UpstreamMessage = None,
     bus: BusOption = None,
     public_url: Annotated[
         str | None,
-        typer.Option(
-            help="The ws:// URL clients use for this node (advertised by the gateway). "
-            "[default: ws://<listen>/]",
-            envvar="NODECHAT_NODE_PUBLIC_URL",
-            show_default=False,
+        options.setting(
+            "--public-url",
+            "The ws:// URL clients use for this node (advertised by the gateway).",
+            metavar="URL",
+            default="ws://<listen>/",
         ),
     ] = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    tls_ca: TlsCaOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run a socket node: client WebSockets, fan-out over Redis (default port 7801)."""
-    _run_split(
-        "socket", listen, auth_addr, group_addr, message_addr, bus, public_url, config, log_level
-    )
+    given = {
+        "--listen": listen,
+        "--auth": auth_addr,
+        "--group": group_addr,
+        "--message": message_addr,
+        "--bus": bus,
+        "--public-url": public_url,
+    }
+    _run_split("socket", config, log_level, given | _tls(tls_cert, tls_key, tls_ca))
 
 
 def gateway(
-    listen: ListenOption = None,
+    listen: Annotated[str | None, options.listen(7800)] = None,
     auth_addr: UpstreamAuth = None,
     group_addr: UpstreamGroup = None,
     message_addr: UpstreamMessage = None,
     bus: BusOption = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
+    tls_ca: TlsCaOption = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the gateway: public HTTP/JSON API, OpenAPI docs, socket-node discovery (port 7800)."""
-    _run_split("gateway", listen, auth_addr, group_addr, message_addr, bus, None, config, log_level)
+    given = {
+        "--listen": listen,
+        "--auth": auth_addr,
+        "--group": group_addr,
+        "--message": message_addr,
+        "--bus": bus,
+    }
+    _run_split("gateway", config, log_level, given | _tls(tls_cert, tls_key, tls_ca))

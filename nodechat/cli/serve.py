@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import typer
-
+from nodechat.cli import options, preflight
 from nodechat.cli.common import (
-    BusOption,
     ConfigOption,
     DataDirOption,
     LogLevelOption,
     StoreOption,
     cli_errors,
+    load,
     run_until_signal,
     say,
-    settings_from,
     setup_logging,
 )
 from nodechat.server.node import ChatNode
@@ -24,48 +22,46 @@ from nodechat.server.node import ChatNode
 def serve(
     host: Annotated[
         str | None,
-        typer.Option(
-            help="Address to listen on. [default: 127.0.0.1]",
-            envvar="NODECHAT_HOST",
-            show_default=False,
-        ),
+        options.setting("--host", "Address to listen on.", metavar="HOST", default="127.0.0.1"),
     ] = None,
     port: Annotated[
-        int | None,
-        typer.Option(
-            help="WebSocket port (0 picks a free one). [default: 7801]",
-            envvar="NODECHAT_PORT",
-            show_default=False,
+        str | None,
+        options.setting(
+            "--port", "WebSocket port (0 picks a free one).", metavar="PORT", default="7801"
         ),
     ] = None,
     api_port: Annotated[
-        int | None,
-        typer.Option(
-            help="Port of the HTTP/JSON API (0 picks a free one, -1 turns it off). [default: 7800]",
-            envvar="NODECHAT_API_PORT",
-            show_default=False,
+        str | None,
+        options.setting(
+            "--api-port",
+            "Port of the HTTP/JSON API (0 picks a free one, -1 turns it off).",
+            metavar="PORT",
+            default="7800",
         ),
     ] = None,
     data_dir: DataDirOption = None,
     store: StoreOption = None,
-    bus: BusOption = None,
+    bus: Annotated[str | None, options.bus(default="memory://")] = None,
     config: ConfigOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the whole chat server in one process (WebSocket endpoint, HTTP API, health)."""
-    setup_logging(log_level)
-    with cli_errors():
-        settings = settings_from(
+    with cli_errors("serve"):
+        setup_logging(log_level)
+        loaded = load(
             config,
-            serve={
-                "host": host,
-                "port": port,
-                "api_port": api_port,
-                "data_dir": data_dir,
-                "store": store,
-                "bus": bus,
+            {
+                "--host": host,
+                "--port": port,
+                "--api-port": api_port,
+                "--data-dir": data_dir,
+                "--store": store,
+                "--bus": bus,
             },
         )
+        settings = loaded.settings
+        preflight.data_dir(loaded)
+        preflight.bus(loaded)
         node = ChatNode(settings)
 
         def announce() -> None:

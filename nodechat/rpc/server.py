@@ -5,9 +5,9 @@
     ...
     await server.stop(5.0)
 
-Every call but health checks and reflection must carry
-``authorization: Bearer <service token>``; others get ``UNAUTHENTICATED`` with
-code ``service_unauthenticated``.
+Every call but health checks must carry ``authorization: Bearer <service
+token>``; others get ``UNAUTHENTICATED`` with code ``service_unauthenticated``.
+Server reflection is served only with ``rpc.reflection`` on, and needs the token.
 """
 
 from __future__ import annotations
@@ -39,12 +39,9 @@ ADMIN_SERVICE: ServiceDescriptor = admin_pb2.DESCRIPTOR.services_by_name["AdminS
 
 ROLES = ("auth", "group", "message", "all")
 
-# Open to any caller: load balancers and operators probe these without the token.
-OPEN_PREFIXES = (
-    f"/{health.SERVICE_NAME}/",
-    "/grpc.reflection.v1alpha.ServerReflection/",
-    "/grpc.reflection.v1.ServerReflection/",
-)
+# Open to any caller: load balancers probe health without the token, and it tells only
+# SERVING or not. Reflection is not open: it lists every service, AdminService included.
+OPEN_PREFIXES = (f"/{health.SERVICE_NAME}/",)
 
 MAX_MESSAGE = 16 * 1024 * 1024
 SERVER_OPTIONS = [
@@ -156,9 +153,10 @@ async def start_rpc_server(
     names = tuple(descriptor.full_name for descriptor, _ in picked)
     checker = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
-    reflection.enable_server_reflection(
-        (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    if settings.reflection:
+        reflection.enable_server_reflection(
+            (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
     try:
         if credentials is None:
             port = server.add_insecure_port(listen)

@@ -14,6 +14,11 @@ measured. Every metric name carries the ``nodechat_`` prefix:
     nodechat_http_requests_total{method,route,status}  counter
     nodechat_http_latency_seconds{method,route}  histogram
 
+The four client-traffic metrics (connections, sessions, messages in and out)
+exist only where clients connect: ``Metrics(client_traffic=False)`` (the gRPC
+data roles) leaves them out of ``render()``, so a data role does not report a
+``nodechat_connections 0`` that means nothing there.
+
 ``route`` is the route template (``/api/v1/groups/{group_id}``), never the raw
 path, so label cardinality stays bounded.
 """
@@ -60,9 +65,11 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 class Metrics:
     """The metrics of one process; ``render()`` is what ``GET /metrics`` serves."""
 
-    def __init__(self, namespace: str = "nodechat") -> None:
+    def __init__(self, namespace: str = "nodechat", *, client_traffic: bool = True) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
         ns = namespace
+        # Unregistered (registry None) client metrics still count, but are never rendered.
+        clients = registry if client_traffic else None
         info = Gauge(
             "build_info",
             "Build of this process (value is always 1).",
@@ -72,19 +79,19 @@ class Metrics:
         )
         info.labels(version=__version__).set(1)
         self.connections = Gauge(
-            "connections", "Open client connections.", namespace=ns, registry=registry
+            "connections", "Open client connections.", namespace=ns, registry=clients
         )
         self.sessions = Gauge(
-            "sessions", "Authenticated client connections.", namespace=ns, registry=registry
+            "sessions", "Authenticated client connections.", namespace=ns, registry=clients
         )
         self.messages_in = Counter(
-            "messages_in", "Messages accepted from clients.", namespace=ns, registry=registry
+            "messages_in", "Messages accepted from clients.", namespace=ns, registry=clients
         )
         self.messages_out = Counter(
             "messages_out",
             "Messages delivered to client connections.",
             namespace=ns,
-            registry=registry,
+            registry=clients,
         )
         self.errors = Counter(
             "errors",

@@ -70,7 +70,7 @@ class DataRole:
         self.bus: Bus | None = None
         self.rpc: RpcServer | None = None
         self.ops: web.AppRunner | None = None
-        self.metrics = Metrics()
+        self.metrics = Metrics(client_traffic=False)  # no client connects to a data role
 
     @property
     def address(self) -> str:

@@ -385,7 +385,7 @@ class LocalAdminService(AdminService):
         }
         await publish_quietly(self._bus, user_topic(target.id), Event("member.joined", data))
         await self._publish(group.id, "member.joined", data)
-        return member.to_dict()
+        return {**member.to_dict(), "username": target.username}
 
     async def _target_member(self, group_id: str, user: str) -> tuple[Group, Member]:
         group = await self._group(group_id)
@@ -416,7 +416,8 @@ class LocalAdminService(AdminService):
         group, member = await self._target_member(group_id, user)
         updated = await self._groups.set_role(group.id, member.user_id, wanted)
         await self._publish(group.id, "member.updated", updated.to_dict())
-        return updated.to_dict()
+        target = await self._user(member.user_id)
+        return {**updated.to_dict(), "username": target.username}
 
     # -- channels ----------------------------------------------------------
 

@@ -9,6 +9,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from nodechat.services import passwords
 from nodechat.storage import open_store
 from tests.cli.conftest import PASSWORD, Cli
@@ -139,6 +141,46 @@ def test_usage_errors_exit_2(cli: Cli) -> None:
     assert cli.run("admin", "users", "frobnicate").exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["--store", "oracle://x"], {}, "--store 'oracle://x' is not a store URL"),
+        (["--store", "sqlite:///"], {}, "names no database file"),
+        (["--server", "notaurl"], {}, "--server 'notaurl' is not a server URL"),
+        (["--server", "http://x/"], {}, "is not a server URL"),
+        ([], {"NODECHAT_ADMIN_SERVER": "x y"}, "NODECHAT_ADMIN_SERVER 'x y' is not a server URL"),
+        (
+            [],
+            {"NODECHAT_ADMIN_STORE": "sqlite:///a.db", "NODECHAT_ADMIN_SERVER": "ws://x/"},
+            "are both set",
+        ),
+    ],
+)
+def test_a_bad_target_is_a_usage_error(
+    cli: Cli, args: list[str], env: dict[str, str], says: str
+) -> None:
+    result = cli.run("admin", "users", "list", *args, env=env)
+    assert result.exit_code == 2, result.stderr
+    assert says in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_store_flag_beats_the_server_variable(cli: Cli) -> None:
+    cli.create_user("root", admin=True)
+    result = cli.run(
+        "admin",
+        "users",
+        "list",
+        "--store",
+        cli.store,
+        "--json",
+        env={"NODECHAT_ADMIN_SERVER": "ws://127.0.0.1:1/"},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [u["username"] for u in json.loads(result.stdout)["users"]] == ["root"]
+    by_variable = cli.run("admin", "users", "list", env={"NODECHAT_ADMIN_STORE": cli.store})
+    assert by_variable.exit_code == 0, by_variable.stderr
+
+
 def test_without_store_or_login_exits_4(cli: Cli) -> None:
     result = cli.run("admin", "users", "list")
     assert result.exit_code == 4
@@ -176,6 +218,11 @@ def test_groups_channels_invites_and_roles(cli: Cli) -> None:
     assert cli.json("groups", "set-role", gid, "ann", "member")["role"] == "member"
     bad_role = cli.offline("groups", "set-role", gid, "ann", "owner")
     assert bad_role.exit_code == 1 and "invalid_role" in bad_role.stderr
+    bob = cli.create_user("bob")
+    added = cli.offline("groups", "add-member", gid, bob["id"])  # by id: the table names him
+    assert added.exit_code == 0, added.stderr
+    (row,) = [line for line in added.stdout.splitlines() if bob["id"] in line]
+    assert " bob " in row and " - " not in row
     channel = cli.json("channels", "create", gid, "general", "--topic", "chat")
     cli.json("channels", "rename", channel["id"], "lobby")
     assert [c["name"] for c in cli.json("channels", "list", gid)["channels"]] == [
@@ -189,7 +236,7 @@ def test_groups_channels_invites_and_roles(cli: Cli) -> None:
     cli.json("channels", "delete", channel["id"], "--yes")
     cli.json("groups", "remove-member", gid, "ann", "--yes")
     shown = cli.json("groups", "show", gid)
-    assert [m["username"] for m in shown["members"]] == ["root"]
+    assert [m["username"] for m in shown["members"]] == ["root", "bob"]
     assert [c["name"] for c in shown["channels"]] == ["welcome"]
     human = cli.offline("groups", "show", gid)
     assert human.exit_code == 0 and "members" in human.stdout and "welcome" in human.stdout
@@ -248,8 +295,14 @@ def test_an_unreachable_server_is_an_error_not_a_traceback(cli: Cli) -> None:
             },
         )
         result = cli.run("admin", "users", "list", "--server", url)
-        assert result.exit_code == 1, result.stderr
-        assert result.stderr.startswith("error: unavailable: cannot reach the server")
+        if url.startswith("ws://"):
+            assert result.exit_code == 1, result.stderr
+            assert result.stderr.startswith("error: unavailable: cannot reach the server")
+        else:  # an unparsable URL is a bad value, not a failed login (exit 2, not 4)
+            assert result.exit_code == 2, result.stderr
+            assert result.stderr.startswith("error: usage: --server 'not a url' is not a server")
+    # The last login's server (no flag): reached, not judged, as before.
+    assert cli.run("admin", "users", "list").stderr.startswith("error: unavailable: ")
     logout = cli.run("admin", "logout", "--server", "ws://127.0.0.1:9/")
     assert logout.exit_code == 0 and "forgetting it anyway" in logout.stderr
 
@@ -275,3 +328,37 @@ def test_a_mistyped_sqlite_path_is_not_created(cli: Cli, tmp_path: Any) -> None:
     assert result.exit_code == 3
     assert result.stderr.startswith("error: store_not_found: ")
     assert not typo.exists()
+
+
+def test_dry_runs_say_what_would_happen_and_change_nothing(cli: Cli) -> None:
+    cli.create_user("root", admin=True)
+    cli.create_user("ann")
+    cli.create_user("bob")
+    gid = cli.json("groups", "create", "Hikers", "--owner", "bob")["id"]
+    cli.json("groups", "add-member", gid, "ann")
+    before = (cli.json("users", "list"), cli.json("groups", "show", gid))
+
+    for args, says in (
+        (["users", "delete", "ann"], "would delete ann (u_"),
+        (["users", "disable", "ann"], "would disable ann (u_"),
+        (["users", "revoke-admin", "root"], "would revoke server admin from root"),
+        (["users", "revoke-admin", "ann"], "ann (u_"),
+        (["groups", "delete", gid], f"would delete group Hikers ({gid}) with its 1 channel(s)"),
+        (["groups", "remove-member", gid, "ann"], "would remove ann (u_"),
+    ):
+        result = cli.offline(*args, "--dry-run")  # no --yes, no input: it must not ask
+        assert result.exit_code == 0, (args, result.stderr)
+        assert result.stderr.startswith("dry run: ") and says in result.stderr, result.stderr
+        assert "nothing was changed" in result.stderr and "[y/N]" not in result.stderr
+
+    refused = cli.offline("users", "delete", "bob", "--dry-run")
+    assert refused.exit_code == 1 and "error: user_owns_groups: dry run" in refused.stderr
+    owner = cli.offline("groups", "remove-member", gid, "bob", "--dry-run")
+    assert owner.exit_code == 1 and "owner_protected" in owner.stderr
+    stranger = cli.offline("groups", "remove-member", gid, "root", "--dry-run")
+    assert stranger.exit_code == 3 and "member_not_found" in stranger.stderr
+    assert cli.offline("users", "delete", "ghost", "--dry-run").exit_code == 3
+
+    report = cli.json("users", "disable", "ann", "--dry-run")
+    assert report["dry_run"] is True and report["target"]["username"] == "ann"
+    assert (cli.json("users", "list"), cli.json("groups", "show", gid)) == before

@@ -80,6 +80,21 @@ async def test_login_saves_a_private_credential_that_later_commands_use(
     assert sorted(u["username"] for u in json.loads(result.stdout)["users"]) == ["bob", "root"]
 
 
+async def test_a_server_flag_beats_an_exported_store_variable(root: Cli, node: ChatNode) -> None:
+    # The operator's shell exports NODECHAT_ADMIN_STORE; --server still means online.
+    result = await asyncio.to_thread(
+        root.run,
+        "admin",
+        "stats",
+        "--server",
+        node.url,
+        "--json",
+        env={"NODECHAT_ADMIN_STORE": root.store},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["online"] is not None  # only known online
+
+
 async def test_an_expired_access_token_is_refreshed_and_saved(root: Cli) -> None:
     saved = json.loads(root.credentials.read_text())
     entry = saved["servers"][root.server]

@@ -98,6 +98,7 @@ def start_split(
     redis: str = "redis://127.0.0.1:6379/0",
     store: str | None = None,
     message_replicas: int = 1,
+    public_url: str | None = None,
 ) -> Cluster:
     """auth, group, ``message_replicas`` message roles, ``sockets`` socket nodes, gateway;
     real Redis. All share one store: ``store`` (a URL) or one SQLite file in ``data_dir``.
@@ -140,7 +141,13 @@ def start_split(
             name = f"socket{i + 1}"
             procs[name] = spawn(
                 name,
-                ["socket", "--listen", "127.0.0.1:0", *upstream(replicas[i % len(replicas)])],
+                [
+                    "socket",
+                    "--listen",
+                    "127.0.0.1:0",
+                    *(["--public-url", public_url] if public_url else []),
+                    *upstream(replicas[i % len(replicas)]),
+                ],
                 env,
             )
         procs["gateway"] = spawn(

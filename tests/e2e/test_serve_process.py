@@ -155,4 +155,5 @@ def test_bad_store_url_is_a_clear_error(tmp_path: Path) -> None:
         timeout=30,
     )
     assert out.returncode == 2
-    assert "bad_config" in out.stderr and "Traceback" not in out.stderr
+    assert out.stderr.startswith("nodechat serve: --store 'oracle://x' is not a supported URL")
+    assert len(out.stderr.splitlines()) == 1 and "Traceback" not in out.stderr

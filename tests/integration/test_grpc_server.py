@@ -173,18 +173,51 @@ async def test_health_reports_serving_without_a_token(running: Running) -> None:
         assert info.value.code() is grpc.StatusCode.NOT_FOUND
 
 
-async def test_reflection_lists_the_services(running: Running) -> None:
-    async with grpc.aio.insecure_channel(running.address) as channel:
+async def list_by_reflection(address: str, metadata: Any = None) -> set[str]:
+    async with grpc.aio.insecure_channel(address) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         request = reflection_pb2.ServerReflectionRequest(list_services="")
         names: set[str] = set()
-        async for response in stub.ServerReflectionInfo(iter([request]), timeout=5):
+        calls = stub.ServerReflectionInfo(iter([request]), metadata=metadata, timeout=5)
+        async for response in calls:
             names |= {s.name for s in response.list_services_response.service}
         symbol = reflection_pb2.ServerReflectionRequest(
             file_containing_symbol="nodechat.v1.MessageService"
         )
-        async for response in stub.ServerReflectionInfo(iter([symbol]), timeout=5):
+        async for response in stub.ServerReflectionInfo(
+            iter([symbol]), metadata=metadata, timeout=5
+        ):
             assert response.file_descriptor_response.file_descriptor_proto
+    return names
+
+
+async def test_reflection_is_off_by_default(running: Running) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await list_by_reflection(running.address, [("authorization", f"Bearer {TOKEN}")])
+    assert info.value.code() is grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_reflection_when_enabled_lists_the_services_to_token_holders(
+    tmp_path: Path,
+) -> None:
+    local, store = local_services(tmp_path, MemoryBus())
+    server = await start_rpc_server(
+        "all",
+        RpcSettings(service_token=TOKEN, reflection=True),
+        "127.0.0.1:0",
+        auth=local.auth,
+        groups=local.groups,
+        messages=local.messages,
+    )
+    address = f"127.0.0.1:{server.port}"
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await list_by_reflection(address)
+        assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        names = await list_by_reflection(address, [("authorization", f"Bearer {TOKEN}")])
+    finally:
+        await server.stop(None)
+        await store.close()
     assert set(SERVICES) <= names
     assert "grpc.health.v1.Health" in names
 

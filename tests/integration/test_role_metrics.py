@@ -47,7 +47,12 @@ async def test_message_role_metrics(tmp_path: Path, redis_url: str) -> None:
         method = "nodechat.v1.MessageService/History"
         assert f'nodechat_rpc_latency_seconds_count{{method="{method}"}} 1.0' in text
         assert 'nodechat_errors_total{code="conversation_not_found"} 1.0' in text
+        # No client connects to a data role: no connection or message gauges there.
+        for name in ("connections", "sessions", "messages_in", "messages_out"):
+            assert f"nodechat_{name}" not in text, name
+        assert "nodechat_build_info" in text
         mine = client_metrics.render().decode()
+        assert "nodechat_connections 0.0" in mine  # the default keeps them
         assert f'nodechat_rpc_latency_seconds_count{{method="{method}"}} 1.0' in mine
     finally:
         await client.close()
