@@ -109,7 +109,18 @@ class SocketServer:
                     }
                 },
             )
-        origin = request.headers.get("Origin")
+        origins = request.headers.get_all("Origin")
+        if len(origins) > 1:  # a browser sends one; two is a confused or hostile client
+            return json_response(
+                HTTPStatus.BAD_REQUEST,
+                {
+                    "error": {
+                        "code": "bad_origin",
+                        "message": "give at most one Origin header",
+                    }
+                },
+            )
+        origin = origins[0] if origins else None
         if origin is not None and origin not in self.settings.allowed_origins:
             return json_response(
                 HTTPStatus.FORBIDDEN,

@@ -152,6 +152,36 @@ async def test_origin_allowlist_and_http_paths(tmp_path: Path) -> None:
         await server.stop()
 
 
+async def test_two_origin_headers_are_refused_with_400_not_a_crash(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = ChatNode(make_settings(tmp_path / "d", allowed_origins=("https://chat.example",)))
+    await server.start()
+    try:
+        for origins in (
+            ("https://chat.example", "https://chat.example"),
+            ("https://chat.example", "https://evil.example"),
+        ):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                + b"".join(b"Origin: " + o.encode() + b"\r\n" for o in origins)
+                + b"\r\n"
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400"), head
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            body = orjson.loads(await reader.readexactly(length))
+            assert body["error"]["code"] == "bad_origin"
+            writer.close()
+        ok = await ChatClient.connect(server.url, origin="https://chat.example")
+        await ok.close()
+    finally:
+        await server.stop()
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
 async def test_per_account_limit_spans_connections(tmp_path: Path) -> None:
     server = ChatNode(
         make_settings(tmp_path / "d", account_requests_per_second=1.0, account_request_burst=6)
