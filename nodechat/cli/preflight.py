@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from nodechat.cli.common import Loaded
 from nodechat.config import ConfigError, Problem
 from nodechat.errors import Unavailable
+from nodechat.files import make_private_dir
 
 BUS_TIMEOUT = 5.0  # seconds to reach Redis at startup
 
@@ -24,7 +25,7 @@ def data_dir(loaded: Loaded) -> Path:
     """Create the data dir if needed; a path that cannot be a writable directory is a bad value."""
     path = loaded.settings.serve.data_dir
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path)
         probe = path / ".nodechat-write-test"
         probe.touch()
         probe.unlink()

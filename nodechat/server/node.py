@@ -26,6 +26,7 @@ from nodechat.bus import (
 from nodechat.bus.presence import PresenceRegistry
 from nodechat.bus.registry import NodeRegistry
 from nodechat.config import Settings
+from nodechat.files import make_private_dir
 from nodechat.server.dispatch import Services
 from nodechat.server.http import bound_port, build_gateway_app, serve_app
 from nodechat.server.hub import Hub
@@ -154,7 +155,7 @@ class ChatNode:
     async def start(self) -> None:
         """Open the store, wire the services and start listening."""
         cfg = self.settings
-        cfg.serve.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(cfg.serve.data_dir)
         self.store = store = open_store(cfg.serve.store_url)
         try:
             self.fabric = fabric = Fabric.open(cfg, "serve")

@@ -107,6 +107,7 @@ def load_or_create_keys(data_dir: Path) -> KeyPair:
     if not public_path.exists() or public_path.read_bytes() != public_pem:
         tmp = public_path.with_name(f".{public_path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(public_pem)
+        os.chmod(tmp, 0o600)  # not secret, but nodechat's files are owner-only alike
         os.replace(tmp, public_path)
     return KeyPair(private_key=private_key, public_pem=public_pem, key_id=key_id(public_pem))
 

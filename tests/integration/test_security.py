@@ -6,6 +6,9 @@ import asyncio
 import base64
 import dataclasses
 import json
+import os
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +135,32 @@ async def test_ops_need_authentication(node: ChatNode) -> None:
         await client.request("group.list")
     assert err.value.code == "unauthenticated"
     await client.close()
+
+
+async def test_what_serve_creates_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """Under the usual umask 022 the data dir, the database (password hashes, every
+    message), its WAL and shared-memory files and the signing key are owner-only."""
+    from tests.integration.conftest import make_settings
+
+    old = os.umask(0o022)
+    try:
+        data = tmp_path / "fresh" / "data"
+        node = ChatNode(make_settings(data))
+        await node.start()
+        try:
+            client = await ChatClient.connect(node.url)
+            await client.request(
+                "auth.register", username="ann", email="ann@example.test", password="long pw here"
+            )
+            await client.close()
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.rglob("*")}
+        finally:
+            await node.stop()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert modes["nodechat.db"] == 0o600
+    assert modes["nodechat.db-wal"] == 0o600 and modes["nodechat.db-shm"] == 0o600
+    files = {name: mode for name, mode in modes.items() if (data / name).is_file()}
+    assert all(mode & 0o077 == 0 for mode in modes.values()), modes
+    assert files

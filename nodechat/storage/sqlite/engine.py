@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from nodechat.errors import ChatError, InternalError, Unavailable
+from nodechat.files import create_private_file, make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,9 @@ class Database:
     def __init__(self, path: str | Path, migrations: Sequence[str]) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # password hashes and every message live here: owner-only, whatever the umask
+            make_private_dir(Path(self.path).parent)
+            create_private_file(Path(self.path))
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         writer = _connect(self.path)
