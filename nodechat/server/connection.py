@@ -97,7 +97,7 @@ class ClientConnection:
             if self.ws.transport.get_write_buffer_size() > self.send_buffer:
                 log.info("dropping slow client %s", self.address)
                 state.outgoing.clear()
-                self.close(CLOSE_SLOW_CONSUMER, "slow consumer: send buffer full")
+                self.drop(CLOSE_SLOW_CONSUMER, "slow consumer: send buffer full")
                 return
             self._flushing = True
             self._loop.call_soon(self.flush)
@@ -173,6 +173,18 @@ class ClientConnection:
         self.flush()  # what was queued goes before the close frame
         if self.ws.protocol.state is State.OPEN:
             self._loop.create_task(self.ws.close(code, reason))
+
+    def drop(self, code: int, reason: str) -> None:
+        """Close a client that does not read: send the close frame if it fits, then
+        abort the transport at once. A graceful close would wait for the peer to
+        read its backlog first, which a client that stopped reading never does, and
+        keep its connection, its buffered bytes and its presence meanwhile."""
+        self.state.close()
+        self._cancel_timer()
+        self._pending_close = None
+        if self.ws.protocol.state is State.OPEN:
+            self._loop.create_task(self.ws.close(code, reason))
+        self._loop.call_soon(self.ws.transport.abort)
 
     def request_done(self) -> None:
         """The current request was answered: carry out a close that waited for it."""

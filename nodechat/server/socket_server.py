@@ -22,6 +22,7 @@ from nodechat.server.ws import SocketEndpoint
 
 log = logging.getLogger(__name__)
 
+CLOSE_TIMEOUT = 1.0  # seconds to wait for a peer's close frame
 SHUTDOWN_GRACE = 5.0
 
 Readiness = Callable[[], list[str]]  # the reasons the node is not ready; empty = ready
@@ -76,6 +77,10 @@ class SocketServer:
             max_size=s.max_frame,
             ping_interval=s.ping_interval,
             ping_timeout=s.ping_timeout,
+            # After a ping timeout (or any server-side close) wait this long for the
+            # peer's close frame, not websockets' 10 s: an unresponsive client must go
+            # offline for the others right after the ping timeout.
+            close_timeout=CLOSE_TIMEOUT,
             server_header=f"nodechat/{__version__}",
         )
 
