@@ -29,7 +29,9 @@ class AuthSettings:
     access_ttl: int = 900  # seconds
     refresh_ttl: int = 30 * 24 * 3600  # seconds
     bcrypt_rounds: int = 12
-    login_failures_per_account: int = 5  # per window, then rate_limited
+    # failed logins per (account, address) within the window, then a lockout that
+    # doubles each time; per address (any account) within the window
+    login_failures_per_account: int = 5
     login_failures_per_address: int = 20
     login_failure_window: int = 300  # seconds
 

@@ -34,7 +34,7 @@ from nodechat.models import AuthSession, Identity, TokenPair, User, new_id, now_
 from nodechat.services import passwords, validate
 from nodechat.services.api import AuthService
 from nodechat.services.audience import audience_topics
-from nodechat.services.ratelimit import FailureLimiter
+from nodechat.services.ratelimit import FailureLimiter, LockoutBackoff
 from nodechat.services.tokens import TokenIssuer, TokenVerifier, hash_refresh, new_refresh_token
 from nodechat.storage.base import AccountStore, RefreshOutcome, Store
 
@@ -48,6 +48,7 @@ MAX_EMAIL = 254
 MAX_DISPLAY_NAME, MAX_ABOUT = 64, 190
 MAX_USER_IDS = 1000
 LOGIN_LIMIT_CODE = "too_many_login_attempts"
+LOCKOUT_CAP = 24 * 3600.0  # seconds: the longest a guessing pair is locked out
 BAD_LOGIN = "invalid username/email or password"
 
 
@@ -167,11 +168,23 @@ class LocalAuthService(AuthService):
         self._settings = settings
         self._clock = clock
         window = settings.login_failure_window
-        self._account_failures = FailureLimiter(
-            settings.login_failures_per_account, window, code=LOGIN_LIMIT_CODE, clock=monotonic
+        # Guessing is throttled per guesser, never per account: a lock on the account
+        # would let anyone lock its owner out. So failures count per address and per
+        # (account, address) pair, and a pair's lockouts double (backoff).
+        self._pair_failures = LockoutBackoff(
+            settings.login_failures_per_account,
+            window,
+            base=window,
+            cap=LOCKOUT_CAP,
+            code=LOGIN_LIMIT_CODE,
+            clock=monotonic,
         )
         self._address_failures = FailureLimiter(
             settings.login_failures_per_address, window, code=LOGIN_LIMIT_CODE, clock=monotonic
+        )
+        # old-password checks with a (possibly stolen) access token, per account
+        self._password_checks = FailureLimiter(
+            settings.login_failures_per_account, window, code=LOGIN_LIMIT_CODE, clock=monotonic
         )
 
     # -- accounts and sessions ------------------------------------------
@@ -203,12 +216,13 @@ class LocalAuthService(AuthService):
     ) -> TokenPair:
         """Log in by username or email; ``InvalidCredentials`` for either mistake."""
         account_key = login.strip().lower()
-        self._account_failures.check(account_key)
+        pair_key = f"{account_key}\x00{address}"
+        self._pair_failures.check(pair_key)
         if address:
             self._address_failures.check(address)
         # Count the attempt as failed up front, so concurrent guesses in flight are
         # limited too; a success takes it back below.
-        self._account_failures.record_failure(account_key)
+        self._pair_failures.record_failure(pair_key)
         address_stamp = self._address_failures.record_failure(address) if address else None
         rounds = self._settings.bcrypt_rounds
         found = None
@@ -220,9 +234,9 @@ class LocalAuthService(AuthService):
         user, stored = found
         if not await asyncio.to_thread(passwords.verify_password, password, stored):
             raise InvalidCredentials(BAD_LOGIN)
-        # Only the account is forgiven entirely: a success on one's own account must
+        # Only the pair is forgiven entirely: a success on one's own account must
         # not wipe an address's count of guesses at other accounts.
-        self._account_failures.reset(account_key)
+        self._pair_failures.reset(pair_key)
         if address_stamp is not None:
             self._address_failures.forgive(address, address_stamp)
         if user.disabled:
@@ -300,14 +314,14 @@ class LocalAuthService(AuthService):
         check_password(new_password, "new_password")
         # Guessing the old password with a stolen access token is limited like logins.
         key = f"user:{identity.user_id}"
-        self._account_failures.check(key)
+        self._password_checks.check(key)
         stored = await self._accounts.get_password_hash(identity.user_id)
         if stored is None:
             raise Unauthenticated("no such account", code="invalid_token")
-        self._account_failures.record_failure(key)
+        self._password_checks.record_failure(key)
         if not await asyncio.to_thread(passwords.verify_password, old_password, stored):
             raise InvalidCredentials("the current password is wrong")
-        self._account_failures.reset(key)
+        self._password_checks.reset(key)
         new_hash = await asyncio.to_thread(
             passwords.hash_password, new_password, self._settings.bcrypt_rounds
         )

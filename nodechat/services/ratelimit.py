@@ -116,6 +116,78 @@ class FailureLimiter:
             del self._failures[key]
 
 
+class LockoutBackoff:
+    """After ``max_failures`` failures of a key within ``window`` seconds, the key is
+    locked out for ``base`` seconds, then twice as long after each further lockout
+    (up to ``cap``); a success (:meth:`reset`) clears it.
+
+    Memory is bounded: past ``max_keys`` the least recently failed key is dropped.
+    """
+
+    def __init__(
+        self,
+        max_failures: int,
+        window: float,
+        *,
+        base: float,
+        cap: float,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        code: str | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if max_failures < 1 or window <= 0 or base <= 0 or cap < base or max_keys < 1:
+            raise ValueError("max_failures, window, base, cap and max_keys must be positive")
+        self.max_failures = max_failures
+        self.window = float(window)
+        self.base = float(base)
+        self.cap = float(cap)
+        self.max_keys = max_keys
+        self._code = code
+        self._clock = clock
+        # key -> [failures since the last lockout, first of them at, lockouts, locked until]
+        self._keys: OrderedDict[str, list[float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until ``key`` may try again; 0.0 if it may now."""
+        entry = self._keys.get(key)
+        return 0.0 if entry is None else max(entry[3] - self._clock(), 0.0)
+
+    def check(self, key: str) -> None:
+        """Raise ``RateLimited`` while ``key`` is locked out."""
+        wait = self.retry_after(key)
+        if wait > 0:
+            raise RateLimited(
+                "too many failed attempts; try again later", retry_after=wait, code=self._code
+            )
+
+    def record_failure(self, key: str) -> None:
+        """Count a failure for ``key``; lock it out when it reaches ``max_failures``."""
+        now = self._clock()
+        entry = self._keys.get(key)
+        if entry is None:
+            entry = self._keys[key] = [0.0, now, 0.0, 0.0]
+        else:
+            self._keys.move_to_end(key)
+        if now - entry[1] > self.window:  # the earlier failures have aged out
+            entry[0], entry[1] = 0.0, now
+            if now > entry[3] + self.cap:  # and so has its history of lockouts
+                entry[2] = 0.0
+        entry[0] += 1
+        if entry[0] >= self.max_failures:
+            entry[2] += 1
+            entry[3] = now + min(self.cap, self.base * 2 ** (entry[2] - 1))
+            entry[0], entry[1] = 0.0, now
+        while len(self._keys) > self.max_keys:
+            self._keys.popitem(last=False)
+
+    def reset(self, key: str) -> None:
+        """Forget ``key`` (after a success)."""
+        self._keys.pop(key, None)
+
+
 class TokenBucket:
     """``rate`` tokens per second, holding at most ``burst``; starts full."""
 

@@ -237,17 +237,34 @@ async def test_unknown_user_costs_a_verification_too(
 # -- rate limiting --------------------------------------------------------
 
 
-async def test_failed_logins_limited_per_account(env: Env) -> None:
+async def test_a_guesser_is_locked_out_never_the_owner(env: Env) -> None:
     await register(env)
     for login in ("alice", "ALICE", "alice"):  # one account, however it is spelled
         with pytest.raises(InvalidCredentials):
-            await env.auth.login(login, "wrong password", address=f"10.0.0.{len(login)}")
-    with pytest.raises(RateLimited) as info:
-        await env.auth.login("alice", PASSWORD, address="10.9.9.9")  # even the right password
+            await env.auth.login(login, "wrong password", address="10.6.6.6")
+    with pytest.raises(RateLimited) as info:  # the guesser's address, even the right password
+        await env.auth.login("alice", PASSWORD, address="10.6.6.6")
     assert info.value.code == "too_many_login_attempts"
     assert 0 < info.value.retry_after <= SETTINGS.login_failure_window
+    # the owner, elsewhere, logs in with her password all the while
+    assert (await env.auth.login("alice", PASSWORD, address="10.0.0.7")).user.username == "alice"
     env.clock.now += SETTINGS.login_failure_window + 1
-    assert (await env.auth.login("alice", PASSWORD)).user.username == "alice"
+    assert (await env.auth.login("alice", PASSWORD, address="10.6.6.6")).user.username == "alice"
+
+
+async def test_a_guessers_lockouts_double(env: Env) -> None:
+    await register(env)
+    window = SETTINGS.login_failure_window
+    waits = []
+    for _ in range(3):
+        for _ in range(SETTINGS.login_failures_per_account):
+            with pytest.raises(InvalidCredentials):
+                await env.auth.login("alice", "wrong password", address="10.6.6.6")
+        with pytest.raises(RateLimited) as info:
+            await env.auth.login("alice", "wrong password", address="10.6.6.6")
+        waits.append(info.value.retry_after)
+        env.clock.now += info.value.retry_after + 0.5
+    assert waits == pytest.approx([window, 2 * window, 4 * window], abs=1)
 
 
 async def test_failed_logins_limited_per_address(env: Env) -> None:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from nodechat.errors import RateLimited
-from nodechat.services.ratelimit import FailureLimiter, TokenBucket
+from nodechat.services.ratelimit import FailureLimiter, LockoutBackoff, TokenBucket
 
 
 class FakeClock:
@@ -156,3 +156,23 @@ def test_token_bucket_ignores_clock_going_backwards(clock: FakeClock) -> None:
     assert not bucket.take()
     clock.now += 1
     assert bucket.take()
+
+
+def test_lockout_backoff_doubles_is_capped_bounded_and_cleared() -> None:
+    clock = FakeClock()
+    limiter = LockoutBackoff(2, 60, base=10, cap=25, max_keys=2, clock=clock)
+    for expected in (10, 20, 25):  # doubling, up to the cap
+        limiter.record_failure("k")
+        limiter.record_failure("k")
+        assert limiter.retry_after("k") == expected
+        with pytest.raises(RateLimited):
+            limiter.check("k")
+        clock.now += expected
+        limiter.check("k")
+    limiter.reset("k")
+    limiter.record_failure("k")
+    limiter.record_failure("k")
+    assert limiter.retry_after("k") == 10  # a success forgot the history
+    for key in ("a", "b", "c"):
+        limiter.record_failure(key)
+    assert len(limiter) == 2  # the least recently failed key was dropped
