@@ -52,6 +52,10 @@ class SocketSettings:
     typing_interval: float = 2.0  # at most one typing event per conversation per interval
     replay_limit: int = 1000  # messages per conversation a resume may replay
     allowed_origins: tuple[str, ...] = ()  # browsers' Origin values; clients without Origin pass
+    # peers (reverse proxies) whose forwarded-client header is believed, on the WebSocket
+    # and the HTTP API alike, and which header they append to (x-forwarded-for, forwarded)
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    forwarded_header: str = "x-forwarded-for"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,7 @@ ENV_ALIASES = {
     "NODECHAT_SERVICE_TOKEN": ("rpc", "service_token"),
     "NODECHAT_LISTEN": ("node", "listen"),
     "NODECHAT_BUS_PREFIX": ("node", "bus_prefix"),
+    "NODECHAT_TRUSTED_PROXIES": ("socket", "trusted_proxies"),
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")

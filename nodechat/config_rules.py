@@ -99,6 +99,17 @@ def url(schemes: tuple[str, ...], *, empty: bool = False) -> Rule:
     return rule
 
 
+def one_of(choices: tuple[str, ...]) -> Rule:
+    """One of ``choices``."""
+
+    def rule(value: Any) -> Verdict:
+        if value not in choices:
+            return "is not a known value", "give one of " + ", ".join(choices)
+        return None
+
+    return rule
+
+
 def not_empty(what: str) -> Rule:
     """Any non-blank string."""
 
@@ -134,6 +145,7 @@ RULES: dict[str, Rule] = {
     "socket.account_request_burst": at_least(1),
     "socket.typing_interval": at_least(0, "seconds"),
     "socket.replay_limit": at_least(0),
+    "socket.forwarded_header": one_of(("x-forwarded-for", "forwarded")),
     "rpc.timeout": positive("seconds"),
     "rpc.retries": at_least(1),
     "rpc.auth": address,

@@ -42,7 +42,9 @@ Replay = Callable[[Identity, str, int], Awaitable[ReplayResult]]
 class ClientConnection:
     """A connected client: the socket and its session protocol."""
 
-    def __init__(self, ws: ServerConnection, *, send_buffer: int, replay: Replay) -> None:
+    def __init__(
+        self, ws: ServerConnection, *, send_buffer: int, replay: Replay, address: str = ""
+    ) -> None:
         self.ws = ws
         self.state = Session()
         self.send_buffer = send_buffer
@@ -56,7 +58,7 @@ class ClientConnection:
         self.typing_at: dict[str, float] = {}
         self.voice: str | None = None  # the voice channel this connection joined
         self._loop = asyncio.get_running_loop()
-        self.address = ws.remote_address[0] if ws.remote_address else ""
+        self.address = address  # the client's (behind a trusted proxy, the one it names)
 
     @property
     def open(self) -> bool:

@@ -36,6 +36,7 @@ from nodechat.protocol.framing import text_frame
 from nodechat.protocol.session import CLOSE_AUTH_TIMEOUT, CLOSE_RATE_LIMIT, Phase
 from nodechat.server.connection import ClientConnection
 from nodechat.server.dispatch import HANDLERS, Call, Services, send_ack
+from nodechat.server.forwarded import client_address
 from nodechat.server.hub import Hub
 from nodechat.server.metrics import Metrics
 from nodechat.server.pipeline import SendLane
@@ -76,6 +77,7 @@ class SocketEndpoint:
             replay_limit=settings.replay_limit,
         )
         self._replays = asyncio.Semaphore(CONCURRENT_REPLAYS)
+        self._trusted = frozenset(settings.trusted_proxies)
         self.metrics = metrics or Metrics()
         self.hub = hub
         self.settings = settings
@@ -89,7 +91,11 @@ class SocketEndpoint:
     async def handle(self, ws: ServerConnection) -> None:
         """Run one client connection until it closes."""
         s = self.settings
-        conn = ClientConnection(ws, send_buffer=s.send_buffer, replay=self.replay)
+        peer = ws.remote_address[0] if ws.remote_address else ""
+        headers = ws.request.headers if ws.request is not None else None
+        forwarded = headers.get_all(s.forwarded_header) if headers is not None else []
+        address = client_address(peer, self._trusted, s.forwarded_header, forwarded)
+        conn = ClientConnection(ws, send_buffer=s.send_buffer, replay=self.replay, address=address)
         self.connections.add(conn)
         self.metrics.connection_opened()
         loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,3 +165,38 @@ async def test_what_serve_creates_is_readable_by_its_owner_only(tmp_path: Path) 
     files = {name: mode for name, mode in modes.items() if (data / name).is_file()}
     assert all(mode & 0o077 == 0 for mode in modes.values()), modes
     assert files
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_login_limit(node: ChatNode) -> None:
+    """Loopback is a trusted proxy by default (the bundled nginx): the address it
+    appends to X-Forwarded-For is the client's, so one guesser does not block
+    every user behind the proxy."""
+    owner = await ChatClient.connect(node.url)
+    await owner.request(
+        "auth.register", username="ann", email="ann@example.test", password="long pw here"
+    )
+    await owner.close()
+
+    def behind_proxy(address: str) -> dict[str, Any]:
+        return {"additional_headers": {"X-Forwarded-For": f"198.51.100.1, {address}"}}
+
+    guesser = await ChatClient.connect(node.url, **behind_proxy("203.0.113.5"))
+    for i in range(node.settings.auth.login_failures_per_address):
+        with pytest.raises(RequestFailed) as info:
+            await guesser.request("auth.login", login=f"nobody{i}", password="wrong password")
+        assert info.value.code == "invalid_credentials"
+    with pytest.raises(RequestFailed) as info:
+        await guesser.request("auth.login", login="ann", password="long pw here")
+    assert info.value.code == "too_many_login_attempts"
+    await guesser.close()
+    neighbour = await ChatClient.connect(node.url, **behind_proxy("203.0.113.6"))
+    assert (await neighbour.request("auth.login", login="ann", password="long pw here"))["user"]
+    await neighbour.close()
+    # the client's own claim left of the proxy's entry is never believed
+    spoofer = await ChatClient.connect(
+        node.url, additional_headers={"X-Forwarded-For": "203.0.113.6, 203.0.113.5"}
+    )
+    with pytest.raises(RequestFailed) as info:
+        await spoofer.request("auth.login", login="ann", password="long pw here")
+    assert info.value.code == "too_many_login_attempts"
+    await spoofer.close()

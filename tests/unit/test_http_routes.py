@@ -26,7 +26,7 @@ from nodechat.models import (
 from nodechat.protocol.frames import OPS, Field
 from nodechat.server.dispatch import HANDLERS
 from nodechat.server.http import ROUTES, SYSTEM_ROUTES, build_openapi
-from nodechat.server.http.decode import bearer_token, client_address
+from nodechat.server.http.decode import bearer_token, request_address
 from nodechat.server.http.openapi import field_schema
 from nodechat.server.http.schemas import COMPONENTS
 from nodechat.services.admin import ADMIN_OPS
@@ -112,12 +112,13 @@ def _request(peer: str, headers: dict[str, str]) -> Any:
     return make_mocked_request("GET", "/", headers=headers, transport=transport)
 
 
-def test_client_address_believes_only_trusted_proxies() -> None:
+def test_request_address_believes_only_trusted_proxies() -> None:
     forwarded = {"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
     trusted = ("127.0.0.1",)
-    assert client_address(_request("127.0.0.1", forwarded), trusted) == "198.51.100.7"
-    assert client_address(_request("192.0.2.1", forwarded), trusted) == "192.0.2.1"
-    assert client_address(_request("127.0.0.1", {}), trusted) == "127.0.0.1"
+    xff = "x-forwarded-for"
+    assert request_address(_request("127.0.0.1", forwarded), trusted, xff) == "198.51.100.7"
+    assert request_address(_request("192.0.2.1", forwarded), trusted, xff) == "192.0.2.1"
+    assert request_address(_request("127.0.0.1", {}), trusted, xff) == "127.0.0.1"
 
 
 def test_bearer_token_parsing() -> None:

@@ -16,7 +16,8 @@ from aiohttp.typedefs import Handler
 
 from nodechat.errors import Unavailable
 from nodechat.server.dispatch import HANDLERS, Call, Services
-from nodechat.server.http.decode import bearer_token, client_address, decode
+from nodechat.server.forwarded import X_FORWARDED_FOR
+from nodechat.server.http.decode import bearer_token, decode, request_address
 from nodechat.server.http.docs import DOCS_CSP, DOCS_HTML
 from nodechat.server.http.errors import json_response
 from nodechat.server.http.middleware import boundary
@@ -35,11 +36,16 @@ class ApiEndpoint:
     """Turns a route of the table into an aiohttp handler."""
 
     def __init__(
-        self, services: Services, metrics: Metrics, trusted_proxies: Collection[str]
+        self,
+        services: Services,
+        metrics: Metrics,
+        trusted_proxies: Collection[str],
+        forwarded_header: str,
     ) -> None:
         self.services = services
         self.metrics = metrics
         self.trusted_proxies = frozenset(trusted_proxies)
+        self.forwarded_header = forwarded_header
 
     def handler(self, route: Route) -> Handler:
         """The handler of one route."""
@@ -50,9 +56,8 @@ class ApiEndpoint:
             if route.authenticated:
                 identity = await self.services.auth.authenticate(bearer_token(request))
             data = await decode(route, request)
-            call = Call(
-                self.services, identity, data, address=client_address(request, self.trusted_proxies)
-            )
+            address = request_address(request, self.trusted_proxies, self.forwarded_header)
+            call = Call(self.services, identity, data, address=address)
             reply = await op_handler(call)
             duplicate = False
             if route.op == "message.send":  # a retried nonce created nothing: 200, not 201
@@ -73,16 +78,17 @@ def build_gateway_app(
     health: Probe | None = None,
     max_body: int = MAX_BODY,
     trusted_proxies: Collection[str] = LOOPBACK,
+    forwarded_header: str = X_FORWARDED_FOR,
 ) -> web.Application:
     """The gateway app; serve it with ``nodechat.server.http.serve_app``.
 
     ``ready``/``health`` return the reasons the process is not ready/alive (empty:
     all is well); ``socket_urls`` returns the WebSocket URLs of the live socket
-    nodes. ``trusted_proxies`` are peers whose ``X-Forwarded-For`` is believed
-    (the login rate limit is per client address).
+    nodes. ``trusted_proxies`` are peers whose ``forwarded_header`` is believed
+    (the login rate limit is per client address; see nodechat.server.forwarded).
     """
     app = web.Application(middlewares=[boundary(metrics)], client_max_size=max_body)
-    endpoint = ApiEndpoint(services, metrics, trusted_proxies)
+    endpoint = ApiEndpoint(services, metrics, trusted_proxies, forwarded_header)
     for route in ROUTES:
         app.router.add_route(route.method, route.url, endpoint.handler(route), name=route.name)
 

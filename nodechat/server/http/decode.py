@@ -17,6 +17,7 @@ from aiohttp import web
 
 from nodechat.errors import ChatError, InvalidRequest, Unauthenticated
 from nodechat.protocol.frames import decode_request
+from nodechat.server.forwarded import client_address
 from nodechat.server.http.routes import Route
 
 MAX_TOKEN = 4096  # the frame max of auth.authenticate's token
@@ -81,13 +82,8 @@ def bearer_token(request: web.Request) -> str:
     return token
 
 
-def client_address(request: web.Request, trusted_proxies: Collection[str]) -> str:
-    """The client's address; behind a trusted proxy, the one it appended to X-Forwarded-For."""
-    remote = request.remote or ""
-    if remote in trusted_proxies:
-        forwarded = request.headers.getall("X-Forwarded-For", [])
-        if forwarded:
-            last = forwarded[-1].rsplit(",", 1)[-1].strip()
-            if last:
-                return last
-    return remote
+def request_address(request: web.Request, trusted_proxies: Collection[str], header: str) -> str:
+    """The client's address; behind a trusted proxy, the one the proxy names."""
+    return client_address(
+        request.remote or "", trusted_proxies, header, request.headers.getall(header, [])
+    )
