@@ -15,7 +15,8 @@ from aiohttp import web
 from nodechat.bus import Bus, open_bus
 from nodechat.config import Settings
 from nodechat.errors import InvalidRequest
-from nodechat.rpc import RemoteServices, RpcServer, connect_services, start_rpc_server
+from nodechat.server.grpc import RemoteServices, RpcServer, connect_services, start_rpc_server
+from nodechat.server.grpc.metadata import service_token
 from nodechat.server.http import bound_port, build_gateway_app, serve_app, start_ops_server
 from nodechat.server.metrics import Metrics
 from nodechat.server.node import Fabric, SocketRole
@@ -83,13 +84,7 @@ class DataRole:
         """Open the store and start serving."""
         cfg = self.settings
         host, port = split_address(cfg.node.listen, self.role)
-        if not cfg.rpc.service_token:
-            raise InvalidRequest(
-                "split roles need a service token: set NODECHAT_SERVICE_TOKEN "
-                "(or rpc.service_token in the config file)",
-                code="bad_config",
-                key="rpc.service_token",
-            )
+        service_token(cfg.rpc)
         _require_shared_bus(cfg, self.role)
         if self.role == "auth":
             require_keys(cfg.serve.data_dir)
@@ -188,12 +183,7 @@ def _require_upstream(settings: Settings, role: str) -> None:
             f"give the address of the {', '.join(missing)} role(s) (--{' --'.join(missing)})",
             code="bad_config",
         )
-    if not rpc.service_token:
-        raise InvalidRequest(
-            "split roles need a service token: set NODECHAT_SERVICE_TOKEN",
-            code="bad_config",
-            key="rpc.service_token",
-        )
+    service_token(rpc)
     _require_shared_bus(settings, role)
 
 

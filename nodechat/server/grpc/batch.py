@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from nodechat.errors import ChatError, Unavailable
 from nodechat.proto.v1 import messages_pb2
-from nodechat.rpc.convert import error_from_pb, send_result_from_pb
-from nodechat.rpc.errors import SERVICE_UNAVAILABLE, copy_error
+from nodechat.server.grpc.convert import error_from_pb, send_result_from_pb
+from nodechat.server.grpc.errors import SERVICE_UNAVAILABLE, copy_error
 from nodechat.services.api import SendResult
 
 SendMany = Callable[[messages_pb2.SendManyRequest], Awaitable[messages_pb2.SendManyResponse]]
