@@ -28,13 +28,13 @@ from nodechat.bus import (
 from nodechat.bus.presence import PresenceRegistry
 from nodechat.bus.registry import NodeRegistry
 from nodechat.config import Settings
-from nodechat.server.dispatch import Services
 from nodechat.server.http import bound_port, build_gateway_app, serve_app
 from nodechat.server.hub import Hub
 from nodechat.server.metrics import Metrics
 from nodechat.server.socket_server import SocketServer
 from nodechat.server.ws import SocketEndpoint
 from nodechat.services.admin_local import LocalAdminService
+from nodechat.services.api import Services
 from nodechat.services.auth import LocalAuthService
 from nodechat.services.groups import LocalGroupService
 from nodechat.services.messages import LocalMessageService

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from nodechat.errors import ChatError
@@ -25,6 +25,7 @@ from nodechat.models import (
     TokenPair,
     User,
 )
+from nodechat.services.admin import AdminService
 
 
 class AuthService(ABC):
@@ -261,14 +262,6 @@ class ReplayResult:
     too_old: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """What a freshly authenticated session needs: its conversations and their state."""
-
-    conversations: list[ConversationState]
-    users: list[User] = field(default_factory=list)
-
-
 class MessageService(ABC):
     """Conversations, messages, history, read markers and blocks."""
 
@@ -355,3 +348,13 @@ class MessageService(ABC):
     @abstractmethod
     async def unblock(self, identity: Identity, user_id: str) -> None:
         """Lift a block."""
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The role interfaces a transport talks to (``admin``: None where it is not served)."""
+
+    auth: AuthService
+    groups: GroupService
+    messages: MessageService
+    admin: AdminService | None = None

@@ -40,7 +40,6 @@ from nodechat.errors import (
 )
 from nodechat.models import Identity
 from nodechat.proto.v1 import auth_pb2, common_pb2, groups_pb2, messages_pb2
-from nodechat.server.dispatch import Services
 from nodechat.server.grpc import (
     RemoteAuthService,
     RemoteGroupService,
@@ -49,7 +48,7 @@ from nodechat.server.grpc import (
     start_rpc_server,
 )
 from nodechat.server.grpc.errors import SERVICE_UNAUTHENTICATED, SERVICE_UNAVAILABLE
-from nodechat.services.api import GroupView
+from nodechat.services.api import GroupView, Services
 from nodechat.services.groups import LocalGroupService
 from tests.contract.service_env import local_services
 
