@@ -18,7 +18,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from nodechat.bus import Bus, Event, LocalPresence, PresenceRegistry, group_topic, user_topic
+from nodechat.bus import Bus, Event, group_topic, user_topic
+from nodechat.cluster import LocalPresence, PresenceRegistry
 from nodechat.errors import ChatError
 from nodechat.server.connection import CLOSE_REVOKED, Backfill, ClientConnection
 from nodechat.server.framing import text_frame

@@ -15,18 +15,15 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from nodechat.bus import (
-    Bus,
+from nodechat.bus import Bus, group_topic, open_bus, user_topic
+from nodechat.cluster import (
+    NodeRegistry,
+    PresenceRegistry,
     VoiceRoster,
-    group_topic,
-    open_bus,
     open_presence,
     open_registry,
     open_voice,
-    user_topic,
 )
-from nodechat.bus.presence import PresenceRegistry
-from nodechat.bus.registry import NodeRegistry
 from nodechat.config import Settings
 from nodechat.server.http import bound_port, build_gateway_app, serve_app
 from nodechat.server.hub import Hub
