@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nodechat.errors import ChatError
+from nodechat.errors import ChatError, settle
+from nodechat.errors import fold as fold  # re-exported: the batch helper of every stage
 from nodechat.models import (
     Channel,
     ConversationState,
@@ -233,6 +234,10 @@ class SendResult:
     created: bool
 
 
+SendOutcome = SendResult | ChatError
+"""One item's answer in every batching stage of sends: its ack or its error."""
+
+
 @dataclass(frozen=True, slots=True)
 class SendItem:
     """One send of a pipelined run (:meth:`MessageService.send_many`)."""
@@ -276,24 +281,17 @@ class MessageService(ABC):
     ) -> SendResult:
         """Store a message durably and publish it; idempotent on (author, nonce)."""
 
-    async def send_many(self, items: Sequence[SendItem]) -> list[SendResult | ChatError]:
+    async def send_many(self, items: Sequence[SendItem]) -> list[SendOutcome]:
         """Several sends at once, each with its own result or error.
 
         The messages of one conversation are stored in item order (a client's
         pipelined sends keep their order). This default sends one at a time;
         implementations overlap the work where they can keep that order.
         """
-        outcomes: list[SendResult | ChatError] = []
-        for item in items:
-            try:
-                outcomes.append(
-                    await self.send(
-                        item.identity, item.conversation_id, item.body, item.nonce, item.reply_to
-                    )
-                )
-            except ChatError as exc:
-                outcomes.append(exc)
-        return outcomes
+        return [
+            await settle(self.send(i.identity, i.conversation_id, i.body, i.nonce, i.reply_to))
+            for i in items
+        ]
 
     @abstractmethod
     async def edit(self, identity: Identity, message_id: str, body: str) -> Message:

@@ -3,13 +3,12 @@ RemoteMessageService calls it, its sends micro-batched into SendMany (:mod:`.bat
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from google.protobuf.empty_pb2 import Empty
 
 from nodechat.config import RpcSettings
-from nodechat.errors import ChatError, InternalError, InvalidRequest, Unauthenticated
+from nodechat.errors import ChatError, InvalidRequest, Unauthenticated
 from nodechat.models import ConversationState, Identity, Message
 from nodechat.proto.v1 import common_pb2, messages_pb2
 from nodechat.server.grpc import convert as cv
@@ -22,10 +21,10 @@ from nodechat.services.api import (
     MessageService,
     ReplayResult,
     SendItem,
+    SendOutcome,
     SendResult,
+    fold,
 )
-
-log = logging.getLogger(__name__)
 
 MAX_SEND_BATCH = 1024
 
@@ -68,7 +67,7 @@ class RemoteMessageService(MessageService):
             _item(SendItem(identity, conversation_id, body, nonce, reply_to))
         )
 
-    async def send_many(self, items: Sequence[SendItem]) -> list[SendResult | ChatError]:
+    async def send_many(self, items: Sequence[SendItem]) -> list[SendOutcome]:
         """One group in one SendMany batch: the message role stores them in order."""
         return await self._batcher.send_group([_item(i) for i in items])
 
@@ -224,11 +223,7 @@ class MessageServicer:
                 )
             )
             positions.append(i)
-        try:
-            results = await self._messages.send_many(sends)
-        except Exception:
-            log.exception("unexpected error in SendMany")
-            results = [InternalError("internal error")] * len(sends)
+        results = await fold(self._messages.send_many(sends), len(sends))
         for i, result in zip(positions, results, strict=True):
             if isinstance(result, ChatError):
                 outcomes[i] = messages_pb2.SendOutcome(error=cv.error_to_pb(result))
