@@ -19,7 +19,13 @@ caught in their adapter and re-raised as one of these with ``raise ... from``.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class ChatError(Exception):
@@ -109,3 +115,26 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
 ]
+
+
+async def settle(one: Awaitable[T]) -> T | ChatError:
+    """One item's outcome: its result, or the ChatError it failed with (others propagate)."""
+    try:
+        return await one
+    except ChatError as exc:
+        return exc
+
+
+async def fold(batch: Awaitable[Sequence[T | ChatError]], n: int) -> list[T | ChatError]:
+    """A batch's ``n`` per-item outcomes; a failure of the whole batch is every item's error.
+
+    An unexpected exception is logged and becomes ``InternalError`` for each item,
+    so a batching stage never raises past its callers' per-item answers.
+    """
+    try:
+        return list(await batch)
+    except ChatError as exc:
+        return [exc] * n
+    except Exception:
+        log.exception("a batch of %d failed", n)
+        return [InternalError("internal error")] * n

@@ -13,7 +13,7 @@ with the version CI installs.
 
 Only the messages (``*_pb2.py``, ``*_pb2.pyi``) are generated, not the
 ``*_pb2_grpc.py`` stubs: nodechat's servers register their handlers and its
-clients build their calls from the service descriptors (``nodechat.rpc``), so
+clients build their calls from the service descriptors (``nodechat.server.grpc``), so
 the placeholder servicer classes would be dead code. Other languages generate
 their own stubs from ``proto/``.
 """

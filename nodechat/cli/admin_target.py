@@ -35,8 +35,8 @@ from nodechat.client import ChatClient, RequestFailed
 from nodechat.errors import ChatError, Forbidden, NotFound, Unauthenticated
 from nodechat.files import write_private_json
 from nodechat.models import now_ms
+from nodechat.server.wiring import local_admin
 from nodechat.services.admin import invoke
-from nodechat.services.admin_local import LocalAdminService
 from nodechat.storage import open_store
 
 StoreOption = Annotated[
@@ -212,7 +212,7 @@ async def _offline(store_url: str, op: str, args: dict[str, Any]) -> Any:
     store = open_store(store_url)
     ok = False
     try:
-        result = await invoke(LocalAdminService(store, MemoryBus()), None, op, args)
+        result = await invoke(local_admin(store, MemoryBus()), None, op, args)
         ok = True
         return result
     finally:

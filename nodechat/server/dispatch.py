@@ -13,19 +13,11 @@ from typing import Any
 
 from nodechat.errors import Unavailable
 from nodechat.models import Identity
-from nodechat.services.admin import ADMIN_OPS, AdminService, invoke
-from nodechat.services.api import AuthService, GroupService, MessageService, SendResult
+from nodechat.services.admin import ADMIN_OPS, invoke
+from nodechat.services.api import SendResult, Services
 from nodechat.services.sessions import conversation_dict
 
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """The role interfaces a transport talks to (``admin``: None where it is not served)."""
-
-    auth: AuthService
-    groups: GroupService
-    messages: MessageService
-    admin: AdminService | None = None
+__all__ = ["HANDLERS", "Call", "Handler", "Services", "conversation_dict", "send_ack"]
 
 
 @dataclass(frozen=True, slots=True)

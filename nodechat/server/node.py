@@ -15,30 +15,25 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from nodechat.bus import (
-    Bus,
+from nodechat.bus import Bus, open_bus
+from nodechat.cluster import (
+    NodeRegistry,
+    PresenceRegistry,
     VoiceRoster,
-    open_bus,
     open_presence,
     open_registry,
     open_voice,
 )
-from nodechat.bus.presence import PresenceRegistry
-from nodechat.bus.registry import NodeRegistry
 from nodechat.config import Settings
 from nodechat.files import make_private_dir
-from nodechat.server.dispatch import Services
 from nodechat.server.http import bound_port, build_gateway_app, serve_app
 from nodechat.server.hub import Hub
 from nodechat.server.metrics import Metrics
 from nodechat.server.socket_server import SocketServer
+from nodechat.server.wiring import local_services
 from nodechat.server.ws import SocketEndpoint
-from nodechat.services.admin_local import LocalAdminService
-from nodechat.services.auth import LocalAuthService
-from nodechat.services.groups import LocalGroupService
-from nodechat.services.messages import LocalMessageService
+from nodechat.services.api import Services
 from nodechat.services.presence import PresenceService
-from nodechat.services.tokens import TokenIssuer, TokenVerifier, load_or_create_keys
 from nodechat.storage import open_store
 from nodechat.storage.base import Store
 
@@ -160,19 +155,7 @@ class ChatNode:
         try:
             self.fabric = fabric = Fabric.open(cfg, "serve")
             bus = fabric.bus
-            keys = load_or_create_keys(cfg.serve.data_dir)
-            services = Services(
-                LocalAuthService(
-                    store,
-                    bus,
-                    TokenIssuer(keys, cfg.auth),
-                    TokenVerifier(keys.public_pem, cfg.auth),
-                    cfg.auth,
-                ),
-                LocalGroupService(store, bus),
-                LocalMessageService(store, bus),
-                LocalAdminService(store, bus, cfg.auth, online=fabric.presence.connections_by_node),
-            )
+            services = local_services(cfg, store, bus, online=fabric.presence.connections_by_node)
             self.socket = SocketRole(cfg, services, fabric, self.metrics)
             await self.socket.start(cfg.serve.host, cfg.serve.port)
             if cfg.serve.api_port >= 0:
@@ -181,6 +164,8 @@ class ChatNode:
                     ready=fabric.not_ready,
                     socket_urls=fabric.registry.live_nodes,
                     metrics=self.metrics,
+                    trusted_proxies=cfg.socket.trusted_proxies,
+                    forwarded_header=cfg.socket.forwarded_header,
                 )
                 self.api = await serve_app(app, cfg.serve.host, cfg.serve.api_port)
         except BaseException:

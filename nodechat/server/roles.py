@@ -15,20 +15,13 @@ from aiohttp import web
 from nodechat.bus import Bus, open_bus
 from nodechat.config import Settings
 from nodechat.errors import InvalidRequest
-from nodechat.rpc import RemoteServices, RpcServer, connect_services, start_rpc_server
+from nodechat.server.grpc import RpcServer
+from nodechat.server.grpc.metadata import service_token
 from nodechat.server.http import bound_port, build_gateway_app, serve_app, start_ops_server
 from nodechat.server.metrics import Metrics
 from nodechat.server.node import Fabric, SocketRole
-from nodechat.services.admin_local import LocalAdminService
-from nodechat.services.auth import LocalAuthService
-from nodechat.services.groups import LocalGroupService
-from nodechat.services.messages import LocalMessageService
-from nodechat.services.tokens import (
-    PRIVATE_KEY_FILE,
-    TokenIssuer,
-    TokenVerifier,
-    load_or_create_keys,
-)
+from nodechat.server.wiring import RemoteServices, connect_services, serve_role
+from nodechat.services.tokens import PRIVATE_KEY_FILE
 from nodechat.storage import open_store
 from nodechat.storage.base import Store
 
@@ -83,13 +76,7 @@ class DataRole:
         """Open the store and start serving."""
         cfg = self.settings
         host, port = split_address(cfg.node.listen, self.role)
-        if not cfg.rpc.service_token:
-            raise InvalidRequest(
-                "split roles need a service token: set NODECHAT_SERVICE_TOKEN "
-                "(or rpc.service_token in the config file)",
-                code="bad_config",
-                key="rpc.service_token",
-            )
+        service_token(cfg.rpc)
         _require_shared_bus(cfg, self.role)
         if self.role == "auth":
             require_keys(cfg.serve.data_dir)
@@ -100,40 +87,9 @@ class DataRole:
             cfg.serve.bus, prefix=cfg.node.bus_prefix, name=f"{self.role}-{secrets.token_hex(4)}"
         )
         try:
-            if self.role == "auth":
-                keys = load_or_create_keys(cfg.serve.data_dir)
-                auth = LocalAuthService(
-                    store,
-                    bus,
-                    TokenIssuer(keys, cfg.auth),
-                    TokenVerifier(keys.public_pem, cfg.auth),
-                    cfg.auth,
-                )
-                admin = LocalAdminService(store, bus, cfg.auth)
-                self.rpc = await start_rpc_server(
-                    "auth",
-                    cfg.rpc,
-                    f"{host}:{port}",
-                    auth=auth,
-                    admin=admin,
-                    observer=self.metrics.observe_call,
-                )
-            elif self.role == "group":
-                self.rpc = await start_rpc_server(
-                    "group",
-                    cfg.rpc,
-                    f"{host}:{port}",
-                    groups=LocalGroupService(store, bus),
-                    observer=self.metrics.observe_call,
-                )
-            else:
-                self.rpc = await start_rpc_server(
-                    "message",
-                    cfg.rpc,
-                    f"{host}:{port}",
-                    messages=LocalMessageService(store, bus),
-                    observer=self.metrics.observe_call,
-                )
+            self.rpc = await serve_role(
+                self.role, cfg, store, bus, f"{host}:{port}", observer=self.metrics.observe_call
+            )
             if cfg.node.http:
                 ops_host, ops_port = split_address(cfg.node.http, self.role)
                 self.ops = await start_ops_server(
@@ -188,12 +144,7 @@ def _require_upstream(settings: Settings, role: str) -> None:
             f"give the address of the {', '.join(missing)} role(s) (--{' --'.join(missing)})",
             code="bad_config",
         )
-    if not rpc.service_token:
-        raise InvalidRequest(
-            "split roles need a service token: set NODECHAT_SERVICE_TOKEN",
-            code="bad_config",
-            key="rpc.service_token",
-        )
+    service_token(rpc)
     _require_shared_bus(settings, role)
 
 
@@ -239,6 +190,8 @@ class SplitNode:
                     ready=fabric.not_ready,
                     socket_urls=fabric.registry.live_nodes,
                     metrics=self.metrics,
+                    trusted_proxies=cfg.socket.trusted_proxies,
+                    forwarded_header=cfg.socket.forwarded_header,
                 )
                 self.api = await serve_app(app, host, port)
         except BaseException:

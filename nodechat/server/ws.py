@@ -19,7 +19,7 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from nodechat.bus import LocalVoiceRoster, VoiceRoster
+from nodechat.cluster import LocalVoiceRoster, VoiceRoster
 from nodechat.config import SocketSettings
 from nodechat.errors import ChatError, InternalError, RateLimited, Unavailable
 from nodechat.models import Identity

@@ -4,7 +4,7 @@ Every operator action (users, groups, channels, invites, sessions, stats) is
 one method returning plain JSON-ready dicts, so the WebSocket adapter, the
 gRPC adapter and the CLI all pass results through unchanged. The local
 implementation is :class:`nodechat.services.admin_local.LocalAdminService`;
-the gRPC one is :class:`nodechat.rpc.admin_client.RemoteAdminService`.
+the gRPC one is :class:`nodechat.server.grpc.admin.RemoteAdminService`.
 
 The first argument of every method is the caller: an end user's
 :class:`~nodechat.models.Identity` (checked: a server admin whose account is

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from nodechat.errors import ChatError
+from nodechat.errors import ChatError, settle
+from nodechat.errors import fold as fold  # re-exported: the batch helper of every stage
 from nodechat.models import (
     Channel,
     ConversationState,
@@ -25,6 +26,7 @@ from nodechat.models import (
     TokenPair,
     User,
 )
+from nodechat.services.admin import AdminService
 
 
 class AuthService(ABC):
@@ -232,6 +234,10 @@ class SendResult:
     created: bool
 
 
+SendOutcome = SendResult | ChatError
+"""One item's answer in every batching stage of sends: its ack or its error."""
+
+
 @dataclass(frozen=True, slots=True)
 class SendItem:
     """One send of a pipelined run (:meth:`MessageService.send_many`)."""
@@ -261,14 +267,6 @@ class ReplayResult:
     too_old: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """What a freshly authenticated session needs: its conversations and their state."""
-
-    conversations: list[ConversationState]
-    users: list[User] = field(default_factory=list)
-
-
 class MessageService(ABC):
     """Conversations, messages, history, read markers and blocks."""
 
@@ -283,24 +281,17 @@ class MessageService(ABC):
     ) -> SendResult:
         """Store a message durably and publish it; idempotent on (author, nonce)."""
 
-    async def send_many(self, items: Sequence[SendItem]) -> list[SendResult | ChatError]:
+    async def send_many(self, items: Sequence[SendItem]) -> list[SendOutcome]:
         """Several sends at once, each with its own result or error.
 
         The messages of one conversation are stored in item order (a client's
         pipelined sends keep their order). This default sends one at a time;
         implementations overlap the work where they can keep that order.
         """
-        outcomes: list[SendResult | ChatError] = []
-        for item in items:
-            try:
-                outcomes.append(
-                    await self.send(
-                        item.identity, item.conversation_id, item.body, item.nonce, item.reply_to
-                    )
-                )
-            except ChatError as exc:
-                outcomes.append(exc)
-        return outcomes
+        return [
+            await settle(self.send(i.identity, i.conversation_id, i.body, i.nonce, i.reply_to))
+            for i in items
+        ]
 
     @abstractmethod
     async def edit(self, identity: Identity, message_id: str, body: str) -> Message:
@@ -355,3 +346,13 @@ class MessageService(ABC):
     @abstractmethod
     async def unblock(self, identity: Identity, user_id: str) -> None:
         """Lift a block."""
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The role interfaces a transport talks to (``admin``: None where it is not served)."""
+
+    auth: AuthService
+    groups: GroupService
+    messages: MessageService
+    admin: AdminService | None = None

@@ -19,7 +19,7 @@ from nodechat.bus import (
     publish_quietly,
     user_topic,
 )
-from nodechat.errors import ChatError, Forbidden, InternalError, InvalidRequest, NotFound
+from nodechat.errors import ChatError, Forbidden, InternalError, InvalidRequest, NotFound, settle
 from nodechat.models import (
     Conversation,
     ConversationKind,
@@ -37,6 +37,7 @@ from nodechat.services.api import (
     MessageService,
     ReplayResult,
     SendItem,
+    SendOutcome,
     SendResult,
 )
 from nodechat.storage.base import AppendResult, NewMessage, Store
@@ -139,23 +140,20 @@ class LocalMessageService(MessageService):
         item = SendItem(identity, conversation_id, body, nonce, reply_to)
         return await self._store_one(item, await self._check_send(item))
 
-    async def send_many(self, items: Sequence[SendItem]) -> list[SendResult | ChatError]:
+    async def send_many(self, items: Sequence[SendItem]) -> list[SendOutcome]:
         """Check the items (one author's items to one conversation once), then store
         them with ``MessageStore.append_many``, which keeps each conversation's
         items in order, and publish what was created in seq order.
         """
         if len(items) == 1:  # nothing to overlap: the plain path, without tasks
             one = items[0]
-            try:
-                return [
-                    await self.send(
-                        one.identity, one.conversation_id, one.body, one.nonce, one.reply_to
-                    )
-                ]
-            except ChatError as exc:
-                return [exc]
+            return [
+                await settle(
+                    self.send(one.identity, one.conversation_id, one.body, one.nonce, one.reply_to)
+                )
+            ]
         checked = await self._check_many(items)
-        outcomes: list[SendResult | ChatError] = [InternalError("send not run")] * len(items)
+        outcomes: list[SendOutcome] = [InternalError("send not run")] * len(items)
         now = self._clock()
         todo: list[tuple[int, tuple[str, ...]]] = []
         for i, checked_topics in enumerate(checked):
@@ -182,10 +180,8 @@ class LocalMessageService(MessageService):
             if isinstance(result, NotFound) and item.conversation_id == self_conversation_id(
                 item.identity.user_id
             ):
-                try:  # notes to self exist from their first use
-                    outcomes[i] = await self._store_one(item, topics)
-                except ChatError as exc:
-                    outcomes[i] = exc
+                # notes to self exist from their first use
+                outcomes[i] = await settle(self._store_one(item, topics))
                 continue
             if isinstance(result, NotFound):
                 outcomes[i] = _not_found()

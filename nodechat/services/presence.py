@@ -1,7 +1,7 @@
 """Presence rules: who is online, and who hears when that changes.
 
 A user is online while any of their sessions is connected, on any node; the
-:class:`~nodechat.bus.PresenceRegistry` counts sessions (this node only, or
+:class:`~nodechat.cluster.PresenceRegistry` counts sessions (this node only, or
 every node through Redis) and says when a user's cluster-wide status
 changed. Then a ``presence`` event goes to the topics of everyone who shows
 that user: the groups they share and their direct-message peers.
@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from nodechat.bus import Bus, Event, PresenceRegistry, group_topic, publish_quietly, user_topic
+from nodechat.bus import Bus, Event, group_topic, publish_quietly, user_topic
+from nodechat.cluster import PresenceRegistry
 from nodechat.errors import ChatError
 from nodechat.services.api import GroupService, MessageService
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nodechat.bus import Bus, Event, VoiceRoster, group_topic, publish_quietly
+from nodechat.bus import Bus, Event, group_topic, publish_quietly
+from nodechat.cluster import VoiceRoster
 from nodechat.errors import ChatError, InvalidRequest, NotFound
 from nodechat.models import ChannelKind, Identity
 from nodechat.services.api import GroupService, GroupView

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from nodechat.errors import ChatError, InternalError
+from nodechat.errors import ChatError, InternalError, fold, settle
 from nodechat.models import (
     AuthSession,
     Channel,
@@ -52,6 +52,10 @@ class AppendResult:
 
     message: Message
     created: bool
+
+
+AppendOutcome = AppendResult | ChatError
+"""One item's answer of :meth:`MessageStore.append_many`: its result or its error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,8 +281,9 @@ class MessageStore(ABC):
 
     #: True when appends are stored in the order their ``append`` calls were made,
     #: even if the callers never awaited in between (the call enqueues the write
-    #: before it first suspends). Pipelined sends rely on it to keep a client's
-    #: order while sharing one group commit; without it they append one by one.
+    #: before it first suspends). A claim about ``append`` that the store's own
+    #: ``append_many`` may build on (PostgreSQL does) and the store contract tests
+    #: check; nothing outside the store branches on it.
     ordered_appends: bool = False
 
     @abstractmethod
@@ -316,44 +321,41 @@ class MessageStore(ABC):
         not exist. Durable when it returns.
         """
 
-    async def append_many(self, items: Sequence[NewMessage]) -> list[AppendResult | ChatError]:
-        """Append several messages, each with its own result or error; the messages of
-        one conversation get their seqs in item order. Durable when it returns.
+    async def append_many(self, items: Sequence[NewMessage]) -> list[AppendOutcome]:
+        """Append several messages, each with its own result or error. Durable when it returns.
 
-        This default starts the appends in item order when ``ordered_appends``
-        (so they share a commit), else appends one conversation's items one
-        after another; a backend may do the whole batch in one transaction.
+        The contract every backend keeps: the messages of one conversation get
+        their seqs in item order (a client's pipelined sends keep their order);
+        items of different conversations may be stored in any order; it never
+        raises for the batch (a failure of the whole batch is every item's error).
+        This default appends one conversation's items one after another, the
+        conversations concurrently; a backend may share one commit instead.
         """
-        outcomes: list[AppendResult | ChatError | None] = [None] * len(items)
+        lanes: dict[str, list[int]] = {}
+        for i, m in enumerate(items):
+            lanes.setdefault(m.conversation_id, []).append(i)
+        outcomes: list[AppendOutcome] = [InternalError("append not run")] * len(items)
 
-        async def one(i: int) -> None:
-            m = items[i]
-            try:
-                outcomes[i] = await self.append(
-                    m.conversation_id,
-                    message_id=m.message_id,
-                    author_id=m.author_id,
-                    body=m.body,
-                    nonce=m.nonce,
-                    reply_to=m.reply_to,
-                    now=m.now,
-                )
-            except ChatError as exc:
-                outcomes[i] = exc
+        async def lane(indexes: list[int]) -> None:
+            for i in indexes:
+                outcomes[i] = await settle(self._append_item(items[i]))
 
-        if self.ordered_appends:
-            await asyncio.gather(*[asyncio.ensure_future(one(i)) for i in range(len(items))])
-        else:
-            lanes: dict[str, list[int]] = {}
-            for i, m in enumerate(items):
-                lanes.setdefault(m.conversation_id, []).append(i)
-
-            async def lane(indexes: list[int]) -> None:
-                for i in indexes:
-                    await one(i)
-
+        async def run() -> list[AppendOutcome]:
             await asyncio.gather(*(lane(indexes) for indexes in lanes.values()))
-        return [o if o is not None else InternalError("append not run") for o in outcomes]
+            return outcomes
+
+        return await fold(run(), len(items))
+
+    async def _append_item(self, m: NewMessage) -> AppendResult:
+        return await self.append(
+            m.conversation_id,
+            message_id=m.message_id,
+            author_id=m.author_id,
+            body=m.body,
+            nonce=m.nonce,
+            reply_to=m.reply_to,
+            now=m.now,
+        )
 
     @abstractmethod
     async def get_message(self, message_id: str) -> Message | None:

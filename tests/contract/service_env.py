@@ -23,9 +23,8 @@ from nodechat.bus import Event, MemoryBroker, MemoryBus
 from nodechat.bus.base import Bus
 from nodechat.config import AuthSettings, RpcSettings
 from nodechat.models import Identity, TokenPair
-from nodechat.rpc import RemoteMessageService, connect_services, start_rpc_server
-from nodechat.server.dispatch import Services
-from nodechat.services.api import AuthService, GroupService, MessageService
+from nodechat.server.grpc import RemoteMessageService, connect_services, start_rpc_server
+from nodechat.services.api import AuthService, GroupService, MessageService, Services
 from nodechat.services.auth import LocalAuthService
 from nodechat.services.groups import LocalGroupService
 from nodechat.services.messages import LocalMessageService

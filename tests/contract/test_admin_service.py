@@ -20,7 +20,7 @@ from nodechat.config import AuthSettings, RpcSettings
 from nodechat.errors import Conflict, Forbidden, InvalidCredentials, InvalidRequest, NotFound
 from nodechat.models import Identity
 from nodechat.proto.v1 import admin_pb2
-from nodechat.rpc import RemoteAdminService, start_rpc_server
+from nodechat.server.grpc import RemoteAdminService, start_rpc_server
 from nodechat.services.admin import AdminService
 from nodechat.services.admin_local import LocalAdminService
 from nodechat.services.auth import LocalAuthService

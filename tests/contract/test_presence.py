@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
-from nodechat.bus import LocalPresence, PresenceRegistry, RedisPresence, open_presence
+from nodechat.cluster import LocalPresence, PresenceRegistry, RedisPresence, open_presence
 
 PresenceFactory = Callable[[str], PresenceRegistry]  # node id -> that node's registry
 

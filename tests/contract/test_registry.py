@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from nodechat.bus import LocalNodeRegistry, NodeRegistry, RedisNodeRegistry, open_registry
+from nodechat.cluster import LocalNodeRegistry, NodeRegistry, RedisNodeRegistry, open_registry
 
 WAIT = 5.0
 

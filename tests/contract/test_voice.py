@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from nodechat.bus import LocalVoiceRoster, RedisPresence, RedisVoiceRoster, VoiceRoster
+from nodechat.cluster import LocalVoiceRoster, RedisPresence, RedisVoiceRoster, VoiceRoster
 
 RosterFactory = Callable[[str], Awaitable[VoiceRoster]]  # node id -> that node's roster
 

@@ -40,16 +40,15 @@ from nodechat.errors import (
 )
 from nodechat.models import Identity
 from nodechat.proto.v1 import auth_pb2, common_pb2, groups_pb2, messages_pb2
-from nodechat.rpc import (
+from nodechat.server.grpc import (
     RemoteAuthService,
     RemoteGroupService,
     RemoteMessageService,
     RpcServer,
     start_rpc_server,
 )
-from nodechat.rpc.errors import SERVICE_UNAUTHENTICATED, SERVICE_UNAVAILABLE
-from nodechat.server.dispatch import Services
-from nodechat.services.api import GroupView
+from nodechat.server.grpc.errors import SERVICE_UNAUTHENTICATED, SERVICE_UNAVAILABLE
+from nodechat.services.api import GroupView, Services
 from nodechat.services.groups import LocalGroupService
 from tests.contract.service_env import local_services
 

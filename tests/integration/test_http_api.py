@@ -23,7 +23,6 @@ from nodechat.bus import MemoryBus
 from nodechat.config import AuthSettings
 from nodechat.errors import RateLimited
 from nodechat.models import Identity
-from nodechat.server.dispatch import Services
 from nodechat.server.http import (
     ROUTES,
     SYSTEM_ROUTES,
@@ -34,6 +33,7 @@ from nodechat.server.http import (
     start_ops_server,
 )
 from nodechat.server.metrics import Metrics
+from nodechat.services.api import Services
 from nodechat.services.auth import LocalAuthService
 from nodechat.services.groups import LocalGroupService
 from nodechat.services.messages import LocalMessageService

@@ -10,7 +10,7 @@ import pytest
 from nodechat.config import load_settings
 from nodechat.errors import NotFound
 from nodechat.models import Identity
-from nodechat.rpc import RemoteMessageService
+from nodechat.server.grpc import RemoteMessageService
 from nodechat.server.metrics import Metrics
 from nodechat.server.roles import DataRole
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from nodechat.bus import Bus, Event, LocalPresence, MemoryBroker, MemoryBus, ReconnectHandler
+from nodechat.bus import Bus, Event, MemoryBroker, MemoryBus, ReconnectHandler
+from nodechat.cluster import LocalPresence
 from nodechat.models import Identity
 from nodechat.protocol.session import TO_LATEST, Backfill, Session
 from nodechat.server.connection import ClientConnection

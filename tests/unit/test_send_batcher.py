@@ -7,8 +7,8 @@ import asyncio
 from nodechat.errors import NotFound
 from nodechat.models import Message
 from nodechat.proto.v1 import messages_pb2
-from nodechat.rpc import convert as cv
-from nodechat.rpc.batch import SendBatcher
+from nodechat.server.grpc import convert as cv
+from nodechat.server.grpc.batch import SendBatcher
 from nodechat.services.api import SendResult
 
 

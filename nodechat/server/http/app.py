@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from nodechat.errors import Unavailable
-from nodechat.server.dispatch import HANDLERS, Call, Services
+from nodechat.server.dispatch import HANDLERS, Call
 from nodechat.server.forwarded import X_FORWARDED_FOR
 from nodechat.server.http.decode import bearer_token, decode, request_address
 from nodechat.server.http.docs import DOCS_CSP, DOCS_HTML
@@ -25,6 +25,7 @@ from nodechat.server.http.openapi import build_openapi
 from nodechat.server.http.ops import Probe, ops_handlers
 from nodechat.server.http.routes import ROUTES, SYSTEM_ROUTES, Route
 from nodechat.server.metrics import Metrics
+from nodechat.services.api import Services
 
 SocketUrls = Callable[[], Awaitable[list[str]]]
 

@@ -8,14 +8,15 @@ across every process sharing the database and seqs stay gap-free.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from psycopg import errors
 from psycopg.rows import DictRow
 
-from nodechat.errors import Conflict, InternalError, InvalidRequest, NotFound
+from nodechat.errors import Conflict, InternalError, InvalidRequest, NotFound, fold, settle
 from nodechat.models import Conversation, ConversationKind, Message
-from nodechat.storage.base import AppendResult, MessageStore
+from nodechat.storage.base import AppendOutcome, AppendResult, MessageStore, NewMessage
 from nodechat.storage.portable import participant_fields
 from nodechat.storage.postgres.engine import Conn, Database, rows
 
@@ -167,6 +168,21 @@ class PostgresMessageStore(MessageStore):
         if outcome == "id_taken":
             raise Conflict("a message with this id exists", code="message_exists")
         raise InternalError(f"the conversation's last_seq is behind its messages ({outcome})")
+
+    async def append_many(self, items: Sequence[NewMessage]) -> list[AppendOutcome]:
+        """Every append started in item order, so they share the writer's next commit.
+
+        Each ``append`` enqueues its write before it first suspends
+        (``ordered_appends``), and the writer runs its queue in order, so one
+        conversation's items get their seqs in item order without waiting for
+        each other's commit.
+        """
+
+        async def run() -> list[AppendOutcome]:
+            started = [asyncio.ensure_future(settle(self._append_item(m))) for m in items]
+            return list(await asyncio.gather(*started))
+
+        return await fold(run(), len(items)) if items else []
 
     async def get_message(self, message_id: str) -> Message | None:
         """The message, or None."""

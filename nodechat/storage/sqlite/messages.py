@@ -6,9 +6,9 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from nodechat.errors import ChatError, Conflict, NotFound
+from nodechat.errors import ChatError, Conflict, NotFound, fold
 from nodechat.models import Conversation, ConversationKind, Message
-from nodechat.storage.base import AppendResult, MessageStore, NewMessage
+from nodechat.storage.base import AppendOutcome, AppendResult, MessageStore, NewMessage
 from nodechat.storage.portable import participant_fields
 from nodechat.storage.sqlite.engine import Database
 
@@ -145,22 +145,22 @@ class SqliteMessageStore(MessageStore):
         new = NewMessage(conversation_id, message_id, author_id, body, nonce, reply_to, now)
         return await self.db.write(lambda conn: _append(conn, new))
 
-    async def append_many(self, items: Sequence[NewMessage]) -> list[AppendResult | ChatError]:
+    async def append_many(self, items: Sequence[NewMessage]) -> list[AppendOutcome]:
         """The whole batch in one writer job: one future, items in order, each in a savepoint."""
 
-        def fn(conn: sqlite3.Connection) -> list[AppendResult | ChatError]:
-            outcomes: list[AppendResult | ChatError] = []
+        def fn(conn: sqlite3.Connection) -> list[AppendOutcome]:
+            outcomes: list[AppendOutcome] = []
             for item in items:
                 conn.execute("SAVEPOINT item")
                 try:
                     outcomes.append(_append(conn, item))
-                except ChatError as exc:
+                except ChatError as exc:  # synchronous, in the writer thread: no await here
                     conn.execute("ROLLBACK TO item")
                     outcomes.append(exc)
                 conn.execute("RELEASE item")
             return outcomes
 
-        return await self.db.write(fn) if items else []
+        return await fold(self.db.write(fn), len(items)) if items else []
 
     async def get_message(self, message_id: str) -> Message | None:
         """The message, or None."""

@@ -27,7 +27,7 @@ from nodechat.errors import (
     Unauthenticated,
     Unavailable,
 )
-from nodechat.rpc import metadata
+from nodechat.server.grpc import metadata
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from nodechat.models import (
 )
 from nodechat.proto.v1 import common_pb2 as pb
 from nodechat.proto.v1 import messages_pb2
-from nodechat.rpc.errors import build_error, status_from_number, status_of
+from nodechat.server.grpc.errors import build_error, status_from_number, status_of
 from nodechat.services.api import GroupView, HistoryPage, ReplayResult, SendResult
 
 _CHANNEL_KINDS = {ChannelKind.TEXT: pb.CHANNEL_KIND_TEXT, ChannelKind.VOICE: pb.CHANNEL_KIND_VOICE}

@@ -1,4 +1,4 @@
-"""RemoteGroupService: the group role over gRPC (see :mod:`nodechat.rpc.clients`)."""
+"""The group role over gRPC, both halves: GroupServicer serves a GroupService, RemoteGroupService calls it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from google.protobuf.empty_pb2 import Empty
 from nodechat.config import RpcSettings
 from nodechat.models import Channel, Identity, Invite, Member
 from nodechat.proto.v1 import common_pb2, groups_pb2
-from nodechat.rpc import convert as cv
-from nodechat.rpc.channel import RpcChannel, build
+from nodechat.server.grpc import convert as cv
+from nodechat.server.grpc.channel import RpcChannel, build
+from nodechat.server.grpc.convert import optional
+from nodechat.server.grpc.servicing import CallContext
 from nodechat.services.api import GroupService, GroupView
 
 SERVICE = "nodechat.v1.GroupService"
@@ -199,3 +201,143 @@ class RemoteGroupService(GroupService):
             idempotent=True,
         )
         return list(reply.group_ids)
+
+
+class GroupServicer:
+    """nodechat.v1.GroupService over a :class:`GroupService`."""
+
+    def __init__(self, groups: GroupService) -> None:
+        self._groups = groups
+
+    async def create_group(
+        self, r: groups_pb2.CreateGroupRequest, call: CallContext
+    ) -> common_pb2.GroupView:
+        """CreateGroup."""
+        return cv.group_view_to_pb(await self._groups.create_group(call.me, r.name, r.description))
+
+    async def list_groups(self, r: Empty, call: CallContext) -> groups_pb2.ListGroupsResponse:
+        """ListGroups."""
+        views = await self._groups.list_groups(call.me)
+        return groups_pb2.ListGroupsResponse(groups=[cv.group_view_to_pb(v) for v in views])
+
+    async def get_group(
+        self, r: groups_pb2.GroupRequest, call: CallContext
+    ) -> common_pb2.GroupView:
+        """GetGroup."""
+        return cv.group_view_to_pb(await self._groups.get_group(call.me, r.group_id))
+
+    async def update_group(
+        self, r: groups_pb2.UpdateGroupRequest, call: CallContext
+    ) -> common_pb2.GroupView:
+        """UpdateGroup."""
+        view = await self._groups.update_group(
+            call.me, r.group_id, name=optional(r, "name"), description=optional(r, "description")
+        )
+        return cv.group_view_to_pb(view)
+
+    async def delete_group(self, r: groups_pb2.GroupRequest, call: CallContext) -> Empty:
+        """DeleteGroup."""
+        await self._groups.delete_group(call.me, r.group_id)
+        return Empty()
+
+    async def create_channel(
+        self, r: groups_pb2.CreateChannelRequest, call: CallContext
+    ) -> common_pb2.Channel:
+        """CreateChannel."""
+        channel = await self._groups.create_channel(call.me, r.group_id, r.name, r.kind, r.topic)
+        return cv.channel_to_pb(channel)
+
+    async def update_channel(
+        self, r: groups_pb2.UpdateChannelRequest, call: CallContext
+    ) -> common_pb2.Channel:
+        """UpdateChannel."""
+        channel = await self._groups.update_channel(
+            call.me, r.channel_id, name=optional(r, "name"), topic=optional(r, "topic")
+        )
+        return cv.channel_to_pb(channel)
+
+    async def delete_channel(self, r: groups_pb2.ChannelRequest, call: CallContext) -> Empty:
+        """DeleteChannel."""
+        await self._groups.delete_channel(call.me, r.channel_id)
+        return Empty()
+
+    async def reorder_channels(
+        self, r: groups_pb2.ReorderChannelsRequest, call: CallContext
+    ) -> groups_pb2.ChannelList:
+        """ReorderChannels."""
+        channels = await self._groups.reorder_channels(call.me, r.group_id, list(r.channel_ids))
+        return groups_pb2.ChannelList(channels=[cv.channel_to_pb(c) for c in channels])
+
+    async def list_members(
+        self, r: groups_pb2.GroupRequest, call: CallContext
+    ) -> groups_pb2.MemberList:
+        """ListMembers."""
+        members = await self._groups.list_members(call.me, r.group_id)
+        return groups_pb2.MemberList(members=[cv.member_to_pb(m) for m in members])
+
+    async def create_invite(
+        self, r: groups_pb2.CreateInviteRequest, call: CallContext
+    ) -> common_pb2.Invite:
+        """CreateInvite."""
+        invite = await self._groups.create_invite(
+            call.me,
+            r.group_id,
+            expires_in=optional(r, "expires_in"),
+            max_uses=optional(r, "max_uses"),
+        )
+        return cv.invite_to_pb(invite)
+
+    async def list_invites(
+        self, r: groups_pb2.GroupRequest, call: CallContext
+    ) -> groups_pb2.InviteList:
+        """ListInvites."""
+        invites = await self._groups.list_invites(call.me, r.group_id)
+        return groups_pb2.InviteList(invites=[cv.invite_to_pb(i) for i in invites])
+
+    async def revoke_invite(
+        self, r: groups_pb2.InviteRequest, call: CallContext
+    ) -> common_pb2.Invite:
+        """RevokeInvite."""
+        return cv.invite_to_pb(await self._groups.revoke_invite(call.me, r.code))
+
+    async def join(self, r: groups_pb2.InviteRequest, call: CallContext) -> common_pb2.GroupView:
+        """Join."""
+        return cv.group_view_to_pb(await self._groups.join(call.me, r.code))
+
+    async def leave(self, r: groups_pb2.GroupRequest, call: CallContext) -> Empty:
+        """Leave."""
+        await self._groups.leave(call.me, r.group_id)
+        return Empty()
+
+    async def kick(self, r: groups_pb2.GroupMemberRequest, call: CallContext) -> Empty:
+        """Kick."""
+        await self._groups.kick(call.me, r.group_id, r.user_id)
+        return Empty()
+
+    async def ban(self, r: groups_pb2.GroupMemberRequest, call: CallContext) -> Empty:
+        """Ban."""
+        await self._groups.ban(call.me, r.group_id, r.user_id)
+        return Empty()
+
+    async def unban(self, r: groups_pb2.GroupMemberRequest, call: CallContext) -> Empty:
+        """Unban."""
+        await self._groups.unban(call.me, r.group_id, r.user_id)
+        return Empty()
+
+    async def set_role(self, r: groups_pb2.SetRoleRequest, call: CallContext) -> common_pb2.Member:
+        """SetRole."""
+        return cv.member_to_pb(await self._groups.set_role(call.me, r.group_id, r.user_id, r.role))
+
+    async def transfer_ownership(
+        self, r: groups_pb2.GroupMemberRequest, call: CallContext
+    ) -> common_pb2.GroupView:
+        """TransferOwnership."""
+        view = await self._groups.transfer_ownership(call.me, r.group_id, r.user_id)
+        return cv.group_view_to_pb(view)
+
+    async def member_group_ids(
+        self, r: groups_pb2.MemberGroupIdsRequest, call: CallContext
+    ) -> groups_pb2.MemberGroupIdsResponse:
+        """MemberGroupIds (trusted: no caller identity)."""
+        ids = await self._groups.member_group_ids(r.user_id)
+        return groups_pb2.MemberGroupIdsResponse(group_ids=ids)

@@ -12,7 +12,6 @@ Server reflection is served only with ``rpc.reflection`` on, and needs the token
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +23,14 @@ from grpc_reflection.v1alpha import reflection
 from nodechat.config import RpcSettings
 from nodechat.errors import InvalidRequest, Unauthenticated
 from nodechat.proto.v1 import admin_pb2, auth_pb2, groups_pb2, messages_pb2
-from nodechat.rpc import metadata
-from nodechat.rpc.errors import SERVICE_UNAUTHENTICATED, error_trailer
-from nodechat.rpc.servicers import AdminServicer, AuthServicer, GroupServicer, MessageServicer
-from nodechat.rpc.servicing import Observer, add_servicer
-from nodechat.rpc.tls import server_credentials
+from nodechat.server.grpc import metadata
+from nodechat.server.grpc.admin import AdminServicer
+from nodechat.server.grpc.auth import AuthServicer
+from nodechat.server.grpc.errors import SERVICE_UNAUTHENTICATED, error_trailer
+from nodechat.server.grpc.group import GroupServicer
+from nodechat.server.grpc.message import MessageServicer
+from nodechat.server.grpc.servicing import Observer, add_servicer
+from nodechat.server.grpc.tls import server_credentials
 from nodechat.services.admin import AdminService
 from nodechat.services.api import AuthService, GroupService, MessageService
 
@@ -56,7 +58,7 @@ class ServiceTokenInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Refuses every call without ``authorization: Bearer <token>`` (constant-time compare)."""
 
     def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}".encode()
+        self._token = token
         self._deny = grpc.unary_unary_rpc_method_handler(self._refuse)
 
     async def intercept_service(self, continuation: Any, details: Any) -> Any:
@@ -64,8 +66,7 @@ class ServiceTokenInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         method: str = details.method
         if method.startswith(OPEN_PREFIXES):
             return await continuation(details)
-        presented = metadata.first(details.invocation_metadata, metadata.AUTHORIZATION)
-        if isinstance(presented, str) and hmac.compare_digest(presented.encode(), self._expected):
+        if metadata.presents(details.invocation_metadata, self._token):
             return await continuation(details)
         return self._deny
 
@@ -136,18 +137,10 @@ async def start_rpc_server(
     observer: Observer | None = None,
 ) -> RpcServer:
     """Serve ``role`` ("auth", "group", "message" or "all") on ``listen`` (host:port, port 0 ok)."""
-    if not settings.service_token:
-        raise InvalidRequest(
-            "rpc.service_token is empty: set NODECHAT_SERVICE_TOKEN (the same "
-            "secret on every role) before starting a gRPC role",
-            code="bad_config",
-            key="rpc.service_token",
-        )
+    token = metadata.service_token(settings)
     picked = _pick(role, auth, groups, messages, admin)
     credentials = server_credentials(settings)
-    server = grpc.aio.server(
-        interceptors=[ServiceTokenInterceptor(settings.service_token)], options=SERVER_OPTIONS
-    )
+    server = grpc.aio.server(interceptors=[ServiceTokenInterceptor(token)], options=SERVER_OPTIONS)
     for descriptor, servicer in picked:
         add_servicer(server, descriptor, servicer, observer)
     names = tuple(descriptor.full_name for descriptor, _ in picked)

@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nodechat.config import RpcSettings
-from nodechat.rpc.admin_client import RemoteAdminService
-from nodechat.rpc.auth_client import RemoteAuthService
-from nodechat.rpc.group_client import RemoteGroupService
-from nodechat.rpc.message_client import RemoteMessageService
-from nodechat.rpc.servicing import Observer
-from nodechat.server.dispatch import Services
+from nodechat.server.grpc.admin import RemoteAdminService
+from nodechat.server.grpc.auth import RemoteAuthService
+from nodechat.server.grpc.group import RemoteGroupService
+from nodechat.server.grpc.message import RemoteMessageService
+from nodechat.server.grpc.servicing import Observer
 from nodechat.services.admin_local import OnlineCounter
+from nodechat.services.api import Services
 
 __all__ = [
     "RemoteAdminService",

@@ -23,8 +23,8 @@ from google.protobuf.message import Message as ProtoMessage
 
 from nodechat.errors import ChatError, InternalError, Unauthenticated
 from nodechat.models import Identity
-from nodechat.rpc import metadata
-from nodechat.rpc.errors import error_trailer, status_of
+from nodechat.server.grpc import metadata
+from nodechat.server.grpc.errors import error_trailer, status_of
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""RemoteMessageService: the message role over gRPC, sends micro-batched into SendMany."""
+"""The message role over gRPC, both halves: MessageServicer serves a MessageService,
+RemoteMessageService calls it, its sends micro-batched into SendMany (:mod:`.batch`)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,25 @@ from collections.abc import Sequence
 from google.protobuf.empty_pb2 import Empty
 
 from nodechat.config import RpcSettings
-from nodechat.errors import ChatError
+from nodechat.errors import ChatError, InvalidRequest, Unauthenticated
 from nodechat.models import ConversationState, Identity, Message
 from nodechat.proto.v1 import common_pb2, messages_pb2
-from nodechat.rpc import convert as cv
-from nodechat.rpc.batch import SendBatcher
-from nodechat.rpc.channel import RpcChannel, build
+from nodechat.server.grpc import convert as cv
+from nodechat.server.grpc.batch import SendBatcher
+from nodechat.server.grpc.channel import RpcChannel, build
+from nodechat.server.grpc.convert import optional
+from nodechat.server.grpc.servicing import MISSING_IDENTITY, CallContext
 from nodechat.services.api import (
     HistoryPage,
     MessageService,
     ReplayResult,
     SendItem,
+    SendOutcome,
     SendResult,
+    fold,
 )
+
+MAX_SEND_BATCH = 1024
 
 SERVICE = "nodechat.v1.MessageService"
 
@@ -60,7 +67,7 @@ class RemoteMessageService(MessageService):
             _item(SendItem(identity, conversation_id, body, nonce, reply_to))
         )
 
-    async def send_many(self, items: Sequence[SendItem]) -> list[SendResult | ChatError]:
+    async def send_many(self, items: Sequence[SendItem]) -> list[SendOutcome]:
         """One group in one SendMany batch: the message role stores them in order."""
         return await self._batcher.send_group([_item(i) for i in items])
 
@@ -168,3 +175,128 @@ def _item(send: SendItem) -> messages_pb2.SendItem:
             reply_to=send.reply_to,
         ),
     )
+
+
+class MessageServicer:
+    """nodechat.v1.MessageService over a :class:`MessageService`."""
+
+    def __init__(self, messages: MessageService) -> None:
+        self._messages = messages
+
+    async def send(self, r: messages_pb2.SendRequest, call: CallContext) -> messages_pb2.SendResult:
+        """Send."""
+        result = await self._messages.send(
+            call.me, r.conversation_id, r.body, r.nonce, optional(r, "reply_to")
+        )
+        return cv.send_result_to_pb(result)
+
+    async def send_many(
+        self, r: messages_pb2.SendManyRequest, call: CallContext
+    ) -> messages_pb2.SendManyResponse:
+        """SendMany: checked concurrently, stored in item order, in shared group commits."""
+        if len(r.items) > MAX_SEND_BATCH:
+            raise InvalidRequest(
+                f"at most {MAX_SEND_BATCH} sends per batch", code="batch_too_large"
+            )
+
+        outcomes: list[messages_pb2.SendOutcome | None] = [None] * len(r.items)
+        sends: list[SendItem] = []
+        positions: list[int] = []
+        for i, item in enumerate(r.items):
+            if not item.user_id or not item.session_id:
+                outcomes[i] = messages_pb2.SendOutcome(
+                    error=cv.error_to_pb(
+                        Unauthenticated(
+                            "a send item needs user_id and session_id", code=MISSING_IDENTITY
+                        )
+                    )
+                )
+                continue
+            q = item.request
+            sends.append(
+                SendItem(
+                    Identity(item.user_id, item.session_id),
+                    q.conversation_id,
+                    q.body,
+                    q.nonce,
+                    optional(q, "reply_to"),
+                )
+            )
+            positions.append(i)
+        results = await fold(self._messages.send_many(sends), len(sends))
+        for i, result in zip(positions, results, strict=True):
+            if isinstance(result, ChatError):
+                outcomes[i] = messages_pb2.SendOutcome(error=cv.error_to_pb(result))
+            else:
+                outcomes[i] = messages_pb2.SendOutcome(result=cv.send_result_to_pb(result))
+        return messages_pb2.SendManyResponse(outcomes=[o for o in outcomes if o is not None])
+
+    async def edit(self, r: messages_pb2.EditRequest, call: CallContext) -> common_pb2.Message:
+        """Edit."""
+        return cv.message_to_pb(await self._messages.edit(call.me, r.message_id, r.body))
+
+    async def delete(self, r: messages_pb2.MessageRequest, call: CallContext) -> common_pb2.Message:
+        """Delete."""
+        return cv.message_to_pb(await self._messages.delete(call.me, r.message_id))
+
+    async def history(
+        self, r: messages_pb2.HistoryRequest, call: CallContext
+    ) -> messages_pb2.HistoryPage:
+        """History."""
+        page = await self._messages.history(
+            call.me,
+            r.conversation_id,
+            before=optional(r, "before"),
+            after=optional(r, "after"),
+            limit=r.limit,
+        )
+        return cv.history_page_to_pb(page)
+
+    async def replay(
+        self, r: messages_pb2.ReplayRequest, call: CallContext
+    ) -> messages_pb2.ReplayResult:
+        """Replay."""
+        result = await self._messages.replay(call.me, r.conversation_id, r.after_seq, r.limit)
+        return cv.replay_result_to_pb(result)
+
+    async def mark_read(
+        self, r: messages_pb2.MarkReadRequest, call: CallContext
+    ) -> messages_pb2.MarkReadResponse:
+        """MarkRead."""
+        seq = await self._messages.mark_read(call.me, r.conversation_id, r.seq)
+        return messages_pb2.MarkReadResponse(seq=seq)
+
+    async def open_direct(
+        self, r: messages_pb2.UserRequest, call: CallContext
+    ) -> common_pb2.ConversationState:
+        """OpenDirect."""
+        return cv.conversation_state_to_pb(await self._messages.open_direct(call.me, r.user_id))
+
+    async def conversations(self, r: Empty, call: CallContext) -> messages_pb2.ConversationList:
+        """Conversations."""
+        states = await self._messages.conversations(call.me)
+        return messages_pb2.ConversationList(
+            conversations=[cv.conversation_state_to_pb(s) for s in states]
+        )
+
+    async def typing(self, r: messages_pb2.ConversationRequest, call: CallContext) -> Empty:
+        """Typing."""
+        await self._messages.typing(call.me, r.conversation_id)
+        return Empty()
+
+    async def direct_peer_ids(
+        self, r: messages_pb2.UserRequest, call: CallContext
+    ) -> messages_pb2.DirectPeerIdsResponse:
+        """DirectPeerIds (trusted: no caller identity)."""
+        peers = await self._messages.direct_peer_ids(r.user_id)
+        return messages_pb2.DirectPeerIdsResponse(user_ids=peers)
+
+    async def block(self, r: messages_pb2.UserRequest, call: CallContext) -> Empty:
+        """Block."""
+        await self._messages.block(call.me, r.user_id)
+        return Empty()
+
+    async def unblock(self, r: messages_pb2.UserRequest, call: CallContext) -> Empty:
+        """Unblock."""
+        await self._messages.unblock(call.me, r.user_id)
+        return Empty()

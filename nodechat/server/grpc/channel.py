@@ -22,9 +22,9 @@ from google.protobuf.message import Message as ProtoMessage
 from nodechat.config import RpcSettings
 from nodechat.errors import ChatError, InvalidRequest, Unavailable
 from nodechat.models import Identity
-from nodechat.rpc import metadata
-from nodechat.rpc.errors import SERVICE_UNAVAILABLE, error_from_rpc
-from nodechat.rpc.tls import channel_credentials
+from nodechat.server.grpc import metadata
+from nodechat.server.grpc.errors import SERVICE_UNAVAILABLE, error_from_rpc
+from nodechat.server.grpc.tls import channel_credentials
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +74,12 @@ class RpcChannel:
     def __init__(self, target: str, service: str, settings: RpcSettings) -> None:
         if not target:
             raise InvalidRequest(f"no address configured for {service}", code="bad_config")
-        if not settings.service_token:
-            raise InvalidRequest(
-                "rpc.service_token is empty: set NODECHAT_SERVICE_TOKEN",
-                code="bad_config",
-                key="rpc.service_token",
-            )
+        token = metadata.service_token(settings)
         self.target = target
         self.service = service
         self._settings = settings
         self._channel = open_channel(target, settings)
-        self._token = (metadata.AUTHORIZATION, f"Bearer {settings.service_token}")
+        self._token = metadata.authorization(token)
         self._methods: dict[str, Any] = {}
         self.calls = 0  # RPCs attempted, retries included (for tests and metrics)
         # metrics hook: (method, seconds, error code or "") after every call

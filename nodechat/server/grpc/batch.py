@@ -18,11 +18,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from nodechat.errors import ChatError, Unavailable
+from nodechat.errors import ChatError, Unavailable, settle
 from nodechat.proto.v1 import messages_pb2
-from nodechat.rpc.convert import error_from_pb, send_result_from_pb
-from nodechat.rpc.errors import SERVICE_UNAVAILABLE, copy_error
-from nodechat.services.api import SendResult
+from nodechat.server.grpc.convert import error_from_pb, send_result_from_pb
+from nodechat.server.grpc.errors import SERVICE_UNAVAILABLE, copy_error
+from nodechat.services.api import SendOutcome, SendResult, fold
 
 SendMany = Callable[[messages_pb2.SendManyRequest], Awaitable[messages_pb2.SendManyResponse]]
 
@@ -54,24 +54,13 @@ class SendBatcher:
         """Queue one send and wait for its own result."""
         return await self._enqueue([item])[0]
 
-    async def send_group(
-        self, items: Sequence[messages_pb2.SendItem]
-    ) -> list[SendResult | ChatError]:
+    async def send_group(self, items: Sequence[messages_pb2.SendItem]) -> list[SendOutcome]:
         """Queue sends that go in one batch, in order; each one's result or error."""
         if not items:
             return []
         futures = self._enqueue(items)
         await asyncio.wait(futures)
-        outcomes: list[SendResult | ChatError] = []
-        for future in futures:
-            exc = future.exception()
-            if exc is None:
-                outcomes.append(future.result())
-            elif isinstance(exc, ChatError):
-                outcomes.append(exc)
-            else:
-                raise exc
-        return outcomes
+        return [await settle(future) for future in futures]
 
     def _enqueue(self, items: Sequence[messages_pb2.SendItem]) -> list[asyncio.Future[SendResult]]:
         if self._closed:
@@ -111,29 +100,29 @@ class SendBatcher:
     async def _run(self, batch: Sequence[_Pending]) -> None:
         try:
             request = messages_pb2.SendManyRequest(items=[p.item for p in batch])
-            try:
-                response = await self._send_many(request)
-            except ChatError as exc:
-                for p in batch:
-                    if not p.future.done():
-                        p.future.set_exception(copy_error(exc))
-                return
-            for p, outcome in zip(batch, response.outcomes, strict=False):
+            outcomes = await fold(self._outcomes(request, len(batch)), len(batch))
+            for p, outcome in zip(batch, outcomes, strict=True):
                 if p.future.done():
                     continue
-                if outcome.HasField("result"):
-                    p.future.set_result(send_result_from_pb(outcome.result))
+                if isinstance(outcome, ChatError):
+                    # a fresh instance per waiting caller, so their tracebacks stay apart
+                    p.future.set_exception(copy_error(outcome))
                 else:
-                    p.future.set_exception(error_from_pb(outcome.error))
-            for p in batch[len(response.outcomes) :]:
-                if not p.future.done():
-                    p.future.set_exception(
-                        Unavailable("the message role skipped a send", code=SERVICE_UNAVAILABLE)
-                    )
+                    p.future.set_result(outcome)
         finally:
             self._in_flight -= 1
             if self._queue and not self._scheduled:
                 self._flush()
+
+    async def _outcomes(self, request: messages_pb2.SendManyRequest, n: int) -> list[SendOutcome]:
+        """The ``n`` items' outcomes of one SendMany call (a skipped item is Unavailable)."""
+        response = await self._send_many(request)
+        outcomes: list[SendOutcome] = [
+            send_result_from_pb(o.result) if o.HasField("result") else error_from_pb(o.error)
+            for o in response.outcomes[:n]
+        ]
+        skipped = Unavailable("the message role skipped a send", code=SERVICE_UNAVAILABLE)
+        return outcomes + [skipped] * (n - len(outcomes))
 
     async def close(self) -> None:
         """Fail what is queued and wait for the batches in flight."""

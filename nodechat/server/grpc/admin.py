@@ -1,5 +1,6 @@
-"""RemoteAdminService: server administration on the auth role over gRPC (one generic
-``AdminService/Call``; see proto/nodechat/v1/admin.proto for why it is generic)."""
+"""Server administration on the auth role over gRPC, both halves: AdminServicer and
+RemoteAdminService (one generic ``AdminService/Call``; see proto/nodechat/v1/admin.proto
+for why it is generic)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from typing import Any
 import orjson
 
 from nodechat.config import RpcSettings
-from nodechat.errors import InternalError, Unauthenticated
+from nodechat.errors import InternalError, InvalidRequest, Unauthenticated
 from nodechat.proto.v1 import admin_pb2
-from nodechat.rpc.channel import RpcChannel, build
-from nodechat.rpc.servicing import MISSING_IDENTITY
-from nodechat.services.admin import AdminService, Caller, Record
+from nodechat.protocol.frames import FrameError, decode_request
+from nodechat.server.grpc.channel import RpcChannel, build
+from nodechat.server.grpc.servicing import MISSING_IDENTITY, CallContext
+from nodechat.services.admin import ADMIN_OPS, AdminService, Caller, Record, invoke
 from nodechat.services.admin_local import OnlineCounter
 
 SERVICE = "nodechat.v1.AdminService"
@@ -192,3 +194,28 @@ class RemoteAdminService(AdminService):
         if self._online is not None:
             result["online"] = await self._online()
         return result
+
+
+class AdminServicer:
+    """nodechat.v1.AdminService over an :class:`AdminService`: the op and its fields are
+    checked against the socket protocol's field table before the service sees them."""
+
+    def __init__(self, admin: AdminService) -> None:
+        self._admin = admin
+
+    async def call(
+        self, r: admin_pb2.AdminCallRequest, call: CallContext
+    ) -> admin_pb2.AdminCallReply:
+        """Call."""
+        if r.op not in ADMIN_OPS:
+            raise InvalidRequest(f"unknown admin op {r.op[:64]!r}", code="unknown_op")
+        try:
+            data = orjson.loads(r.args_json or b"{}")
+            request = decode_request(orjson.dumps({"id": 0, "op": r.op, "data": data}))
+        except (orjson.JSONDecodeError, FrameError) as exc:
+            detail = exc.to_dict() if isinstance(exc, FrameError) else {}
+            detail.pop("code", None)
+            detail.pop("message", None)
+            raise InvalidRequest(f"bad admin call arguments: {exc}", **detail) from None
+        result = await invoke(self._admin, call.me, r.op, request.data)
+        return admin_pb2.AdminCallReply(result_json=orjson.dumps(result))

@@ -1,4 +1,8 @@
-"""RemoteAuthService: the auth role over gRPC (see :mod:`nodechat.rpc.clients`)."""
+"""The auth role over gRPC, both halves: AuthServicer serves an AuthService, RemoteAuthService calls it.
+
+Servicer methods decode, call one service method and encode; errors are mapped
+by :mod:`nodechat.server.grpc.servicing`. No rule lives here.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ from google.protobuf.empty_pb2 import Empty
 from nodechat.config import RpcSettings
 from nodechat.models import Identity, TokenPair, User
 from nodechat.proto.v1 import auth_pb2, common_pb2
-from nodechat.rpc import convert as cv
-from nodechat.rpc.channel import RpcChannel, build
+from nodechat.server.grpc import convert as cv
+from nodechat.server.grpc.channel import RpcChannel, build
+from nodechat.server.grpc.convert import optional
+from nodechat.server.grpc.servicing import CallContext
 from nodechat.services.api import AuthService
 
 SERVICE = "nodechat.v1.AuthService"
@@ -106,3 +112,79 @@ class RemoteAuthService(AuthService):
             auth_pb2.ChangePasswordRequest, old_password=old_password, new_password=new_password
         )
         await self.rpc.call("ChangePassword", request, Empty, identity)
+
+
+class AuthServicer:
+    """nodechat.v1.AuthService over an :class:`AuthService`."""
+
+    def __init__(self, auth: AuthService) -> None:
+        self._auth = auth
+
+    async def register(
+        self, r: auth_pb2.RegisterRequest, call: CallContext
+    ) -> common_pb2.TokenPair:
+        """Register."""
+        pair = await self._auth.register(
+            r.username,
+            r.email,
+            r.password,
+            display_name=optional(r, "display_name"),
+            address=r.address,
+            user_agent=r.user_agent,
+        )
+        return cv.token_pair_to_pb(pair)
+
+    async def login(self, r: auth_pb2.LoginRequest, call: CallContext) -> common_pb2.TokenPair:
+        """Login."""
+        pair = await self._auth.login(
+            r.login, r.password, address=r.address, user_agent=r.user_agent
+        )
+        return cv.token_pair_to_pb(pair)
+
+    async def refresh(self, r: auth_pb2.RefreshRequest, call: CallContext) -> common_pb2.TokenPair:
+        """Refresh."""
+        return cv.token_pair_to_pb(await self._auth.refresh(r.refresh_token))
+
+    async def authenticate(
+        self, r: auth_pb2.AuthenticateRequest, call: CallContext
+    ) -> common_pb2.Identity:
+        """Authenticate."""
+        return cv.identity_to_pb(await self._auth.authenticate(r.access_token))
+
+    async def logout(self, r: Empty, call: CallContext) -> Empty:
+        """Logout."""
+        await self._auth.logout(call.me)
+        return Empty()
+
+    async def logout_all(self, r: Empty, call: CallContext) -> auth_pb2.LogoutAllResponse:
+        """LogoutAll."""
+        return auth_pb2.LogoutAllResponse(sessions=await self._auth.logout_all(call.me))
+
+    async def get_user(self, r: auth_pb2.GetUserRequest, call: CallContext) -> common_pb2.User:
+        """GetUser."""
+        return cv.user_to_pb(await self._auth.get_user(call.me, optional(r, "user_id")))
+
+    async def find_user(self, r: auth_pb2.FindUserRequest, call: CallContext) -> common_pb2.User:
+        """FindUser."""
+        return cv.user_to_pb(await self._auth.find_user(call.me, r.username))
+
+    async def get_users(
+        self, r: auth_pb2.GetUsersRequest, call: CallContext
+    ) -> auth_pb2.GetUsersResponse:
+        """GetUsers."""
+        users = await self._auth.get_users(call.me, list(r.user_ids))
+        return auth_pb2.GetUsersResponse(users=[cv.user_to_pb(u) for u in users])
+
+    async def update_profile(
+        self, r: auth_pb2.UpdateProfileRequest, call: CallContext
+    ) -> common_pb2.User:
+        """UpdateProfile."""
+        user = await self._auth.update_profile(
+            call.me, display_name=optional(r, "display_name"), about=optional(r, "about")
+        )
+        return cv.user_to_pb(user)
+
+    async def change_password(self, r: auth_pb2.ChangePasswordRequest, call: CallContext) -> Empty:
+        """ChangePassword."""
+        await self._auth.change_password(call.me, r.old_password, r.new_password)
+        return Empty()

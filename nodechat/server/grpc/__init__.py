@@ -2,6 +2,11 @@
 
 Only this package imports the generated code in :mod:`nodechat.proto`, and no
 gRPC exception leaves it: failures are :class:`~nodechat.errors.ChatError`.
+Each role's module (``auth``, ``group``, ``message`` with ``batch``, ``admin``)
+holds both halves, the servicer and the remote client, so a change to one RPC
+is made in one file; ``channel``/``clients`` are the shared client side,
+``servicing``/``server`` the shared server side, ``convert``/``errors``/
+``metadata``/``tls`` serve both.
 
 Server side (``nodechat auth|group|message``)::
 
@@ -16,7 +21,7 @@ Client side (``nodechat socket|gateway``)::
     await services.close()
 """
 
-from nodechat.rpc.clients import (
+from nodechat.server.grpc.clients import (
     RemoteAdminService,
     RemoteAuthService,
     RemoteGroupService,
@@ -24,7 +29,7 @@ from nodechat.rpc.clients import (
     RemoteServices,
     connect_services,
 )
-from nodechat.rpc.server import ROLES, RpcServer, start_rpc_server
+from nodechat.server.grpc.server import ROLES, RpcServer, start_rpc_server
 
 __all__ = [
     "ROLES",

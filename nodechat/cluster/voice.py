@@ -12,7 +12,7 @@ Redis layout (``P`` = the key prefix)::
     P voice:user:<user>       the channel the user is in (string)
 
 A participant counts while their node's presence heartbeat key
-(``P presence:alive:<node>``, see :mod:`nodechat.bus.presence`) exists, so the
+(``P presence:alive:<node>``, see :mod:`nodechat.cluster.presence`) exists, so the
 users of a crashed node drop out within the presence TTL (without an event;
 clients see it at their next snapshot or the next change in that channel).
 """

@@ -1,0 +1,109 @@
+"""Which implementation of each role a process gets, built from its settings.
+
+Every process that owns a role builds its local service here: ``serve`` all of
+them (:func:`local_services`), a split data role its own one behind gRPC
+(:func:`serve_role`), the offline admin CLI the admin service alone
+(:func:`local_admin`). A process that does not own the roles reaches them over
+gRPC (:func:`connect_services`, re-exported from :mod:`nodechat.server.grpc`).
+The node lifecycles (which store, bus and listeners a process opens) stay in
+:mod:`nodechat.server.node` and :mod:`nodechat.server.roles`.
+"""
+
+from __future__ import annotations
+
+from nodechat.bus import Bus
+from nodechat.config import AuthSettings, Settings
+from nodechat.errors import InvalidRequest
+from nodechat.server.grpc import (
+    ROLES,
+    RemoteServices,
+    RpcServer,
+    connect_services,
+    start_rpc_server,
+)
+from nodechat.server.grpc.servicing import Observer
+from nodechat.services.admin_local import LocalAdminService, OnlineCounter
+from nodechat.services.api import Services
+from nodechat.services.auth import LocalAuthService
+from nodechat.services.groups import LocalGroupService
+from nodechat.services.messages import LocalMessageService
+from nodechat.services.tokens import TokenIssuer, TokenVerifier, load_or_create_keys
+from nodechat.storage.base import Store
+
+__all__ = [
+    "RemoteServices",
+    "connect_services",
+    "local_admin",
+    "local_auth",
+    "local_services",
+    "serve_role",
+]
+
+
+def local_auth(settings: Settings, store: Store, bus: Bus) -> LocalAuthService:
+    """The auth service over ``store``, signing with the key in ``serve.data_dir`` (made if absent)."""
+    keys = load_or_create_keys(settings.serve.data_dir)
+    return LocalAuthService(
+        store,
+        bus,
+        TokenIssuer(keys, settings.auth),
+        TokenVerifier(keys.public_pem, settings.auth),
+        settings.auth,
+    )
+
+
+def local_admin(
+    store: Store,
+    bus: Bus,
+    auth: AuthSettings | None = None,
+    *,
+    online: OnlineCounter | None = None,
+) -> LocalAdminService:
+    """The admin service over ``store`` (``auth``: the password and session rules)."""
+    return LocalAdminService(store, bus, auth, online=online)
+
+
+def local_services(
+    settings: Settings, store: Store, bus: Bus, *, online: OnlineCounter | None = None
+) -> Services:
+    """Every role's local service over one store and bus (``nodechat serve``)."""
+    return Services(
+        local_auth(settings, store, bus),
+        LocalGroupService(store, bus),
+        LocalMessageService(store, bus),
+        local_admin(store, bus, settings.auth, online=online),
+    )
+
+
+async def serve_role(
+    role: str,
+    settings: Settings,
+    store: Store,
+    bus: Bus,
+    listen: str,
+    *,
+    observer: Observer | None = None,
+) -> RpcServer:
+    """Start the gRPC server of data role ``role`` over its local service (admin goes with auth)."""
+    if role not in ROLES or role == "all":
+        raise InvalidRequest(f"unknown data role {role!r}", code="bad_config")
+    if role == "auth":
+        return await start_rpc_server(
+            "auth",
+            settings.rpc,
+            listen,
+            auth=local_auth(settings, store, bus),
+            admin=local_admin(store, bus, settings.auth),
+            observer=observer,
+        )
+    if role == "group":
+        return await start_rpc_server(
+            "group", settings.rpc, listen, groups=LocalGroupService(store, bus), observer=observer
+        )
+    return await start_rpc_server(
+        "message",
+        settings.rpc,
+        listen,
+        messages=LocalMessageService(store, bus),
+        observer=observer,
+    )
