@@ -1,10 +1,12 @@
 """``--dry-run`` of the destructive admin commands: look the target up, say what the
 command would do, change nothing.
 
-Only read-only ops are sent (``admin.user.get``, ``admin.group.get``), so a dry run
-works offline and online alike and needs no new protocol op. A change the real
-command would refuse (``user_owns_groups``, ``owner_protected``, ``member_not_found``)
-fails the dry run the same way, with the same exit code, so a script can test first.
+Only read-only ops are sent (``admin.user.get``, ``admin.group.get``,
+``admin.channel.get``, ``admin.invite.get``, ``admin.session.get``), so a dry run
+works offline and online alike. A change the real command would refuse
+(``user_owns_groups``, ``owner_protected``, ``member_not_found``, or an unknown
+target) fails the dry run the same way, with the same exit code, so a script can
+test first.
 """
 
 from __future__ import annotations
@@ -124,3 +126,53 @@ def remove_member(target: Target, group_id: str, user: str, as_json: bool) -> No
         f"({found['id']})",
         {"group": found, "member": member},
     )
+
+
+def _group_label(group: dict[str, Any] | None, group_id: str) -> str:
+    return f"{group['name']} ({group['id']})" if group else group_id
+
+
+def delete_channel(target: Target, channel_id: str, as_json: bool) -> None:
+    """``channels delete --dry-run``."""
+    found = target.get("admin.channel.get", channel_id=channel_id)
+    report(
+        as_json,
+        f"delete {found['kind']} channel {found['name']} ({found['id']}) of group "
+        f"{_group_label(found['group'], found['group_id'])} and its messages",
+        found,
+    )
+
+
+def revoke_invite(target: Target, code: str, as_json: bool) -> None:
+    """``invites revoke --dry-run``."""
+    found = target.get("admin.invite.get", code=code)
+    group = _group_label(found["group"], found["group_id"])
+    if found["revoked"]:
+        report(
+            as_json,
+            f"change nothing: invite {found['code']} of group {group} is already revoked",
+            found,
+        )
+        return
+    state = "" if found["usable"] else " (no longer usable: expired or used up)"
+    report(
+        as_json,
+        f"revoke invite {found['code']} of group {group}{state}, used "
+        f"{found['uses']} time(s) so far",
+        found,
+    )
+
+
+def revoke_session(target: Target, session_id: str, as_json: bool) -> None:
+    """``sessions revoke --dry-run``."""
+    found = target.get("admin.session.get", session_id=session_id)
+    owner = f"{found['username'] or 'unknown user'} ({found['user_id']})"
+    if found["revoked_at"] is not None:
+        report(
+            as_json, f"change nothing: session {found['id']} of {owner} has already ended", found
+        )
+        return
+    if not found["active"]:
+        report(as_json, f"mark the expired session {found['id']} of {owner} revoked", found)
+        return
+    report(as_json, f"end session {found['id']} of {owner} and close its live connections", found)

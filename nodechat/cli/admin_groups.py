@@ -305,12 +305,15 @@ def rename_channel(
 def delete_channel(
     channel_id: ChannelArg,
     yes: YesOption = False,
+    dry_run: DryRunOption = False,
     store: StoreOption = None,
     server: ServerOption = None,
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Delete a channel and its messages."""
+    if dry_run:
+        return admin_dryrun.delete_channel(Target(store, server, credentials), channel_id, as_json)
     confirm_or_exit(f"Delete channel {channel_id} and all its messages?", yes)
     result = run_op(
         "admin.channel.delete",
@@ -376,12 +379,15 @@ def create_invite(
 def revoke_invite(
     code: Annotated[str, typer.Argument(help="Invite code.", show_default=False)],
     yes: YesOption = False,
+    dry_run: DryRunOption = False,
     store: StoreOption = None,
     server: ServerOption = None,
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Revoke an invite code."""
+    if dry_run:
+        return admin_dryrun.revoke_invite(Target(store, server, credentials), code, as_json)
     confirm_or_exit(f"Revoke invite {code}?", yes)
     result = run_op(
         "admin.invite.revoke", {"code": code}, store=store, server=server, credentials=credentials

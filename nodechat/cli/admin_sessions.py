@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import typer
 from websockets.exceptions import WebSocketException
 
+from nodechat.cli import admin_dryrun
 from nodechat.cli.admin_choice import check_server, server_only
+from nodechat.cli.admin_dryrun import DryRunOption, Target
 from nodechat.cli.admin_io import (
     EXIT_UNAUTHORIZED,
     JsonOption,
@@ -74,12 +76,15 @@ def list_sessions(
 def revoke_session(
     session_id: Annotated[str, typer.Argument(help="Session id (s_…).", show_default=False)],
     yes: YesOption = False,
+    dry_run: DryRunOption = False,
     store: StoreOption = None,
     server: ServerOption = None,
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """End one session; its live connections close."""
+    if dry_run:
+        return admin_dryrun.revoke_session(Target(store, server, credentials), session_id, as_json)
     confirm_or_exit(f"End session {session_id}?", yes)
     result = run_op(
         "admin.session.revoke",

@@ -126,6 +126,10 @@ class AdminService(ABC):
         """``{"channels": [...]}`` of a group, by position."""
 
     @abstractmethod
+    async def get_channel(self, caller: Caller, channel_id: str) -> Record:
+        """One channel by id, with the id and name of its group."""
+
+    @abstractmethod
     async def create_channel(
         self, caller: Caller, group_id: str, name: str, *, kind: str = "text", topic: str = ""
     ) -> Record:
@@ -142,6 +146,10 @@ class AdminService(ABC):
     @abstractmethod
     async def list_invites(self, caller: Caller, group_id: str) -> Record:
         """``{"invites": [...]}`` of a group, newest first."""
+
+    @abstractmethod
+    async def get_invite(self, caller: Caller, code: str) -> Record:
+        """One invite by code, with its group's id and name and whether it is usable now."""
 
     @abstractmethod
     async def create_invite(
@@ -163,6 +171,10 @@ class AdminService(ABC):
     @abstractmethod
     async def list_sessions(self, caller: Caller, user: str, *, active: bool = False) -> Record:
         """``{"sessions": [...]}`` of a user, oldest first (only live ones with ``active``)."""
+
+    @abstractmethod
+    async def get_session(self, caller: Caller, session_id: str) -> Record:
+        """One session by id (never its tokens), with its user's username."""
 
     @abstractmethod
     async def revoke_session(self, caller: Caller, session_id: str) -> Record:
@@ -191,13 +203,16 @@ ADMIN_OPS: dict[str, str] = {
     "admin.member.remove": "remove_member",
     "admin.member.set_role": "set_role",
     "admin.channel.list": "list_channels",
+    "admin.channel.get": "get_channel",
     "admin.channel.create": "create_channel",
     "admin.channel.rename": "rename_channel",
     "admin.channel.delete": "delete_channel",
     "admin.invite.list": "list_invites",
+    "admin.invite.get": "get_invite",
     "admin.invite.create": "create_invite",
     "admin.invite.revoke": "revoke_invite",
     "admin.session.list": "list_sessions",
+    "admin.session.get": "get_session",
     "admin.session.revoke": "revoke_session",
     "admin.stats": "stats",
 }

@@ -29,6 +29,7 @@ from nodechat.models import (
     AuthSession,
     Channel,
     Group,
+    Invite,
     Member,
     Role,
     User,
@@ -135,6 +136,23 @@ class LocalAdminService(AdminService):
                 f"no channel {channel_id[:64]!r}", code="channel_not_found", field="channel_id"
             )
         return channel
+
+    async def _invite(self, code: str) -> Invite:
+        invite = await self._groups.get_invite(code.strip())
+        if invite is None:
+            raise NotFound("no such invite", code="invite_invalid", field="code")
+        return invite
+
+    async def _session(self, session_id: str) -> AuthSession:
+        session = await self._accounts.get_session(session_id)
+        if session is None:
+            raise NotFound("no such session", code="session_not_found", field="session_id")
+        return session
+
+    async def _group_ref(self, group_id: str) -> Record | None:
+        """``{"id", "name"}`` of a group, for records that point at one."""
+        group = await self._groups.get_group(group_id)
+        return {"id": group.id, "name": group.name} if group is not None else None
 
     def _not_self(self, caller: Caller, user: User, what: str) -> None:
         if caller is not None and caller.user_id == user.id:
@@ -426,6 +444,11 @@ class LocalAdminService(AdminService):
         group = await self._group(group_id)
         return {"channels": [c.to_dict() for c in await self._groups.list_channels(group.id)]}
 
+    async def get_channel(self, caller: Caller, channel_id: str) -> Record:
+        await self._authorize(caller)
+        channel = await self._channel(channel_id)
+        return {**channel.to_dict(), "group": await self._group_ref(channel.group_id)}
+
     async def create_channel(
         self, caller: Caller, group_id: str, name: str, *, kind: str = "text", topic: str = ""
     ) -> Record:
@@ -459,6 +482,15 @@ class LocalAdminService(AdminService):
         group = await self._group(group_id)
         return {"invites": [i.to_dict() for i in await self._groups.list_invites(group.id)]}
 
+    async def get_invite(self, caller: Caller, code: str) -> Record:
+        await self._authorize(caller)
+        invite = await self._invite(code)
+        return {
+            **invite.to_dict(),
+            "usable": invite.usable(self._clock()),
+            "group": await self._group_ref(invite.group_id),
+        }
+
     async def create_invite(
         self,
         caller: Caller,
@@ -478,9 +510,7 @@ class LocalAdminService(AdminService):
 
     async def revoke_invite(self, caller: Caller, code: str) -> Record:
         await self._authorize(caller)
-        invite = await self._groups.get_invite(code.strip())
-        if invite is None:
-            raise NotFound("no such invite", code="invite_invalid", field="code")
+        invite = await self._invite(code)
         return (await self._groups.revoke_invite(invite.code)).to_dict()
 
     # -- sessions and stats ------------------------------------------------
@@ -492,11 +522,18 @@ class LocalAdminService(AdminService):
         sessions = await self._accounts.list_sessions(target.id, active_at=now if active else None)
         return {"user_id": target.id, "sessions": [session_record(s, now) for s in sessions]}
 
+    async def get_session(self, caller: Caller, session_id: str) -> Record:
+        await self._authorize(caller)
+        session = await self._session(session_id)
+        user = await self._accounts.get_user(session.user_id)
+        return {
+            **session_record(session, self._clock()),
+            "username": user.username if user is not None else None,
+        }
+
     async def revoke_session(self, caller: Caller, session_id: str) -> Record:
         await self._authorize(caller)
-        session = await self._accounts.get_session(session_id)
-        if session is None:
-            raise NotFound("no such session", code="session_not_found", field="session_id")
+        session = await self._session(session_id)
         revoked = await self._accounts.revoke_session(session.id, self._clock())
         if revoked:
             await announce_revoked(self._bus, session.user_id, [session.id])

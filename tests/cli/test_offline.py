@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from nodechat.models import AuthSession, now_ms
 from nodechat.services import passwords
 from nodechat.storage import open_store
 from tests.cli.conftest import PASSWORD, Cli
@@ -362,3 +363,63 @@ def test_dry_runs_say_what_would_happen_and_change_nothing(cli: Cli) -> None:
     report = cli.json("users", "disable", "ann", "--dry-run")
     assert report["dry_run"] is True and report["target"]["username"] == "ann"
     assert (cli.json("users", "list"), cli.json("groups", "show", gid)) == before
+
+
+def test_dry_runs_of_channel_invite_and_session_change_nothing(cli: Cli) -> None:
+    cli.create_user("bob")
+    bob_id = cli.json("users", "show", "bob")["id"]
+    gid = cli.json("groups", "create", "Hikers", "--owner", "bob")["id"]
+    channel = cli.json("channels", "create", gid, "general")["id"]
+    code = cli.json("invites", "create", gid)["code"]
+    used = cli.json("invites", "create", gid)["code"]
+    cli.json("invites", "revoke", used, "--yes")
+    start = now_ms()
+    live = AuthSession("s_live", bob_id, start, start + 86_400_000, user_agent="pytest")
+    ended = AuthSession("s_ended", bob_id, start, start + 86_400_000, revoked_at=start)
+
+    async def add_sessions(store: Any) -> None:
+        for session in (live, ended):
+            await store.accounts.create_session(session, f"hash-{session.id}", session.expires_at)
+
+    read_store(cli, add_sessions)
+
+    def state() -> Any:
+        return (
+            cli.json("groups", "show", gid),
+            cli.json("invites", "list", gid),
+            cli.json("sessions", "list", "bob"),
+        )
+
+    before = state()
+    for args, says in (
+        (["channels", "delete", channel], f"would delete text channel general ({channel}) of"),
+        (["invites", "revoke", code], f"would revoke invite {code} of group Hikers ({gid})"),
+        (["invites", "revoke", used], f"would change nothing: invite {used} of group Hikers"),
+        (["sessions", "revoke", "s_live"], "would end session s_live of bob (u_"),
+        (["sessions", "revoke", "s_ended"], "would change nothing: session s_ended of bob"),
+    ):
+        result = cli.offline(*args, "--dry-run")  # no --yes, no input: it must not ask
+        assert result.exit_code == 0, (args, result.stderr)
+        assert result.stderr.startswith("dry run: ") and says in result.stderr, result.stderr
+        assert "nothing was changed" in result.stderr and "[y/N]" not in result.stderr
+
+    for args, code_name in (
+        (["channels", "delete", "ch_nope"], "channel_not_found"),
+        (["invites", "revoke", "nope"], "invite_invalid"),
+        (["sessions", "revoke", "s_nope"], "session_not_found"),
+    ):
+        dry = cli.offline(*args, "--dry-run")
+        real = cli.offline(*args, "--yes")
+        assert dry.exit_code == real.exit_code == 3, (args, dry.stderr, real.stderr)
+        assert dry.stderr.startswith(f"error: {code_name}: "), dry.stderr
+        assert real.stderr.startswith(f"error: {code_name}: "), real.stderr
+
+    session = cli.json("sessions", "revoke", "s_live", "--dry-run")
+    assert session["dry_run"] is True and session["target"]["username"] == "bob"
+    assert session["target"]["active"] is True and "refresh" not in str(session["target"])
+    invite = cli.json("invites", "revoke", code, "--dry-run")
+    assert invite["target"]["code"] == code and invite["target"]["group"]["name"] == "Hikers"
+    shown = cli.json("channels", "delete", channel, "--dry-run")
+    assert shown["target"]["group"] == {"id": gid, "name": "Hikers"}
+    assert shown["would"].startswith("delete text channel general")
+    assert state() == before

@@ -200,6 +200,10 @@ async def test_sessions_list_and_revoke(
     listed = await root.online("sessions", "list", "bob", "--active", "--json")
     sessions = json.loads(listed.stdout)["sessions"]
     assert len(sessions) == 1
+    dry = await root.online("sessions", "revoke", sessions[0]["id"], "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.stderr
+    assert json.loads(dry.stdout)["target"]["username"] == "bob"
+    assert "would end session" in dry.stderr and bob.ws.close_code is None
     revoked = await root.online("sessions", "revoke", sessions[0]["id"], "--yes")
     assert revoked.exit_code == 0, revoked.stderr
     await asyncio.wait_for(bob.ws.wait_closed(), 10)

@@ -104,6 +104,14 @@ async def test_a_user_who_is_not_a_server_admin_is_refused(env: AdminEnv) -> Non
     with pytest.raises(Forbidden) as err:
         await env.admin.list_users(bob)
     assert err.value.code == "admin_required"
+    for read in (  # the one-target reads the dry runs use are admin reads like the others
+        env.admin.get_channel(bob, "ch_x"),
+        env.admin.get_invite(bob, "code"),
+        env.admin.get_session(bob, bob.session_id),
+    ):
+        with pytest.raises(Forbidden) as refused:
+            await read
+        assert refused.value.code == "admin_required"
     root = await env.root()
     await env.store.accounts.set_disabled(root.user_id, True)  # a disabled admin is refused too
     with pytest.raises(Forbidden):
@@ -177,8 +185,19 @@ async def test_group_members_channels_invites(env: AdminEnv) -> None:
     channel = await env.admin.create_channel(root, gid, "general", topic="chat")
     renamed = await env.admin.rename_channel(root, channel["id"], "lobby")
     assert renamed["name"] == "lobby" and renamed["position"] == 1
+    found = await env.admin.get_channel(root, channel["id"])
+    assert found == {**renamed, "group": {"id": gid, "name": "Hikers"}}
+    with pytest.raises(NotFound) as no_channel:
+        await env.admin.get_channel(root, "ch_nope")
+    assert no_channel.value.code == "channel_not_found"
     invite = await env.admin.create_invite(root, gid, max_uses=3)
+    looked_up = await env.admin.get_invite(root, f" {invite['code']} ")
+    assert looked_up == {**invite, "usable": True, "group": {"id": gid, "name": "Hikers"}}
     assert (await env.admin.revoke_invite(root, invite["code"]))["revoked"] is True
+    assert (await env.admin.get_invite(root, invite["code"]))["usable"] is False
+    with pytest.raises(NotFound) as no_invite:
+        await env.admin.get_invite(root, "nope")
+    assert no_invite.value.code == "invite_invalid"
     shown = await env.admin.get_group(root, gid)
     assert [m["username"] for m in shown["members"]] == ["root", "bob"]
     assert [c["name"] for c in shown["channels"]] == ["welcome", "lobby"]
@@ -199,7 +218,14 @@ async def test_sessions_and_stats(env: AdminEnv) -> None:
     await env.user("bob2")
     sessions = await env.admin.list_sessions(root, "bob", active=True)
     assert [s["id"] for s in sessions["sessions"]] == [bob.session_id]
+    one = await env.admin.get_session(root, bob.session_id)
+    assert one == {**sessions["sessions"][0], "username": "bob"}
     assert (await env.admin.revoke_session(root, bob.session_id))["revoked"] is True
+    ended = await env.admin.get_session(root, bob.session_id)
+    assert ended["active"] is False and ended["revoked_at"] is not None
+    with pytest.raises(NotFound) as no_session:
+        await env.admin.get_session(root, "s_nope")
+    assert no_session.value.code == "session_not_found"
     assert (await env.admin.list_sessions(root, "bob", active=True))["sessions"] == []
     with pytest.raises(NotFound):
         await env.admin.revoke_session(root, "s_nope")

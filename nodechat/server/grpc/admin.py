@@ -148,6 +148,9 @@ class RemoteAdminService(AdminService):
     async def list_channels(self, caller: Caller, group_id: str) -> Record:
         return await self._call(caller, "admin.channel.list", group_id=group_id)
 
+    async def get_channel(self, caller: Caller, channel_id: str) -> Record:
+        return await self._call(caller, "admin.channel.get", channel_id=channel_id)
+
     async def create_channel(
         self, caller: Caller, group_id: str, name: str, *, kind: str = "text", topic: str = ""
     ) -> Record:
@@ -163,6 +166,9 @@ class RemoteAdminService(AdminService):
 
     async def list_invites(self, caller: Caller, group_id: str) -> Record:
         return await self._call(caller, "admin.invite.list", group_id=group_id)
+
+    async def get_invite(self, caller: Caller, code: str) -> Record:
+        return await self._call(caller, "admin.invite.get", code=code)
 
     async def create_invite(
         self,
@@ -185,6 +191,9 @@ class RemoteAdminService(AdminService):
 
     async def list_sessions(self, caller: Caller, user: str, *, active: bool = False) -> Record:
         return await self._call(caller, "admin.session.list", user=user, active=active)
+
+    async def get_session(self, caller: Caller, session_id: str) -> Record:
+        return await self._call(caller, "admin.session.get", session_id=session_id)
 
     async def revoke_session(self, caller: Caller, session_id: str) -> Record:
         return await self._call(caller, "admin.session.revoke", session_id=session_id)
