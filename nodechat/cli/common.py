@@ -75,7 +75,7 @@ def cli_errors(command: str = "") -> Iterator[None]:
         raise typer.Exit(EXIT_BAD_VALUE) from None
     except ChatError as exc:
         typer.echo(f"{prefix} {exc.message} ({exc.code})", err=True)
-        bad = exc.code in ("bad_config", "keys_missing")
+        bad = exc.code in ("bad_config", "keys_missing", "weak_service_token")
         raise typer.Exit(EXIT_BAD_VALUE if bad else EXIT_FAILED) from None
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""

@@ -146,3 +146,15 @@ def test_keygen_names_a_data_dir_it_cannot_create(cli: Cli) -> None:
     result = cli.run("keygen", "--data-dir", "/proc/nope/keys")
     assert result.exit_code == 2
     assert one_line(result.stderr).startswith("nodechat keygen: --data-dir '/proc/nope/keys' ")
+
+
+@pytest.mark.parametrize("token", ["a", "password", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", ""])
+@pytest.mark.parametrize("role", ["auth", "message"])
+def test_a_missing_or_weak_service_token_is_refused(cli: Cli, role: str, token: str) -> None:
+    result = cli.run(role, "--listen", "127.0.0.1:0", env={"NODECHAT_SERVICE_TOKEN": token})
+    assert result.exit_code == 2
+    line = one_line(result.stderr)
+    assert line.startswith(f"nodechat {role}: rpc.service_token is ")
+    assert "nodechat keygen --service-token" in line
+    if len(token) >= 5:  # the secret itself is never printed
+        assert token not in line

@@ -25,7 +25,7 @@ async def test_message_role_metrics(tmp_path: Path, redis_url: str) -> None:
                 "bus": redis_url,
             },
             "node": {"listen": "127.0.0.1:0", "http": "127.0.0.1:0"},
-            "rpc": {"service_token": "t0ken"},
+            "rpc": {"service_token": "role-metrics-test-service-token"},
         },
     )
     role = DataRole("message", settings)

@@ -27,17 +27,35 @@ def first(metadata: Iterable[Any] | None, key: str) -> str | bytes | None:
     return None
 
 
+# Whoever holds the token is fully trusted, so it must not be guessable: at least
+# this many characters, and this many different ones (`nodechat keygen
+# --service-token` makes 43 random URL-safe ones).
+MIN_TOKEN_LENGTH = 24
+MIN_TOKEN_DISTINCT = 8
+GENERATE = "generate one with `nodechat keygen --service-token`"
+
+
 def service_token(settings: RpcSettings) -> str:
-    """The shared service token; ``InvalidRequest(bad_config)`` when it is not set."""
-    if not settings.service_token:
+    """The shared service token; ``InvalidRequest(bad_config)`` when it is not set or weak.
+
+    The message never shows the token itself."""
+    token = settings.service_token
+    if not token:
         raise InvalidRequest(
             "rpc.service_token is empty: split roles need a service token, set "
             "NODECHAT_SERVICE_TOKEN (the same secret on every role) or rpc.service_token "
-            "in the config file",
+            f"in the config file; {GENERATE}",
             code="bad_config",
             key="rpc.service_token",
         )
-    return settings.service_token
+    if len(token) < MIN_TOKEN_LENGTH or len(set(token)) < MIN_TOKEN_DISTINCT:
+        raise InvalidRequest(
+            f"rpc.service_token is too weak: give at least {MIN_TOKEN_LENGTH} characters, "
+            f"{MIN_TOKEN_DISTINCT} of them different ({GENERATE})",
+            code="weak_service_token",
+            key="rpc.service_token",
+        )
+    return token
 
 
 def authorization(token: str) -> tuple[str, str]:
