@@ -6,6 +6,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from nodechat.models import (
 )
 from nodechat.storage import Store, open_store
 from nodechat.storage.sqlite import SqliteStore, open_sqlite
+from nodechat.storage.sqlite.engine import _migrate
 from nodechat.storage.sqlite.schema import MIGRATIONS
 
 StoreOpener = Callable[[], Store]  # the conftest fixture's type
@@ -127,6 +129,32 @@ async def test_sqlite_migrations_apply_once(
     store = open_sqlite(path)
     await store.close()
     assert not [r for r in caplog.records if "applying schema migration" in r.getMessage()]
+    assert _user_version(path) == len(MIGRATIONS)
+
+
+class _StaleFirstRead(sqlite3.Connection):
+    """A connection whose first look at user_version comes before another process
+    migrated the file (as when the auth, group and message roles start together)."""
+
+    looked = False
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "PRAGMA user_version" and not self.looked:
+            self.looked = True
+            return super().execute("SELECT 0")
+        return super().execute(sql, *args)
+
+
+async def test_sqlite_roles_migrating_one_new_file_at_once_do_not_collide(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "chat.db"
+    await open_sqlite(path).close()  # the role that got there first
+    late = sqlite3.connect(path, isolation_level=None, factory=_StaleFirstRead)
+    try:
+        _migrate(late, MIGRATIONS)  # thought it was version 0: must not re-create tables
+    finally:
+        late.close()
     assert _user_version(path) == len(MIGRATIONS)
 
 

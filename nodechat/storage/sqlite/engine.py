@@ -184,8 +184,13 @@ def _migrate(conn: sqlite3.Connection, migrations: Sequence[str]) -> None:
             code="schema_too_new",
         )
     for version, script in enumerate(migrations[current:], start=current + 1):
-        log.info("applying schema migration %d", version)
         conn.execute("BEGIN IMMEDIATE")
+        # Roles started together on a new file race here: whoever got the write lock
+        # first may have applied this version already, so look again under the lock.
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= version:
+            conn.execute("COMMIT")
+            continue
+        log.info("applying schema migration %d", version)
         try:
             for statement in script.split(";\n"):
                 if statement.strip():
