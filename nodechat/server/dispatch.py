@@ -56,6 +56,20 @@ async def _login(c: Call) -> Any:
     return pair.to_dict()
 
 
+async def _no_subscription(identity: Identity, group_ids: list[str]) -> None:
+    """An HTTP session receives no live events: nothing to subscribe."""
+
+
+async def _start_session(c: Call) -> Any:
+    """auth.authenticate over HTTP: the ready snapshot, plus the replay as ``messages``
+    (a socket sends the replay as events after the reply instead)."""
+    sessions = c.services.sessions
+    if sessions is None:
+        raise Unavailable("this node does not start sessions over HTTP", code="unavailable")
+    started = await sessions.start(c.data["token"], c.data.get("resume") or {}, _no_subscription)
+    return {**started.snapshot, "messages": [m.to_dict() for m in started.replay]}
+
+
 async def _refresh(c: Call) -> Any:
     return (await c.services.auth.refresh(c.data["refresh_token"])).to_dict()
 
@@ -283,6 +297,7 @@ HANDLERS: dict[str, Handler] = {
     "auth.register": _register,
     "auth.login": _login,
     "auth.refresh": _refresh,
+    "auth.authenticate": _start_session,
     "auth.logout": _logout,
     "auth.logout_all": _logout_all,
     "auth.change_password": _change_password,

@@ -30,7 +30,7 @@ from nodechat.server.http import bound_port, build_gateway_app, serve_app
 from nodechat.server.hub import Hub
 from nodechat.server.metrics import Metrics
 from nodechat.server.socket_server import SocketServer
-from nodechat.server.wiring import local_services
+from nodechat.server.wiring import local_services, with_http_sessions
 from nodechat.server.ws import SocketEndpoint
 from nodechat.services.api import Services
 from nodechat.services.presence import PresenceService
@@ -160,7 +160,13 @@ class ChatNode:
             await self.socket.start(cfg.serve.host, cfg.serve.port)
             if cfg.serve.api_port >= 0:
                 app = build_gateway_app(
-                    services,
+                    with_http_sessions(
+                        services,
+                        cfg,
+                        presence=fabric.presence,
+                        voice=fabric.voice,
+                        bus=fabric.bus,
+                    ),
                     ready=fabric.not_ready,
                     socket_urls=fabric.registry.live_nodes,
                     metrics=self.metrics,

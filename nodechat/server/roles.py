@@ -20,7 +20,12 @@ from nodechat.server.grpc.metadata import service_token
 from nodechat.server.http import bound_port, build_gateway_app, serve_app, start_ops_server
 from nodechat.server.metrics import Metrics
 from nodechat.server.node import Fabric, SocketRole
-from nodechat.server.wiring import RemoteServices, connect_services, serve_role
+from nodechat.server.wiring import (
+    RemoteServices,
+    connect_services,
+    serve_role,
+    with_http_sessions,
+)
 from nodechat.services.tokens import PRIVATE_KEY_FILE
 from nodechat.storage import open_store
 from nodechat.storage.base import Store
@@ -186,7 +191,13 @@ class SplitNode:
                 await self.socket.start(host, port, cfg.node.public_url)
             else:
                 app = build_gateway_app(
-                    services,
+                    with_http_sessions(
+                        services,
+                        cfg,
+                        presence=fabric.presence,
+                        voice=fabric.voice,
+                        bus=fabric.bus,
+                    ),
                     ready=fabric.not_ready,
                     socket_urls=fabric.registry.live_nodes,
                     metrics=self.metrics,

@@ -11,7 +11,10 @@ The node lifecycles (which store, bus and listeners a process opens) stay in
 
 from __future__ import annotations
 
+import dataclasses
+
 from nodechat.bus import Bus
+from nodechat.cluster import PresenceRegistry, VoiceRoster
 from nodechat.config import AuthSettings, Settings
 from nodechat.errors import InvalidRequest
 from nodechat.server.grpc import (
@@ -27,7 +30,10 @@ from nodechat.services.api import Services
 from nodechat.services.auth import LocalAuthService
 from nodechat.services.groups import LocalGroupService
 from nodechat.services.messages import LocalMessageService
+from nodechat.services.presence import PresenceService
+from nodechat.services.sessions import SessionService
 from nodechat.services.tokens import TokenIssuer, TokenVerifier, load_or_create_keys
+from nodechat.services.voice import VoiceService
 from nodechat.storage.base import Store
 
 __all__ = [
@@ -107,3 +113,26 @@ async def serve_role(
         messages=LocalMessageService(store, bus),
         observer=observer,
     )
+
+
+def with_http_sessions(
+    services: Services,
+    settings: Settings,
+    *,
+    presence: PresenceRegistry,
+    voice: VoiceRoster,
+    bus: Bus,
+) -> Services:
+    """``services`` with a :class:`SessionService` for the HTTP API's session start
+    (the same one a socket node uses; an HTTP session gets no live events)."""
+    online = PresenceService(presence, bus, services.groups, services.messages)
+    rooms = VoiceService(services.groups, voice, bus)
+    sessions = SessionService(
+        services.auth,
+        services.groups,
+        services.messages,
+        online=online.online,
+        voice=rooms.snapshot,
+        replay_limit=settings.socket.replay_limit,
+    )
+    return dataclasses.replace(services, sessions=sessions)

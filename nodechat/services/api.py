@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodechat.errors import ChatError, settle
 from nodechat.errors import fold as fold  # re-exported: the batch helper of every stage
@@ -27,6 +27,9 @@ from nodechat.models import (
     User,
 )
 from nodechat.services.admin import AdminService
+
+if TYPE_CHECKING:  # sessions.py builds on the interfaces below
+    from nodechat.services.sessions import SessionService
 
 
 class AuthService(ABC):
@@ -350,9 +353,11 @@ class MessageService(ABC):
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """The role interfaces a transport talks to (``admin``: None where it is not served)."""
+    """The role interfaces a transport talks to (``admin``, ``sessions``: None where they
+    are not served; a socket node starts its sessions itself)."""
 
     auth: AuthService
     groups: GroupService
     messages: MessageService
     admin: AdminService | None = None
+    sessions: SessionService | None = None

@@ -20,7 +20,8 @@ import pytest
 from yarl import URL
 
 from nodechat.bus import MemoryBus
-from nodechat.config import AuthSettings
+from nodechat.cluster import LocalPresence, LocalVoiceRoster
+from nodechat.config import AuthSettings, load_settings
 from nodechat.errors import RateLimited
 from nodechat.models import Identity
 from nodechat.server.http import (
@@ -33,6 +34,7 @@ from nodechat.server.http import (
     start_ops_server,
 )
 from nodechat.server.metrics import Metrics
+from nodechat.server.wiring import with_http_sessions
 from nodechat.services.api import Services
 from nodechat.services.auth import LocalAuthService
 from nodechat.services.groups import LocalGroupService
@@ -124,7 +126,10 @@ def check_schema(doc: dict[str, Any], schema: dict[str, Any], value: Any, at: st
         assert "null" in kinds, f"{at}: null not allowed"
     elif "object" in kinds:
         assert isinstance(value, dict), at
-        props = schema.get("properties", {})
+        props = dict(schema.get("properties", {}))
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):  # a map: every other key's value has this schema
+            props.update((key, extra) for key in value if key not in props)
         assert set(value) <= set(props), f"{at}: undeclared {set(value) - set(props)}"
         assert set(schema.get("required", [])) <= set(value), f"{at}: missing properties"
         if "maxProperties" in schema:
@@ -162,11 +167,15 @@ def build_services(tmp_path: Path) -> tuple[Services, Any, MemoryBus]:
     auth = LocalAuthService(
         store, bus, TokenIssuer(keys, settings), TokenVerifier(keys.public_pem, settings), settings
     )
-    return (
-        Services(auth, LocalGroupService(store, bus), LocalMessageService(store, bus)),
-        store,
-        bus,
+    services = Services(auth, LocalGroupService(store, bus), LocalMessageService(store, bus))
+    sessions = with_http_sessions(
+        services,
+        load_settings(env={}),
+        presence=LocalPresence(),
+        voice=LocalVoiceRoster(),
+        bus=bus,
     )
+    return sessions, store, bus
 
 
 async def _start(services: Services, metrics: Metrics) -> AsyncIterator[Gateway]:
@@ -337,6 +346,31 @@ async def test_group_chat_over_http(gateway: Gateway) -> None:
     assert forbidden.status == 403 and forbidden.body["error"]["code"] == "forbidden"
 
 
+async def test_a_session_starts_over_http_as_on_the_socket(gateway: Gateway) -> None:
+    gw = gateway
+    ann, bob = await register(gw), await register(gw)
+    g = await gw.op("group_create", ann.token, body={"name": "Walkers"})
+    channel = g["channels"][0]["id"]
+    invite = await gw.op("invite_create", ann.token, group_id=g["id"])
+    await gw.op("group_join", bob.token, body={"code": invite["code"]})
+    for i in range(3):
+        await gw.op(
+            "message_send", bob.token, conversation=channel, body={"body": f"m{i}", "nonce": f"{i}"}
+        )
+    started = await gw.op(
+        "auth_authenticate",
+        body={"token": ann.token, "resume": {channel: 1, "self:u_nobody": 0}},
+    )
+    assert started["user"]["id"] == ann.id
+    assert [v["id"] for v in started["groups"]] == [g["id"]]
+    assert {u["id"] for u in started["users"]} == {bob.id}
+    assert [(m["seq"], m["body"]) for m in started["messages"]] == [(2, "m1"), (3, "m2")]
+    assert started["resume"][channel] == {"replayed": 2, "last_seq": 3}
+    assert started["resume"]["self:u_nobody"] == {"not_found": True}
+    bad = await gw.call("POST", "/api/v1/auth/session", json={"token": "not.a.token"})
+    assert bad.status == 401 and bad.body["error"]["code"] == "invalid_token"
+
+
 async def test_every_route_of_the_table_is_served(gateway: Gateway) -> None:
     gw = gateway
     ann, bob = await register(gw), await register(gw)
@@ -390,6 +424,8 @@ async def test_every_route_of_the_table_is_served(gateway: Gateway) -> None:
         "message_send", bob.token, conversation=dm["id"], body={"body": "hi", "nonce": "n-1"}
     )
     await gw.op("message_history", ann.token, conversation=dm["id"])
+    started = await gw.op("auth_authenticate", body={"token": ann.token, "resume": {dm["id"]: 0}})
+    assert [m["id"] for m in started["messages"]] == [sent["id"]]
     await gw.op("read_mark", ann.token, conversation=dm["id"], body={"seq": sent["seq"]})
     await gw.op("conversation_list", ann.token)
     await gw.op("message_edit", bob.token, message_id=sent["id"], body={"body": "hello"})

@@ -128,6 +128,14 @@ ROUTES: tuple[Route, ...] = (
         _A,
         "TokenPair",
     ),
+    _r(
+        "POST",
+        "/auth/session",
+        "auth.authenticate",
+        "Start a session: the ready snapshot, and the messages missed since `resume`",
+        _A,
+        "Session",
+    ),
     _r("POST", "/auth/logout", "auth.logout", "End this session", _A, "Empty"),
     _r(
         "POST",

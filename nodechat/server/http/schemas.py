@@ -173,6 +173,34 @@ COMPONENTS: dict[str, Schema] = {
         }
     ),
     "DeleteAck": obj({"id": STR, "conversation": STR, "seq": INT}),
+    "Session": obj(
+        {
+            "session_id": STR,
+            "user": ref("UserPrivate"),
+            "groups": array_of("GroupView"),
+            "conversations": array_of("Conversation"),
+            "users": array_of("UserPublic"),
+            "online": {"type": "array", "items": STR, "description": "user ids online now"},
+            "voice": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": STR},
+                "description": "voice channel id -> participant user ids",
+            },
+            "resume": {
+                "type": "object",
+                "additionalProperties": obj(
+                    {"replayed": INT, "last_seq": INT, "too_old": BOOL, "not_found": BOOL},
+                    optional=("replayed", "last_seq", "too_old", "not_found"),
+                ),
+                "description": "per conversation asked for: replayed count and last_seq, "
+                "too_old and last_seq, or not_found",
+            },
+            "messages": {
+                **array_of("Message"),
+                "description": "what was missed since each resume point, in order",
+            },
+        }
+    ),
     "ReadMarker": obj({"conversation": STR, "seq": INT}),
     "Gateway": obj({"url": STR, "urls": {"type": "array", "items": STR}}),
     "Health": obj(
