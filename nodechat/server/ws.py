@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from nodechat.cluster import LocalVoiceRoster, VoiceRoster
 from nodechat.config import SocketSettings
-from nodechat.errors import ChatError, InternalError, RateLimited, Unavailable
+from nodechat.errors import ChatError, InternalError, RateLimited, Unavailable, fold
 from nodechat.models import Identity
 from nodechat.protocol.frames import (
     MAX_ID_LENGTH,
@@ -253,14 +253,7 @@ class SocketEndpoint:
                 items.append(
                     SendItem(identity, d["conversation"], d["body"], d["nonce"], d.get("reply_to"))
                 )
-            outcomes: list[Any]
-            try:
-                outcomes = await self.services.messages.send_many(items)
-            except ChatError as exc:
-                outcomes = [exc] * len(items)
-            except Exception:
-                log.exception("a group of %d sends failed", len(items))
-                outcomes = [InternalError("internal server error")] * len(items)
+            outcomes = await fold(self.services.messages.send_many(items), len(items))
             for r, outcome in zip(requests, outcomes, strict=True):
                 if isinstance(outcome, ChatError):
                     self.metrics.error(outcome.code)
