@@ -38,6 +38,12 @@ CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
+    # gRPC's default reconnect backoff (1 s, x1.6, up to 120 s) kept calls failing for
+    # 4-12 s after a role came back from a 10-30 s outage; at most 1 s between attempts
+    # to reach a role on a private network costs nothing (benchmarks/outage_recovery.py).
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1_000),
 ]
 
 
