@@ -77,6 +77,22 @@ class Fabric:
         await self.bus.close()
 
 
+def gateway_app(
+    settings: Settings, services: Services, fabric: Fabric, metrics: Metrics
+) -> web.Application:
+    """The HTTP API of a node (``serve``'s or the gateway role's), over ``services``."""
+    return build_gateway_app(
+        with_http_sessions(
+            services, settings, presence=fabric.presence, voice=fabric.voice, bus=fabric.bus
+        ),
+        ready=fabric.not_ready,
+        socket_urls=fabric.registry.live_nodes,
+        metrics=metrics,
+        trusted_proxies=settings.socket.trusted_proxies,
+        forwarded_header=settings.socket.forwarded_header,
+    )
+
+
 class SocketRole:
     """A socket node over some services: hub, client endpoint, ops paths, registration."""
 
@@ -159,20 +175,7 @@ class ChatNode:
             self.socket = SocketRole(cfg, services, fabric, self.metrics)
             await self.socket.start(cfg.serve.host, cfg.serve.port)
             if cfg.serve.api_port >= 0:
-                app = build_gateway_app(
-                    with_http_sessions(
-                        services,
-                        cfg,
-                        presence=fabric.presence,
-                        voice=fabric.voice,
-                        bus=fabric.bus,
-                    ),
-                    ready=fabric.not_ready,
-                    socket_urls=fabric.registry.live_nodes,
-                    metrics=self.metrics,
-                    trusted_proxies=cfg.socket.trusted_proxies,
-                    forwarded_header=cfg.socket.forwarded_header,
-                )
+                app = gateway_app(cfg, services, fabric, self.metrics)
                 self.api = await serve_app(app, cfg.serve.host, cfg.serve.api_port)
         except BaseException:
             await self.stop()

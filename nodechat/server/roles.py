@@ -17,14 +17,13 @@ from nodechat.config import Settings
 from nodechat.errors import InvalidRequest
 from nodechat.server.grpc import RpcServer
 from nodechat.server.grpc.metadata import service_token
-from nodechat.server.http import bound_port, build_gateway_app, serve_app, start_ops_server
+from nodechat.server.http import bound_port, serve_app, start_ops_server
 from nodechat.server.metrics import Metrics
-from nodechat.server.node import Fabric, SocketRole
+from nodechat.server.node import Fabric, SocketRole, gateway_app
 from nodechat.server.wiring import (
     RemoteServices,
     connect_services,
     serve_role,
-    with_http_sessions,
 )
 from nodechat.services.tokens import PRIVATE_KEY_FILE
 from nodechat.storage import open_store
@@ -190,20 +189,7 @@ class SplitNode:
                 self.socket = SocketRole(cfg, services, fabric, self.metrics)
                 await self.socket.start(host, port, cfg.node.public_url)
             else:
-                app = build_gateway_app(
-                    with_http_sessions(
-                        services,
-                        cfg,
-                        presence=fabric.presence,
-                        voice=fabric.voice,
-                        bus=fabric.bus,
-                    ),
-                    ready=fabric.not_ready,
-                    socket_urls=fabric.registry.live_nodes,
-                    metrics=self.metrics,
-                    trusted_proxies=cfg.socket.trusted_proxies,
-                    forwarded_header=cfg.socket.forwarded_header,
-                )
+                app = gateway_app(cfg, services, fabric, self.metrics)
                 self.api = await serve_app(app, host, port)
         except BaseException:
             await self.stop()
