@@ -163,6 +163,7 @@ class Session:
         self.fresh.clear()
         self._held = None
         self._backfills.clear()
+        self._filling = False
         if self._gap is not None:
             self._gap = None
             self.actions.append(CancelTimer())
