@@ -161,9 +161,21 @@ class FrameError(ChatError):
         self.request_id = request_id
 
 
+def _whole(value: Any) -> Any:
+    """A JSON number with no fraction as an int (JSON does not tell ``1`` from ``1.0``,
+    and JSON Schema's ``integer`` admits both); anything else as it is."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
 def _check_field(op: str, name: str, spec: Field, value: Any, rid: str | int) -> Any:
     kind = spec.kind
     ok: bool
+    if kind == "int":
+        value = _whole(value)
+    elif kind == "seq_map" and isinstance(value, dict):
+        value = {k: _whole(v) for k, v in value.items()}
     if kind == "str":
         ok = isinstance(value, str) and len(value) <= spec.max_len
     elif kind == "int":

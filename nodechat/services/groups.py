@@ -160,7 +160,7 @@ class LocalGroupService(GroupService):
 
     async def _target(self, actor: Member, group_id: str, user_id: str) -> Member:
         if user_id == actor.user_id:
-            raise InvalidRequest("you cannot do this to yourself", code="self_target")
+            raise Conflict("you cannot do this to yourself", code="self_target")
         target = await self._groups.get_member(group_id, user_id)
         if target is None:
             raise NotFound("that user is not a member", code="member_not_found")
@@ -353,7 +353,7 @@ class LocalGroupService(GroupService):
     ) -> GroupView:
         await self._owner(identity, group_id)
         if user_id == identity.user_id:
-            raise InvalidRequest("you already own this group", code="self_target")
+            raise Conflict("you already own this group", code="self_target")
         if await self._groups.get_member(group_id, user_id) is None:
             raise NotFound("that user is not a member", code="member_not_found")
         group = await self._groups.transfer_owner(group_id, identity.user_id, user_id)

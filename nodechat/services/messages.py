@@ -19,7 +19,15 @@ from nodechat.bus import (
     publish_quietly,
     user_topic,
 )
-from nodechat.errors import ChatError, Forbidden, InternalError, InvalidRequest, NotFound, settle
+from nodechat.errors import (
+    ChatError,
+    Conflict,
+    Forbidden,
+    InternalError,
+    InvalidRequest,
+    NotFound,
+    settle,
+)
 from nodechat.models import (
     Conversation,
     ConversationKind,
@@ -383,7 +391,7 @@ class LocalMessageService(MessageService):
 
     async def open_direct(self, identity: Identity, user_id: str) -> ConversationState:
         if user_id == identity.user_id:
-            raise InvalidRequest("use your notes-to-self conversation for that", code="self_target")
+            raise Conflict("use your notes-to-self conversation for that", code="self_target")
         if await self._store.accounts.get_user(user_id) is None:
             raise NotFound("no such user", code="user_not_found")
         conversation_id = direct_conversation_id(identity.user_id, user_id)
@@ -444,7 +452,7 @@ class LocalMessageService(MessageService):
 
     async def block(self, identity: Identity, user_id: str) -> None:
         if user_id == identity.user_id:
-            raise InvalidRequest("you cannot block yourself", code="self_target")
+            raise Conflict("you cannot block yourself", code="self_target")
         if await self._store.accounts.get_user(user_id) is None:
             raise NotFound("no such user", code="user_not_found")
         await self._messages.block(identity.user_id, user_id, self._clock())

@@ -221,7 +221,7 @@ async def test_invites_kick_and_ban(services: ServiceEnv) -> None:
 
     await env.groups.kick(owner, gid, bob.user_id)
     assert env.seen("member.kicked", group_topic(gid))[-1].data["user_id"] == bob.user_id
-    with fails(InvalidRequest, "self_target"):
+    with fails(Conflict, "self_target"):
         await env.groups.kick(owner, gid, owner.user_id)
     again = await env.groups.create_invite(owner, gid)
     await env.groups.join(bob, again.code)
@@ -308,7 +308,7 @@ async def test_direct_messages_blocks_and_conversations(services: ServiceEnv) ->
     assert state.conversation.kind is ConversationKind.DIRECT and state.peer_id == bob.user_id
     assert state.conversation.group_id is None and state.extra == {}
     assert sorted(state.conversation.participants) == sorted([alice.user_id, bob.user_id])
-    with fails(InvalidRequest, "self_target"):
+    with fails(Conflict, "self_target"):
         await env.messages.open_direct(alice, alice.user_id)
     with fails(NotFound, "user_not_found"):
         await env.messages.open_direct(alice, "u_missing")
@@ -332,7 +332,7 @@ async def test_direct_messages_blocks_and_conversations(services: ServiceEnv) ->
     await env.messages.block(bob, alice.user_id)
     with fails(Forbidden, "blocked"):
         await env.messages.send(alice, dm, "hello?", "dm-2")
-    with fails(InvalidRequest, "self_target"):
+    with fails(Conflict, "self_target"):
         await env.messages.block(bob, bob.user_id)
     await env.messages.unblock(bob, alice.user_id)
     assert (await env.messages.send(alice, dm, "hello?", "dm-2")).message.seq == 2

@@ -503,6 +503,12 @@ async def test_bad_requests_name_the_field(gateway: Gateway) -> None:
     assert err["code"] == "method_not_allowed" and err["allowed"] == ["GET", "POST"]
     reply = await gw.call("DELETE", "/api/v1/groups", ann.token)
     assert reply.headers["Allow"] == "GET, POST"
+    # a static segment is never taken for an id: /groups/join is not group "join"
+    for method in ("GET", "OPTIONS", "DELETE"):
+        reply = await gw.call(method, "/api/v1/groups/join", ann.token)
+        assert reply.status == 405 and reply.headers["Allow"] == "POST", method
+    reply = await gw.call("POST", "/api/v1/users/me/block", ann.token)
+    assert reply.status == 404 and reply.body["error"]["code"] == "not_found"
     err = await bad("GET", "/api/v1/nothing/here", status=404)
     assert err["code"] == "not_found"
     err = await bad("GET", "/api/v1/users/u_nobody", status=404)
@@ -580,7 +586,8 @@ async def test_openapi_document_and_docs_page(gateway: Gateway) -> None:
     send = doc["paths"]["/api/v1/conversations/{conversation}/messages"]["post"]
     schema = send["requestBody"]["content"]["application/json"]["schema"]
     assert schema["required"] == ["body", "nonce"] and schema["additionalProperties"] is False
-    assert schema["properties"]["body"] == {"type": "string", "maxLength": 16000}
+    # the real rule: 1-4000 characters, not blank (not the 16000-character frame limit)
+    assert schema["properties"]["body"] == {"type": "string", "maxLength": 4000, "pattern": r"\S"}
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
     page = await gw.call("GET", "/docs")

@@ -78,6 +78,11 @@ def test_valid_request_round_trip() -> None:
             "seq",
         ),
         ('{"id": 1, "op": "ping", "data": {"extra": 1}}', "invalid_request", "extra"),
+        (
+            '{"id": 1, "op": "read.mark", "data": {"conversation": "c", "seq": 3.5}}',
+            "invalid_request",
+            "seq",
+        ),
     ],
 )
 def test_field_errors_name_the_field(frame: str, code: str, field: str) -> None:
@@ -117,6 +122,18 @@ def test_encoders() -> None:
         "type": "error",
         "error": {"code": "bad_frame", "message": "nope"},
     }
+
+
+def test_whole_numbers_written_with_a_fraction_are_integers() -> None:
+    # JSON does not tell 3 from 3.0, and JSON Schema's integer admits both
+    request = decode_request(
+        '{"id": 1, "op": "invite.create", "data": {"group_id": "g", "max_uses": 3.0}}'
+    )
+    assert request.data["max_uses"] == 3 and isinstance(request.data["max_uses"], int)
+    resumed = decode_request(
+        '{"id": 1, "op": "auth.authenticate", "data": {"token": "t", "resume": {"c": 7.0}}}'
+    )
+    assert resumed.data["resume"] == {"c": 7} and isinstance(resumed.data["resume"]["c"], int)
 
 
 def test_hypothesis_profile_tolerates_a_busy_machine() -> None:

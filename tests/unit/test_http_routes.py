@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from nodechat.errors import Unauthenticated
+from nodechat.errors import ChatError, Unauthenticated
 from nodechat.models import (
     Channel,
     ChannelKind,
@@ -16,6 +16,7 @@ from nodechat.models import (
     ConversationKind,
     ConversationState,
     Group,
+    Identity,
     Invite,
     Member,
     Message,
@@ -126,3 +127,48 @@ def test_bearer_token_parsing() -> None:
     for value in ("", "Basic abc", "Bearer", "Bearer   "):
         with pytest.raises(Unauthenticated):
             bearer_token(_request("x", {"Authorization": value}))
+
+
+RULE_SAMPLES = [
+    # (op, field, value, valid): the schema and the service agree on each
+    ("auth.register", "username", "ab", False),
+    ("auth.register", "username", "Ann_1.x", True),
+    ("auth.register", "email", "ann@localhost", False),
+    ("auth.register", "email", "ann@example.org", True),
+    ("auth.register", "password", "short", False),
+    ("auth.register", "password", "long enough", True),
+    ("group.create", "name", "   ", False),
+    ("group.create", "name", "two\nlines", False),
+    ("group.create", "name", "Hikers", True),
+    ("message.send", "body", " \n ", False),
+    ("message.send", "body", "two\nlines", True),
+    ("message.send", "nonce", "", False),
+]
+
+
+@pytest.mark.parametrize(("op", "name", "value", "valid"), RULE_SAMPLES)
+def test_the_schema_states_the_services_rules(op: str, name: str, value: str, valid: bool) -> None:
+    from jsonschema import Draft202012Validator
+
+    from nodechat.server.http.openapi import ruled_schema
+    from nodechat.services import auth, messages, validate
+    from nodechat.services.api import SendItem
+
+    schema = ruled_schema(op, name, OPS[op][name])
+    assert Draft202012Validator(schema).is_valid(value) is valid
+    service_check = {
+        "username": auth.normalize_username,
+        "email": auth.normalize_email,
+        "password": auth.check_password,
+        "name": lambda v: validate.text(v, "name", max_len=100),
+        "body": messages.check_body,
+        "nonce": lambda v: messages._check_fields(
+            SendItem(Identity("u", "s"), "self:u", "body", v, None)
+        ),
+    }[name]
+    try:
+        service_check(value)
+        accepted = True
+    except ChatError:
+        accepted = False
+    assert accepted is valid

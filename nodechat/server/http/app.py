@@ -8,6 +8,7 @@ bearer token, calls the op's handler from :mod:`nodechat.server.dispatch`
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Awaitable, Callable, Collection
 
 import orjson
@@ -70,6 +71,32 @@ class ApiEndpoint:
         return handle
 
 
+def router_path(url: str) -> str:
+    """``url`` for the router: a ``{field}`` segment never matches a static segment that
+    another route has in its place (``/groups/join`` is not group ``join``), so every
+    path serves, and a 405's ``Allow`` lists, exactly the methods documented for it."""
+    parts = url.split("/")
+    for i, part in enumerate(parts):
+        if not (part.startswith("{") and part.endswith("}")):
+            continue
+        statics = sorted(
+            {
+                other[i]
+                for other in (r.url.split("/") for r in ROUTES)
+                if len(other) > i
+                and not other[i].startswith("{")
+                and all(
+                    a == b or (a.startswith("{") and b.startswith("{"))
+                    for a, b in zip(other[:i], parts[:i], strict=True)
+                )
+            }
+        )
+        if statics:
+            names = "|".join(re.escape(name) for name in statics)
+            parts[i] = f"{{{part[1:-1]}:(?!(?:{names})(?:/|$))[^/]+}}"
+    return "/".join(parts)
+
+
 def build_gateway_app(
     services: Services,
     *,
@@ -91,7 +118,9 @@ def build_gateway_app(
     app = web.Application(middlewares=[boundary(metrics)], client_max_size=max_body)
     endpoint = ApiEndpoint(services, metrics, trusted_proxies, forwarded_header)
     for route in ROUTES:
-        app.router.add_route(route.method, route.url, endpoint.handler(route), name=route.name)
+        app.router.add_route(
+            route.method, router_path(route.url), endpoint.handler(route), name=route.name
+        )
 
     openapi = orjson.dumps(build_openapi())
 

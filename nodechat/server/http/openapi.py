@@ -52,7 +52,12 @@ def field_schema(spec: Field) -> Schema:
             "items": {"type": "string", "maxLength": 128},
         }
     else:
-        schema = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+        schema = {
+            "type": "object",
+            "maxProperties": 10_000,
+            "propertyNames": {"maxLength": 200},
+            "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1},
+        }
     if not spec.required:
         schema["type"] = [schema["type"], "null"]
     return schema
@@ -64,7 +69,7 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         for name in names:
             spec = route.fields[name]
             # a parameter is a string on the wire; null is not a thing in a URL
-            schema = field_schema(Field(spec.kind, True, spec.max_len))
+            schema = ruled_schema(route.op, name, Field(spec.kind, True, spec.max_len))
             params.append(
                 {
                     "name": name,
@@ -76,13 +81,65 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
     return params
 
 
+# The services' own rules for human-entered fields (nodechat/services/auth.py and
+# validate.py), stated in the schema so that what it calls valid the server accepts.
+# Where a rule cannot be said exactly (lengths are checked after trimming), the
+# schema says something stricter, never looser.
+_NAME = {"maxLength": 100, "pattern": r"^[^\r\n\u0000]*\S[^\r\n\u0000]*$"}
+_ONE_LINE = {"pattern": r"^[^\r\n\u0000]*$"}
+_BODY = {"maxLength": 4000, "pattern": r"\S"}  # 1-4000 characters, not blank
+FIELD_RULES: dict[tuple[str, str], Schema] = {
+    ("auth.register", "username"): {"pattern": "^[A-Za-z0-9_.-]{3,32}$"},
+    ("auth.register", "email"): {
+        "maxLength": 254,
+        # no space or control character; a dot inside the domain, not at its ends
+        "pattern": r"^[^@\s\u0000-\u001f\u007f-\u009f]+@([^@\s.\u0000-\u001f\u007f-\u009f]+\.)+"
+        r"[^@\s.\u0000-\u001f\u007f-\u009f]+$",
+    },
+    ("auth.register", "password"): {"minLength": 8, "maxLength": 256},
+    ("auth.register", "display_name"): {**_NAME, "maxLength": 64},
+    ("auth.change_password", "new_password"): {"minLength": 8, "maxLength": 256},
+    ("group.create", "name"): _NAME,
+    ("group.update", "name"): _NAME,
+    ("channel.create", "name"): _NAME,
+    ("channel.update", "name"): _NAME,
+    ("channel.create", "topic"): {**_ONE_LINE, "maxLength": 500},
+    ("channel.update", "topic"): {**_ONE_LINE, "maxLength": 500},
+    ("group.create", "description"): {"maxLength": 1000},
+    ("group.update", "description"): {"maxLength": 1000},
+    ("user.update", "display_name"): {**_NAME, "maxLength": 64},
+    ("user.update", "about"): {"maxLength": 190},
+    ("channel.create", "kind"): {"enum": ["text", "voice", None]},
+    ("member.set_role", "role"): {"enum": ["admin", "member"]},
+    ("invite.create", "max_uses"): {"minimum": 1, "maximum": 1_000_000},
+    ("invite.create", "expires_in"): {"minimum": 0, "maximum": 365 * 24 * 3600},
+    ("message.send", "body"): _BODY,
+    ("message.edit", "body"): _BODY,
+    ("message.history", "limit"): {"minimum": 1, "maximum": 100},
+    ("message.history", "before"): {"minimum": 0},
+    ("message.history", "after"): {"minimum": 0},
+    ("message.send", "nonce"): {"minLength": 1, "maxLength": 64},
+}
+
+
+def ruled_schema(op: str, name: str, spec: Field) -> Schema:
+    """A field's schema with the service's rule for it, if any (FIELD_RULES)."""
+    schema = field_schema(spec)
+    rule = FIELD_RULES.get((op, name))
+    if rule:
+        schema = {**schema, **rule}
+        if "maxLength" in rule:
+            schema["maxLength"] = min(spec.max_len, rule["maxLength"])
+    return schema
+
+
 def _request_body(route: Route) -> dict[str, Any] | None:
     fields = route.body_fields
     if not fields:
         return None
     schema: Schema = {
         "type": "object",
-        "properties": {name: field_schema(spec) for name, spec in fields.items()},
+        "properties": {name: ruled_schema(route.op, name, spec) for name, spec in fields.items()},
         "additionalProperties": False,
     }
     required = [name for name, spec in fields.items() if spec.required]
