@@ -346,8 +346,6 @@ class LocalMessageService(MessageService):
         after: int | None = None,
         limit: int = 50,
     ) -> HistoryPage:
-        if before is not None and after is not None:
-            raise InvalidRequest("give before or after, not both", code="invalid_cursor")
         if not 1 <= limit <= MAX_HISTORY:
             raise InvalidRequest(f"limit must be 1-{MAX_HISTORY}", field="limit")
         await self._access(identity, conversation_id)

@@ -278,8 +278,10 @@ async def test_send_edit_delete_history(services: ServiceEnv) -> None:
     assert older.messages[2].deleted and older.messages[3].edited_at is not None
     after = await env.messages.history(bob, channel, after=5)
     assert [m.seq for m in after.messages] == [6, 7] and not after.has_more
-    with fails(InvalidRequest, "invalid_cursor"):
-        await env.messages.history(bob, channel, before=3, after=1)
+    between = await env.messages.history(bob, channel, before=6, after=1)  # a range
+    assert [m.seq for m in between.messages] == [2, 3, 4, 5] and not between.has_more
+    first = await env.messages.history(bob, channel, before=6, after=1, limit=2)
+    assert [m.seq for m in first.messages] == [2, 3] and first.has_more
 
     replay = await env.messages.replay(bob, channel, 5, 10)
     assert (replay.conversation_id, [m.seq for m in replay.messages]) == (channel, [6, 7])

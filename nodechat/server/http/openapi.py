@@ -119,6 +119,7 @@ FIELD_RULES: dict[tuple[str, str], Schema] = {
     ("message.history", "before"): {"minimum": 0},
     ("message.history", "after"): {"minimum": 0},
     ("message.send", "nonce"): {"minLength": 1, "maxLength": 64},
+    ("channel.reorder", "channel_ids"): {"minItems": 1, "uniqueItems": True},
 }
 
 
