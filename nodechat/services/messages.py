@@ -348,6 +348,9 @@ class LocalMessageService(MessageService):
     ) -> HistoryPage:
         if not 1 <= limit <= MAX_HISTORY:
             raise InvalidRequest(f"limit must be 1-{MAX_HISTORY}", field="limit")
+        for name, cursor in (("before", before), ("after", after)):
+            if cursor is not None and cursor < 0:
+                raise InvalidRequest(f"{name} is a seq: 0 or more", field=name)
         await self._access(identity, conversation_id)
         messages = await self._messages.history(
             conversation_id, before=before, after=after, limit=limit + 1

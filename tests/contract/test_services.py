@@ -282,6 +282,8 @@ async def test_send_edit_delete_history(services: ServiceEnv) -> None:
     assert [m.seq for m in between.messages] == [2, 3, 4, 5] and not between.has_more
     first = await env.messages.history(bob, channel, before=6, after=1, limit=2)
     assert [m.seq for m in first.messages] == [2, 3] and first.has_more
+    with fails(InvalidRequest, "invalid_request", field="before"):
+        await env.messages.history(bob, channel, before=-1)
 
     replay = await env.messages.replay(bob, channel, 5, 10)
     assert (replay.conversation_id, [m.seq for m in replay.messages]) == (channel, [6, 7])
