@@ -25,7 +25,6 @@ server (not Redis Cluster).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -208,6 +207,21 @@ return removed
 )
 
 
+CLOSE_TIMEOUT = 5.0  # seconds for each step of close(): best effort, never a hang
+
+
+def stop_if_stopping(exc: Exception, closed: bool) -> None:
+    """Raise ``CancelledError`` if a background loop is being stopped.
+
+    redis-py can turn the cancellation of a call into a connection error, which
+    ``redis_errors`` turns into ``Unavailable``: a loop that counted it as one more
+    failed attempt would never stop (and would hang whatever awaits its end).
+    """
+    task = asyncio.current_task()
+    if closed or (task is not None and task.cancelling()):
+        raise asyncio.CancelledError from exc
+
+
 class RedisPresence(PresenceRegistry):
     """Presence shared by every socket node through Redis; one instance per node."""
 
@@ -294,16 +308,21 @@ class RedisPresence(PresenceRegistry):
         self._closed = True
         if self._heartbeat is not None:
             self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+            # a heartbeat stuck in a Redis call must not hold up shutdown
+            await asyncio.wait({self._heartbeat}, timeout=CLOSE_TIMEOUT)
         try:
-            with redis_errors("presence"):
-                await self._sweep(args=[self._prefix, self.node_id])
-        except Exception:  # the TTL removes them anyway
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                with redis_errors("presence"):
+                    await self._sweep(args=[self._prefix, self.node_id])
+        except Exception:  # the TTL removes them anyway (TimeoutError included)
             log.warning("could not remove node %s from presence", self.node_id)
         self._counts.clear()
         if self._owns_client:
-            await self._client.aclose()
+            try:
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await self._client.aclose()
+            except TimeoutError:
+                log.warning("closing the presence connection of %s timed out", self.node_id)
 
     def _start(self) -> None:
         if self._heartbeat is None and not self._closed:
@@ -313,12 +332,13 @@ class RedisPresence(PresenceRegistry):
 
     async def _beat_forever(self) -> None:
         failures = 0
-        while True:
+        while not self._closed:
             await asyncio.sleep(self._interval)
             try:
                 await self.beat()
                 failures = 0
             except Exception as exc:
+                stop_if_stopping(exc, self._closed)
                 failures += 1
                 log.log(
                     logging.WARNING if failures == 1 else logging.DEBUG,

@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from redis.asyncio import Redis
 
 from nodechat.bus.redis import DEFAULT_PREFIX, redis_client, redis_errors
+from nodechat.cluster.presence import stop_if_stopping
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ class RedisNodeRegistry(NodeRegistry):
                 await self._refresh(dict(self._mine))
                 failures = 0
             except Exception as exc:
+                stop_if_stopping(exc, closed=False)
                 failures += 1
                 log.log(
                     logging.WARNING if failures == 1 else logging.DEBUG,

@@ -9,6 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from nodechat.cluster import LocalPresence, PresenceRegistry, RedisPresence, open_presence
+from nodechat.errors import Unavailable
 
 PresenceFactory = Callable[[str], PresenceRegistry]  # node id -> that node's registry
 
@@ -156,3 +157,28 @@ async def test_connections_by_node(make_presence: PresenceFactory) -> None:
     await n1.disconnect("u2")
     await n1.connect("u3")
     assert await n1.connections_by_node() == {"n1": {"connections": 3, "users": 2}}
+
+
+async def test_a_heartbeat_stops_when_cancelled_even_if_redis_turns_that_into_an_error(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """redis-py may turn a cancelled call into a connection error: the heartbeat loop
+    must still end (a loop that counted it as a failure never did, and hung shutdown)."""
+    registry = RedisPresence.from_url(redis_url, "n", prefix=redis_prefix, ttl=5.0, interval=0.01)
+    entered = asyncio.Event()
+
+    async def beat() -> None:
+        entered.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            raise Unavailable("connection reset", code="presence_unavailable") from None
+
+    registry.beat = beat  # type: ignore[method-assign]
+    registry._start()
+    assert registry._heartbeat is not None
+    await asyncio.wait_for(entered.wait(), WAIT)
+    registry._heartbeat.cancel()
+    done, _ = await asyncio.wait({registry._heartbeat}, timeout=WAIT)
+    assert done, "the heartbeat ignored its cancellation"
+    await registry.close()
