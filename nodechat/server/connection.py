@@ -65,11 +65,6 @@ class ClientConnection:
         """Whether frames may still be written."""
         return self.ws.protocol.state is State.OPEN
 
-    @property
-    def held(self) -> bool:
-        """Whether the session is holding live events (starting, or filling a gap)."""
-        return self.state.held
-
     def send_payload(self, payload: bytes) -> None:
         """Frame and send one JSON payload (a reply, an error, the hello)."""
         self.state.outgoing.append(text_frame(payload))
