@@ -11,6 +11,7 @@ from nodechat.bus.base import (
     EventHandler,
     ReconnectHandler,
     group_topic,
+    presence_topic,
     publish_many_quietly,
     publish_quietly,
     user_topic,
@@ -56,5 +57,6 @@ __all__ = [
     "group_topic",
     "is_memory_url",
     "open_bus",
+    "presence_topic",
     "user_topic",
 ]

@@ -24,6 +24,11 @@ def user_topic(user_id: str) -> str:
     return f"user:{user_id}"
 
 
+def presence_topic(user_id: str) -> str:
+    """Topic of one user's status changes (heard by the sessions that subscribed to it)."""
+    return f"presence:{user_id}"
+
+
 EventHandler = Callable[[str, Event], None]
 ReconnectHandler = Callable[[], None]
 

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 Listener = Callable[[Change], None]
 SESSION_REVOKED = 4001
 MENTION_SCAN = 50  # conversations whose unread messages are scanned for mentions at login
+MEMBERS_SHOWN = 1000  # members listed (and presence followed) for the open group
+USERS_PER_LOOKUP = 1000  # profiles asked for in one user.list
 
 
 _SESSION_GONE = {
@@ -93,6 +95,8 @@ class ChatSession:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._typing_sent: dict[str, float] = {}
+        self._watching: str | None = None  # the group whose members' presence is followed
+        self._resolving: asyncio.Task[None] | None = None  # a user.list lookup running
         saved = self.credentials.saved()
         self.state.muted = set(saved.muted) if saved else set()
 
@@ -107,6 +111,8 @@ class ChatSession:
             self.listener(change)
         except Exception:  # a listener bug must not stop the event pump
             log.exception("chat listener failed")
+        if self.state.unresolved and self._resolving is None and self.client is not None:
+            self._resolving = asyncio.get_running_loop().create_task(self._resolve_users())
 
     # -- logging in ------------------------------------------------------------------------
 
@@ -190,6 +196,10 @@ class ChatSession:
         self.client = client
         self._emit(change)
         self._set_status("online", str(ready.get("user", {}).get("username", "")))
+        watched, self._watching = self._watching, None  # a new session follows nobody yet
+        if watched is not None and watched in self.state.groups:
+            with contextlib.suppress(ChatError, TimeoutError):
+                await self.fetch_members(watched)
         await self._count_mentions(client)
         for nonce, fields in list(self._outbox.items()):  # unacknowledged sends, same nonce
             with contextlib.suppress(ChatError):
@@ -397,9 +407,41 @@ class ChatSession:
             await self.call("typing", conversation=conversation)
 
     async def fetch_members(self, group_id: str) -> None:
-        """Load a group's member list."""
-        reply = await self.call("member.list", group_id=group_id)
-        self._emit(self.state.set_members(group_id, reply.get("members") or ()))
+        """Load a group's member list (its first MEMBERS_SHOWN members) and follow their
+        presence instead of the previous group's (protocol §4.6, §4.13)."""
+        members: list[dict[str, Any]] = []
+        after = None
+        while len(members) < MEMBERS_SHOWN:
+            cursor: dict[str, Any] = {"after": after} if after else {}
+            page = await self.call(
+                "member.list", group_id=group_id, limit=MEMBERS_SHOWN - len(members), **cursor
+            )
+            members += page.get("members") or ()
+            self.state.add_users(page.get("users") or ())
+            after = page.get("next")
+            if not after:
+                break
+        self._emit(self.state.set_members(group_id, members))
+        wanted = [str(m["user_id"]) for m in members if m["user_id"] != self.state.my_id]
+        with contextlib.suppress(ChatError):
+            if self._watching and self._watching != group_id:
+                await self.call("presence.unsubscribe")
+            self._watching = group_id
+            if wanted:
+                reply = await self.call("presence.subscribe", user_ids=wanted)
+                self._emit(self.state.set_presence(reply.get("presence") or {}))
+
+    async def _resolve_users(self) -> None:
+        """Look up the profiles of users seen but not known (authors, typers)."""
+        try:
+            while self.state.unresolved and self.client is not None:
+                ids = sorted(self.state.unresolved)[:USERS_PER_LOOKUP]
+                self.state.unresolved.difference_update(ids)  # once each, found or not
+                with contextlib.suppress(ChatError, TimeoutError):
+                    reply = await self.call("user.list", user_ids=ids)
+                    self._emit(self.state.add_users(reply.get("users") or ()))
+        finally:
+            self._resolving = None
 
     async def create_group(self, name: str) -> dict[str, Any]:
         """Create a group (you own it); return its view."""

@@ -38,6 +38,9 @@ class ChatState:
         self.voice: dict[str, list[str]] = {}  # voice channel id -> participant ids
         self.muted: set[str] = set()
         self.active: str | None = None  # the conversation on screen
+        # users seen (as authors, typers) whose profile is not known yet: the session
+        # looks them up with user.list (the snapshot no longer lists group members)
+        self.unresolved: set[str] = set()
 
     # -- names -----------------------------------------------------------------------------
 
@@ -64,6 +67,21 @@ class ChatState:
         if name == self.my_username:
             return self.me
         return next((u for u in self.users.values() if str(u["username"]).lower() == name), None)
+
+    def learn(self, user_id: str) -> None:
+        """Note a user this client shows; unknown ones are looked up later."""
+        if user_id and user_id != self.my_id and user_id not in self.users:
+            self.unresolved.add(user_id)
+
+    def add_users(self, users: Iterable[dict[str, Any]]) -> Change:
+        """Public profiles from ``user.list`` or ``member.list``."""
+        for user in users:
+            uid = str(user["id"])
+            self.users[uid] = dict(user)
+            self.unresolved.discard(uid)
+        return Change(
+            members=True, sidebar=True, conversations={self.active} if self.active else set()
+        )
 
     def title(self, conversation_id: str) -> str:
         """How a conversation is named on screen."""
@@ -180,6 +198,7 @@ class ChatState:
             return Change()
         for wire in messages:
             message = Message.from_wire(wire)
+            self.learn(message.author_id)
             conv.put(message)
             conv.last_seq = max(conv.last_seq, message.seq)
         if older or not conv.loaded:
@@ -239,6 +258,7 @@ class ChatState:
 
     def _on_message_created(self, data: dict[str, Any], now: float) -> Change:
         message = Message.from_wire(data)
+        self.learn(message.author_id)
         conv = self.conversations.get(message.conversation)
         if conv is None:  # a new direct conversation or channel we did not know yet
             kind = (
@@ -300,6 +320,7 @@ class ChatState:
         user = str(data["user_id"])
         if user == self.my_id:
             return Change()
+        self.learn(user)
         self.typing.setdefault(str(data["conversation"]), {})[user] = now + TYPING_SECONDS
         return Change(typing=True)
 
@@ -441,9 +462,15 @@ class ChatState:
         return Change(sidebar=True, members=True)
 
     def set_members(self, group_id: str, members: Iterable[dict[str, Any]]) -> Change:
-        """A ``member.list`` reply."""
+        """The ``member.list`` pages of a group."""
         self.members[group_id] = {str(m["user_id"]): str(m.get("role", "member")) for m in members}
         return Change(members=True)
+
+    def set_presence(self, statuses: dict[str, str]) -> Change:
+        """A ``presence.subscribe`` reply: the current status of each user asked for."""
+        for user, status in statuses.items():
+            (self.online.add if status == "online" else self.online.discard)(str(user))
+        return Change(members=True, sidebar=True)
 
     # -- navigation ------------------------------------------------------------------------
 

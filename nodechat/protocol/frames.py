@@ -17,6 +17,9 @@ import orjson
 from nodechat.errors import ChatError
 
 PROTOCOL_VERSION = 1
+# Announced in ``hello``: the snapshot carries no member lists (member.list pages them)
+# and presence goes only to sessions that show the user (presence.subscribe).
+CAPABILITIES = ("lazy_members", "presence_subscriptions")
 MAX_ID_LENGTH = 64
 MAX_STRING = 8192
 MAX_LIST = 1000
@@ -64,6 +67,7 @@ OPS: dict[str, dict[str, Field]] = {
     "auth.change_password": {"old_password": _s(1024), "new_password": _s(1024)},
     "user.get": {"user_id": OID},
     "user.find": {"username": _s(64)},
+    "user.list": {"user_ids": Field("str_list")},
     "user.update": {"display_name": _os(200), "about": _os(1000)},
     "user.block": {"user_id": ID},
     "user.unblock": {"user_id": ID},
@@ -79,7 +83,7 @@ OPS: dict[str, dict[str, Field]] = {
     "channel.update": {"channel_id": ID, "name": _os(400), "topic": _os(2000)},
     "channel.delete": {"channel_id": ID},
     "channel.reorder": {"group_id": ID, "channel_ids": Field("str_list")},
-    "member.list": {"group_id": ID},
+    "member.list": {"group_id": ID, "after": _os(200), "limit": OINT},
     "member.kick": {"group_id": ID, "user_id": ID},
     "member.ban": {"group_id": ID, "user_id": ID},
     "member.unban": {"group_id": ID, "user_id": ID},
@@ -97,6 +101,9 @@ OPS: dict[str, dict[str, Field]] = {
     "typing": {"conversation": _s(200)},
     "voice.join": {"channel": ID},
     "voice.leave": {},
+    # Presence subscriptions (nodechat.server.hub): socket only, no HTTP route.
+    "presence.subscribe": {"user_ids": Field("str_list")},
+    "presence.unsubscribe": {"user_ids": Field("str_list", False)},
     # Server administration (nodechat.services.admin): server admins only. ``user``
     # takes a user id or a username.
     "admin.user.list": {
@@ -298,5 +305,6 @@ def encode_hello(*, auth_deadline: float, heartbeat: float, max_frame: int) -> b
             "auth_deadline": auth_deadline,
             "heartbeat": heartbeat,
             "max_frame": max_frame,
+            "capabilities": list(CAPABILITIES),
         }
     )

@@ -37,6 +37,7 @@ from nodechat.errors import Conflict, Unauthenticated
 from nodechat.models import Identity, Message
 from nodechat.protocol.frames import PUBLIC_OPS
 from nodechat.protocol.framing import text_frame
+from nodechat.protocol.presence import PresenceView
 
 GAP_GRACE = 0.05  # seconds a seq gap may wait for its events before the store is read
 TO_LATEST = -1  # ``Backfill.through`` after a bus outage: whatever the store has
@@ -115,7 +116,7 @@ class Session:
         "_gap",
         "_backfills",
         "_filling",
-        "_presence",
+        "presence",
     )
 
     def __init__(self) -> None:
@@ -130,7 +131,7 @@ class Session:
         self._gap: tuple[str, int] | None = None  # (conversation, last missing seq) in grace
         self._backfills: deque[Backfill] = deque()  # store reads still to do, one at a time
         self._filling = False  # a Backfill is out; its answer is awaited
-        self._presence: dict[str, str] = {}  # user id -> last status sent
+        self.presence = PresenceView()  # whose presence it shows, and what it was told
 
     # -- phase -------------------------------------------------------------------
 
@@ -161,6 +162,7 @@ class Session:
         self.identity = None
         self.seen.clear()
         self.fresh.clear()
+        self.presence = PresenceView()
         self._held = None
         self._backfills.clear()
         self._filling = False
@@ -185,7 +187,7 @@ class Session:
         for conversation, seq in positions.items():
             self.advance(conversation, seq)
         if presence is not None:
-            self._presence = dict(presence)
+            self.presence.answer(presence)
         self.outgoing.append(reply)
         for message in replay:
             self.outgoing.append(message_frame(message))
@@ -236,12 +238,10 @@ class Session:
                 self._gap = (conversation, seq - 1)
                 self.actions.append(ArmTimer(GAP_GRACE))
                 return
-        elif kind == "presence":
-            # one status change reaches a user through every shared group: send it once
-            user_id, status = event.data["user_id"], event.data["status"]
-            if self._presence.get(user_id) == status:
-                return
-            self._presence[user_id] = status
+        elif kind == "presence" and not self.presence.admit(
+            event.data["user_id"], event.data["status"]
+        ):
+            return
         self.outgoing.append(frame if frame is not None else text_frame(event.frame))
 
     def _revoked(self, data: Mapping[str, Any]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from nodechat.errors import Unavailable
 from nodechat.models import Identity
 from nodechat.services.admin import ADMIN_OPS, invoke
-from nodechat.services.api import SendResult, Services
+from nodechat.services.api import MEMBER_PAGE_MAX, SendResult, Services
 from nodechat.services.sessions import conversation_dict
 
 __all__ = ["HANDLERS", "Call", "Handler", "Services", "conversation_dict", "send_ack"]
@@ -99,6 +99,11 @@ async def _user_get(c: Call) -> Any:
 
 async def _user_find(c: Call) -> Any:
     return (await c.services.auth.find_user(c.me, c.data["username"])).public()
+
+
+async def _user_list(c: Call) -> Any:
+    users = await c.services.auth.get_users(c.me, c.data["user_ids"])
+    return {"users": [u.public() for u in users]}
 
 
 async def _user_update(c: Call) -> Any:
@@ -187,8 +192,19 @@ async def _channel_reorder(c: Call) -> Any:
 
 
 async def _member_list(c: Call) -> Any:
-    members = await c.services.groups.list_members(c.me, c.data["group_id"])
-    return {"members": [m.to_dict() for m in members]}
+    d = c.data
+    limit = d.get("limit")
+    page = await c.services.groups.list_members(
+        c.me,
+        d["group_id"],
+        after=d.get("after") or None,
+        limit=MEMBER_PAGE_MAX if limit is None else limit,
+    )
+    return {
+        "members": [m.to_dict() for m in page.members],
+        "users": [u.public() for u in page.users],
+        "next": page.next,
+    }
 
 
 async def _kick(c: Call) -> Any:
@@ -303,6 +319,7 @@ HANDLERS: dict[str, Handler] = {
     "auth.change_password": _change_password,
     "user.get": _user_get,
     "user.find": _user_find,
+    "user.list": _user_list,
     "user.update": _user_update,
     "user.block": _block,
     "user.unblock": _unblock,

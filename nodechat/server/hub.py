@@ -1,8 +1,8 @@
 """The node's fan-out: which local connections want which topic, and presence.
 
 The hub subscribes the bus only to topics that a local session needs (its
-user topic and its groups), frames each event once, and writes the same bytes
-to every local recipient. Membership and revocation events also change the
+user topic, its groups, and the presence of the users it shows), frames each
+event once, and writes the same bytes to every local recipient. Membership and revocation events also change the
 subscriptions here, so no per-message membership lookup is ever needed.
 
 The hub tells the :class:`~nodechat.services.presence.PresenceService` when
@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from nodechat.bus import Bus, Event, group_topic, user_topic
+from nodechat.bus import Bus, Event, group_topic, presence_topic, user_topic
 from nodechat.protocol.framing import text_frame
 from nodechat.server.connection import ClientConnection
 from nodechat.services.presence import PresenceService
@@ -99,6 +99,27 @@ class Hub:
             await self._join(conn, group_topic(gid))
         self._users.setdefault(uid, set()).add(conn)
         await self.presence.connected(uid)
+
+    async def show_peers(self, conn: ClientConnection, user_ids: Iterable[str]) -> None:
+        """Have a session hear the presence of these direct-message peers."""
+        for uid in conn.state.presence.add_peers(user_ids):
+            await self._join(conn, presence_topic(uid))
+
+    async def watch(self, conn: ClientConnection, user_ids: list[str]) -> dict[str, str]:
+        """presence.subscribe: the session hears these users' presence from now on; their
+        current status (``too_many_subscriptions`` past the session's limit)."""
+        for uid in conn.state.presence.watch(user_ids):
+            await self._join(conn, presence_topic(uid))
+        wanted = list(dict.fromkeys(user_ids))
+        online = set(await self.online(wanted))
+        found = {u: "online" if u in online else "offline" for u in wanted}
+        return conn.state.presence.answer(found)
+
+    async def unwatch(self, conn: ClientConnection, user_ids: list[str] | None) -> int:
+        """presence.unsubscribe (None: from everyone); how many subscriptions are left."""
+        for uid in conn.state.presence.unwatch(user_ids):
+            await self._leave(conn, presence_topic(uid))
+        return len(conn.state.presence.watched)
 
     async def detach(self, conn: ClientConnection) -> None:
         """Forget a closed connection."""

@@ -102,7 +102,7 @@ class SocketRole:
         self.settings = settings
         self.fabric = fabric
 
-        presence = PresenceService(fabric.presence, fabric.bus, services.groups, services.messages)
+        presence = PresenceService(fabric.presence, fabric.bus)
         self.hub = Hub(fabric.bus, presence, on_delivered=metrics.messages_delivered)
         self.endpoint = SocketEndpoint(
             services, self.hub, settings.socket, metrics, voice=fabric.voice

@@ -125,7 +125,7 @@ def with_http_sessions(
 ) -> Services:
     """``services`` with a :class:`SessionService` for the HTTP API's session start
     (the same one a socket node uses; an HTTP session gets no live events)."""
-    online = PresenceService(presence, bus, services.groups, services.messages)
+    online = PresenceService(presence, bus)
     rooms = VoiceService(services.groups, voice, bus)
     sessions = SessionService(
         services.auth,

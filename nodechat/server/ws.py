@@ -280,8 +280,15 @@ class SocketEndpoint:
             assert conn.state.identity is not None
             conn.voice = None
             return await self.voice.leave(conn.state.identity)
+        if request.op == "presence.subscribe":
+            return {"presence": await self.hub.watch(conn, request.data["user_ids"])}
+        if request.op == "presence.unsubscribe":
+            return {"subscribed": await self.hub.unwatch(conn, request.data.get("user_ids"))}
         call = Call(self.services, conn.state.identity, request.data, conn.address)
-        return await HANDLERS[request.op](call)
+        result = await HANDLERS[request.op](call)
+        if request.op == "dm.open" and result.get("peer_id"):
+            await self.hub.show_peers(conn, [result["peer_id"]])
+        return result
 
     async def _typing(self, conn: ClientConnection, conversation: str) -> dict[str, bool]:
         identity = conn.state.identity
@@ -300,9 +307,14 @@ class SocketEndpoint:
             conn.state.begin(identity)  # live events are held until the snapshot is out
             await self.hub.attach(conn, group_ids)
 
+        async def show(peers: list[str]) -> None:
+            await self.hub.show_peers(conn, peers)
+
         data = request.data
         try:
-            started = await self.sessions.start(data["token"], data.get("resume") or {}, subscribe)
+            started = await self.sessions.start(
+                data["token"], data.get("resume") or {}, subscribe, show
+            )
         except BaseException:
             # not half-ready: back to unauthenticated, so the client can simply retry
             await self.hub.detach(conn)

@@ -167,9 +167,9 @@ class LocalAdminService(AdminService):
         await publish_quietly(self._bus, group_topic(group_id), Event(kind, data))
 
     async def _group_record(self, group: Group) -> Record:
-        members = await self._groups.list_members(group.id)
+        count = await self._groups.count_members(group.id)
         channels = await self._groups.list_channels(group.id)
-        return {**group.to_dict(), "member_count": len(members), "channel_count": len(channels)}
+        return {**group.to_dict(), "member_count": count, "channel_count": len(channels)}
 
     # -- users -------------------------------------------------------------
 
@@ -387,7 +387,7 @@ class LocalAdminService(AdminService):
         member = Member(group.id, target.id, wanted, self._clock())
         await self._groups.add_member(member)
         channels = await self._groups.list_channels(group.id)
-        count = len(await self._groups.list_members(group.id))
+        count = await self._groups.count_members(group.id)
         view = {
             **group.to_dict(),
             "channels": [c.to_dict() for c in channels],

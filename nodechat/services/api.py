@@ -31,6 +31,8 @@ from nodechat.services.admin import AdminService
 if TYPE_CHECKING:  # sessions.py builds on the interfaces below
     from nodechat.services.sessions import SessionService
 
+MEMBER_PAGE_MAX = 1000  # members in one member.list page at most (also the default)
+
 
 class AuthService(ABC):
     """Accounts, passwords, tokens and sessions."""
@@ -114,6 +116,15 @@ class GroupView:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class MemberPage:
+    """One page of a group's member list, in (join time, user id) order."""
+
+    members: list[Member]
+    users: list[User]  # the users of ``members`` (any deleted meanwhile left out)
+    next: str | None  # the cursor of the following page; None on the last page
+
+
 class GroupService(ABC):
     """Groups, channels, members, roles and invites."""
 
@@ -172,8 +183,15 @@ class GroupService(ABC):
         """Set the channel order (owner or admin)."""
 
     @abstractmethod
-    async def list_members(self, identity: Identity, group_id: str) -> list[Member]:
-        """Members of a group the caller belongs to."""
+    async def list_members(
+        self,
+        identity: Identity,
+        group_id: str,
+        *,
+        after: str | None = None,
+        limit: int = MEMBER_PAGE_MAX,
+    ) -> MemberPage:
+        """A page of the members of a group the caller belongs to, after cursor ``after``."""
 
     @abstractmethod
     async def create_invite(

@@ -24,13 +24,36 @@ from nodechat.models import (
     now_ms,
 )
 from nodechat.services import validate
-from nodechat.services.api import GroupService, GroupView
-from nodechat.storage.base import GroupStore, Store
+from nodechat.services.api import MEMBER_PAGE_MAX, GroupService, GroupView, MemberPage
+from nodechat.storage.base import GroupStore, MemberKey, Store
 
 DEFAULT_CHANNEL = "welcome"
 DEFAULT_INVITE_TTL = 7 * 24 * 3600
 MAX_INVITE_TTL = 365 * 24 * 3600
 MAX_CHANNELS = 500
+
+
+def invite_code() -> str:
+    """A fresh 12-character URL-safe invite code that does not start with ``-`` (a
+    command line would take it for an option)."""
+    while True:
+        code = secrets.token_urlsafe(9)
+        if not code.startswith("-"):
+            return code
+
+
+def member_cursor(member: Member) -> str:
+    """The member.list cursor that pages on after ``member`` (opaque to clients)."""
+    return f"{member.joined_at}:{member.user_id}"
+
+
+def member_key(cursor: str) -> MemberKey:
+    """The member order key of a cursor from :func:`member_cursor`; ``invalid_cursor`` if
+    it is not one."""
+    joined, sep, user_id = cursor.partition(":")
+    if not sep or not user_id or not joined.isdigit() or len(joined) > 16:
+        raise InvalidRequest("not a member list cursor", code="invalid_cursor", field="after")
+    return int(joined), user_id
 
 
 async def found_group(
@@ -100,7 +123,7 @@ async def issue_invite(
     validate.bounded_int(ttl, "expires_in", low=0, high=MAX_INVITE_TTL)
     validate.bounded_int(max_uses, "max_uses", low=1, high=1_000_000)
     invite = Invite(
-        secrets.token_urlsafe(9),
+        invite_code(),
         group_id,
         created_by,
         now,
@@ -151,8 +174,7 @@ class LocalGroupService(GroupService):
 
     async def _view(self, group: Group, role: Role) -> GroupView:
         channels = await self._groups.list_channels(group.id)
-        members = await self._groups.list_members(group.id)
-        return GroupView(group, channels, role.value, len(members))
+        return GroupView(group, channels, role.value, await self._groups.count_members(group.id))
 
     async def _publish(self, group_id: str, kind: str, data: dict[str, object]) -> None:
         event = Event(kind, data)
@@ -272,9 +294,25 @@ class LocalGroupService(GroupService):
 
     # -- members -----------------------------------------------------------
 
-    async def list_members(self, identity: Identity, group_id: str) -> list[Member]:
+    async def list_members(
+        self,
+        identity: Identity,
+        group_id: str,
+        *,
+        after: str | None = None,
+        limit: int = MEMBER_PAGE_MAX,
+    ) -> MemberPage:
+        if not 1 <= limit <= MEMBER_PAGE_MAX:
+            raise InvalidRequest(
+                f"limit must be 1 to {MEMBER_PAGE_MAX}", code="invalid_request", field="limit"
+            )
+        key = member_key(after) if after else None
         await self._member(identity, group_id)
-        return await self._groups.list_members(group_id)
+        members = await self._groups.list_members(group_id, after=key, limit=limit + 1)
+        more = len(members) > limit
+        members = members[:limit]
+        users = await self._accounts.get_users([m.user_id for m in members])
+        return MemberPage(members, users, member_cursor(members[-1]) if more else None)
 
     async def join(self, identity: Identity, code: str) -> GroupView:
         member = await self._groups.join_with_invite(code.strip(), identity.user_id, self._clock())

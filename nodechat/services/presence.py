@@ -3,43 +3,55 @@
 A user is online while any of their sessions is connected, on any node; the
 :class:`~nodechat.cluster.PresenceRegistry` counts sessions (this node only, or
 every node through Redis) and says when a user's cluster-wide status
-changed. Then a ``presence`` event goes to the topics of everyone who shows
-that user: the groups they share and their direct-message peers.
+changed. A change is published once, to the user's own presence topic
+(:func:`~nodechat.bus.presence_topic`); only the sessions that subscribed to
+that user hear it (their direct-message peers automatically, anyone else
+through ``presence.subscribe``), so a connect costs the same whatever the size
+of the user's groups.
+
+Changes are coalesced per user: the first change of a user opens a short
+window (``coalesce`` seconds) and what the status is when it closes is
+published, once. A client that reconnects at once is never seen going
+offline: its window ends in ``online``, which the sessions that already show
+it online drop as a repeat. (The status is published even when it is back
+where it started, because a session may have looked it up in between.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from nodechat.bus import Bus, Event, group_topic, publish_quietly, user_topic
+from nodechat.bus import Bus, Event, presence_topic, publish_quietly
 from nodechat.cluster import PresenceRegistry
 from nodechat.errors import ChatError
-from nodechat.services.api import GroupService, MessageService
 
 log = logging.getLogger(__name__)
+
+COALESCE = 0.25  # seconds a user's status changes are gathered before one is published
 
 
 class PresenceService:
     """Counts a node's sessions into the registry and announces status changes."""
 
-    def __init__(
-        self, registry: PresenceRegistry, bus: Bus, groups: GroupService, messages: MessageService
-    ) -> None:
+    def __init__(self, registry: PresenceRegistry, bus: Bus, *, coalesce: float = COALESCE) -> None:
         self._registry = registry  # owned: closed with the service
         self._bus = bus
-        self._groups = groups
-        self._messages = messages
+        self._coalesce = coalesce
+        self._pending: dict[str, str] = {}  # user id -> status now, while a window is open
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def connected(self, user_id: str) -> None:
         """One more session of ``user_id``; announce ``online`` if it is the first."""
         if await self._count(self._registry.connect, user_id):
-            await self._announce(user_id, "online")
+            self._changed(user_id, "online")
 
     async def disconnected(self, user_id: str) -> None:
         """One session of ``user_id`` less; announce ``offline`` if it was the last."""
         if await self._count(self._registry.disconnect, user_id):
-            await self._announce(user_id, "offline")
+            self._changed(user_id, "offline")
 
     async def online(
         self, user_ids: Iterable[str], *, fallback: Callable[[str], bool] | None = None
@@ -50,6 +62,8 @@ class PresenceService:
         does: a snapshot with partial presence beats no session at all.
         """
         ids = list(user_ids)
+        if not ids:
+            return []
         try:
             found = await self._registry.online(ids)
         except ChatError as exc:
@@ -57,14 +71,18 @@ class PresenceService:
             found = {u for u in ids if fallback is not None and fallback(u)}
         return [u for u in ids if u in found]
 
-    async def topics(self, user_id: str) -> list[str]:
-        """The topics that hear of ``user_id``'s status: shared groups and DM peers."""
-        groups_of = await self._groups.member_group_ids(user_id)
-        peers = await self._messages.direct_peer_ids(user_id)
-        return [group_topic(g) for g in groups_of] + [user_topic(p) for p in peers]
+    async def flush(self) -> None:
+        """Close every open window now and wait until its change is published."""
+        for user_id in list(self._timers):
+            self._timers.pop(user_id).cancel()
+            self._flush(user_id)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def close(self) -> None:
-        """Release the registry (this node's sessions are dropped from it)."""
+        """Publish what is pending, then release the registry (this node's sessions are
+        dropped from it)."""
+        await self.flush()
         await self._registry.close()
 
     @staticmethod
@@ -76,12 +94,26 @@ class PresenceService:
             log.warning("presence update failed for %s: %s", user_id, exc.code)
             return False
 
-    async def _announce(self, user_id: str, status: str) -> None:
-        try:
-            topics = await self.topics(user_id)
-        except Exception:  # presence is best effort; never fail a connect over it
-            log.warning("presence lookup failed for %s", user_id, exc_info=True)
+    def _changed(self, user_id: str, status: str) -> None:
+        if self._coalesce <= 0:
+            self._publish(user_id, status)
             return
+        opened = user_id not in self._pending
+        self._pending[user_id] = status
+        if not opened:
+            return
+        loop = asyncio.get_running_loop()
+        self._timers[user_id] = loop.call_later(self._coalesce, self._window_closed, user_id)
+
+    def _window_closed(self, user_id: str) -> None:
+        self._timers.pop(user_id, None)
+        self._flush(user_id)
+
+    def _flush(self, user_id: str) -> None:
+        self._publish(user_id, self._pending.pop(user_id))
+
+    def _publish(self, user_id: str, status: str) -> None:
         event = Event("presence", {"user_id": user_id, "status": status})
-        for topic in topics:
-            await publish_quietly(self._bus, topic, event)
+        task = asyncio.ensure_future(publish_quietly(self._bus, presence_topic(user_id), event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -24,6 +24,7 @@ USERS_PER_CALL = 500  # user profiles asked of the auth service at once
 MAX_UNKNOWN_REPORTED = 100  # resume entries for unknown conversations answered "not_found"
 
 Subscribe = Callable[[Identity, list[str]], Awaitable[None]]  # (identity, group ids)
+Show = Callable[[list[str]], Awaitable[None]]  # (direct-message peers' user ids)
 OnlineLookup = Callable[[list[str]], Awaitable[list[str]]]
 VoiceLookup = Callable[[list[GroupView]], Awaitable[dict[str, list[str]]]]
 
@@ -74,29 +75,34 @@ class SessionService:
         self._replay_limit = replay_limit
 
     async def start(
-        self, token: str, resume: Mapping[str, int], subscribe: Subscribe
+        self,
+        token: str,
+        resume: Mapping[str, int],
+        subscribe: Subscribe,
+        show: Show | None = None,
     ) -> SessionStart:
-        """Authenticate ``token``, subscribe the session, read its snapshot, plan its resume."""
+        """Authenticate ``token``, subscribe the session, read its snapshot, plan its resume.
+
+        ``subscribe`` joins the session to its user's and groups' events,
+        ``show`` to its direct-message peers' presence, each before the state
+        it covers is read, so no change falls in between. Nothing here grows
+        with the size of the user's groups: members come from ``member.list``.
+        """
         identity = await self._auth.authenticate(token)
         await subscribe(identity, await self._groups.member_group_ids(identity.user_id))
         user = await self._auth.get_user(identity)
         groups = await self._groups.list_groups(identity)
         states = await self._messages.conversations(identity)
-        people: set[str] = set()
-        for view in groups:
-            for member in await self._groups.list_members(identity, view.group.id):
-                people.add(member.user_id)
-        people.update(s.peer_id for s in states if s.peer_id)
-        people.discard(identity.user_id)
-        everyone = sorted(people)
+        peers = sorted({s.peer_id for s in states if s.peer_id} - {identity.user_id})
+        if show is not None:
+            await show(peers)
         users = []
-        for start in range(0, len(everyone), USERS_PER_CALL):
-            chunk = everyone[start : start + USERS_PER_CALL]
-            users += await self._auth.get_users(identity, chunk)
+        for start in range(0, len(peers), USERS_PER_CALL):
+            users += await self._auth.get_users(identity, peers[start : start + USERS_PER_CALL])
         resumed, positions, replay = await self._resume(identity, states, resume)
-        online = await self._online([identity.user_id, *everyone])
-        presence = {user_id: "offline" for user_id in people}
-        presence.update((user_id, "online") for user_id in online)
+        online = await self._online([identity.user_id, *peers])
+        presence = {user_id: "offline" for user_id in peers}
+        presence.update((user_id, "online") for user_id in online if user_id in presence)
         snapshot = {
             "session_id": identity.session_id,
             "user": user.private(),

@@ -55,6 +55,7 @@ class AppendResult:
 
 
 AppendOutcome = AppendResult | ChatError
+MemberKey = tuple[int, str]  # (joined_at, user_id): a member's place in a group's member order
 """One item's answer of :meth:`MessageStore.append_many`: its result or its error."""
 
 
@@ -190,8 +191,15 @@ class GroupStore(ABC):
         """The membership, or None."""
 
     @abstractmethod
-    async def list_members(self, group_id: str) -> list[Member]:
-        """Members of a group ordered by join time."""
+    async def list_members(
+        self, group_id: str, *, after: MemberKey | None = None, limit: int | None = None
+    ) -> list[Member]:
+        """Members of a group ordered by (join time, user id): all of them, or at most
+        ``limit`` that come after the member whose key is ``after``."""
+
+    @abstractmethod
+    async def count_members(self, group_id: str) -> int:
+        """How many members a group has."""
 
     @abstractmethod
     async def member_group_ids(self, user_id: str) -> list[str]:

@@ -174,7 +174,7 @@ async def test_groups_channels_and_roles(services: ServiceEnv) -> None:
         await env.groups.set_role(owner, gid, bob.user_id, "superuser")
     member = await env.groups.set_role(owner, gid, bob.user_id, "admin")
     assert (member.role, member.user_id) == (Role.ADMIN, bob.user_id)
-    members = await env.groups.list_members(owner, gid)
+    members = (await env.groups.list_members(owner, gid)).members
     assert {(m.user_id, m.role) for m in members} == {
         (owner.user_id, Role.OWNER),
         (bob.user_id, Role.ADMIN),
@@ -194,6 +194,38 @@ async def test_groups_channels_and_roles(services: ServiceEnv) -> None:
     assert env.seen("group.deleted", group_topic(gid))
     with fails(NotFound, "group_not_found"):
         await env.groups.get_group(bob, gid)
+
+
+async def test_member_list_pages_carry_the_users_and_a_cursor(services: ServiceEnv) -> None:
+    env = services
+    _, owner = await env.user()
+    gid, _ = await group_with_channel(env, owner)
+    others = [(await env.user())[1] for _ in range(4)]
+    for who in others:
+        await member_of(env, owner, gid, who)
+    seen: list[str] = []
+    after: str | None = None
+    pages = 0
+    while True:
+        page = await env.groups.list_members(owner, gid, after=after, limit=2)
+        pages += 1
+        assert [u.id for u in page.users] == [m.user_id for m in page.members]
+        seen += [m.user_id for m in page.members]
+        if page.next is None:
+            break
+        after = page.next
+    assert pages == 3 and seen[0] == owner.user_id
+    assert sorted(seen) == sorted([owner.user_id, *(o.user_id for o in others)])
+    whole = await env.groups.list_members(owner, gid)
+    assert [m.user_id for m in whole.members] == seen and whole.next is None
+    assert (await env.groups.get_group(owner, gid)).member_count == 5
+    with fails(InvalidRequest, "invalid_cursor", field="after"):
+        await env.groups.list_members(owner, gid, after="not-a-cursor")
+    with fails(InvalidRequest, "invalid_request", field="limit"):
+        await env.groups.list_members(owner, gid, limit=1001)
+    _, stranger = await env.user()
+    with fails(NotFound, "group_not_found"):
+        await env.groups.list_members(stranger, gid)
 
 
 async def test_invites_kick_and_ban(services: ServiceEnv) -> None:

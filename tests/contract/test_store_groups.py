@@ -113,6 +113,25 @@ async def test_list_groups_by_membership_age_and_all_groups_by_id(store: Store) 
     assert [g.id for g in await store.groups.list_all_groups(after="grp_b")] == ["grp_c"]
 
 
+async def test_member_pages_follow_join_time_then_user_id(store: Store) -> None:
+    await make_group(store)  # the owner joined at T0
+    for uid, at in (("usr_d", 2), ("usr_b", 1), ("usr_c", 2), ("usr_a", 1), ("usr_e", 3)):
+        await store.groups.add_member(member(uid, joined_at=T0 + at))
+    order = ["usr_owner", "usr_a", "usr_b", "usr_c", "usr_d", "usr_e"]
+    assert [m.user_id for m in await store.groups.list_members(G)] == order
+    assert await store.groups.count_members(G) == 6
+    assert await store.groups.count_members("grp_none") == 0
+    pages, after = [], None
+    while True:
+        page = await store.groups.list_members(G, after=after, limit=2)
+        if not page:
+            break
+        pages.append([m.user_id for m in page])
+        after = (page[-1].joined_at, page[-1].user_id)
+    assert pages == [order[0:2], order[2:4], order[4:6]]  # ties (T0+2) split across pages
+    assert await store.groups.list_members(G, after=(T0 + 3, "usr_e")) == []
+
+
 async def test_members_add_list_remove(store: Store) -> None:
     await make_group(store)
     await store.groups.add_member(member("usr_b", joined_at=T0 + 2))

@@ -127,7 +127,9 @@ async def test_profile_and_lookup(node: ChatNode, signup: Signup) -> None:
 async def test_presence_and_typing(node: ChatNode, signup: Signup) -> None:
     ann, bob, group, welcome = await make_group(signup)
     _, ready = await connect(node, bob)
-    assert ann.id in ready["online"]  # snapshot has presence of the people around
+    assert ready["users"] == [] and ready["online"] == [bob.id]  # members come on demand
+    watched = await bob.client.request("presence.subscribe", user_ids=[ann.id])
+    assert watched == {"presence": {ann.id: "online"}}
 
     phone, _ = await connect(node, ann)  # a second session of ann
     await ann.client.close()

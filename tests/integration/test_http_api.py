@@ -363,7 +363,8 @@ async def test_a_session_starts_over_http_as_on_the_socket(gateway: Gateway) -> 
     )
     assert started["user"]["id"] == ann.id
     assert [v["id"] for v in started["groups"]] == [g["id"]]
-    assert {u["id"] for u in started["users"]} == {bob.id}
+    assert started["users"] == []  # no direct conversations; members come from member.list
+    assert started["groups"][0]["member_count"] == 2
     assert [(m["seq"], m["body"]) for m in started["messages"]] == [(2, "m1"), (3, "m2")]
     assert started["resume"][channel] == {"replayed": 2, "last_seq": 3}
     assert started["resume"]["self:u_nobody"] == {"not_found": True}
@@ -404,7 +405,12 @@ async def test_every_route_of_the_table_is_served(gateway: Gateway) -> None:
     assert banned.status == 403 and banned.body["error"]["code"] == "banned"
     await gw.op("member_unban", ann.token, group_id=gid, user_id=bob.id)
     await gw.op("group_join", bob.token, body={"code": invite["code"]})
-    await gw.op("member_list", ann.token, group_id=gid)
+    first = await gw.op("member_list", ann.token, group_id=gid, query={"limit": 1})
+    rest = await gw.op("member_list", ann.token, group_id=gid, query={"after": first["next"]})
+    assert [m["user_id"] for m in first["members"] + rest["members"]] == [ann.id, bob.id]
+    assert [u["id"] for u in rest["users"]] == [bob.id] and rest["next"] is None
+    looked = await gw.op("user_list", ann.token, body={"user_ids": [bob.id, "u_nobody"]})
+    assert [u["id"] for u in looked["users"]] == [bob.id] and "email" not in looked["users"][0]
     revoked = await gw.op("invite_revoke", ann.token, code=invite["code"])
     assert revoked["revoked"] is True
     await gw.op("group_transfer", ann.token, group_id=gid, body={"user_id": bob.id})

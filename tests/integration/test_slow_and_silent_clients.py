@@ -57,6 +57,8 @@ async def _group_of_two(
     invite = await bob.request("invite.create", group_id=group["id"], max_uses=1)
     ann, ann_id = await _account(node, "ann", **ann_connect)
     await ann.request("group.join", code=invite["code"])
+    watched = await bob.request("presence.subscribe", user_ids=[ann_id])
+    assert watched == {"presence": {ann_id: "online"}}
     return bob, ann, ann_id, group["channels"][0]["id"]
 
 
@@ -81,7 +83,7 @@ async def test_a_client_that_stops_reading_is_dropped_released_and_offline(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", node.port))
         bob, ann, ann_id, channel = await _group_of_two(node, sock=sock)
-        statuses = Statuses(bob, ann_id)  # ann came online before she joined bob's group
+        statuses = Statuses(bob, ann_id)  # bob follows ann's presence
         ann.ws.transport.pause_reading()  # and now she stops reading altogether
         assert len(node.endpoint.connections) == 2
         body = "x" * 4000
@@ -111,7 +113,7 @@ async def test_an_unresponsive_client_is_closed_at_the_ping_timeout_and_goes_off
     await node.start()
     try:
         bob, ann, ann_id, _ = await _group_of_two(node)
-        statuses = Statuses(bob, ann_id)  # ann came online before she joined bob's group
+        statuses = Statuses(bob, ann_id)  # bob follows ann's presence
         # once the ping times out, the server waits CLOSE_TIMEOUT for the peer's close
         # frame (websockets' default is 10 s): offline follows the ping timeout
         assert {c.ws.close_timeout for c in node.endpoint.connections} == {CLOSE_TIMEOUT}

@@ -34,7 +34,8 @@ from nodechat.services.admin import ADMIN_OPS
 from nodechat.services.api import GroupView
 from nodechat.services.sessions import conversation_dict
 
-REALTIME_ONLY = {"ping"}  # socket-only ops; typing has no handler here
+# socket-only ops; typing, voice and presence subscriptions have no handler here
+REALTIME_ONLY = {"ping"}
 SOCKET_ONLY = set(ADMIN_OPS)  # server administration is not routed over HTTP (docs/admin.md)
 
 

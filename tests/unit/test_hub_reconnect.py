@@ -52,20 +52,8 @@ class FakeConnection:
         pass
 
 
-class NoGroups:
-    """The group and message services as far as presence asks them."""
-
-    async def member_group_ids(self, user_id: str) -> list[str]:
-        return ["g"]
-
-    async def direct_peer_ids(self, user_id: str) -> list[str]:
-        return []
-
-
 def _hub(bus: Bus, presence: LocalPresence | None = None, **options: Any) -> Hub:
-    service = PresenceService(
-        presence or LocalPresence(), bus, cast(Any, NoGroups()), cast(Any, NoGroups())
-    )
+    service = PresenceService(presence or LocalPresence(), bus)
     return Hub(bus, service, **options)
 
 
@@ -106,19 +94,44 @@ async def test_reconnect_without_backfill_is_harmless() -> None:
 async def test_presence_announced_on_first_and_last_connection() -> None:
     broker = MemoryBroker()
     bus, watcher = broker.connect(), broker.connect()
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple[str, str, str]] = []
     watcher.set_handler(
-        lambda topic, event: seen.append((event.data["user_id"], event.data["status"]))
+        lambda topic, event: seen.append((topic, event.data["user_id"], event.data["status"]))
     )
+    await watcher.subscribe("presence:u1")
     await watcher.subscribe("group:g")
-    hub = _hub(bus, LocalPresence())
+    service = PresenceService(LocalPresence(), bus)
+    hub = Hub(bus, service)
     first, second = FakeConnection("u1", "s1"), FakeConnection("u1", "s2")
-    await hub.attach(cast(ClientConnection, first), [])
-    await hub.attach(cast(ClientConnection, second), [])
+    await hub.attach(cast(ClientConnection, first), ["g"])
+    await hub.attach(cast(ClientConnection, second), ["g"])
     assert await hub.online(["u2", "u1"]) == ["u1"]
+    await service.flush()
     await hub.detach(cast(ClientConnection, first))
-    assert seen == [("u1", "online")]
+    await service.flush()
+    assert seen == [("presence:u1", "u1", "online")]  # once, on its own topic only
     await hub.detach(cast(ClientConnection, second))
-    assert seen == [("u1", "online"), ("u1", "offline")]
+    await service.flush()
+    assert seen == [("presence:u1", "u1", "online"), ("presence:u1", "u1", "offline")]
     assert await hub.online(["u1"]) == []
     await hub.close()
+
+
+async def test_status_changes_are_coalesced_per_user() -> None:
+    broker = MemoryBroker()
+    bus, watcher = broker.connect(), broker.connect()
+    seen: list[tuple[str, str]] = []
+    watcher.set_handler(lambda topic, event: seen.append((topic, event.data["status"])))
+    await watcher.subscribe("presence:u1")
+    await watcher.subscribe("presence:u2")
+    service = PresenceService(LocalPresence(), bus, coalesce=60.0)  # windows close on flush
+    for _ in range(3):  # a flapping client: online, offline, online, ...
+        await service.connected("u1")
+        await service.disconnected("u1")
+    await service.connected("u1")
+    await service.connected("u2")
+    await service.disconnected("u2")
+    assert seen == []  # nothing yet: the windows are open
+    await service.flush()
+    assert sorted(seen) == [("presence:u1", "online"), ("presence:u2", "offline")]
+    await service.close()

@@ -190,6 +190,7 @@ def test_an_event_that_overtook_its_predecessor_while_starting_waits_for_it() ->
 def test_a_presence_the_snapshot_showed_is_not_repeated() -> None:
     session = Session()
     session.begin(ME)
+    session.presence.add_peers(["u_a", "u_b"])
     session.start(READY, {}, presence={"u_a": "online", "u_b": "offline"})
     frames(session)
     for user, status in (("u_a", "online"), ("u_b", "offline"), ("u_b", "online")):

@@ -94,11 +94,25 @@ class ChannelList(_message.Message):
     channels: _containers.RepeatedCompositeFieldContainer[_common_pb2.Channel]
     def __init__(self, channels: _Optional[_Iterable[_Union[_common_pb2.Channel, _Mapping]]] = ...) -> None: ...
 
+class ListMembersRequest(_message.Message):
+    __slots__ = ("group_id", "after", "limit")
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    group_id: str
+    after: str
+    limit: int
+    def __init__(self, group_id: _Optional[str] = ..., after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
 class MemberList(_message.Message):
-    __slots__ = ("members",)
+    __slots__ = ("members", "next", "users")
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
     members: _containers.RepeatedCompositeFieldContainer[_common_pb2.Member]
-    def __init__(self, members: _Optional[_Iterable[_Union[_common_pb2.Member, _Mapping]]] = ...) -> None: ...
+    next: str
+    users: _containers.RepeatedCompositeFieldContainer[_common_pb2.User]
+    def __init__(self, members: _Optional[_Iterable[_Union[_common_pb2.Member, _Mapping]]] = ..., next: _Optional[str] = ..., users: _Optional[_Iterable[_Union[_common_pb2.User, _Mapping]]] = ...) -> None: ...
 
 class CreateInviteRequest(_message.Message):
     __slots__ = ("group_id", "expires_in", "max_uses")

@@ -13,7 +13,7 @@ from nodechat.server.grpc import convert as cv
 from nodechat.server.grpc.channel import RpcChannel, build
 from nodechat.server.grpc.convert import optional
 from nodechat.server.grpc.servicing import CallContext
-from nodechat.services.api import GroupService, GroupView
+from nodechat.services.api import MEMBER_PAGE_MAX, GroupService, GroupView, MemberPage
 
 SERVICE = "nodechat.v1.GroupService"
 
@@ -117,15 +117,25 @@ class RemoteGroupService(GroupService):
         reply = await self.rpc.call("ReorderChannels", request, groups_pb2.ChannelList, identity)
         return [cv.channel_from_pb(c) for c in reply.channels]
 
-    async def list_members(self, identity: Identity, group_id: str) -> list[Member]:
-        reply = await self.rpc.call(
-            "ListMembers",
-            build(groups_pb2.GroupRequest, group_id=group_id),
-            groups_pb2.MemberList,
-            identity,
-            idempotent=True,
+    async def list_members(
+        self,
+        identity: Identity,
+        group_id: str,
+        *,
+        after: str | None = None,
+        limit: int = MEMBER_PAGE_MAX,
+    ) -> MemberPage:
+        request = build(
+            groups_pb2.ListMembersRequest, group_id=group_id, after=after or "", limit=limit
         )
-        return [cv.member_from_pb(m) for m in reply.members]
+        reply = await self.rpc.call(
+            "ListMembers", request, groups_pb2.MemberList, identity, idempotent=True
+        )
+        return MemberPage(
+            [cv.member_from_pb(m) for m in reply.members],
+            [cv.user_from_pb(u) for u in reply.users],
+            reply.next or None,
+        )
 
     async def create_invite(
         self,
@@ -269,11 +279,17 @@ class GroupServicer:
         return groups_pb2.ChannelList(channels=[cv.channel_to_pb(c) for c in channels])
 
     async def list_members(
-        self, r: groups_pb2.GroupRequest, call: CallContext
+        self, r: groups_pb2.ListMembersRequest, call: CallContext
     ) -> groups_pb2.MemberList:
         """ListMembers."""
-        members = await self._groups.list_members(call.me, r.group_id)
-        return groups_pb2.MemberList(members=[cv.member_to_pb(m) for m in members])
+        page = await self._groups.list_members(
+            call.me, r.group_id, after=r.after or None, limit=r.limit or MEMBER_PAGE_MAX
+        )
+        return groups_pb2.MemberList(
+            members=[cv.member_to_pb(m) for m in page.members],
+            users=[cv.user_to_pb(u) for u in page.users],
+            next=page.next or "",
+        )
 
     async def create_invite(
         self, r: groups_pb2.CreateInviteRequest, call: CallContext

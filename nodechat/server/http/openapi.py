@@ -116,6 +116,7 @@ FIELD_RULES: dict[tuple[str, str], Schema] = {
     ("message.send", "body"): _BODY,
     ("message.edit", "body"): _BODY,
     ("message.history", "limit"): {"minimum": 1, "maximum": 100},
+    ("member.list", "limit"): {"minimum": 1, "maximum": 1000},
     ("message.history", "before"): {"minimum": 0},
     ("message.history", "after"): {"minimum": 0},
     ("message.send", "nonce"): {"minLength": 1, "maxLength": 64},

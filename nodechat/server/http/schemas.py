@@ -89,6 +89,7 @@ COMPONENTS: dict[str, Schema] = {
         }
     ),
     "SessionCount": obj({"sessions": INT}),
+    "UserList": obj({"users": array_of("UserPublic")}),
     "Channel": obj(_CHANNEL),
     "ChannelList": obj({"channels": array_of("Channel")}),
     "GroupView": obj(
@@ -105,7 +106,13 @@ COMPONENTS: dict[str, Schema] = {
     ),
     "GroupList": obj({"groups": array_of("GroupView")}),
     "Member": obj({"group_id": STR, "user_id": STR, "role": ROLE, "joined_at": INT}),
-    "MemberList": obj({"members": array_of("Member")}),
+    "MemberList": obj(
+        {
+            "members": array_of("Member"),
+            "users": array_of("UserPublic"),
+            "next": {**NULL_STR, "description": "cursor of the next page (after=); null: last"},
+        }
+    ),
     "Invite": obj(
         {
             "code": STR,

@@ -15,12 +15,13 @@ from pymongo.errors import DuplicateKeyError
 
 from nodechat.errors import Conflict, InvalidRequest, NotFound
 from nodechat.models import Channel, ChannelKind, Group, Invite, Member, Role
-from nodechat.storage.base import GroupStore
+from nodechat.storage.base import GroupStore, MemberKey
 from nodechat.storage.mongo import compound
 from nodechat.storage.mongo.compound import LIVE, NO_GROUP, invite_from_document
 from nodechat.storage.mongo.engine import Db, Document, Engine
 
 _MEMBER_ORDER = [("joined_at", ASCENDING), ("_id", ASCENDING)]
+_PAGE_ORDER = [("joined_at", ASCENDING), ("user_id", ASCENDING)]
 _CHANNEL_ORDER = [("position", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
 
 
@@ -146,12 +147,29 @@ class MongoGroupStore(GroupStore):
         )
         return _member(doc) if doc is not None else None
 
-    async def list_members(self, group_id: str) -> list[Member]:
-        """Members of a group ordered by join time."""
+    async def list_members(
+        self, group_id: str, *, after: MemberKey | None = None, limit: int | None = None
+    ) -> list[Member]:
+        """Members of a group ordered by (join time, user id), from after ``after``."""
+        query: Document = {"group_id": group_id}
+        if after is not None:
+            joined, user = after
+            query["$or"] = [
+                {"joined_at": {"$gt": joined}},
+                {"joined_at": joined, "user_id": {"$gt": user}},
+            ]
         docs = await self.engine.run(
-            lambda db: list(db.members.find({"group_id": group_id}, sort=_MEMBER_ORDER))
+            lambda db: list(
+                db.members.find(query, sort=_PAGE_ORDER, limit=limit if limit is not None else 0)
+            )
         )
         return [_member(doc) for doc in docs]
+
+    async def count_members(self, group_id: str) -> int:
+        """How many members a group has."""
+        return int(
+            await self.engine.run(lambda db: db.members.count_documents({"group_id": group_id}))
+        )
 
     async def member_group_ids(self, user_id: str) -> list[str]:
         """Ids of the groups a user belongs to, oldest membership first."""

@@ -37,7 +37,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
     "members": [
         ([("group_id", ASC), ("user_id", ASC)], True),
         ([("user_id", ASC), ("joined_at", ASC)], False),
-        ([("group_id", ASC), ("joined_at", ASC)], False),
+        ([("group_id", ASC), ("joined_at", ASC), ("user_id", ASC)], False),
     ],
     "bans": [([("group_id", ASC), ("user_id", ASC)], True)],
     "invites": [([("group_id", ASC), ("created_at", DESC)], False)],

@@ -15,7 +15,7 @@ from psycopg.rows import DictRow
 
 from nodechat.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from nodechat.models import Channel, ChannelKind, ConversationKind, Group, Invite, Member, Role
-from nodechat.storage.base import GroupStore
+from nodechat.storage.base import GroupStore, MemberKey
 from nodechat.storage.postgres.engine import Conn, Database, rowcount, rows
 
 _GROUP = "id, name, description, owner_id, created_at"
@@ -208,13 +208,27 @@ class PostgresGroupStore(GroupStore):
         )
         return _member(row) if row is not None else None
 
-    async def list_members(self, group_id: str) -> list[Member]:
-        """Members of a group ordered by join time."""
-        found = await self.db.read(
-            f"SELECT {_MEMBER} FROM members WHERE group_id = %s ORDER BY joined_at, ord",
-            (group_id,),
+    async def list_members(
+        self, group_id: str, *, after: MemberKey | None = None, limit: int | None = None
+    ) -> list[Member]:
+        """Members of a group ordered by (join time, user id), from after ``after``."""
+        sql = f"SELECT {_MEMBER} FROM members WHERE group_id = %s"
+        args: list[object] = [group_id]
+        if after is not None:
+            sql += " AND (joined_at, user_id) > (%s, %s)"
+            args += after
+        sql += " ORDER BY joined_at, user_id"
+        if limit is not None:
+            sql += " LIMIT %s"
+            args.append(limit)
+        return [_member(row) for row in await self.db.read(sql, tuple(args))]
+
+    async def count_members(self, group_id: str) -> int:
+        """How many members a group has."""
+        row = await self.db.read_one(
+            "SELECT count(*) AS n FROM members WHERE group_id = %s", (group_id,)
         )
-        return [_member(row) for row in found]
+        return int(row["n"]) if row is not None else 0
 
     async def member_group_ids(self, user_id: str) -> list[str]:
         """Ids of the groups a user belongs to, oldest membership first."""

@@ -228,7 +228,12 @@ BEGIN
 END $$
 """
 
-MIGRATIONS: list[str] = [_V1]
+# Member lists are paged in (joined_at, user_id) order (member.list cursors).
+_V2 = """
+CREATE INDEX members_group_order ON members (group_id, joined_at, user_id)
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 """Schema scripts in order; ``schema_migrations`` holds the versions applied."""
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from nodechat.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from nodechat.models import Channel, ChannelKind, ConversationKind, Group, Invite, Member, Role
-from nodechat.storage.base import GroupStore
+from nodechat.storage.base import GroupStore, MemberKey
 from nodechat.storage.sqlite.engine import Database
 
 _GROUP = "id, name, description, owner_id, created_at"
@@ -202,13 +202,25 @@ class SqliteGroupStore(GroupStore):
         )
         return _member(row) if row is not None else None
 
-    async def list_members(self, group_id: str) -> list[Member]:
-        """Members of a group ordered by join time."""
-        rows = self.db.read(
-            f"SELECT {_MEMBER} FROM members WHERE group_id = ? ORDER BY joined_at, rowid",
-            (group_id,),
-        )
-        return [_member(row) for row in rows]
+    async def list_members(
+        self, group_id: str, *, after: MemberKey | None = None, limit: int | None = None
+    ) -> list[Member]:
+        """Members of a group ordered by (join time, user id), from after ``after``."""
+        sql = f"SELECT {_MEMBER} FROM members WHERE group_id = ?"
+        args: list[object] = [group_id]
+        if after is not None:
+            sql += " AND (joined_at, user_id) > (?, ?)"
+            args += after
+        sql += " ORDER BY joined_at, user_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [_member(row) for row in self.db.read(sql, tuple(args))]
+
+    async def count_members(self, group_id: str) -> int:
+        """How many members a group has."""
+        row = self.db.read_one("SELECT count(*) FROM members WHERE group_id = ?", (group_id,))
+        return int(row[0]) if row is not None else 0
 
     async def member_group_ids(self, user_id: str) -> list[str]:
         """Ids of the groups a user belongs to, oldest membership first."""
