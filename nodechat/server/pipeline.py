@@ -30,30 +30,34 @@ class SendLane:
     def __init__(self, process: Process, *, max_queued: int = 64, max_group: int = 32) -> None:
         self._process = process
         self._max_group = max_group
-        self._queue: asyncio.Queue[Request] = asyncio.Queue(max_queued)
+        self._max_queued = max_queued
+        # made at the first send: a connection that never sends (most of them, in a big
+        # community) does not pay the 3 KiB of a queue and its task
+        self._queue: asyncio.Queue[Request] | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def submit(self, request: Request) -> None:
         """Queue a send; waits while the lane is full (back-pressure on the reader)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        if self._queue is None:
+            self._queue = asyncio.Queue(self._max_queued)
+            self._task = asyncio.get_running_loop().create_task(self._run(self._queue))
         await self._queue.put(request)
 
     async def idle(self) -> None:
         """Wait until every queued send has been answered."""
-        await self._queue.join()
+        if self._queue is not None:
+            await self._queue.join()
 
     async def close(self) -> None:
         """Finish the queued sends, then stop."""
-        if self._task is None:
+        if self._task is None or self._queue is None:
             return
         await self._queue.join()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
 
-    async def _run(self) -> None:
-        queue = self._queue
+    async def _run(self, queue: asyncio.Queue[Request]) -> None:
         while True:
             group = [await queue.get()]
             while len(group) < self._max_group and not queue.empty():
