@@ -65,6 +65,19 @@ def environment() -> dict[str, Any]:
     }
 
 
+def cpu_summary(cpu: Mapping[str, float | None], workers: int) -> dict[str, Any]:
+    """CPU % (100 = one core) of the generator's workers, the generator, its own server (or
+    None) and the machine, over one interval."""
+    per_worker = [cpu.get(f"worker{i}") for i in range(workers)]
+    return {
+        "generator_workers_pct": per_worker,
+        "generator_pct": round(sum(w or 0.0 for w in per_worker) + (cpu.get("parent") or 0.0), 1),
+        "server_pct": cpu.get("server"),
+        "machine_busy_pct": cpu.get("machine"),
+        "cores": os.cpu_count(),
+    }
+
+
 def build(
     *,
     config: dict[str, Any],
@@ -81,7 +94,8 @@ def build(
     errors = _sum(collects, "errors")
     closed = _sum(collects, "closed")
     lag = _histogram(runs, "send_lag")
-    workers = [cpu.get(f"worker{i}") for i in range(len(runs))]
+    summary = cpu_summary(cpu, len(runs))
+    workers = summary["generator_workers_pct"]
     messages = {
         "sent": counters["sent"],
         "acked": counters["acked"],
@@ -104,9 +118,13 @@ def build(
         )
     lag_p99 = lag.summary_ms()["p99"]
     if lag_p99 is not None and lag_p99 > LAG_P99_LIMIT_MS:
+        why = "the generator could not keep up"
+        machine, cores = summary["machine_busy_pct"], summary["cores"] or 1
+        if machine is not None and machine >= 0.95 * 100 * cores:
+            why += f" (the machine was saturated: {machine:.0f} % of {100 * cores} %)"
         reasons.append(
             f"send schedule lagging: p99 {lag_p99:.1f} ms behind the timetable (limit "
-            f"{LAG_P99_LIMIT_MS:.0f} ms); the generator could not keep up"
+            f"{LAG_P99_LIMIT_MS:.0f} ms); {why}"
         )
     failed = messages["lost"] > 0 or messages["duplicated"] > 0
     return {
@@ -130,13 +148,7 @@ def build(
         "errors": dict(sorted(errors.items())),
         "closed_connections": dict(sorted(closed.items())),
         "send_lag_ms": lag.summary_ms(),
-        "cpu": {
-            "generator_workers_pct": workers,
-            "generator_pct": round(sum(w or 0.0 for w in workers) + (cpu.get("parent") or 0.0), 1),
-            "server_pct": cpu.get("server"),
-            "machine_busy_pct": cpu.get("machine"),
-            "cores": os.cpu_count(),
-        },
+        "cpu": summary,
         "server": server,
     }
 
@@ -145,6 +157,10 @@ def _lat(summary: Mapping[str, Any]) -> str:
     if not summary["count"]:
         return "no samples"
     return " ".join(f"{k} {summary[k]:.2f}" for k in ("p50", "p95", "p99", "max")) + " ms"
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.0f} %" if value is not None else "not measured"
 
 
 def text(report: Mapping[str, Any]) -> str:
@@ -158,7 +174,8 @@ def text(report: Mapping[str, Any]) -> str:
         f"{report['measured_s']:g} s measured after {cfg['warmup_s']:g} s warm-up, "
         f"{cfg['workers']} worker(s)",
         f"connect+authenticate: {conn['connected']}/{cfg['connections']} in "
-        f"{conn['seconds']:.2f} s ({conn['per_s']:.0f}/s)"
+        f"{conn['seconds']:.2f} s ({conn['per_s']:.0f}/s; CPU: generator "
+        f"{conn['cpu']['generator_pct']:.0f} %, server {_pct(conn['cpu']['server_pct'])})"
         + (f", failed {conn['failed']}" if conn["failed"] else ""),
         f"msgs/s  offered {report['offered_per_s']:,.1f}  achieved {report['achieved_per_s']:,.1f}"
         f"  acks {report['acks_per_s']:,.1f}  deliveries {report['deliveries_per_s']:,.1f}",
@@ -173,7 +190,7 @@ def text(report: Mapping[str, Any]) -> str:
     if report["closed_connections"]:
         lines.append(f"connections closed by the server: {report['closed_connections']}")
     workers = ", ".join(f"{w:.0f}" if w is not None else "?" for w in cpu["generator_workers_pct"])
-    server = f"{cpu['server_pct']:.0f} %" if cpu["server_pct"] is not None else "not measured"
+    server = _pct(cpu["server_pct"])
     lines.append(
         f"CPU (100 % = one core): generator workers {workers} %, server {server}, machine "
         f"{cpu['machine_busy_pct']} % of {cpu['cores'] * 100} %; send lag p99 "

@@ -166,6 +166,8 @@ class Bench:
             )
         self.display.expected = opts.connections
         self.display.phase("connecting", f"{opts.connections} connections to {len(urls)} URL(s)")
+        pids = self._pids()
+        before = CpuSample.take(pids)
         t0 = now()
         pool.send(
             [
@@ -184,6 +186,7 @@ class Bench:
         )
         answers = pool.gather(120.0 + opts.connections * 0.05, self.display.update)
         seconds = now() - t0
+        cpu = usage(before, CpuSample.take(pids))
         connected = sum(a["connected"] for a in answers)
         failed: Counter[str] = Counter()
         for answer in answers:
@@ -198,8 +201,17 @@ class Bench:
             "failed": dict(failed),
             "seconds": round(seconds, 3),
             "per_s": round(connected / seconds, 1) if seconds > 0 else None,
+            "cpu": report.cpu_summary(cpu, opts.workers),
             "senders": [a["senders"] for a in answers],
         }
+
+    def _pids(self) -> dict[str, int]:
+        """The processes whose CPU is reported: workers, this one, and its own server."""
+        assert self.pool is not None
+        pids = {**self.pool.pids(), "parent": os.getpid()}
+        if self.server is not None and self.server.pid is not None:
+            pids["server"] = self.server.pid
+        return pids
 
     def _load(self, senders: list[int]) -> tuple[list[Any], list[Any], dict[str, float | None]]:
         opts, pool = self.options, self.pool
@@ -229,9 +241,7 @@ class Bench:
         self.display.phase("warm-up", f"{opts.rate:g} msg/s offered", opts.warmup + START_DELAY)
         start, end = t0 + opts.warmup, t0 + opts.warmup + opts.duration
         self._wait_until(start)
-        pids = {**pool.pids(), "parent": os.getpid()}
-        if self.server is not None and self.server.pid is not None:
-            pids["server"] = self.server.pid
+        pids = self._pids()
         a = CpuSample.take(pids)
         self.display.phase("measuring", f"{opts.rate:g} msg/s offered", opts.duration)
         self._wait_until(end)
