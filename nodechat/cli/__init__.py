@@ -8,6 +8,7 @@ import typer
 
 from nodechat import __version__
 from nodechat.cli import admin, helpfmt, options, roles
+from nodechat.cli import bench as bench_cmd
 from nodechat.cli import serve as serve_cmd
 from nodechat.tui.cli import chat
 
@@ -26,6 +27,7 @@ for _role in ("auth", "group", "message", "socket", "gateway"):
     app.command(_role, epilog=options.SECRETS_EPILOG)(getattr(roles, _role))
 app.command("keygen")(roles.keygen)
 app.add_typer(admin.app, name="admin")
+app.command("bench")(bench_cmd.bench)
 
 SHELLS = ("bash", "zsh", "fish")
 
