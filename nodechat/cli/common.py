@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from nodechat.cli import options
+from nodechat.cli.gctune import tune_for_server
 from nodechat.config import ConfigError, Problem, Settings, given_as, load_settings
 from nodechat.config_rules import LOG_LEVELS
 from nodechat.errors import ChatError
@@ -140,6 +141,7 @@ def run_until_signal(
             return
         signalled.cancel()
         starting.result()  # a failed start raises here
+        tune_for_server()
         announce()
         say("press Ctrl-C to stop")
         await done.wait()
