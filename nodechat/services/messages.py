@@ -410,11 +410,14 @@ class LocalMessageService(MessageService):
             for channel in await self._groups.list_channels(group_id):
                 found.append(Conversation(channel.id, ConversationKind.CHANNEL, group_id))
         found.extend(await self._messages.list_direct(uid))
-        found.append(
-            await self._messages.ensure_conversation(
-                Conversation(self_conversation_id(uid), ConversationKind.SELF, participants=(uid,))
+        notes = self_conversation_id(uid)
+        # a read, not a write: a connect must not wait for a commit (it did, every time)
+        mine = await self._messages.get_conversation(notes)
+        if mine is None:
+            mine = await self._messages.ensure_conversation(
+                Conversation(notes, ConversationKind.SELF, participants=(uid,))
             )
-        )
+        found.append(mine)
         return await self._states(uid, found)
 
     async def _states(self, uid: str, conversations: list[Conversation]) -> list[ConversationState]:

@@ -130,6 +130,11 @@ async def test_member_pages_follow_join_time_then_user_id(store: Store) -> None:
         after = (page[-1].joined_at, page[-1].user_id)
     assert pages == [order[0:2], order[2:4], order[4:6]]  # ties (T0+2) split across pages
     assert await store.groups.list_members(G, after=(T0 + 3, "usr_e")) == []
+    # the count is kept with the group (not counted per read): every way out counts
+    await store.groups.remove_member(G, "usr_a")
+    await store.groups.ban(G, "usr_b", "usr_owner", T0 + 9)
+    await store.groups.ban(G, "usr_nobody", "usr_owner", T0 + 9)  # not a member
+    assert await store.groups.count_members(G) == len(await store.groups.list_members(G)) == 4
 
 
 async def test_members_add_list_remove(store: Store) -> None:

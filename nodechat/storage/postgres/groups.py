@@ -226,7 +226,7 @@ class PostgresGroupStore(GroupStore):
     async def count_members(self, group_id: str) -> int:
         """How many members a group has."""
         row = await self.db.read_one(
-            "SELECT count(*) AS n FROM members WHERE group_id = %s", (group_id,)
+            "SELECT member_count AS n FROM groups WHERE id = %s", (group_id,)
         )
         return int(row["n"]) if row is not None else 0
 

@@ -233,7 +233,25 @@ _V2 = """
 CREATE INDEX members_group_order ON members (group_id, joined_at, user_id)
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# A group's member count is kept on the group row, so reading it (every group view,
+# every connect) does not count the members.
+_V3 = """
+ALTER TABLE groups ADD COLUMN member_count BIGINT NOT NULL DEFAULT 0;
+UPDATE groups SET member_count = (SELECT count(*) FROM members WHERE group_id = groups.id);
+CREATE FUNCTION nodechat_count_members() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE groups SET member_count = member_count + 1 WHERE id = NEW.group_id;
+    ELSE
+        UPDATE groups SET member_count = member_count - 1 WHERE id = OLD.group_id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER members_counted AFTER INSERT OR DELETE ON members
+    FOR EACH ROW EXECUTE FUNCTION nodechat_count_members();
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 """Schema scripts in order; ``schema_migrations`` holds the versions applied."""
 
 

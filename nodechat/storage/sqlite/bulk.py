@@ -81,13 +81,12 @@ class SqliteBulkStore(BulkStore):
             ).fetchone()[0]
             if found != len(group_ids):
                 raise NotFound("no such group", code="group_not_found")
-            before = conn.total_changes
-            conn.executemany(
+            inserted = conn.executemany(  # rowcount leaves out the count triggers' updates
                 "INSERT OR IGNORE INTO members (group_id, user_id, role, joined_at)"
                 " VALUES (?, ?, ?, ?)",
                 values,
             )
-            return conn.total_changes - before
+            return int(inserted.rowcount)
 
         return await self.db.write(fn)
 

@@ -219,7 +219,7 @@ class SqliteGroupStore(GroupStore):
 
     async def count_members(self, group_id: str) -> int:
         """How many members a group has."""
-        row = self.db.read_one("SELECT count(*) FROM members WHERE group_id = ?", (group_id,))
+        row = self.db.read_one("SELECT member_count FROM groups WHERE id = ?", (group_id,))
         return int(row[0]) if row is not None else 0
 
     async def member_group_ids(self, user_id: str) -> list[str]:

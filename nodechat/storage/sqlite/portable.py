@@ -63,9 +63,8 @@ async def import_rows(db: Database, table: str, rows: Sequence[dict[str, Any]]) 
         values.append(record)
 
     def write(conn: sqlite3.Connection) -> int:
-        before = conn.total_changes
-        conn.executemany(sql, values)
-        return conn.total_changes - before
+        # rowcount, not total_changes: that also counts what triggers change
+        return int(conn.executemany(sql, values).rowcount)
 
     return await db.write(write)
 

@@ -148,5 +148,16 @@ _V2 = """
 CREATE INDEX members_group_order ON members (group_id, joined_at, user_id)
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# A group's member count is kept on the group row, so reading it (every group view,
+# every connect) does not count the members.
+_V3 = """
+ALTER TABLE groups ADD COLUMN member_count INTEGER NOT NULL DEFAULT 0;
+UPDATE groups SET member_count = (SELECT count(*) FROM members WHERE group_id = groups.id);
+CREATE TRIGGER members_counted_in AFTER INSERT ON members
+BEGIN UPDATE groups SET member_count = member_count + 1 WHERE id = new.group_id; END;
+CREATE TRIGGER members_counted_out AFTER DELETE ON members
+BEGIN UPDATE groups SET member_count = member_count - 1 WHERE id = old.group_id; END
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 """Schema scripts in order; ``PRAGMA user_version`` counts those applied."""
