@@ -77,6 +77,7 @@ SERVING = re.compile(r"nodechat serving on ws://([0-9.]+):(\d+)/")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GENERATOR_BOUND_PCT = 90.0  # generator CPU (of its one core) above which a step is not the server's
 LATE_SEND_MS = 20.0  # p99 lag of the sender against its timetable above which, likewise
+NOISY_PCT = 15.0  # CPU of processes outside the benchmark above which a step is marked
 
 
 def log(msg: str) -> None:
@@ -99,6 +100,26 @@ def rss_kib(pid: int) -> int:
 
 def ticks(pids: list[int]) -> int:
     return sum(serve_bench.process_ticks(p) for p in pids)
+
+
+def cpu_ticks() -> tuple[int, int, int]:
+    """Machine-wide (all, user+nice+system, irq+softirq) ticks from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v), v[0] + v[1] + v[2], v[5] + v[6]
+
+
+def wait_quiet(below_pct: float, timeout: float) -> float:
+    """Wait (bounded) until the machine's busy CPU over one second is under ``below_pct``."""
+    end = time.monotonic() + timeout
+    ncpu = os.cpu_count() or 1
+    while True:
+        a = cpu_ticks()
+        time.sleep(1.0)
+        b = cpu_ticks()
+        busy = 100.0 * ncpu * (b[1] + b[2] - a[1] - a[2]) / max(1, b[0] - a[0])
+        if busy < below_pct or time.monotonic() > end:
+            return round(busy, 1)
 
 
 # ---------------------------------------------------------------------------
@@ -369,6 +390,7 @@ class Generator:
             "conversation": target.conversation,
             "probe_every": args.probe_every,
             "senders": set(senders),
+            "read_interval": args.read_interval,
         }
         ctx = mp.get_context("spawn")
         self.pipes = []
@@ -493,9 +515,9 @@ def run_step(
     gen.send([("step", spec)] * len(gen.pipes))
     pids, gpids = target.pids(), [*gen.pids(), os.getpid()]
     time.sleep(max(0.0, (ts - time.monotonic_ns()) / 1e9))
-    s0, g0, m0, w0 = ticks(pids), ticks(gpids), serve_bench.machine_ticks(), time.monotonic()
+    s0, g0, m0, w0 = ticks(pids), ticks(gpids), cpu_ticks(), time.monotonic()
     time.sleep(max(0.0, (te - time.monotonic_ns()) / 1e9))
-    s1, g1, m1, w1 = ticks(pids), ticks(gpids), serve_bench.machine_ticks(), time.monotonic()
+    s1, g1, m1, w1 = ticks(pids), ticks(gpids), cpu_ticks(), time.monotonic()
     results = gen.gather(
         list(range(len(gen.pipes))), args.warmup + args.step_duration + args.drain + 60
     )
@@ -510,7 +532,8 @@ def run_step(
         other.update(r["other"])
     server_cpu = (s1 - s0) / CLK_TCK
     gen_pct = 100.0 * (g1 - g0) / CLK_TCK / secs
-    machine_busy = 100.0 * (os.cpu_count() or 1) * (m1[1] - m0[1]) / max(1, m1[0] - m0[0])
+    share = 100.0 * (os.cpu_count() or 1) / max(1, m1[0] - m0[0])  # percent of a core per tick
+    processes_pct = share * (m1[1] - m0[1])  # every process's user+system time
     server_pct = 100.0 * server_cpu / secs
     lag_p99 = percentile(lag, 99) / 1e6
     delivered = win / secs
@@ -529,7 +552,10 @@ def run_step(
         "server_cpu_pct": round(server_pct, 1),
         "server_cpu_us_per_delivery": round(1e6 * server_cpu / win, 3) if win else math.nan,
         "generator_cpu_pct": round(gen_pct, 1),
-        "other_cpu_pct": round(machine_busy - server_pct - gen_pct, 1),
+        # processes outside this benchmark (other users of the machine), and the kernel's
+        # interrupt work (loopback TCP runs mostly there, charged to no process)
+        "other_cpu_pct": round(max(0.0, processes_pct - server_pct - gen_pct), 1),
+        "softirq_cpu_pct": round(share * (m1[2] - m0[2]), 1),
         "send_lag_p99_ms": round(lag_p99, 2),
         "send_lag_max_ms": round(lag[-1] / 1e6, 2) if lag else math.nan,
         "errors": dict(errors),
@@ -537,11 +563,15 @@ def run_step(
         "lost_connections": sum(r["lost"] for r in results.values()),
     }
     out["generator_bound"] = gen_pct >= GENERATOR_BOUND_PCT or lag_p99 >= LATE_SEND_MS
+    out["noisy"] = out["other_cpu_pct"] >= NOISY_PCT
     log(
         f"  delivered {delivered:,.0f}/s  p50 {out['p50_ms']} p99 {out['p99_ms']} ms  "
         f"server CPU {server_pct:.0f}% ({out['server_cpu_us_per_delivery']} us/delivery)  "
-        f"generator {gen_pct:.0f}%  received {out['delivered_total']}/{out['expected_total']}"
+        f"generator {gen_pct:.0f}% (send lag p99 {out['send_lag_p99_ms']} ms)  "
+        f"other {out['other_cpu_pct']}% softirq {out['softirq_cpu_pct']}%  "
+        f"received {out['delivered_total']}/{out['expected_total']}"
         + ("  GENERATOR-BOUND" if out["generator_bound"] else "")
+        + ("  NOISY" if out["noisy"] else "")
     )
     return out
 
@@ -553,6 +583,9 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     target: Target | None = None
     gen: Generator | None = None
     try:
+        result["machine_busy_before_pct"] = wait_quiet(args.quiet_below, args.quiet_wait)
+        if result["machine_busy_before_pct"] >= args.quiet_below:
+            log(f"{name}: the machine is busy ({result['machine_busy_before_pct']}%); going on")
         target = make_target(name, args, tmp)
         target.start()
         result["commands"] = target.commands
@@ -596,37 +629,39 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
-def figures(r: dict[str, Any], args: argparse.Namespace) -> dict[str, tuple[float, str]]:
-    """Row label -> (value, unit) for one target's result."""
-    out: dict[str, tuple[float, str]] = {}
+def figures(r: dict[str, Any], args: argparse.Namespace) -> dict[str, tuple[float, str, str]]:
+    """Row label -> (value, unit, mark) for one target's result."""
+    out: dict[str, tuple[float, str, str]] = {}
     if "connect" in r:
         c = r["connect"]
-        out[f"connect+auth {args.clients} clients, wall"] = (c["wall_s"], "s")
-        out["connect+auth, server CPU per connection"] = (c["server_cpu_ms_per_conn"], "ms")
+        out[f"connect+auth {args.clients} clients, wall"] = (c["wall_s"], "s", "")
+        out["connect+auth, server CPU per connection"] = (c["server_cpu_ms_per_conn"], "ms", "")
     if "memory" in r:
-        out["memory per connection (RSS delta)"] = (r["memory"]["kib_per_conn"], "KiB")
+        out["memory per connection (RSS delta)"] = (r["memory"]["kib_per_conn"], "KiB", "")
     steps = {s["offered_per_s"]: s for s in r["steps"]}
+
+    def mark(s: dict[str, Any]) -> str:
+        return ("*" if s["generator_bound"] else "") + ("!" if s["noisy"] else "")
+
     for offered in args.steps[:2]:
         if offered in steps:
             s = steps[offered]
-            mark = "*" if s["generator_bound"] else ""
-            out[f"p50 send->deliver @{offered // 1000}k/s{mark}"] = (s["p50_ms"], "ms")
-            out[f"p99 send->deliver @{offered // 1000}k/s{mark}"] = (s["p99_ms"], "ms")
+            out[f"p50 send->deliver @{offered // 1000}k/s"] = (s["p50_ms"], "ms", mark(s))
+            out[f"p99 send->deliver @{offered // 1000}k/s"] = (s["p99_ms"], "ms", mark(s))
     for offered in args.steps:
         if offered in steps:
             s = steps[offered]
-            mark = "*" if s["generator_bound"] else ""
-            out[f"delivered/s @{offered // 1000}k offered{mark}"] = (s["delivered_per_s"], "/s")
+            out[f"delivered/s @{offered // 1000}k offered"] = (s["delivered_per_s"], "/s", mark(s))
     for offered in args.steps:
         if offered in steps:
             s = steps[offered]
             us = s["server_cpu_us_per_delivery"]
-            out[f"server CPU per delivery @{offered // 1000}k"] = (us, "us")
+            out[f"server CPU per delivery @{offered // 1000}k"] = (us, "us", mark(s))
     return out
 
 
-def fmt(value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def fmt(value: float | None) -> str:
+    if value is None or math.isnan(value):
         return "-"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
@@ -653,8 +688,9 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             if got is None:
                 cells.append("-")
                 continue
-            value, unit = got
-            cell = f"{fmt(value)} {unit}"
+            value, unit, flag = got
+            value = math.nan if value is None else value
+            cell = f"{fmt(value)}{flag} {unit}"
             ref = base.get(label)
             if r["target"] != "raw" and ref and ref[0] and not math.isnan(ref[0] + value):
                 cell += f" (x{value / ref[0]:.2f})"
@@ -665,7 +701,7 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         if r["steps"]:
             cells = ", ".join(
                 f"{s['offered_per_s'] // 1000}k: {s['generator_cpu_pct']:.0f}%"
-                + (" (bound)" if s["generator_bound"] else "")
+                f" (lag p99 {s['send_lag_p99_ms']:.1f} ms)"
                 for s in r["steps"]
             )
             gen_rows.append(f"| {r['target']} | {cells} |")
@@ -678,7 +714,8 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines.append("")
     lines.append(
         "Ratios are to raw in the same run. * = generator-bound step (generator CPU >= "
-        f"{GENERATOR_BOUND_PCT:.0f}% of its core or p99 send lag >= {LATE_SEND_MS:.0f} ms)."
+        f"{GENERATOR_BOUND_PCT:.0f}% of its core or p99 send lag >= {LATE_SEND_MS:.0f} ms); "
+        f"! = processes outside the benchmark used >= {NOISY_PCT:.0f}% of a core."
     )
     return "\n".join(lines)
 
@@ -707,6 +744,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--workers", type=int, default=1, help="generator processes besides the probe one"
     )
+    ap.add_argument(
+        "--read-interval",
+        type=float,
+        default=0.05,
+        help="seconds between batched reads of the non-probe connections (0: read at once)",
+    )
     ap.add_argument("--server-cpu", type=int, default=0, help="core for every server process")
     ap.add_argument("--generator-cpu", type=int, default=1, help="core for the generator")
     ap.add_argument("--sockets", type=int, default=2, help="socket nodes of nodechat-split")
@@ -716,6 +759,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--connect-timeout", type=float, default=60.0)
     ap.add_argument("--settle", type=float, default=2.0, help="idle seconds before RSS readings")
+    ap.add_argument(
+        "--quiet-below",
+        type=float,
+        default=10.0,
+        help="before each target, wait until the machine's busy CPU is under this (%%)",
+    )
+    ap.add_argument("--quiet-wait", type=float, default=120.0, help="at most this long (s)")
     ap.add_argument("--keep-data", action="store_true", help="keep each target's logs and data")
     ap.add_argument("--json", action="store_true", help="JSON on stdout (the table on stderr)")
     args = ap.parse_args(argv)
