@@ -11,6 +11,12 @@ Stored format (versioned, so the scheme can evolve)::
 
     bcrypt-sha256$v2$<standard bcrypt hash: $2b$<cost>$<22 salt><31 checksum>>
 
+Benchmark accounts (``nodechat admin bench-accounts``) share one stored value,
+``bench$`` followed by a hash in that format of a random secret that is
+discarded: :func:`verify_password` refuses anything that does not start with
+the format's prefix, so no password logs in to them, and nothing but the admin
+side's bulk path ever writes such a value.
+
 These functions are CPU-bound (~0.2 s at cost 12): call them through
 ``asyncio.to_thread``, never on the event loop.
 """
@@ -22,6 +28,7 @@ import functools
 import hashlib
 import hmac
 import re
+import secrets
 import unicodedata
 
 import bcrypt
@@ -29,6 +36,7 @@ import bcrypt
 SCHEME = "bcrypt-sha256"
 VERSION = "v2"
 PREFIX = f"{SCHEME}${VERSION}$"
+BENCH_PREFIX = "bench$"
 MIN_ROUNDS = 12
 MAX_ROUNDS = 31
 
@@ -102,11 +110,24 @@ def spend_verification(password: str, rounds: int) -> None:
     verify_password(password, dummy_hash(rounds))
 
 
+def bench_hash(rounds: int) -> str:
+    """The shared value of benchmark accounts: a marked hash of a secret nobody keeps."""
+    return BENCH_PREFIX + hash_password(secrets.token_urlsafe(32), rounds)
+
+
+def is_bench_hash(stored: str) -> bool:
+    """Whether a stored value is that of benchmark accounts (no password verifies)."""
+    return isinstance(stored, str) and stored.startswith(BENCH_PREFIX + PREFIX)
+
+
 __all__ = [
+    "BENCH_PREFIX",
     "MIN_ROUNDS",
     "PREFIX",
+    "bench_hash",
     "dummy_hash",
     "hash_password",
+    "is_bench_hash",
     "needs_rehash",
     "spend_verification",
     "verify_password",

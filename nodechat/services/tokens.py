@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from nodechat.config import AuthSettings
-from nodechat.errors import Unauthenticated
+from nodechat.errors import NotFound, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,21 @@ def load_or_create_keys(data_dir: Path) -> KeyPair:
         tmp.write_bytes(public_pem)
         os.chmod(tmp, 0o600)  # not secret, but nodechat's files are owner-only alike
         os.replace(tmp, public_path)
+    return KeyPair(private_key=private_key, public_pem=public_pem, key_id=key_id(public_pem))
+
+
+def load_keys(data_dir: Path) -> KeyPair:
+    """The signing key in ``<data_dir>/keys`` of a deployment; ``NotFound(keys_missing)``
+    rather than a new key (tokens signed with a key no server holds are useless)."""
+    private_path = Path(data_dir) / "keys" / PRIVATE_KEY_FILE
+    if not private_path.exists():
+        raise NotFound(
+            f"no token signing key at {private_path}; give the data dir of the deployment "
+            "(--data-dir, where `nodechat serve` or `nodechat keygen` put its keys)",
+            code="keys_missing",
+        )
+    private_key = _load_private(private_path)
+    public_pem = _public_pem(private_key.public_key())
     return KeyPair(private_key=private_key, public_pem=public_pem, key_id=key_id(public_pem))
 
 
@@ -245,6 +260,7 @@ __all__ = [
     "TokenVerifier",
     "hash_refresh",
     "key_id",
+    "load_keys",
     "load_or_create_keys",
     "new_refresh_token",
 ]

@@ -28,6 +28,7 @@ from nodechat.models import (
     Role,
     User,
 )
+from nodechat.storage.bulk import BulkStore
 
 
 class RefreshOutcome(StrEnum):
@@ -415,11 +416,12 @@ class MessageStore(ABC):
 
 
 class Store(ABC):
-    """A connected backend: the three domain parts plus lifecycle."""
+    """A connected backend: the three domain parts, bulk writes, and the lifecycle."""
 
     accounts: AccountStore
     groups: GroupStore
     messages: MessageStore
+    bulk: BulkStore  # admin-side provisioning only (nodechat.storage.bulk)
 
     @abstractmethod
     async def export_rows(

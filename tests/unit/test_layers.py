@@ -33,6 +33,7 @@ RANKS = {
     "server": 6,
     "chatclient": 6,
     "tui": 7,
+    "bench": 7,  # the load generator (nodechat bench) and bench-account provisioning
     "cli": 8,
     "__main__": 9,
 }

@@ -115,3 +115,14 @@ def test_dummy_hash_is_cached_and_matches_nothing_useful() -> None:
     assert dummy_hash(12) == first
     assert not verify_password(PASSWORD, first)
     passwords.spend_verification(PASSWORD, 12)  # must not raise
+
+
+def test_a_bench_hash_verifies_no_password_not_even_its_secret(stored: str) -> None:
+    # The marker alone refuses: even the password the inner hash was made of fails.
+    marked = passwords.BENCH_PREFIX + stored
+    assert passwords.is_bench_hash(marked)
+    assert verify_password(PASSWORD, stored) and not verify_password(PASSWORD, marked)
+    made = passwords.bench_hash(12)
+    assert passwords.is_bench_hash(made) and made.startswith("bench$" + PREFIX + "$2b$12$")
+    assert made != passwords.bench_hash(12)  # a new random secret each time
+    assert not passwords.is_bench_hash(stored)  # what registration stores

@@ -25,6 +25,7 @@ from nodechat.errors import ChatError, Unavailable
 from nodechat.storage.base import Store
 from nodechat.storage.mongo import portable
 from nodechat.storage.mongo.accounts import MongoAccountStore
+from nodechat.storage.mongo.bulk import MongoBulkStore
 from nodechat.storage.mongo.client import connect, parse_url
 from nodechat.storage.mongo.engine import Document, Engine
 from nodechat.storage.mongo.groups import MongoGroupStore
@@ -38,6 +39,7 @@ class MongoStore(Store):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.accounts = MongoAccountStore(engine)
+        self.bulk = MongoBulkStore(engine)
         self.groups = MongoGroupStore(engine)
         self.messages = MongoMessageStore(engine)
 

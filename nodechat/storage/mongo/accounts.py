@@ -24,7 +24,8 @@ _NO_USER = NotFound("no such user", code="user_not_found")
 _PUBLIC = {"password_hash": 0}  # the user fields a read returns (hashes only on request)
 
 
-def _user(doc: Document) -> User:
+def user_from_document(doc: Document) -> User:
+    """The user a stored document holds (no password hash)."""
     return User(
         id=doc["_id"],
         username=doc["username"],
@@ -88,7 +89,7 @@ def _update_user(db: Db, user_id: str, changes: Document) -> User:
         doc = db.users.find_one({"_id": user_id}, _PUBLIC)
     if doc is None:
         raise _NO_USER
-    return _user(doc)
+    return user_from_document(doc)
 
 
 class MongoAccountStore(AccountStore):
@@ -124,7 +125,7 @@ class MongoAccountStore(AccountStore):
     async def get_user(self, user_id: str) -> User | None:
         """The user with this id, or None."""
         doc = await self.engine.run(lambda db: db.users.find_one({"_id": user_id}, _PUBLIC))
-        return _user(doc) if doc is not None else None
+        return user_from_document(doc) if doc is not None else None
 
     async def get_users(self, user_ids: Sequence[str]) -> list[User]:
         """The users that exist among ``user_ids``."""
@@ -132,7 +133,7 @@ class MongoAccountStore(AccountStore):
             return []
         ids = list(set(user_ids))
         docs = await self.engine.run(lambda db: list(db.users.find({"_id": {"$in": ids}}, _PUBLIC)))
-        return [_user(doc) for doc in docs]
+        return [user_from_document(doc) for doc in docs]
 
     async def find_user(self, login: str) -> tuple[User, str] | None:
         """The user whose username (preferred) or email matches ``login``, with its hash."""
@@ -146,7 +147,7 @@ class MongoAccountStore(AccountStore):
             return docs[0] if docs else None
 
         doc = await self.engine.run(fn)
-        return (_user(doc), doc["password_hash"]) if doc is not None else None
+        return (user_from_document(doc), doc["password_hash"]) if doc is not None else None
 
     async def get_password_hash(self, user_id: str) -> str | None:
         """The stored password hash of a user, or None."""
@@ -189,7 +190,7 @@ class MongoAccountStore(AccountStore):
                 )
             )
         )
-        return [_user(doc) for doc in docs]
+        return [user_from_document(doc) for doc in docs]
 
     async def count_users(self) -> int:
         """How many accounts exist."""

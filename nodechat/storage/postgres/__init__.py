@@ -16,6 +16,7 @@ import psycopg
 from nodechat.storage.base import Store
 from nodechat.storage.postgres import portable
 from nodechat.storage.postgres.accounts import PostgresAccountStore
+from nodechat.storage.postgres.bulk import PostgresBulkStore
 from nodechat.storage.postgres.engine import Database, connect_options, unavailable, where
 from nodechat.storage.postgres.groups import PostgresGroupStore
 from nodechat.storage.postgres.messages import PostgresMessageStore
@@ -28,6 +29,7 @@ class PostgresStore(Store):
     def __init__(self, db: Database) -> None:
         self.db = db
         self.accounts = PostgresAccountStore(db)
+        self.bulk = PostgresBulkStore(db)
         self.groups = PostgresGroupStore(db)
         self.messages = PostgresMessageStore(db)
 

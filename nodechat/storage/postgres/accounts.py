@@ -14,7 +14,7 @@ from nodechat.models import AuthSession, User
 from nodechat.storage.base import AccountStore, RefreshOutcome, RefreshResult
 from nodechat.storage.postgres.engine import Conn, Database, rowcount, rows
 
-_USER = "id, username, email, display_name, about, created_at, disabled, is_admin"
+USER_COLUMNS = "id, username, email, display_name, about, created_at, disabled, is_admin"
 _SESSION = "id, user_id, created_at, expires_at, revoked_at, user_agent, address"
 # Which Conflict a unique index stands for (a race the pre-check in create_user lost).
 _USER_CONFLICTS = {
@@ -23,7 +23,8 @@ _USER_CONFLICTS = {
 }
 
 
-def _user(row: DictRow) -> User:
+def user_from_row(row: DictRow) -> User:
+    """The user a stored row holds (no password hash)."""
     return User(
         id=row["id"],
         username=row["username"],
@@ -53,7 +54,7 @@ async def _updated_user(conn: Conn, sql: str, params: Sequence[Any]) -> User:
     found = await rows(conn, sql, params)
     if not found:
         raise NotFound("no such user", code="user_not_found")
-    return _user(found[0])
+    return user_from_row(found[0])
 
 
 class PostgresAccountStore(AccountStore):
@@ -105,29 +106,29 @@ class PostgresAccountStore(AccountStore):
 
     async def get_user(self, user_id: str) -> User | None:
         """The user with this id, or None."""
-        row = await self.db.read_one(f"SELECT {_USER} FROM users WHERE id = %s", (user_id,))
-        return _user(row) if row is not None else None
+        row = await self.db.read_one(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s", (user_id,))
+        return user_from_row(row) if row is not None else None
 
     async def get_users(self, user_ids: Sequence[str]) -> list[User]:
         """The users that exist among ``user_ids``."""
         if not user_ids:
             return []
         found = await self.db.read(
-            f"SELECT {_USER} FROM users WHERE id = ANY(%s)", (list(user_ids),)
+            f"SELECT {USER_COLUMNS} FROM users WHERE id = ANY(%s)", (list(user_ids),)
         )
-        return [_user(row) for row in found]
+        return [user_from_row(row) for row in found]
 
     async def find_user(self, login: str) -> tuple[User, str] | None:
         """The user whose username or email matches ``login``, with its password hash."""
         row = await self.db.read_one(
-            f"SELECT {_USER}, password_hash FROM users"
+            f"SELECT {USER_COLUMNS}, password_hash FROM users"
             " WHERE lower(username) = lower(%s) OR lower(email) = lower(%s)"
             " ORDER BY lower(username) = lower(%s) DESC LIMIT 1",
             (login, login, login),
         )
         if row is None:
             return None
-        return _user(row), row["password_hash"]
+        return user_from_row(row), row["password_hash"]
 
     async def get_password_hash(self, user_id: str) -> str | None:
         """The stored password hash of a user, or None."""
@@ -143,7 +144,7 @@ class PostgresAccountStore(AccountStore):
             return await _updated_user(
                 conn,
                 "UPDATE users SET display_name = coalesce(%s, display_name),"
-                f" about = coalesce(%s, about) WHERE id = %s RETURNING {_USER}",
+                f" about = coalesce(%s, about) WHERE id = %s RETURNING {USER_COLUMNS}",
                 (display_name, about, user_id),
             )
 
@@ -155,7 +156,7 @@ class PostgresAccountStore(AccountStore):
         async def fn(conn: Conn) -> None:
             await _updated_user(
                 conn,
-                f"UPDATE users SET password_hash = %s WHERE id = %s RETURNING {_USER}",
+                f"UPDATE users SET password_hash = %s WHERE id = %s RETURNING {USER_COLUMNS}",
                 (password_hash, user_id),
             )
 
@@ -167,7 +168,7 @@ class PostgresAccountStore(AccountStore):
         async def fn(conn: Conn) -> User:
             return await _updated_user(
                 conn,
-                f"UPDATE users SET disabled = %s WHERE id = %s RETURNING {_USER}",
+                f"UPDATE users SET disabled = %s WHERE id = %s RETURNING {USER_COLUMNS}",
                 (disabled, user_id),
             )
 
@@ -179,7 +180,7 @@ class PostgresAccountStore(AccountStore):
         async def fn(conn: Conn) -> User:
             return await _updated_user(
                 conn,
-                f"UPDATE users SET is_admin = %s WHERE id = %s RETURNING {_USER}",
+                f"UPDATE users SET is_admin = %s WHERE id = %s RETURNING {USER_COLUMNS}",
                 (is_admin, user_id),
             )
 
@@ -188,10 +189,10 @@ class PostgresAccountStore(AccountStore):
     async def list_users(self, *, after: str | None = None, limit: int = 100) -> list[User]:
         """Users ordered by id, starting after ``after``."""
         found = await self.db.read(
-            f"SELECT {_USER} FROM users WHERE id > %s ORDER BY id LIMIT %s",
+            f"SELECT {USER_COLUMNS} FROM users WHERE id > %s ORDER BY id LIMIT %s",
             (after or "", max(limit, 0)),
         )
-        return [_user(row) for row in found]
+        return [user_from_row(row) for row in found]
 
     async def count_users(self) -> int:
         """How many accounts exist."""

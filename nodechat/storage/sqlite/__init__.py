@@ -11,6 +11,7 @@ from nodechat.errors import Unavailable
 from nodechat.storage.base import Store
 from nodechat.storage.sqlite import portable
 from nodechat.storage.sqlite.accounts import SqliteAccountStore
+from nodechat.storage.sqlite.bulk import SqliteBulkStore
 from nodechat.storage.sqlite.engine import Database
 from nodechat.storage.sqlite.groups import SqliteGroupStore
 from nodechat.storage.sqlite.messages import SqliteMessageStore
@@ -23,6 +24,7 @@ class SqliteStore(Store):
     def __init__(self, db: Database) -> None:
         self.db = db
         self.accounts = SqliteAccountStore(db)
+        self.bulk = SqliteBulkStore(db)
         self.groups = SqliteGroupStore(db)
         self.messages = SqliteMessageStore(db)
 

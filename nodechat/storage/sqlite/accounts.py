@@ -12,11 +12,12 @@ from nodechat.models import AuthSession, User
 from nodechat.storage.base import AccountStore, RefreshOutcome, RefreshResult
 from nodechat.storage.sqlite.engine import Database
 
-_USER = "id, username, email, display_name, about, created_at, disabled, is_admin"
+USER_COLUMNS = "id, username, email, display_name, about, created_at, disabled, is_admin"
 _SESSION = "id, user_id, created_at, expires_at, revoked_at, user_agent, address"
 
 
-def _user(row: sqlite3.Row) -> User:
+def user_from_row(row: sqlite3.Row) -> User:
+    """The user a stored row holds (no password hash)."""
     return User(
         id=row["id"],
         username=row["username"],
@@ -51,7 +52,7 @@ def _updated_user(conn: sqlite3.Connection, sql: str, params: Sequence[object]) 
     rows = conn.execute(sql, params).fetchall()
     if not rows:
         raise NotFound("no such user", code="user_not_found")
-    return _user(rows[0])
+    return user_from_row(rows[0])
 
 
 class SqliteAccountStore(AccountStore):
@@ -102,30 +103,30 @@ class SqliteAccountStore(AccountStore):
 
     async def get_user(self, user_id: str) -> User | None:
         """The user with this id, or None."""
-        row = self.db.read_one(f"SELECT {_USER} FROM users WHERE id = ?", (user_id,))
-        return _user(row) if row is not None else None
+        row = self.db.read_one(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
+        return user_from_row(row) if row is not None else None
 
     async def get_users(self, user_ids: Sequence[str]) -> list[User]:
         """The users that exist among ``user_ids``."""
         if not user_ids:
             return []
         rows = self.db.read(
-            f"SELECT {_USER} FROM users WHERE id IN (SELECT value FROM json_each(?))",
+            f"SELECT {USER_COLUMNS} FROM users WHERE id IN (SELECT value FROM json_each(?))",
             (_json_list(user_ids),),
         )
-        return [_user(row) for row in rows]
+        return [user_from_row(row) for row in rows]
 
     async def find_user(self, login: str) -> tuple[User, str] | None:
         """The user whose username or email matches ``login``, with its password hash."""
         key = _key(login)
         row = self.db.read_one(
-            f"SELECT {_USER}, password_hash FROM users WHERE username_key = ? OR email_key = ?"
+            f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username_key = ? OR email_key = ?"
             " ORDER BY username_key = ? DESC LIMIT 1",
             (key, key, key),
         )
         if row is None:
             return None
-        return _user(row), row["password_hash"]
+        return user_from_row(row), row["password_hash"]
 
     async def get_password_hash(self, user_id: str) -> str | None:
         """The stored password hash of a user, or None."""
@@ -141,7 +142,7 @@ class SqliteAccountStore(AccountStore):
             return _updated_user(
                 conn,
                 "UPDATE users SET display_name = coalesce(?, display_name),"
-                f" about = coalesce(?, about) WHERE id = ? RETURNING {_USER}",
+                f" about = coalesce(?, about) WHERE id = ? RETURNING {USER_COLUMNS}",
                 (display_name, about, user_id),
             )
 
@@ -153,7 +154,7 @@ class SqliteAccountStore(AccountStore):
         def fn(conn: sqlite3.Connection) -> None:
             _updated_user(
                 conn,
-                f"UPDATE users SET password_hash = ? WHERE id = ? RETURNING {_USER}",
+                f"UPDATE users SET password_hash = ? WHERE id = ? RETURNING {USER_COLUMNS}",
                 (password_hash, user_id),
             )
 
@@ -165,7 +166,7 @@ class SqliteAccountStore(AccountStore):
         def fn(conn: sqlite3.Connection) -> User:
             return _updated_user(
                 conn,
-                f"UPDATE users SET disabled = ? WHERE id = ? RETURNING {_USER}",
+                f"UPDATE users SET disabled = ? WHERE id = ? RETURNING {USER_COLUMNS}",
                 (int(disabled), user_id),
             )
 
@@ -177,7 +178,7 @@ class SqliteAccountStore(AccountStore):
         def fn(conn: sqlite3.Connection) -> User:
             return _updated_user(
                 conn,
-                f"UPDATE users SET is_admin = ? WHERE id = ? RETURNING {_USER}",
+                f"UPDATE users SET is_admin = ? WHERE id = ? RETURNING {USER_COLUMNS}",
                 (int(is_admin), user_id),
             )
 
@@ -186,10 +187,10 @@ class SqliteAccountStore(AccountStore):
     async def list_users(self, *, after: str | None = None, limit: int = 100) -> list[User]:
         """Users ordered by id, starting after ``after``."""
         rows = self.db.read(
-            f"SELECT {_USER} FROM users WHERE id > ? ORDER BY id LIMIT ?",
+            f"SELECT {USER_COLUMNS} FROM users WHERE id > ? ORDER BY id LIMIT ?",
             (after or "", max(limit, 0)),
         )
-        return [_user(row) for row in rows]
+        return [user_from_row(row) for row in rows]
 
     async def count_users(self) -> int:
         """How many accounts exist."""
