@@ -76,7 +76,7 @@ LISTEN = re.compile(r"listening on ([0-9.]+):(\d+)")
 SERVING = re.compile(r"nodechat serving on ws://([0-9.]+):(\d+)/")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GENERATOR_BOUND_PCT = 90.0  # generator CPU (of its one core) above which a step is not the server's
-LATE_SEND_MS = 20.0  # p99 lag of the sender against its timetable above which, likewise
+LATE_SEND_MS = 20.0  # p99 lag of the sender behind its timetable above which a step is marked too
 NOISY_PCT = 15.0  # CPU of processes outside the benchmark above which a step is marked
 
 
@@ -496,6 +496,7 @@ def connect_all(gen: Generator, target: Target, args: argparse.Namespace) -> dic
 def run_step(
     gen: Generator, target: Target, args: argparse.Namespace, offered: int
 ) -> dict[str, Any]:
+    busy_before = wait_quiet(args.quiet_below, args.quiet_wait)
     rate = offered / args.clients  # messages/s into the room
     start = time.monotonic_ns() + int(0.5e9)
     ts = start + int(args.warmup * 1e9)
@@ -539,6 +540,7 @@ def run_step(
     delivered = win / secs
     out = {
         "offered_per_s": offered,
+        "machine_busy_before_pct": busy_before,
         "msgs_per_s": rate,
         "planned_messages": planned,
         "sent_messages": sum(r["sent"] for r in results.values()),
@@ -763,9 +765,11 @@ def main(argv: list[str] | None = None) -> int:
         "--quiet-below",
         type=float,
         default=10.0,
-        help="before each target, wait until the machine's busy CPU is under this (%%)",
+        help="before each target and step, wait until the machine's busy CPU is under this (%%)",
     )
-    ap.add_argument("--quiet-wait", type=float, default=120.0, help="at most this long (s)")
+    ap.add_argument(
+        "--quiet-wait", type=float, default=120.0, help="at most this long (s) each time"
+    )
     ap.add_argument("--keep-data", action="store_true", help="keep each target's logs and data")
     ap.add_argument("--json", action="store_true", help="JSON on stdout (the table on stderr)")
     args = ap.parse_args(argv)
