@@ -36,7 +36,7 @@ machine-readable on stdout, the table on stderr). Everything is bounded by
 timeouts; a target that fails is reported with its error and the rest go on.
 
     pip install -e '.[bench]'
-    python benchmarks/compare.py                      # all five targets, ~10 min
+    python benchmarks/compare.py                      # all five targets, ~25 min
     python benchmarks/compare.py --targets raw,nodechat --steps 10000,25000
     python benchmarks/compare.py --json > compare.json
 """
