@@ -39,11 +39,42 @@ log = logging.getLogger(__name__)
 Replay = Callable[[Identity, str, int], Awaitable[ReplayResult]]
 
 
+class Flusher:
+    """Writes the frames of every connection that has some, once per event-loop turn.
+
+    One scheduled callback per turn for the whole node instead of one per
+    connection: an event fanned out to 1,000 connections used to schedule 1,000
+    callbacks (a quarter of the CPU per delivery at light load)."""
+
+    __slots__ = ("_loop", "_due")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._due: list[ClientConnection] = []
+
+    def schedule(self, conn: ClientConnection) -> None:
+        """Flush ``conn`` at the end of this turn (it marks itself, so once)."""
+        if not self._due:
+            self._loop.call_soon(self._run)
+        self._due.append(conn)
+
+    def _run(self) -> None:
+        due, self._due = self._due, []
+        for conn in due:
+            conn.flush()
+
+
 class ClientConnection:
     """A connected client: the socket and its session protocol."""
 
     def __init__(
-        self, ws: ServerConnection, *, send_buffer: int, replay: Replay, address: str = ""
+        self,
+        ws: ServerConnection,
+        *,
+        send_buffer: int,
+        replay: Replay,
+        address: str = "",
+        flusher: Flusher | None = None,
     ) -> None:
         self.ws = ws
         self.state = Session()
@@ -58,6 +89,7 @@ class ClientConnection:
         self.typing_at: dict[str, float] = {}
         self.voice: str | None = None  # the voice channel this connection joined
         self._loop = asyncio.get_running_loop()
+        self._flusher = flusher or Flusher(self._loop)
         self.address = address  # the client's (behind a trusted proxy, the one it names)
 
     @property
@@ -97,7 +129,7 @@ class ClientConnection:
                 self.drop(CLOSE_SLOW_CONSUMER, "slow consumer: send buffer full")
                 return
             self._flushing = True
-            self._loop.call_soon(self.flush)
+            self._flusher.schedule(self)
 
     def flush(self) -> None:
         """Write the queued frames now (dropped if the connection is no longer open)."""

@@ -34,7 +34,7 @@ from nodechat.protocol.frames import (
 )
 from nodechat.protocol.framing import text_frame
 from nodechat.protocol.session import CLOSE_AUTH_TIMEOUT, CLOSE_RATE_LIMIT, Phase
-from nodechat.server.connection import ClientConnection
+from nodechat.server.connection import ClientConnection, Flusher
 from nodechat.server.dispatch import HANDLERS, Call, Services, send_ack
 from nodechat.server.forwarded import client_address
 from nodechat.server.hub import Hub
@@ -77,6 +77,7 @@ class SocketEndpoint:
             replay_limit=settings.replay_limit,
         )
         self._replays = asyncio.Semaphore(CONCURRENT_REPLAYS)
+        self._flusher: Flusher | None = None  # made on the loop, at the first connection
         self._trusted = frozenset(settings.trusted_proxies)
         self.metrics = metrics or Metrics()
         self.hub = hub
@@ -91,6 +92,8 @@ class SocketEndpoint:
     async def handle(self, ws: ServerConnection) -> None:
         """Run one client connection until it closes."""
         s = self.settings
+        if self._flusher is None:
+            self._flusher = Flusher(asyncio.get_running_loop())
         peer = ws.remote_address[0] if ws.remote_address else ""
         headers = ws.request.headers if ws.request is not None else None
         forwarded = headers.get_all(s.forwarded_header) if headers is not None else []
@@ -101,7 +104,13 @@ class SocketEndpoint:
         if ws.request is not None:
             ws.request.headers.clear()
         ws.response = None
-        conn = ClientConnection(ws, send_buffer=s.send_buffer, replay=self.replay, address=address)
+        conn = ClientConnection(
+            ws,
+            send_buffer=s.send_buffer,
+            replay=self.replay,
+            address=address,
+            flusher=self._flusher,
+        )
         self.connections.add(conn)
         self.metrics.connection_opened()
         loop = asyncio.get_running_loop()
