@@ -67,6 +67,24 @@ class Flusher:
 class ClientConnection:
     """A connected client: the socket and its session protocol."""
 
+    __slots__ = (  # one per connection: no instance dict (docs/performance.md, memory)
+        "ws",
+        "state",
+        "send_buffer",
+        "_replay",
+        "_timer",
+        "_flushing",
+        "_tasks",
+        "busy",
+        "_pending_close",
+        "topics",
+        "typing_at",
+        "voice",
+        "_loop",
+        "_flusher",
+        "address",
+    )
+
     def __init__(
         self,
         ws: ServerConnection,
@@ -82,7 +100,7 @@ class ClientConnection:
         self._replay = replay
         self._timer: asyncio.TimerHandle | None = None
         self._flushing = False  # a flush is scheduled for the end of this loop turn
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] | None = None  # backfills running; made at the first
         self.busy = False  # a request is being handled
         self._pending_close: tuple[int, str] | None = None
         self.topics: set[str] = set()
@@ -144,6 +162,8 @@ class ClientConnection:
     def _act(self, action: object) -> None:
         if isinstance(action, Backfill):
             task = self._loop.create_task(self._backfill(action))
+            if self._tasks is None:
+                self._tasks = set()
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         elif isinstance(action, ArmTimer):

@@ -191,6 +191,8 @@ class LockoutBackoff:
 class TokenBucket:
     """``rate`` tokens per second, holding at most ``burst``; starts full."""
 
+    __slots__ = ("rate", "burst", "_clock", "_tokens", "_at")  # two per connection
+
     def __init__(self, rate: float, burst: float, *, clock: Clock = time.monotonic) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be positive and burst at least 1")
