@@ -42,7 +42,6 @@ import asyncio
 import base64
 import contextlib
 import os
-import random
 import select
 import signal
 import struct
@@ -53,32 +52,11 @@ from typing import Any
 
 import orjson
 
-try:
-    from websockets.speedups import apply_mask
-except ImportError:  # pragma: no cover - pure-Python fallback
-
-    def apply_mask(data: bytes, mask: bytes) -> bytes:  # type: ignore[misc]
-        n = int.from_bytes(mask * (len(data) // 4 + 1), "big") >> (8 * (-len(data) % 4))
-        return (int.from_bytes(data, "big") ^ n).to_bytes(len(data), "big")
-
+from nodechat.bench.wsconn import client_frame  # the one masked-frame encoder
 
 HOST = "127.0.0.1"
 MARK = b"#t"  # body = MARK + 19-digit scheduled send time (ns) + padding
 now_ns = time.monotonic_ns
-_rng = random.Random()
-
-
-def client_frame(payload: bytes, opcode: int = 0x81) -> bytes:
-    """A final, masked client frame."""
-    n = len(payload)
-    if n < 126:
-        header = bytes((opcode, 0x80 | n))
-    elif n < 65536:
-        header = struct.pack("!BBH", opcode, 0xFE, n)
-    else:
-        header = struct.pack("!BBQ", opcode, 0xFF, n)
-    mask = _rng.randbytes(4)
-    return header + mask + apply_mask(payload, mask)
 
 
 def make_body(size: int, t_ns: int, sender: int) -> bytes:

@@ -63,7 +63,6 @@ import math
 import multiprocessing as mp
 import os
 import platform
-import random
 import re
 import secrets
 import shutil
@@ -81,14 +80,7 @@ from typing import Any
 
 import orjson
 
-try:
-    from websockets.speedups import apply_mask
-except ImportError:  # pragma: no cover - pure-Python fallback
-
-    def apply_mask(data: bytes, mask: bytes) -> bytes:  # type: ignore[misc]
-        n = int.from_bytes(mask * (len(data) // 4 + 1), "big") >> (8 * (-len(data) % 4))
-        return (int.from_bytes(data, "big") ^ n).to_bytes(len(data), "big")
-
+from nodechat.bench.wsconn import client_frame  # the one masked-frame encoder
 
 HOST = "127.0.0.1"
 PASSWORD = "benchmark passphrase 0123456789"
@@ -105,21 +97,6 @@ def log(msg: str) -> None:
 # ---------------------------------------------------------------------------
 # A minimal WebSocket client (RFC 6455) as an asyncio.Protocol
 # ---------------------------------------------------------------------------
-
-_rng = random.Random()
-
-
-def client_frame(payload: bytes, opcode: int = 0x81) -> bytes:
-    """A final, masked client frame."""
-    n = len(payload)
-    if n < 126:
-        header = bytes((opcode, 0x80 | n))
-    elif n < 65536:
-        header = struct.pack("!BBH", opcode, 0xFE, n)
-    else:
-        header = struct.pack("!BBQ", opcode, 0xFF, n)
-    mask = _rng.randbytes(4)
-    return header + mask + apply_mask(payload, mask)
 
 
 class Conn(asyncio.Protocol):
