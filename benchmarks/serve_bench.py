@@ -80,6 +80,7 @@ from typing import Any
 
 import orjson
 
+from nodechat.bench.worker import pipe_recv
 from nodechat.bench.wsconn import client_frame  # the one masked-frame encoder
 
 HOST = "127.0.0.1"
@@ -353,19 +354,7 @@ class Worker:
         self.dm: dict[int, bytes] = {}  # pair index -> dm conversation id
 
     async def recv(self) -> Any:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-
-        def ready() -> None:
-            loop.remove_reader(self.pipe.fileno())
-            if not fut.done():
-                try:
-                    fut.set_result(self.pipe.recv())
-                except EOFError as exc:
-                    fut.set_exception(exc)
-
-        loop.add_reader(self.pipe.fileno(), ready)
-        return await fut
+        return await pipe_recv(self.pipe)
 
     async def run(self) -> None:
         while True:

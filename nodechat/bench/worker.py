@@ -35,6 +35,24 @@ BODY_MARK = "nb "  # a bench body: "nb <scheduled send time> xxx…"
 PROGRESS_EVERY = 0.5
 
 
+async def pipe_recv(pipe: Any) -> Any:
+    """The next object from a multiprocessing pipe, awaited without blocking the loop
+    (the command channel of every load-generator worker)."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def ready() -> None:
+        loop.remove_reader(pipe.fileno())
+        if not fut.done():
+            try:
+                fut.set_result(pipe.recv())
+            except EOFError as exc:
+                fut.set_exception(exc)
+
+    loop.add_reader(pipe.fileno(), ready)
+    return await fut
+
+
 @dataclass(slots=True)
 class Client:
     """What the worker knows about one of its connections."""
@@ -280,19 +298,7 @@ class Worker:
 
     async def recv(self) -> Any:
         """The next command from the parent (without blocking the loop)."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-
-        def ready() -> None:
-            loop.remove_reader(self.pipe.fileno())
-            if not fut.done():
-                try:
-                    fut.set_result(self.pipe.recv())
-                except EOFError as exc:
-                    fut.set_exception(exc)
-
-        loop.add_reader(self.pipe.fileno(), ready)
-        return await fut
+        return await pipe_recv(self.pipe)
 
     async def report(self) -> None:
         """Counters to the parent's progress display, twice a second."""
