@@ -18,6 +18,8 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from tests.redis_server import private_redis  # noqa: F401  (a fixture for every test)
+
 settings.register_profile(
     "nodechat",
     deadline=None,

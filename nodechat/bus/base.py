@@ -1,8 +1,10 @@
 """The event bus interface: nodes publish events to topics and receive the topics they subscribed.
 
-Topics are per group (``group:<id>``) and per user (``user:<id>``). The bus
-only carries notifications; the store is the source of truth, so a lost event
-is recovered by reading the store (seq gaps are detected by the receiver).
+Topics are per group (``group:<id>``), per user (``user:<id>``) and per
+user's presence (``presence:<id>``). The store is the source of truth: a lost
+message is recovered by reading the store (seq gaps are detected by the
+receiver); the Redis bus also logs every other event, so a node that was cut
+off replays what it missed (:mod:`nodechat.bus.eventlog`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def presence_topic(user_id: str) -> str:
 
 
 EventHandler = Callable[[str, Event], None]
-ReconnectHandler = Callable[[], None]
+ReconnectHandler = Callable[[bool], None]
+"""Called with ``events_lost``: True when events were missed that no replay can give back."""
 
 
 class Bus(ABC):
@@ -41,13 +44,19 @@ class Bus(ABC):
         """Install the one callback that receives ``(topic, event)`` for subscribed topics."""
 
     def set_reconnect_handler(self, handler: ReconnectHandler | None) -> None:
-        """Install a callback run after the bus reconnected and resubscribed.
+        """Install a callback run after the bus reconnected, resubscribed and replayed.
 
-        Events published while a node was cut off are lost (pub/sub keeps no
-        backlog), so the callback's job is to backfill from the store. The
-        default does nothing: a backend that never disconnects never calls it.
+        Messages published while a node was cut off are not replayed by the
+        bus, so the callback's job is to backfill them from the store; its
+        argument says whether other events were lost for good (the log was
+        trimmed past what the node had seen). The default does nothing: a
+        backend that never disconnects never calls it.
         """
         return None
+
+    async def ready(self, timeout: float | None = None) -> bool:
+        """Wait for the first connection attempt to end; whether the bus is healthy."""
+        return self.healthy
 
     @abstractmethod
     async def publish(self, topic: str, event: Event) -> None:
@@ -87,9 +96,10 @@ async def publish_many_quietly(bus: Bus, events: Sequence[tuple[str, Event]]) ->
 
 
 async def publish_quietly(bus: Bus, topic: str, event: Event) -> None:
-    """Publish after a change is stored: a bus outage is logged, never reported as failure.
+    """Publish after a change is stored: a bus failure is logged, never reported as failure.
 
-    Receivers recover lost message events from the store (seq gaps, reconnects).
+    While Redis is unreachable the Redis bus parks the event and sends it
+    later; receivers recover lost message events from the store as well.
     """
     from nodechat.errors import ChatError
 

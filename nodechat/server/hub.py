@@ -7,8 +7,9 @@ subscriptions here, so no per-message membership lookup is ever needed.
 
 The hub tells the :class:`~nodechat.services.presence.PresenceService` when
 a session connects and disconnects (the presence rules live there). When the
-bus reconnects after an outage, every local session is told to catch up
-from the store, because events published meanwhile never reached this node;
+bus reconnects after an outage (and has replayed the other events it logged),
+every local session is told to catch up on messages from the store, because
+those published meanwhile never reached this node;
 what each session receives, and in which order, is its session protocol's
 business (:mod:`nodechat.protocol.session`).
 """
@@ -80,14 +81,30 @@ class Hub:
         conn.topics.add(topic)
 
     async def _leave(self, conn: ClientConnection, topic: str) -> None:
+        if self._forget(conn, topic):
+            await self._unsubscribe_unused(topic)
+
+    async def _unsubscribe_unused(self, topic: str) -> None:
+        if topic not in self._topics:  # else a session joined it again meanwhile
+            await self._bus.unsubscribe(topic)
+
+    def _forget(self, conn: ClientConnection, topic: str) -> bool:
+        """Stop delivering ``topic`` to ``conn`` at once; whether the node should unsubscribe."""
         conn.topics.discard(topic)
         conns = self._topics.get(topic)
         if conns is None:
-            return
+            return False
         conns.discard(conn)
-        if not conns:
-            del self._topics[topic]
-            await self._bus.unsubscribe(topic)
+        if conns:
+            return False
+        del self._topics[topic]
+        return True
+
+    def _leave_now(self, conn: ClientConnection, topic: str) -> None:
+        """:meth:`_leave` from a bus callback: nothing more of ``topic`` reaches ``conn``,
+        even from an event later in the same bundle or replay; UNSUBSCRIBE follows."""
+        if self._forget(conn, topic):
+            self._spawn(self._unsubscribe_unused(topic))
 
     async def attach(self, conn: ClientConnection, group_ids: Iterable[str]) -> None:
         """Subscribe an authenticated connection to its user and group topics."""
@@ -137,11 +154,17 @@ class Hub:
 
     # -- bus callbacks ---------------------------------------------------------
 
-    def on_reconnect(self) -> None:
-        """The bus is back after an outage: every local session catches up from the store."""
+    def on_reconnect(self, events_lost: bool = False) -> None:
+        """The bus is back after an outage and has replayed what it logged: every local
+        session catches up on messages from the store. If events were lost for good
+        (the log was trimmed), every session is closed with 1012 instead, to rebuild
+        its state from a fresh snapshot when it reconnects and resumes."""
         for conns in list(self._users.values()):
             for conn in list(conns):
-                conn.catch_up()
+                if events_lost:
+                    conn.close(1012, "events missed: reconnect and resume")
+                else:
+                    conn.catch_up()
 
     def on_event(self, topic: str, event: Event) -> None:
         """Deliver one bus event to the local connections subscribed to ``topic``."""
@@ -170,7 +193,7 @@ class Hub:
             self._drop_user_from_group(data["group_id"], data["user_id"])
         elif kind == "group.deleted":
             for conn in list(conns):
-                self._spawn(self._leave(conn, topic))
+                self._leave_now(conn, topic)
         elif kind in ("member.joined", "group.created") and topic.startswith("user:"):
             gid = data["group_id"] if kind == "member.joined" else data["id"]
             for conn in list(conns):
@@ -180,7 +203,7 @@ class Hub:
         topic = group_topic(group_id)
         for conn in list(self._users.get(user_id, ())):
             if topic in conn.topics:
-                self._spawn(self._leave(conn, topic))
+                self._leave_now(conn, topic)
 
     async def close(self) -> None:
         """Wait for pending subscription changes and store reads, then close presence."""

@@ -91,6 +91,7 @@ class DataRole:
             cfg.serve.bus, prefix=cfg.node.bus_prefix, name=f"{self.role}-{secrets.token_hex(4)}"
         )
         try:
+            await bus.ready()  # its first connection: /readyz is right from the start
             self.rpc = await serve_role(
                 self.role, cfg, store, bus, f"{host}:{port}", observer=self.metrics.observe_call
             )

@@ -99,11 +99,14 @@ def start_split(
     store: str | None = None,
     message_replicas: int = 1,
     public_url: str | None = None,
+    redis_for: dict[str, str] | None = None,
 ) -> Cluster:
     """auth, group, ``message_replicas`` message roles, ``sockets`` socket nodes, gateway;
     real Redis. All share one store: ``store`` (a URL) or one SQLite file in ``data_dir``.
     Socket node *i* talks to message replica *i* modulo the replicas (the gateway to the
-    first); the replicas are named ``message``, ``message2``, ..."""
+    first); the replicas are named ``message``, ``message2``, ... ``redis_for`` gives a
+    process (by name: ``auth``, ``socket1``, …) another Redis URL (a proxy a test cuts)."""
+    bus_of = {**(redis_for or {})}
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
         "NODECHAT_SERVICE_TOKEN": secrets.token_urlsafe(24),
@@ -122,10 +125,18 @@ def start_split(
     try:
         for role in ("auth", "group", *replicas):
             procs[role] = spawn(
-                role, [role.rstrip("0123456789"), "--listen", "127.0.0.1:0", "--bus", redis], env
+                role,
+                [
+                    role.rstrip("0123456789"),
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--bus",
+                    bus_of.get(role, redis),
+                ],
+                env,
             )
 
-        def upstream(message: str) -> list[str]:
+        def upstream(message: str, name: str) -> list[str]:
             return [
                 "--auth",
                 procs["auth"].address,
@@ -134,7 +145,7 @@ def start_split(
                 "--message",
                 procs[message].address,
                 "--bus",
-                redis,
+                bus_of.get(name, redis),
             ]
 
         for i in range(sockets):
@@ -146,12 +157,12 @@ def start_split(
                     "--listen",
                     "127.0.0.1:0",
                     *(["--public-url", public_url] if public_url else []),
-                    *upstream(replicas[i % len(replicas)]),
+                    *upstream(replicas[i % len(replicas)], name),
                 ],
                 env,
             )
         procs["gateway"] = spawn(
-            "gateway", ["gateway", "--listen", "127.0.0.1:0", *upstream("message")], env
+            "gateway", ["gateway", "--listen", "127.0.0.1:0", *upstream("message", "gateway")], env
         )
     except BaseException:
         for proc in procs.values():

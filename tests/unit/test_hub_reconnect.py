@@ -24,9 +24,9 @@ class FlakyBus(MemoryBus):
     def set_reconnect_handler(self, handler: ReconnectHandler | None) -> None:
         self.reconnect_handler = handler
 
-    def reconnected(self) -> None:
+    def reconnected(self, events_lost: bool = False) -> None:
         assert self.reconnect_handler is not None
-        self.reconnect_handler()
+        self.reconnect_handler(events_lost)
 
 
 class FakeConnection:
@@ -39,6 +39,7 @@ class FakeConnection:
         self.topics: set[str] = set()
         self.open = True
         self.store_reads: list[Backfill] = []
+        self.closed: tuple[int, str] | None = None
 
     def deliver(self, event: Event, frame: bytes | None = None) -> None:
         self.state.receive(event, frame)
@@ -50,6 +51,9 @@ class FakeConnection:
 
     async def settled(self) -> None:
         pass
+
+    def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
 
 
 def _hub(bus: Bus, presence: LocalPresence | None = None, **options: Any) -> Hub:
@@ -81,6 +85,19 @@ async def test_reconnect_has_every_live_session_catch_up() -> None:
     assert busy.store_reads == []
     one.state.backfilled("c1", [])
     assert one.state.actions == [Backfill("c2", 9, TO_LATEST)]
+
+
+async def test_events_lost_for_good_close_every_session_to_resnapshot() -> None:
+    bus = FlakyBus(MemoryBroker())
+    hub = _hub(bus)
+    one, two = FakeConnection("u1", "s1"), FakeConnection("u2", "s2")
+    one.state.advance("c1", 4)
+    for conn in (one, two):
+        await hub.attach(cast(ClientConnection, conn), ["g"])
+    bus.reconnected(events_lost=True)
+    await hub.close()
+    assert one.closed == two.closed == (1012, "events missed: reconnect and resume")
+    assert one.store_reads == []
 
 
 async def test_reconnect_without_backfill_is_harmless() -> None:
