@@ -311,6 +311,32 @@ class Session:
         self._backfills.insert(0, Backfill(conversation, reached, through))
         self._next_backfill()
 
+    def joined(self, heads: Mapping[str, int]) -> None:
+        """The user joined a group whose channels stood at ``heads`` (conversation: last
+        seq) when it joined: deliver what follows, even what was sent before this node
+        subscribed the session to the group (read from the store after subscribing,
+        with :meth:`catch_up_on`)."""
+        for conversation, seq in heads.items():
+            if conversation not in self.seen:
+                self.seen[conversation] = seq
+
+    def catch_up_on(self, conversations: Iterable[str]) -> None:
+        """Read these conversations to the latest from the store, holding live events
+        meanwhile (after :meth:`joined`, once the session hears the group)."""
+        if self.phase is not Phase.READY:
+            return
+        wanted = [
+            Backfill(conversation, self.seen[conversation], TO_LATEST)
+            for conversation in conversations
+            if conversation in self.seen
+        ]
+        if not wanted:
+            return
+        if self._held is None:
+            self._held = []
+        self._backfills.extend(wanted)
+        self._next_backfill()
+
     def catch_up(self) -> None:
         """The bus reconnected: events published meanwhile never arrived, so read every
         conversation the session tracks from the store, holding live events meanwhile.

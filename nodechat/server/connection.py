@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
@@ -128,6 +128,11 @@ class ClientConnection:
     def catch_up(self) -> None:
         """The bus reconnected: let the session read what it may have missed."""
         self.state.catch_up()
+        self.pump()
+
+    def catch_up_on(self, conversations: Iterable[str]) -> None:
+        """Let the session read these conversations to the latest from the store."""
+        self.state.catch_up_on(conversations)
         self.pump()
 
     def pump(self) -> None:

@@ -196,8 +196,17 @@ class Hub:
                 self._leave_now(conn, topic)
         elif kind in ("member.joined", "group.created") and topic.startswith("user:"):
             gid = data["group_id"] if kind == "member.joined" else data["id"]
+            heads = data.get("last_seqs") if kind == "member.joined" else None
             for conn in list(conns):
-                self._spawn(self._join(conn, group_topic(gid)))
+                self._spawn(self._joined(conn, gid, heads if isinstance(heads, dict) else {}))
+
+    async def _joined(self, conn: ClientConnection, group_id: str, heads: dict[str, int]) -> None:
+        """Subscribe a session to a group its user joined; then read from the store what
+        its channels got after the join and before the subscription took hold."""
+        conn.state.joined(heads)
+        await self._join(conn, group_topic(group_id))
+        if heads:
+            conn.catch_up_on(heads)
 
     def _drop_user_from_group(self, group_id: str, user_id: str) -> None:
         topic = group_topic(group_id)

@@ -401,7 +401,11 @@ class LocalAdminService(AdminService):
             "user": target.public(),
             "group": view,
         }
-        await publish_quietly(self._bus, user_topic(target.id), Event("member.joined", data))
+        text = [c.id for c in channels if c.kind == "text"]
+        stored = await self._store.messages.last_seqs(text)
+        heads = {channel: stored.get(channel, 0) for channel in text}
+        joined = Event("member.joined", {**data, "last_seqs": heads})  # as GroupService.join
+        await publish_quietly(self._bus, user_topic(target.id), joined)
         await self._publish(group.id, "member.joined", data)
         return {**member.to_dict(), "username": target.username}
 

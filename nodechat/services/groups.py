@@ -140,6 +140,7 @@ class LocalGroupService(GroupService):
     def __init__(self, store: Store, bus: Bus, *, clock: Callable[[], int] = now_ms) -> None:
         self._groups = store.groups
         self._accounts = store.accounts
+        self._messages = store.messages
         self._bus = bus
         self._clock = clock
 
@@ -329,11 +330,16 @@ class LocalGroupService(GroupService):
             "group": view.to_dict(),
         }
         # The joiner's own nodes may not be subscribed to the group yet: tell them
-        # on their user topic; socket nodes skip the joiner on the group topic.
+        # on their user topic, with where each channel stood at the join, so they
+        # read from the store what was sent before they subscribed; socket nodes
+        # skip the joiner on the group topic.
+        text = [c.id for c in view.channels if c.kind == "text"]
+        stored = await self._messages.last_seqs(text)
+        heads = {channel: stored.get(channel, 0) for channel in text}
         await publish_quietly(
             self._bus,
             user_topic(identity.user_id),
-            Event("member.joined", data),
+            Event("member.joined", {**data, "last_seqs": heads}),
         )
         await self._publish(group.id, "member.joined", data)
         return view

@@ -312,6 +312,35 @@ def test_a_second_gap_found_while_releasing_holds_the_rest_behind_it() -> None:
     assert seqs(session) == [("d", 2), ("d", 3), ("d", 4)] and not session.held
 
 
+def test_a_joined_groups_channels_are_read_from_where_they_stood_at_the_join() -> None:
+    """Messages sent after the join but before this node subscribed the session to the
+    group reach it from the store; nothing from before the join does."""
+    session = started()
+    session.joined({"g1": 7, "g2": 0, "c": 0})  # "c" is tracked already: left alone
+    session.catch_up_on(["g1", "g2"])
+    assert actions(session) == [Backfill("g1", 7, TO_LATEST)] and session.held
+    session.receive(live("g1", 10))  # live by now: held behind the reads
+    session.backfilled("g1", [stored("g1", 8), stored("g1", 9)])
+    assert actions(session) == [Backfill("g2", 0, TO_LATEST)]
+    session.backfilled("g2", [stored("g2", 1)])
+    assert seqs(session) == [("g1", 8), ("g1", 9), ("g2", 1), ("g1", 10)]
+    assert not session.held and session.seen["c"] == 1
+
+
+def test_a_join_while_a_gap_is_being_filled_queues_its_reads_behind() -> None:
+    session = started({"c": 1})
+    session.receive(live("c", 3))
+    session.timer_expired()
+    assert actions(session) == [ArmTimer(GAP_GRACE), Backfill("c", 1, 2)]
+    session.joined({"g": 4})
+    session.catch_up_on(["g"])
+    assert actions(session) == []  # one read at a time
+    session.backfilled("c", [stored("c", 2)])
+    assert actions(session) == [Backfill("g", 4, TO_LATEST)]
+    session.backfilled("g", [stored("g", 5)])
+    assert seqs(session) == [("c", 2), ("g", 5), ("c", 3)] and not session.held
+
+
 # -- catching up after a bus outage ----------------------------------------------------
 
 
