@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -157,3 +158,76 @@ def test_bad_store_url_is_a_clear_error(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert out.stderr.startswith("nodechat serve: --store 'oracle://x' is not a supported URL")
     assert len(out.stderr.splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+async def test_serve_killed_mid_traffic_keeps_every_acked_message(data_dir: Path) -> None:
+    """SIGKILL (no shutdown at all) while sends are in flight: after a restart on the same
+    data dir every acked message is stored, seqs are gap-free, and retrying every nonce
+    that got no answer stores each of them once."""
+    served = start(data_dir)
+    acked: dict[str, int] = {}  # nonce -> seq
+    tried: list[str] = []
+    try:
+        client = await ChatClient.connect(served.url)
+        tokens = await client.request(
+            "auth.register", username="ann", email="ann@example.test", password="long password"
+        )
+        ready = await client.authenticate(tokens["access_token"])
+        notes = f"self:{ready['user']['id']}"
+
+        async def send(nonce: str) -> None:
+            tried.append(nonce)
+            try:
+                ack = await client.request(
+                    "message.send", conversation=notes, body=nonce, nonce=nonce
+                )
+                acked[nonce] = ack["seq"]
+            except (RequestFailed, ConnectionError, OSError):
+                pass
+
+        async def traffic() -> None:
+            i = 0
+            while True:
+                await asyncio.gather(*(send(f"n{i + k}") for k in range(20)))
+                i += 20
+
+        task = asyncio.create_task(traffic())
+        while len(acked) < 50:
+            await asyncio.sleep(0.01)
+        served.proc.kill()
+        served.proc.wait(10)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        await client.close()
+    finally:
+        if served.proc.poll() is None:
+            served.proc.kill()
+
+    served = start(data_dir)
+    try:
+        client = await ChatClient.connect(served.url)
+        login = await client.request("auth.login", login="ann", password="long password")
+        await client.authenticate(login["access_token"])
+        for nonce in tried:  # the client retries whatever got no ack
+            if nonce not in acked:
+                ack = await client.request(
+                    "message.send", conversation=notes, body=nonce, nonce=nonce
+                )
+                acked[nonce] = ack["seq"]
+        stored: dict[int, str] = {}
+        before = None
+        while True:
+            page = await client.request(
+                "message.history", conversation=notes, limit=100, before=before
+            )
+            stored.update({m["seq"]: m["nonce"] for m in page["messages"]})
+            if not page["has_more"]:
+                break
+            before = page["messages"][-1]["seq"]
+        assert sorted(stored) == list(range(1, len(stored) + 1))  # gap-free
+        assert sorted(stored.values()) == sorted(set(tried))  # each nonce once
+        assert all(stored[seq] == nonce for nonce, seq in acked.items())  # acks held
+        await client.close()
+    finally:
+        stop(served)
