@@ -11,6 +11,9 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from nodechat.client import ChatClient
 
 NODECHAT = [sys.executable, "-m", "nodechat"]
 READY = re.compile(r"(serving on|listening on|gateway on) (\S+)")
@@ -169,3 +172,13 @@ def start_split(
             proc.kill()
         raise
     return Cluster(procs, env)
+
+
+async def register(url: str, name: str) -> tuple[ChatClient, dict[str, Any]]:
+    """A new account ``name`` with a live, authenticated connection to ``url``; its tokens."""
+    client = await ChatClient.connect(url)
+    tokens = await client.request(
+        "auth.register", username=name, email=f"{name}@example.test", password="long password"
+    )
+    await client.authenticate(tokens["access_token"])
+    return client, tokens

@@ -8,19 +8,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from nodechat.client import ChatClient
-from tests.e2e.cluster import start_split
+from tests.e2e.cluster import register, start_split
 
 JOINERS = 6
-
-
-async def register(url: str, name: str) -> tuple[ChatClient, dict]:
-    client = await ChatClient.connect(url)
-    tokens = await client.request(
-        "auth.register", username=name, email=f"{name}@example.test", password="long password"
-    )
-    await client.authenticate(tokens["access_token"])
-    return client, tokens
 
 
 async def test_a_joiner_gets_every_message_after_its_join(tmp_path: Path, redis_url: str) -> None:

@@ -19,8 +19,7 @@ from urllib.parse import urlparse
 import aiohttp
 import pytest
 
-from nodechat.client import ChatClient
-from tests.e2e.cluster import start_split
+from tests.e2e.cluster import register, start_split
 from tests.tcp_proxy import CuttableProxy
 
 NON_MESSAGE = {  # kind: the field that tells its events apart here
@@ -29,15 +28,6 @@ NON_MESSAGE = {  # kind: the field that tells its events apart here
     "channel.created": "name",
     "member.kicked": "user_id",
 }
-
-
-async def register(url: str, name: str) -> tuple[ChatClient, dict[str, Any]]:
-    client = await ChatClient.connect(url)
-    tokens = await client.request(
-        "auth.register", username=name, email=f"{name}@example.test", password="long password"
-    )
-    await client.authenticate(tokens["access_token"])
-    return client, tokens
 
 
 async def wait_ready(ws_url: str, status: int) -> None:

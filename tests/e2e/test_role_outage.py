@@ -13,16 +13,7 @@ from pathlib import Path
 import pytest
 
 from nodechat.client import ChatClient, RequestFailed
-from tests.e2e.cluster import spawn, start_split
-
-
-async def register(url: str, name: str) -> tuple[ChatClient, dict]:
-    client = await ChatClient.connect(url)
-    tokens = await client.request(
-        "auth.register", username=name, email=f"{name}@example.test", password="long password"
-    )
-    await client.authenticate(tokens["access_token"])
-    return client, tokens
+from tests.e2e.cluster import register, spawn, start_split
 
 
 @pytest.mark.parametrize(

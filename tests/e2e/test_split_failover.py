@@ -9,17 +9,8 @@ from pathlib import Path
 
 from nodechat.client import ChatClient, RequestFailed
 from nodechat.errors import Unavailable
-from tests.e2e.cluster import start_split
+from tests.e2e.cluster import register, start_split
 from tests.e2e.conftest import start_serve
-
-
-async def register(url: str, name: str) -> tuple[ChatClient, dict]:
-    client = await ChatClient.connect(url)
-    tokens = await client.request(
-        "auth.register", username=name, email=f"{name}@example.test", password="long password"
-    )
-    await client.authenticate(tokens["access_token"])
-    return client, tokens
 
 
 async def test_socket_node_killed(tmp_path: Path, redis_url: str) -> None:
