@@ -17,7 +17,7 @@ from nodechat.storage import Store, open_store
 from nodechat.storage.postgres import PostgresStore, open_postgres
 from nodechat.storage.postgres.engine import Database
 from nodechat.storage.postgres.schema import MIGRATIONS
-from tests.postgres_databases import create_database, drop_database
+from tests.postgres_databases import POSTGRES_URL, create_database, drop_database
 
 T0 = 1_700_000_000_000
 DM = direct_conversation_id("usr_a", "usr_b")
@@ -104,6 +104,41 @@ async def test_unreachable_server_fails_at_first_operation() -> None:
     for err in (read_err, write_err):
         assert err.value.code == "store_unavailable"
         assert "127.0.0.1:1/chat" in err.value.message
+
+
+async def test_a_read_only_database_is_unavailable_until_writable_again(url: str) -> None:
+    store = open_postgres(url)
+    name = url.rsplit("/", 1)[1]
+    try:
+        await _dm(store)
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            # a failover to a standby, or an operator: new sessions take no writes
+            admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+        refused = await asyncio.gather(
+            store.messages.append(
+                DM, message_id="m1", author_id="usr_a", body="x", nonce="n1", reply_to=None, now=T0
+            ),
+            store.messages.block("usr_a", "usr_b", T0),  # a job, not a pipelined call
+            return_exceptions=True,
+        )
+        assert all(isinstance(err, Unavailable) for err in refused), refused
+        assert {err.code for err in refused if isinstance(err, Unavailable)} == {
+            "store_unavailable"
+        }
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+        # no session is ended this time: the store leaves its read-only one by itself
+        result = await store.messages.append(
+            DM, message_id="m1", author_id="usr_a", body="x", nonce="n1", reply_to=None, now=T0
+        )
+        assert result.created and result.message.seq == 1
+    finally:
+        await store.close()
 
 
 async def test_closed_store_refuses_reads(url: str) -> None:

@@ -46,6 +46,14 @@ CONNECT_TIMEOUT = 5  # seconds, unless the URL says otherwise
 POOL_TIMEOUT = 10.0  # seconds a read waits for a connection before Unavailable
 POOL_SIZE = 8
 
+# The server cannot be used for writes now: the connection is gone or the database
+# refuses them (read-only: a standby after a failover, or set so by an operator).
+UNAVAILABLE = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg.errors.ReadOnlySqlTransaction,
+)
+
 
 def where(conninfo: str) -> str:
     """``host:port/dbname`` of a URL or conninfo string, without credentials."""
@@ -250,8 +258,11 @@ class Database:
                     )
                     continue
                 log.error("store commit failed: %s", exc)
-                if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+                if isinstance(exc, UNAVAILABLE):
                     failure = unavailable(self.where, exc)
+                if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+                    # the session stays read-only; a new one may not be
+                    await self._drop_connection()
                 failure.__cause__ = exc
                 break
             except Exception as exc:  # a bug: fail this batch, keep the writer alive
@@ -307,8 +318,8 @@ class Database:
         await conn.execute("SAVEPOINT job")
         try:
             value = await fn(conn)
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            raise  # the connection or the transaction is lost: the batch fails or retries
+        except UNAVAILABLE:
+            raise  # the connection is lost or refuses writes: the batch fails or retries
         except ChatError as exc:
             await conn.execute("ROLLBACK TO SAVEPOINT job")
             return (False, exc)
