@@ -27,6 +27,7 @@ class Proc:
     popen: subprocess.Popen[str]
     address: str
     log: list[str] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)  # what it was started with, for restarts
 
     def kill(self) -> None:
         if self.popen.poll() is None:
@@ -72,7 +73,7 @@ def spawn(name: str, args: list[str], env: dict[str, str], timeout: float = 60.0
     if not done.wait(timeout) or not found:
         popen.kill()
         raise AssertionError(f"{name} did not start:\n{''.join(log)}")
-    return Proc(name, popen, found[0], log)
+    return Proc(name, popen, found[0], log, args)
 
 
 @dataclass
@@ -89,6 +90,16 @@ class Cluster:
     def socket(self, name: str) -> str:
         return self.procs[name].address
 
+    def restart(self, name: str, env: dict[str, str] | None = None) -> Proc:
+        """Start a stopped or killed role again on the address it had, with the cluster's
+        environment plus ``env``; its peers reconnect to it there."""
+        old = self.procs[name]
+        assert old.popen.poll() is not None, f"{name} is still running"
+        args = list(old.args)
+        args[args.index("--listen") + 1] = old.address
+        self.procs[name] = spawn(name, args, {**self.env, **(env or {})})
+        return self.procs[name]
+
     def stop(self) -> None:
         for proc in reversed(list(self.procs.values())):
             proc.terminate()
@@ -103,12 +114,15 @@ def start_split(
     message_replicas: int = 1,
     public_url: str | None = None,
     redis_for: dict[str, str] | None = None,
+    role_env: dict[str, dict[str, str]] | None = None,
 ) -> Cluster:
     """auth, group, ``message_replicas`` message roles, ``sockets`` socket nodes, gateway;
     real Redis. All share one store: ``store`` (a URL) or one SQLite file in ``data_dir``.
     Socket node *i* talks to message replica *i* modulo the replicas (the gateway to the
     first); the replicas are named ``message``, ``message2``, ... ``redis_for`` gives a
-    process (by name: ``auth``, ``socket1``, …) another Redis URL (a proxy a test cuts)."""
+    process (by name: ``auth``, ``socket1``, …) another Redis URL (a proxy a test cuts);
+    ``role_env`` adds to the environment of the processes it names (e.g. another store
+    URL for one role)."""
     bus_of = {**(redis_for or {})}
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -136,7 +150,7 @@ def start_split(
                     "--bus",
                     bus_of.get(role, redis),
                 ],
-                env,
+                {**env, **(role_env or {}).get(role, {})},
             )
 
         def upstream(message: str, name: str) -> list[str]:
