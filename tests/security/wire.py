@@ -144,6 +144,7 @@ class Peer:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     sent_close: bool = False
+    ended: bool = False  # half-closed: nothing more can be written
     received: list[ServerFrame] = field(default_factory=list)
 
     @classmethod
@@ -167,7 +168,14 @@ class Peer:
         return body
 
     async def send(self, data: bytes) -> None:
-        """Write ``data``; a server that already hung up is not an error here."""
+        """Write ``data``; a server that already hung up is not an error here.
+
+        After :meth:`end` the write side is shut, so nothing is written: a
+        close frame the server sends then goes unechoed, and the server ends
+        the TCP connection without the echo.
+        """
+        if self.ended:
+            return
         try:
             self.writer.write(data)
             await self.writer.drain()
@@ -182,6 +190,7 @@ class Peer:
 
     def end(self) -> None:
         """Half-close: the server reads end of stream after what was sent."""
+        self.ended = True
         if self.writer.can_write_eof() and not self.writer.is_closing():
             with contextlib.suppress(ConnectionError, OSError):
                 self.writer.write_eof()
