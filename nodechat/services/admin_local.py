@@ -43,7 +43,7 @@ from nodechat.services.auth import (
     check_password,
     create_account,
 )
-from nodechat.services.groups import add_channel, found_group, issue_invite
+from nodechat.services.groups import add_channel, channel_heads, found_group, issue_invite
 from nodechat.storage.base import Store
 
 DAY_MS = 86_400_000
@@ -401,9 +401,7 @@ class LocalAdminService(AdminService):
             "user": target.public(),
             "group": view,
         }
-        text = [c.id for c in channels if c.kind == "text"]
-        stored = await self._store.messages.last_seqs(text)
-        heads = {channel: stored.get(channel, 0) for channel in text}
+        heads = await channel_heads(self._store.messages, channels)
         joined = Event("member.joined", {**data, "last_seqs": heads})  # as GroupService.join
         await publish_quietly(self._bus, user_topic(target.id), joined)
         await self._publish(group.id, "member.joined", data)

@@ -25,7 +25,7 @@ from nodechat.models import (
 )
 from nodechat.services import validate
 from nodechat.services.api import MEMBER_PAGE_MAX, GroupService, GroupView, MemberPage
-from nodechat.storage.base import GroupStore, MemberKey, Store
+from nodechat.storage.base import GroupStore, MemberKey, MessageStore, Store
 
 DEFAULT_CHANNEL = "welcome"
 DEFAULT_INVITE_TTL = 7 * 24 * 3600
@@ -54,6 +54,14 @@ def member_key(cursor: str) -> MemberKey:
     if not sep or not user_id or not joined.isdigit() or len(joined) > 16:
         raise InvalidRequest("not a member list cursor", code="invalid_cursor", field="after")
     return int(joined), user_id
+
+
+async def channel_heads(messages: MessageStore, channels: Sequence[Channel]) -> dict[str, int]:
+    """Each text channel's last seq now (0 if it has no message): the ``last_seqs`` of a
+    joiner's ``member.joined``, from which its sessions read what they must not miss."""
+    text = [c.id for c in channels if c.kind is ChannelKind.TEXT]
+    stored = await messages.last_seqs(text)
+    return {channel: stored.get(channel, 0) for channel in text}
 
 
 async def found_group(
@@ -333,9 +341,7 @@ class LocalGroupService(GroupService):
         # on their user topic, with where each channel stood at the join, so they
         # read from the store what was sent before they subscribed; socket nodes
         # skip the joiner on the group topic.
-        text = [c.id for c in view.channels if c.kind == "text"]
-        stored = await self._messages.last_seqs(text)
-        heads = {channel: stored.get(channel, 0) for channel in text}
+        heads = await channel_heads(self._messages, view.channels)
         await publish_quietly(
             self._bus,
             user_topic(identity.user_id),
