@@ -322,6 +322,9 @@ class ChatApp(CommandsMixin):
             return
         self.active = state.active = conversation
         self.reply_to = self.editing = None
+        # wherever it was opened from (sidebar, palette, Ctrl+N, a command), typing writes
+        # a message: letter keys act on messages only after Tab to the list, on purpose
+        self.main.set_focus(self.main.query_one(ComposeArea))
         self._show_mode()
         self._refresh_all()
         self._show_typing()
@@ -401,8 +404,8 @@ class ChatApp(CommandsMixin):
     def on_key(self, event: Any) -> None:
         search = self.main.query_one("#search", Input)
         if event.key == "escape" and search.has_focus:
-            search.display = False
-            self.main.query_one(MessageList).focus()
+            search.display = False  # the found message stays highlighted; Tab reaches it
+            self.main.query_one(ComposeArea).focus()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -20,7 +20,7 @@ from nodechat.chatclient.session import ChatSession
 from nodechat.errors import ChatError
 from nodechat.tui.notify import describe
 from nodechat.tui.render import links, snippet
-from nodechat.tui.screens import HelpScreen, MainScreen
+from nodechat.tui.screens import ConfirmScreen, HelpScreen, MainScreen
 from nodechat.tui.widgets import ComposeArea, MessageList
 
 
@@ -60,6 +60,11 @@ class CommandsMixin(App[None]):
             )
         elif self.editing:
             text = "✎ editing your message (Enter saves, Esc cancels)"
+        elif self.main.query_one(MessageList).has_focus:
+            text = (
+                "▶ on a message: r reply · e edit · d delete · c copy · o open link"
+                " · i/Esc or just type to write"
+            )
         mode = self.main.query_one("#compose-mode", Static)
         mode.update(Text(text))
         mode.display = bool(text)
@@ -71,8 +76,15 @@ class CommandsMixin(App[None]):
         if self.reply_to or self.editing:
             self.reply_to = self.editing = None
             self._show_mode()
-        else:
-            self.main.query_one(MessageList).focus()
+        # nothing to cancel: stay here; the message list is entered only on purpose (Tab)
+
+    def on_message_list_selecting(self, message: MessageList.Selecting) -> None:
+        self._show_mode()
+
+    def on_message_list_type_through(self, message: MessageList.TypeThrough) -> None:
+        compose = self.main.query_one(ComposeArea)
+        compose.focus()
+        compose.insert(message.text)
 
     def on_compose_area_typing(self, message: ComposeArea.Typing) -> None:
         if self.active and not self.editing and not message_is_command(self):
@@ -157,7 +169,16 @@ class CommandsMixin(App[None]):
             self._show_mode()
             compose.focus()
         elif message.action == "delete":
-            self.spawn(self.session.delete_message(target.id))
+            if target.deleted:
+                return  # the server says who else may delete (owners, admins)
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self.spawn(self.session.delete_message(target.id))
+
+            self.push_screen(
+                ConfirmScreen(f"Delete this message?\n\n{snippet(target.body, 120)}"), confirmed
+            )
         elif message.action == "copy":
             self.copy_to_clipboard(target.body)
             self.notify("message copied to the clipboard")

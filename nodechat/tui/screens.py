@@ -107,6 +107,36 @@ class MainScreen(Screen[None]):
         self.query_one(ComposeArea).focus()
 
 
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; only y or Enter on "Yes" says yes (a destructive action waits here)."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape,q", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Static(self.question, id="confirm-question", markup=False)
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Yes (y)", variant="error", id="confirm-yes")
+                yield Button("No (n)", variant="primary", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()  # Enter alone keeps the message
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
 class HelpScreen(ModalScreen[None]):
     """Keys and slash commands."""
 
@@ -121,11 +151,12 @@ class HelpScreen(ModalScreen[None]):
         ("Ctrl+N", "jump to the next unread conversation"),
         ("Ctrl+F", "search the loaded conversation"),
         ("Ctrl+G", "write the message in $EDITOR"),
-        ("r e d c o", "on a message: reply, edit, delete, copy, open link"),
-        ("Up at the top", "load older messages"),
+        ("r e d c o", "on a message: reply, edit, delete (asks first), copy, open link"),
+        ("i / Esc / typing", "on a message: back to the compose box"),
+        ("Up/PgUp/Home at top", "load older messages"),
         ("F2 / F3", "member list / unread-first ordering"),
         ("Ctrl+P", "command palette (themes, conversations, actions)"),
-        ("Esc", "cancel reply or edit; back to compose"),
+        ("Esc", "cancel reply or edit; close search"),
         ("Ctrl+Q", "quit"),
     ]
 

@@ -57,8 +57,9 @@ class MessageList(OptionList):
         Binding("d,delete", "act('delete')", "Delete"),
         Binding("c,y", "act('copy')", "Copy"),
         Binding("o", "act('open')", "Open link"),
-        Binding("escape", "act('compose')", "Compose", show=False),
+        Binding("escape,i", "act('compose')", "Compose", show=False),
     ]
+    ACTION_KEYS = frozenset("redcyoi")  # the letters above; any other goes to the compose box
 
     @dataclass
     class Act(TextualMessage):
@@ -72,6 +73,18 @@ class MessageList(OptionList):
         """The user reached the top: load older history."""
 
         conversation: str
+
+    @dataclass
+    class Selecting(TextualMessage):
+        """The list gained (True) or lost (False) the focus: letter keys act on messages."""
+
+        active: bool
+
+    @dataclass
+    class TypeThrough(TextualMessage):
+        """A printable key the list does not bind: it belongs in the compose box."""
+
+        text: str
 
     conversation: str | None = None
     _redrawing = False  # a redraw moves the scroll position; that is not the user scrolling
@@ -133,10 +146,50 @@ class MessageList(OptionList):
             return ""
         return str(self.get_option_at_index(0).prompt)
 
-    def action_cursor_up(self) -> None:
-        if self.highlighted is not None and self.highlighted <= 1 and self.conversation:
+    def _at_top(self) -> None:
+        """The first message is highlighted: stay there and ask for older ones."""
+        if self.option_count > 1:
+            self.highlighted = 1
+            self.scroll_to(y=0, animate=False)
+        if self.conversation:
             self.post_message(self.NeedOlder(self.conversation))
+
+    def action_cursor_up(self) -> None:
+        if self.highlighted is None or self.highlighted <= 1:
+            self._at_top()  # never wrap round to the newest message
+            return
         super().action_cursor_up()
+
+    def action_page_up(self) -> None:
+        if self.highlighted is None or self.highlighted <= 1:
+            self._at_top()
+            return
+        super().action_page_up()  # type: ignore[no-untyped-call]
+        if self.highlighted is None or self.highlighted <= 1:
+            self._at_top()
+
+    def action_first(self) -> None:
+        self._at_top()
+
+    def on_focus(self) -> None:
+        self.post_message(self.Selecting(True))
+
+    def on_blur(self) -> None:
+        self.post_message(self.Selecting(False))
+
+    async def _on_key(self, event: events.Key) -> None:
+        char = event.character
+        if (
+            char is not None
+            and char.isprintable()
+            and event.key not in self.ACTION_KEYS
+            and not event.key.startswith(("ctrl+", "alt+"))
+        ):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.TypeThrough(char))
+            return
+        await super()._on_key(event)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
@@ -173,6 +226,7 @@ class ComposeArea(TextArea):
         super().__init__(soft_wrap=True, show_line_numbers=False, **kwargs)  # type: ignore[arg-type]
         self.sent: list[str] = []
         self._browse: int | None = None
+        self._draft = ""  # what was in the box when Up started walking the history
         self.names: list[str] = []  # candidates for @-completion
         self._completion: tuple[str, list[str], int] | None = None
 
@@ -202,6 +256,8 @@ class ComposeArea(TextArea):
 
     def action_cursor_up(self, select: bool = False) -> None:
         if not select and self.cursor_location[0] == 0 and self.sent:
+            if self._browse is None:
+                self._draft = self.text
             self._browse = (len(self.sent) if self._browse is None else self._browse) - 1
             self._browse = max(0, self._browse)
             self.load_text(self.sent[self._browse])
@@ -214,7 +270,9 @@ class ComposeArea(TextArea):
             self._browse += 1
             if self._browse >= len(self.sent):
                 self._browse = None
-                self.load_text("")
+                self.load_text(self._draft)  # back past the newest: the draft, as it was
+                self._draft = ""
+                self.move_cursor(self.document.end)
             else:
                 self.load_text(self.sent[self._browse])
             return
@@ -225,6 +283,7 @@ class ComposeArea(TextArea):
         if text.strip() and (not self.sent or self.sent[-1] != text):
             self.sent.append(text)
         self._browse = None
+        self._draft = ""
         self.load_text("")
 
     def complete(self) -> bool:

@@ -8,7 +8,7 @@ from textual.command import CommandPalette
 from textual.widgets import Input, Static
 
 from nodechat.tui.app import ChatApp
-from nodechat.tui.screens import HelpScreen
+from nodechat.tui.screens import ConfirmScreen, HelpScreen
 from nodechat.tui.widgets import ComposeArea, MessageList
 from tests.tui.conftest import Served, new_user, wait_for
 from tests.tui.test_chat_app import app_for, sidebar_line, texts
@@ -98,6 +98,8 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         view.focus()
         view.highlighted = view.get_option_index(mine.id)
         await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
         await wait_for(
             pilot, lambda: any("(message deleted)" in t for t in texts(app)), "the deleted mark"
         )

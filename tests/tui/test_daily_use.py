@@ -1,0 +1,150 @@
+"""What broke daily use of ``nodechat chat`` (issue: the client good enough to live in)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.command import CommandPalette
+from textual.widgets import Input
+
+from nodechat.tui.screens import ConfirmScreen
+from nodechat.tui.widgets import ComposeArea, MessageList
+from tests.tui.conftest import Served, new_user, wait_for
+from tests.tui.test_chat_app import app_for, texts
+
+
+async def test_the_draft_survives_walking_the_sent_history(served: Served, tmp_path: Path) -> None:
+    ann = await new_user(served.url, "ann")
+    app = app_for(served, tmp_path, ann.name)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.active is not None, "a conversation to open")
+        compose = app.main.query_one(ComposeArea)
+        compose.focus()
+        await pilot.press(*"first", "enter", *"second", "enter")
+        await wait_for(
+            pilot,
+            lambda: len(app.session.state.conversations[app.active or ""].messages) == 2,
+            "the sends",
+        )
+        await pilot.press(*"a draft in progress")
+        await pilot.press("up")
+        assert compose.text == "second"
+        await pilot.press("up")
+        assert compose.text == "first"
+        await pilot.press("down", "down")
+        assert compose.text == "a draft in progress"
+        assert compose.cursor_location == compose.document.end  # typing goes on at the end
+        await pilot.press(*" and more")
+        assert compose.text == "a draft in progress and more"
+    await app.session.close()
+    await ann.client.close()
+
+
+async def test_scrolling_back_stays_at_the_top_and_loads_older(
+    served: Served, tmp_path: Path
+) -> None:
+    ann = await new_user(served.url, "ann")
+    notes = f"self:{ann.id}"
+    for i in range(160):
+        await ann.send(notes, f"note {i}")
+    app = app_for(served, tmp_path, ann.name)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.active is not None, "a conversation to open")
+        app.open_conversation(notes)
+        conv = app.session.state.conversations[notes]
+        await wait_for(pilot, lambda: len(conv.messages) == 50, "the newest page")
+        view = app.main.query_one(MessageList)
+        view.focus()
+        await pilot.press("home")  # Home at once asks for the page before
+        await wait_for(pilot, lambda: len(conv.messages) == 100, "older messages after Home")
+        highlighted = view.highlighted_option
+        assert highlighted is not None and str(highlighted.prompt).endswith("note 110")
+        for _ in range(10):  # PgUp up to the top asks for older ones too
+            await pilot.press("pageup")
+            if len(conv.messages) > 100:
+                break
+        await wait_for(pilot, lambda: len(conv.messages) == 150, "older messages after PgUp")
+        highlighted = view.highlighted_option
+        assert highlighted is not None and str(highlighted.prompt).endswith("note 60")
+        view.highlighted = 1
+        await pilot.press("up")  # at the top: older ones, and the selection stays put
+        await wait_for(pilot, lambda: len(conv.messages) == 160, "older messages after Up")
+        await wait_for(
+            pilot, lambda: "beginning of conversation" in view.loading_text, "the beginning"
+        )
+        highlighted = view.highlighted_option
+        assert highlighted is not None and str(highlighted.prompt).endswith("note 10")
+        assert view.highlighted == 11  # never wrapped round to the newest
+        await pilot.press("home", "up", "up")
+        assert view.highlighted == 1
+    await app.session.close()
+    await ann.client.close()
+
+
+async def test_letter_keys_write_a_message_unless_the_user_chose_a_message(
+    served: Served, tmp_path: Path
+) -> None:
+    ann = await new_user(served.url, "ann")
+    notes = f"self:{ann.id}"
+    for body in ("keep me", "the one to delete"):
+        await ann.send(notes, body)
+    app = app_for(served, tmp_path, ann.name)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.active is not None, "a conversation to open")
+        compose = app.main.query_one(ComposeArea)
+        view = app.main.query_one(MessageList)
+        mode = app.main.query_one("#compose-mode")
+
+        # opened from the palette: the compose box has the focus, not the message list
+        view.focus()
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press(*"Open notes to self")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.active == notes and app.screen is app.main, "notes")
+        conv = app.session.state.conversations[notes]
+        await wait_for(pilot, lambda: len(conv.messages) == 2, "the notes")
+        await wait_for(pilot, lambda: compose.has_focus, "the compose box focused")
+        await pilot.press(*"yes, do order")
+        assert compose.text == "yes, do order"
+        assert app.clipboard == "" and app.editing is None
+
+        # Esc with nothing to cancel stays in the compose box
+        await pilot.press("escape")
+        assert compose.has_focus
+        compose.load_text("")
+
+        # closing search goes back to the compose box
+        await pilot.press("ctrl+f")
+        await pilot.press(*"keep", "enter", "escape")
+        assert compose.has_focus and not app.main.query_one("#search", Input).display
+
+        # in the list on purpose, it says so; keys it does not bind go to the compose box
+        view.focus()
+        await pilot.pause()
+        assert "on a message" in str(mode.render())
+        await pilot.press("h", "i")
+        assert compose.has_focus and compose.text == "hi"
+        assert "on a message" not in str(mode.render())
+        compose.load_text("")
+
+        # d asks first: No (or Enter) keeps the message, y deletes it
+        view.focus()
+        view.highlighted = view.option_count - 1
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is app.main, "the question closed")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is app.main, "the question closed")
+        assert not any(m.deleted for m in conv.messages)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any("(message deleted)" in t for t in texts(app)), "delete")
+        assert [m.deleted for m in conv.messages] == [False, True]
+    await app.session.close()
+    await ann.client.close()
