@@ -113,6 +113,7 @@ class Change:
     notices: list[Notice] = field(default_factory=list)
     reload: set[str] = field(default_factory=set)  # conversations whose cache was discarded
     info: str | None = None
+    unsent: list[str] = field(default_factory=list)  # queued sends the server refused, said why
     status: bool = False  # the connection status changed
     snapshot: bool = False  # a (re)connection replaced the snapshot
 

@@ -48,7 +48,19 @@ _SESSION_GONE = {
     "account_disabled",
     "unauthenticated",
 }
-_RETRYABLE = {"shutting_down", "unavailable", "disconnected", "timeout", "internal", "rate_limited"}
+_RETRYABLE = {
+    "shutting_down",
+    "unavailable",
+    "unreachable",
+    "disconnected",
+    "timeout",
+    "internal",
+    "rate_limited",
+    # docs/protocol.md §7.4b: the server could not do it now; a send retried with its nonce
+    "service_unavailable",
+    "store_unavailable",
+    "bus_unavailable",
+}
 
 
 def session_gone(exc: BaseException) -> bool:
@@ -97,6 +109,7 @@ class ChatSession:
         self._typing_sent: dict[str, float] = {}
         self._watching: str | None = None  # the group whose members' presence is followed
         self._resolving: asyncio.Task[None] | None = None  # a user.list lookup running
+        self._retrying: asyncio.Task[None] | None = None  # resending the outbox, connected
         saved = self.credentials.saved()
         self.state.muted = set(saved.muted) if saved else set()
 
@@ -128,20 +141,38 @@ class ChatSession:
         """Create an account, remember the session, and go online."""
         await self._start_with("auth.register", username=username, email=email, password=password)
 
-    async def resume_saved(self) -> bool:
-        """Go online with the saved refresh token; False if there is none or it is refused."""
+    async def resume_saved(self, *, retry: bool = False) -> bool:
+        """Go online with the saved refresh token; False if there is none or it is refused.
+
+        With ``retry``, a server that cannot be reached (down, restarting, overloaded) is
+        tried again with backoff until it answers; the status says so meanwhile.
+        """
         saved = self.saved_profile()
         if saved is None or not saved.refresh_token or normalize_url(saved.server) != self.server:
             return False  # a token is only good for the server that issued it
         self.credentials.use_refresh_token(saved.refresh_token)
-        try:
-            await self._start_with(None)
-        except ChatError as exc:
-            if session_gone(exc):
-                self.credentials.forget()
+        delay = self._backoff[0]
+        while True:
+            try:
+                await self._start_with(None)
+            except ChatError as exc:
+                if session_gone(exc):
+                    self.credentials.forget()
+                    return False
+                if not retry or exc.code not in _RETRYABLE:
+                    raise
+                reason = exc.message
+            except (TimeoutError, OSError) as exc:
+                if not retry:
+                    raise
+                reason = str(exc) or "no answer"
+            else:
+                return True
+            self._set_status("reconnecting", f"{reason}; retrying in {delay:.0f}s")
+            await asyncio.sleep(delay)
+            if self._closing:
                 return False
-            raise
-        return True
+            delay = min(delay * 2, self._backoff[1])
 
     async def _connect(self) -> ChatClient:
         """A new connection; transport failures become ``Unavailable("unreachable")``."""
@@ -201,10 +232,57 @@ class ChatSession:
             with contextlib.suppress(ChatError, TimeoutError):
                 await self.fetch_members(watched)
         await self._count_mentions(client)
-        for nonce, fields in list(self._outbox.items()):  # unacknowledged sends, same nonce
-            with contextlib.suppress(ChatError):
+        await self._flush_outbox(client)
+
+    async def _flush_outbox(self, client: ChatClient) -> None:
+        """Resend the unacknowledged sends, in order, each with its own nonce (stored once).
+
+        A send the server refuses for good (a reply to a message deleted meanwhile, a
+        conversation left) leaves the queue with the reason; one that fails for a passing
+        reason stays queued for the next try.
+        """
+        for nonce, fields in list(self._outbox.items()):
+            if client.closed:
+                return
+            conversation = str(fields["conversation"])
+            try:
                 await client.request("message.send", nonce=nonce, **fields)
+            except (TimeoutError, OSError):
+                continue
+            except ChatError as exc:
+                if exc.code in _RETRYABLE:
+                    continue
                 self._outbox.pop(nonce, None)
+                title = self.state.title(conversation)
+                body = str(fields["body"])
+                shown = body if len(body) <= 40 else body[:39] + "…"
+                self._emit(
+                    Change(
+                        conversations={conversation},
+                        status=True,
+                        unsent=[f"not sent to {title}: {shown!r}: {exc.message}"],
+                    )
+                )
+                continue
+            self._outbox.pop(nonce, None)
+            self._emit(Change(conversations={conversation}, status=True))
+
+    def _retry_outbox_later(self) -> None:
+        """A send failed for a passing reason on a live connection: try again soon."""
+        if self._retrying is not None and not self._retrying.done():
+            return
+
+        async def retry() -> None:
+            delay = self._backoff[0]
+            while self._outbox and not self._closing:
+                await asyncio.sleep(delay)
+                client = self.client
+                if client is None or client.closed:
+                    return  # the reconnect resends them
+                await self._flush_outbox(client)
+                delay = min(delay * 2, self._backoff[1])
+
+        self._retrying = asyncio.get_running_loop().create_task(retry())
 
     async def _count_mentions(self, client: ChatClient) -> None:
         """Mention counters for what arrived while away (the snapshot only counts unread)."""
@@ -295,6 +373,8 @@ class ChatSession:
     async def close(self) -> None:
         """Stop reconnecting and close the connection."""
         self._closing = True
+        if self._retrying is not None:
+            self._retrying.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -338,10 +418,13 @@ class ChatSession:
         try:
             ack: dict[str, Any] = await self.call("message.send", nonce=nonce, **fields)
         except ChatError as exc:
-            if exc.code in _RETRYABLE:
-                return None
-            self._outbox.pop(nonce, None)
-            raise
+            if exc.code not in _RETRYABLE:
+                self._outbox.pop(nonce, None)
+                raise
+            self._emit(Change(conversations={conversation}, status=True))  # shown as pending
+            if self.client is not None and not self.client.closed:
+                self._retry_outbox_later()  # a timeout on a live connection: not "offline"
+            return None
         self._outbox.pop(nonce, None)
         return ack
 
@@ -349,6 +432,10 @@ class ChatSession:
     def pending(self) -> int:
         """Messages waiting to be sent."""
         return len(self._outbox)
+
+    def pending_in(self, conversation: str | None) -> list[str]:
+        """The bodies queued for ``conversation``, oldest first (the timeline shows them)."""
+        return [str(f["body"]) for f in self._outbox.values() if f["conversation"] == conversation]
 
     async def edit_message(self, message_id: str, body: str) -> None:
         """Edit one of your messages."""

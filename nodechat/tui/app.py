@@ -153,8 +153,8 @@ class ChatApp(CommandsMixin):
         await self.session.close()
 
     async def _resume(self) -> None:
-        try:
-            resumed = await self.session.resume_saved()
+        try:  # a saved session waits for a server that is down; it does not ask to log in
+            resumed = await self.session.resume_saved(retry=True)
         except (ChatError, OSError) as exc:
             self.show_login(describe(exc))
             return
@@ -219,7 +219,8 @@ class ChatApp(CommandsMixin):
 
     def _show_messages(self, follow: bool = False) -> None:
         state = self.session.state
-        self.main.query_one(MessageList).show(state, self.active, follow=follow)
+        pending = self.session.pending_in(self.active)
+        self.main.query_one(MessageList).show(state, self.active, follow=follow, pending=pending)
         self._show_header()
 
     def _show_header(self) -> None:
@@ -292,6 +293,8 @@ class ChatApp(CommandsMixin):
             self._show_typing()
         for notice in change.notices:
             self._announce(notice)
+        for unsent in change.unsent:
+            self.notify(unsent, severity="error", timeout=30)
         reload = change.reload & {self.active}
         if change.snapshot and self.active and self.session.reconnects:
             reload.add(self.active)  # edits and deletions made while away are not replayed

@@ -124,7 +124,12 @@ class CommandsMixin(App[None]):
                 "not connected: the message will be sent when the connection is back",
                 severity="warning",
             )
-        self.main.query_one(MessageList).show(self.session.state, self.active, follow=True)
+        self.main.query_one(MessageList).show(
+            self.session.state,
+            self.active,
+            follow=True,
+            pending=self.session.pending_in(self.active),
+        )
 
     def action_external_editor(self) -> None:
         """Write the message in $EDITOR."""

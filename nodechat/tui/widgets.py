@@ -87,17 +87,29 @@ class MessageList(OptionList):
         text: str
 
     conversation: str | None = None
+    _pending_rows = 0  # unsent messages shown below the newest
+    _show_pending = False  # following the newest: scroll the unsent lines into view
     _redrawing = False  # a redraw moves the scroll position; that is not the user scrolling
 
-    def show(self, state: ChatState, conversation: str | None, *, follow: bool = False) -> None:
-        """Redraw the conversation; keep the highlighted message, or follow the newest."""
+    def show(
+        self,
+        state: ChatState,
+        conversation: str | None,
+        *,
+        follow: bool = False,
+        pending: list[str] | None = None,
+    ) -> None:
+        """Redraw the conversation; keep the highlighted message, or follow the newest.
+
+        ``pending`` are sends not acknowledged yet: shown after the messages, dimmed.
+        """
         changed = conversation != self.conversation
         self.conversation = conversation
         at_bottom = (
             changed
             or follow
             or self.highlighted is None
-            or (self.highlighted >= self.option_count - 1)
+            or (self.highlighted >= self.option_count - 1 - self._pending_rows)
         )  # then follow the newest message
         keep = (
             None if at_bottom else (self.highlighted_option.id if self.highlighted_option else None)
@@ -124,18 +136,27 @@ class MessageList(OptionList):
             )
             options.append(Option(Text(top, style="dim italic"), id=TOP, disabled=True))
             options += [Option(message_text(state, conv, m), id=m.id) for m in conv.messages]
+        last = len(options) - 1  # the newest message (or the status line)
+        for n, body in enumerate((pending or []) if conv is not None else []):
+            line = Text("⧗ not sent yet: ", style="bold yellow")
+            line.append(body, style="dim")
+            options.append(Option(line, id=f"pending-{n}", disabled=True))
+        self._pending_rows = len(options) - 1 - last
         self._redrawing = True
         self.clear_options()
         self.add_options(options)
         ids = [o.id for o in options]
         if keep in ids:
             self.highlighted = ids.index(keep)
-        elif at_bottom and len(options) > 1:
-            self.highlighted = len(options) - 1
+        elif at_bottom and last > 0:
+            self.highlighted = last
+        self._show_pending = bool(self._pending_rows) and self.highlighted == last
         self.call_after_refresh(self._redrawn)
 
     def _redrawn(self) -> None:
-        if self.highlighted is not None:
+        if self._show_pending:
+            self.scroll_end(animate=False)  # the unsent lines below the newest, too
+        elif self.highlighted is not None:
             self.scroll_to_highlight()
         self._redrawing = False
 

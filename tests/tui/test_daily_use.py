@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual.command import CommandPalette
 from textual.widgets import Input
 
+from nodechat.errors import Unavailable
 from nodechat.tui.screens import ConfirmScreen
 from nodechat.tui.widgets import ComposeArea, MessageList
-from tests.tui.conftest import Served, new_user, wait_for
+from tests.tui.conftest import Served, group_of, new_user, wait_for
 from tests.tui.test_chat_app import app_for, texts
 
 
@@ -148,3 +150,40 @@ async def test_letter_keys_write_a_message_unless_the_user_chose_a_message(
         assert [m.deleted for m in conv.messages] == [False, True]
     await app.session.close()
     await ann.client.close()
+
+
+async def test_a_queued_send_the_server_refuses_leaves_the_queue_with_the_reason(
+    served: Served, tmp_path: Path
+) -> None:
+    ann, bob = await new_user(served.url, "ann"), await new_user(served.url, "bob")
+    group = await group_of(bob, ann)
+    channel = group["channels"][0]["id"]
+    app = app_for(served, tmp_path, ann.name, backoff=(0.2, 1.0))
+    gate, held = asyncio.Event(), asyncio.Event()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.active == channel, "the channel")
+        real_call = app.session.call
+
+        async def lost_ack(op: str, /, **data: object) -> object:
+            if op == "message.send":  # the ack is lost: the send goes to the outbox
+                held.set()
+                await gate.wait()
+                raise Unavailable("the server did not answer in time", code="timeout")
+            return await real_call(op, **data)
+
+        app.session.call = lost_ack  # type: ignore[method-assign]
+        await pilot.press(*"sent as I was kicked", "enter")
+        await wait_for(pilot, held.is_set, "the send on its way")
+        await bob.client.request("member.kick", group_id=group["id"], user_id=ann.id)
+        await wait_for(pilot, lambda: channel not in app.session.state.conversations, "the kick")
+        gate.set()
+        await wait_for(pilot, lambda: app.session.pending == 0, "the queue emptied")
+        await wait_for(
+            pilot,
+            lambda: any("not sent" in n and "sent as I was kicked" in n for n in app.notified),
+            "the refused send said",
+        )
+        assert "unsent" not in str(app.main.query_one("#status").render())
+    await app.session.close()
+    for user in (ann, bob):
+        await user.client.close()

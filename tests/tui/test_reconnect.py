@@ -8,6 +8,7 @@ from pathlib import Path
 from nodechat.chatclient.profiles import ProfileStore
 from nodechat.client import ChatClient
 from nodechat.tui.app import AutoLogin, ChatApp
+from nodechat.tui.screens import LoginScreen
 from tests.tui.conftest import PASSWORD, Served, group_of, new_user, wait_for
 from tests.tui.test_chat_app import texts
 
@@ -44,6 +45,9 @@ async def test_reconnect_after_restart_with_nothing_lost(tmp_path: Path) -> None
             assert "reconnecting" in str(app.main.query_one("#status").render())
             await pilot.press(*"typed while down", "enter")  # queued, sent after resume
             await wait_for(pilot, lambda: app.session.pending == 1, "the queued message")
+            status = app.main.query_one("#status")
+            await wait_for(pilot, lambda: "1 unsent" in str(status.render()), "the unsent count")
+            assert texts(app)[-1] == "⧗ not sent yet: typed while down"  # pending, in place
 
             await asyncio.to_thread(served.start)  # same port, same data dir
             bob2 = await ChatClient.connect(served.url)
@@ -64,6 +68,12 @@ async def test_reconnect_after_restart_with_nothing_lost(tmp_path: Path) -> None
                 "the messages sent while the client was away",
             )
             await wait_for(pilot, lambda: app.session.pending == 0, "the outbox to drain")
+            await wait_for(pilot, lambda: "unsent" not in str(status.render()), "no unsent count")
+            await wait_for(
+                pilot,
+                lambda: not any("not sent yet" in t for t in texts(app)),
+                "the pending line gone",
+            )
             assert app.session.last_resume is not None and channel in app.session.last_resume
             assert "online" in str(app.main.query_one("#status").render())
 
@@ -79,6 +89,36 @@ async def test_reconnect_after_restart_with_nothing_lost(tmp_path: Path) -> None
                 "the queued message on screen",
             )
             await bob2.close()
+        await app.session.close()
+    finally:
+        served.stop()
+
+
+async def test_a_saved_session_waits_for_a_server_that_is_down(tmp_path: Path) -> None:
+    served = Served(tmp_path / "data")
+    served.start()
+    store = ProfileStore(tmp_path / "profiles")
+    try:
+        ann = await new_user(served.url, "ann")
+        await ann.client.close()
+        first = ChatApp(
+            served.url, "p", store, auto=AutoLogin(ann.name, PASSWORD), notifier=lambda t, b: None
+        )
+        async with first.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: first.session.status == "online", "the first login")
+        await first.session.close()
+        await asyncio.to_thread(served.stop)
+
+        app = ChatApp(served.url, "p", store, notifier=lambda t, b: None, backoff=(0.2, 1.0))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.session.status == "reconnecting", "retrying")
+            status = app.main.query_one("#status")
+            await wait_for(pilot, lambda: "retrying in" in str(status.render()), "the retry said")
+            assert not isinstance(app.screen, LoginScreen)  # the saved session is still good
+            await asyncio.to_thread(served.start)
+            await wait_for(pilot, lambda: app.session.status == "online", "online when it is back")
+            await wait_for(pilot, lambda: app.active == f"self:{ann.id}", "notes opened")
+            assert not isinstance(app.screen, LoginScreen)
         await app.session.close()
     finally:
         served.stop()
