@@ -41,6 +41,10 @@ class Message:
         )
 
 
+def _seq(message: Message) -> int:
+    return message.seq
+
+
 @dataclass
 class Conversation:
     """One conversation: a channel, a direct conversation or notes to self."""
@@ -73,13 +77,22 @@ class Conversation:
 
     def put(self, message: Message) -> bool:
         """Insert or replace by seq; return True if it was new."""
-        seqs = [m.seq for m in self.messages]
-        at = bisect.bisect_left(seqs, message.seq)
-        if at < len(seqs) and seqs[at] == message.seq:
-            self.messages[at] = message
+        messages = self.messages
+        if not messages or message.seq > messages[-1].seq:  # the usual case: the newest
+            messages.append(message)
+            return True
+        at = bisect.bisect_left(messages, message.seq, key=_seq)
+        if at < len(messages) and messages[at].seq == message.seq:
+            messages[at] = message
             return False
-        self.messages.insert(at, message)
+        messages.insert(at, message)
         return True
+
+    def keep_newest(self, limit: int) -> None:
+        """Forget all but the newest ``limit`` loaded messages (older ones can be paged in)."""
+        if len(self.messages) > limit:
+            del self.messages[: len(self.messages) - limit]
+            self.has_more = True
 
 
 @dataclass
@@ -116,6 +129,19 @@ class Change:
     unsent: list[str] = field(default_factory=list)  # queued sends the server refused, said why
     status: bool = False  # the connection status changed
     snapshot: bool = False  # a (re)connection replaced the snapshot
+
+    def merge(self, other: Change) -> None:
+        """Fold ``other`` (a later change) into this one: a batch drawn at once."""
+        self.conversations |= other.conversations
+        self.sidebar |= other.sidebar
+        self.members |= other.members
+        self.typing |= other.typing
+        self.notices += other.notices
+        self.reload |= other.reload
+        self.info = other.info or self.info
+        self.unsent += other.unsent
+        self.status |= other.status
+        self.snapshot |= other.snapshot
 
 
 @dataclass

@@ -349,26 +349,25 @@ class ChatSession:
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 if getter in done:
-                    frame = getter.result()
-                    self._emit(
-                        self.state.apply_event(
-                            str(frame.get("event")), frame.get("data") or {}, time.monotonic()
-                        )
-                    )
+                    self.apply_frame(getter.result())
                     continue
                 getter.cancel()
                 if closed in done:
                     for frame in client.drain_events():  # what arrived before the close
-                        self._emit(
-                            self.state.apply_event(
-                                str(frame.get("event")), frame.get("data") or {}, time.monotonic()
-                            )
-                        )
+                        self.apply_frame(frame)
                     return
                 with contextlib.suppress(ChatError, asyncio.TimeoutError):
                     await self._refresh(client)  # access token about to expire
         finally:
             closed.cancel()
+
+    def apply_frame(self, frame: dict[str, Any]) -> None:
+        """Apply one ``event`` frame from the server to the state and tell the listener."""
+        self._emit(
+            self.state.apply_event(
+                str(frame.get("event")), frame.get("data") or {}, time.monotonic()
+            )
+        )
 
     async def close(self) -> None:
         """Stop reconnecting and close the connection."""

@@ -22,6 +22,7 @@ from nodechat.chatclient.records import (
 __all__ = ["Change", "ChatState", "Conversation", "Group", "Message", "Notice", "SidebarEntry"]
 
 TYPING_SECONDS = 5.0  # show "typing" this long after the last typing event
+BACKGROUND_KEEP = 200  # messages kept of a conversation not on screen (older ones: paged in)
 
 
 class ChatState:
@@ -239,8 +240,12 @@ class ChatState:
                 for m in conv.messages
                 if m.seq > seq and m.author_id != self.my_id and not m.deleted
             ]
-            conv.unread = min(conv.unread, len(later)) if conv.loaded else conv.unread
-            conv.mentions = min(conv.mentions, sum(self.my_username in m.mentions for m in later))
+            # recount only from a loaded range that holds every message after the marker
+            if conv.loaded and conv.messages and conv.messages[0].seq <= seq + 1:
+                conv.unread = min(conv.unread, len(later))
+                conv.mentions = min(
+                    conv.mentions, sum(self.my_username in m.mentions for m in later)
+                )
         return Change(sidebar=True, conversations={conversation_id})
 
     # -- events ----------------------------------------------------------------------------
@@ -277,6 +282,8 @@ class ChatState:
             self.conversations[conv.id] = conv
         change = Change(conversations={conv.id}, sidebar=True)
         seen = conv.put(message) is False
+        if conv.id != self.active:  # a busy channel nobody looks at stays small
+            conv.keep_newest(BACKGROUND_KEEP)
         self.typing.get(conv.id, {}).pop(message.author_id, None)
         counted = message.seq <= conv.last_seq  # a replay: the snapshot's unread includes it
         conv.last_seq = max(conv.last_seq, message.seq)

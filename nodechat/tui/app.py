@@ -39,11 +39,12 @@ STATUS_DOT = {
 }
 
 
+FRAME = 1 / 30  # session changes are drawn at most this often, merged into one
+
+
 @dataclass
 class SessionChanged(TextualMessage):
-    """The session's state changed (posted by the session listener)."""
-
-    change: Change
+    """The session's state changed (posted by the session listener): draw the batch."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,9 @@ class ChatApp(CommandsMixin):
         self.editing: str | None = None
         self.notices: list[Notice] = []
         self.notified: list[str] = []  # every notification shown (for tests and debugging)
+        self._batch: Change | None = None  # session changes not drawn yet
+        self._next_draw = 0.0  # monotonic time before which the next batch waits
+        self.draws = 0  # batches drawn (for tests and the client benchmark)
         self.main = MainScreen()
 
     # -- plumbing --------------------------------------------------------------------------
@@ -112,7 +116,23 @@ class ChatApp(CommandsMixin):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _listen(self, change: Change) -> None:
-        self.post_message(SessionChanged(change))
+        """Collect changes; draw them once per frame however many events arrive.
+
+        A flood into a conversation nobody looks at then costs one sidebar patch per
+        frame, not one redraw per event.
+        """
+        if self._batch is not None:
+            self._batch.merge(change)
+            return
+        self._batch = change
+        wait = self._next_draw - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self._draw_batch)
+        else:
+            self._draw_batch()
+
+    def _draw_batch(self) -> None:
+        self.post_message(SessionChanged())
 
     def spawn(self, work: Awaitable[Any], group: str = "default") -> None:
         """Run session I/O in a worker; errors become notifications, never tracebacks."""
@@ -266,9 +286,14 @@ class ChatApp(CommandsMixin):
         self.main.query_one("#status", Static).update(status)
 
     def on_session_changed(self, message: SessionChanged) -> None:
+        change, self._batch = self._batch, None
+        if change is None:
+            return
+        self._next_draw = time.monotonic() + FRAME
+        self.draws += 1
         if self.main.is_attached:  # not while the app shuts down
             with contextlib.suppress(NoMatches):  # widgets already gone at exit
-                self._apply(message.change)
+                self._apply(change)
 
     def _apply(self, change: Change) -> None:
         state = self.session.state

@@ -17,8 +17,24 @@ from nodechat.tui.render import message_text, sidebar_line
 TOP = "top"  # id of the first (status) line of the message list
 
 
+def patch(view: OptionList, options: list[Option]) -> bool:
+    """Turn ``view`` into ``options`` in place when they only add lines at the end or
+    change lines' text; False (nothing done) when lines were inserted, moved or removed."""
+    old = view.options
+    if len(options) < len(old) or any(o.id != n.id for o, n in zip(old, options, strict=False)):
+        return False
+    for n, (was, new) in enumerate(zip(old, options, strict=False)):
+        if was.prompt != new.prompt:
+            view.replace_option_prompt_at_index(n, new.prompt)
+    if len(options) > len(old):
+        view.add_options(options[len(old) :])
+    return True
+
+
 class Sidebar(OptionList):
     """Groups, channels, direct conversations and notes, with unread and mention counters."""
+
+    rebuilds = 0  # full redraws (the rest patch changed lines in place)
 
     @dataclass
     class Opened(TextualMessage):
@@ -36,8 +52,10 @@ class Sidebar(OptionList):
                 options.append(Option(prompt, id=f"h{n}", disabled=True))
             elif not any(o.id == entry.conversation for o in options):
                 options.append(Option(prompt, id=entry.conversation))
-        self.clear_options()
-        self.add_options(options)
+        if not patch(self, options):
+            self.clear_options()
+            self.add_options(options)
+            self.rebuilds += 1
         ids = [o.id for o in options]
         if current in ids:
             self.highlighted = ids.index(current)
@@ -87,6 +105,7 @@ class MessageList(OptionList):
         text: str
 
     conversation: str | None = None
+    rebuilds = 0  # full redraws (new messages are appended, edits patched in place)
     _pending_rows = 0  # unsent messages shown below the newest
     _show_pending = False  # following the newest: scroll the unsent lines into view
     _redrawing = False  # a redraw moves the scroll position; that is not the user scrolling
@@ -143,8 +162,10 @@ class MessageList(OptionList):
             options.append(Option(line, id=f"pending-{n}", disabled=True))
         self._pending_rows = len(options) - 1 - last
         self._redrawing = True
-        self.clear_options()
-        self.add_options(options)
+        if changed or not patch(self, options):
+            self.clear_options()
+            self.add_options(options)
+            self.rebuilds += 1
         ids = [o.id for o in options]
         if keep in ids:
             self.highlighted = ids.index(keep)

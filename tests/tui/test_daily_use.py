@@ -8,11 +8,12 @@ from pathlib import Path
 from textual.command import CommandPalette
 from textual.widgets import Input
 
+from nodechat.chatclient.state import BACKGROUND_KEEP, Change
 from nodechat.errors import Unavailable
 from nodechat.tui.screens import ConfirmScreen
-from nodechat.tui.widgets import ComposeArea, MessageList
+from nodechat.tui.widgets import ComposeArea, MessageList, Sidebar
 from tests.tui.conftest import Served, group_of, new_user, wait_for
-from tests.tui.test_chat_app import app_for, texts
+from tests.tui.test_chat_app import app_for, sidebar_line, texts
 
 
 async def test_the_draft_survives_walking_the_sent_history(served: Served, tmp_path: Path) -> None:
@@ -184,6 +185,109 @@ async def test_a_queued_send_the_server_refuses_leaves_the_queue_with_the_reason
             "the refused send said",
         )
         assert "unsent" not in str(app.main.query_one("#status").render())
+    await app.session.close()
+    for user in (ann, bob):
+        await user.client.close()
+
+
+async def test_authors_have_names_right_after_joining(served: Served, tmp_path: Path) -> None:
+    ann, bob = await new_user(served.url, "ann"), await new_user(served.url, "bob")
+    group = await group_of(bob, name="Readers")
+    channel = group["channels"][0]["id"]
+    await bob.send(channel, "history from before you came")
+    invite = await bob.client.request("invite.create", group_id=group["id"])
+    app = app_for(served, tmp_path, ann.name)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.active is not None, "a conversation to open")
+        compose = app.main.query_one(ComposeArea)
+        compose.focus()
+        compose.load_text(f"/join {invite['code']}")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.active == channel, "the joined group's channel")
+        await wait_for(
+            pilot, lambda: any("history from before" in t for t in texts(app)), "the history"
+        )
+        await wait_for(
+            pilot,
+            lambda: any(f"{bob.name}: history from before" in t for t in texts(app)),
+            "the author's name, not an id",
+            timeout=5,
+        )
+        await bob.send(channel, "and a new one")
+        await wait_for(
+            pilot, lambda: any(f"{bob.name}: and a new one" in t for t in texts(app)), "bob"
+        )
+        carol = await new_user(served.url, "carol")
+        await carol.client.request("group.join", code=invite["code"])
+        await carol.send(channel, "hello, I am new here")
+        await wait_for(
+            pilot,
+            lambda: any(f"{carol.name}: hello, I am new here" in t for t in texts(app)),
+            "the newcomer's name, not an id",
+            timeout=5,
+        )
+        await carol.client.close()
+    await app.session.close()
+    for user in (ann, bob):
+        await user.client.close()
+
+
+def wire_message(conversation: str, seq: int, author: str, body: str) -> dict[str, object]:
+    return {
+        "id": f"m_{conversation[-6:]}_{seq}",
+        "conversation": conversation,
+        "seq": seq,
+        "author_id": author,
+        "body": body,
+        "created_at": 1_800_000_000_000 + seq,
+        "mentions": [],
+    }
+
+
+async def test_a_flood_into_a_background_channel_is_drawn_once_per_frame(
+    served: Served, tmp_path: Path
+) -> None:
+    ann, bob = await new_user(served.url, "ann"), await new_user(served.url, "bob")
+    group = await group_of(bob, ann)
+    open_channel = group["channels"][0]["id"]
+    busy = await bob.client.request("channel.create", group_id=group["id"], name="busy")
+    app = app_for(served, tmp_path, ann.name)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: busy["id"] in app.session.state.conversations, "channels")
+        app.open_conversation(open_channel)
+        await wait_for(pilot, lambda: app.session.state.conversations[open_channel].loaded, "load")
+        await pilot.pause()
+        sidebar, view = app.main.query_one(Sidebar), app.main.query_one(MessageList)
+        before = (sidebar.rebuilds, view.rebuilds)
+        drawn: list[bool] = []  # after each draw: is the open channel's message on screen?
+        draw = app._apply
+
+        def recording(change: Change) -> None:
+            draw(change)
+            drawn.append(any("the one that matters" in t for t in texts(app)))
+
+        app._apply = recording  # type: ignore[method-assign]
+
+        # 5,000 events into the channel that is not open, then one into the open one, all
+        # arriving before the app draws again (as a burst read from the socket does)
+        for seq in range(1, 5001):
+            app.session.apply_frame(
+                {"event": "message.created", "data": wire_message(busy["id"], seq, bob.id, "x")}
+            )
+        app.session.apply_frame(
+            {
+                "event": "message.created",
+                "data": wire_message(open_channel, 1, bob.id, "the one that matters"),
+            }
+        )
+        await wait_for(
+            pilot, lambda: any("the one that matters" in t for t in texts(app)), "the message"
+        )
+        assert drawn[0]  # the very next draw, one for all 5,001 events
+        assert (sidebar.rebuilds, view.rebuilds) == before  # patched and appended in place
+        assert "5000" in sidebar_line(app, busy["id"])
+        kept = app.session.state.conversations[busy["id"]].messages
+        assert len(kept) == BACKGROUND_KEEP and kept[-1].seq == 5000  # bounded memory
     await app.session.close()
     for user in (ann, bob):
         await user.client.close()
