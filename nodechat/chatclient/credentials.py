@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from nodechat.chatclient.profiles import Profile, ProfileStore
@@ -46,6 +47,10 @@ class Credentials:
                 username or (saved.username if saved else ""),
                 tokens.get("refresh_token"),
                 tuple(sorted(muted)),
+                # the same account on the same server keeps its place
+                saved.last_conversation
+                if saved and saved.server == server and (not username or username == saved.username)
+                else None,
             )
         )
 
@@ -77,12 +82,10 @@ class Credentials:
         """Store the muted conversations with the profile."""
         saved = self.saved()
         if self.store is not None and saved is not None:
-            self.store.save(
-                Profile(
-                    saved.name,
-                    saved.server,
-                    saved.username,
-                    saved.refresh_token,
-                    tuple(sorted(muted)),
-                )
-            )
+            self.store.save(replace(saved, muted=tuple(sorted(muted))))
+
+    def save_last_conversation(self, conversation: str) -> None:
+        """Remember the open conversation, to reopen it on the next start."""
+        saved = self.saved()
+        if self.store is not None and saved is not None and saved.last_conversation != conversation:
+            self.store.save(replace(saved, last_conversation=conversation))

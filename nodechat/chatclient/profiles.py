@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from platformdirs import user_config_dir
@@ -30,6 +30,7 @@ class Profile:
     username: str = ""
     refresh_token: str | None = None
     muted: tuple[str, ...] = field(default=())
+    last_conversation: str | None = None  # reopened on the next start
 
 
 def default_root() -> Path:
@@ -59,6 +60,7 @@ class ProfileStore:
                 username=str(raw.get("username") or ""),
                 refresh_token=raw.get("refresh_token") or None,
                 muted=tuple(str(m) for m in raw.get("muted") or ()),
+                last_conversation=raw.get("last_conversation") or None,
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -76,4 +78,4 @@ class ProfileStore:
         """Drop the refresh token (logout), keeping server and username."""
         profile = self.load(name)
         if profile is not None:
-            self.save(Profile(profile.name, profile.server, profile.username, None, profile.muted))
+            self.save(replace(profile, refresh_token=None))

@@ -511,11 +511,17 @@ class ChatState:
             entries += [SidebarEntry(self.title(c), c, 1) for c in direct]
         return entries
 
-    def next_unread(self, after: str | None) -> str | None:
-        """The next conversation with unread messages after ``after`` (wrapping)."""
+    def next_unread(
+        self, after: str | None, *, reverse: bool = False, mentions: bool = False
+    ) -> str | None:
+        """The next (or previous) conversation in sidebar order with unread messages, or
+        with unread mentions of you, after ``after`` (wrapping)."""
         order = self.ordered()
+        if reverse:
+            order.reverse()
         start = order.index(after) + 1 if after in order else 0
         for cid in order[start:] + order[:start]:
-            if self.conversations[cid].unread and cid != after:
+            conv = self.conversations[cid]
+            if (conv.mentions if mentions else conv.unread) and cid != after:
                 return cid
         return None

@@ -40,6 +40,7 @@ STATUS_DOT = {
 
 
 FRAME = 1 / 30  # session changes are drawn at most this often, merged into one
+UNREAD_PAGES = 10  # at most this many history pages are fetched to reach the first unread
 
 
 @dataclass
@@ -65,6 +66,8 @@ class ChatApp(CommandsMixin):
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("ctrl+n", "next_unread", "Next unread", priority=True),
+        Binding("ctrl+b", "previous_unread", "Previous unread", priority=True),
+        Binding("ctrl+t", "next_mention", "Next mention", priority=True),
         Binding("ctrl+f", "search", "Search", priority=True),
         Binding("ctrl+g", "external_editor", "Compose in $EDITOR", priority=True),
         Binding("f2", "toggle_members", "Members"),
@@ -90,6 +93,8 @@ class ChatApp(CommandsMixin):
         self.editor = editor
         self.notifier = notifier
         self.active: str | None = None
+        self.new_after: int | None = None  # the open conversation's read marker when opened
+        self._at_new = False  # start the view at the first new message once it is loaded
         self.unread_first = False
         self.reply_to: str | None = None
         self.editing: str | None = None
@@ -218,9 +223,15 @@ class ChatApp(CommandsMixin):
     def _after_login(self) -> None:
         state = self.session.state
         order = state.ordered()
-        first = next(
-            (c for c in order if state.conversations[c].kind == "channel"),
-            order[0] if order else None,
+        saved = self.session.saved_profile()
+        last = saved.last_conversation if saved else None
+        first = (
+            last
+            if last in state.conversations
+            else next(
+                (c for c in order if state.conversations[c].kind == "channel"),
+                order[0] if order else None,
+            )
         )
         self._refresh_all()
         if first is not None:
@@ -240,7 +251,16 @@ class ChatApp(CommandsMixin):
     def _show_messages(self, follow: bool = False) -> None:
         state = self.session.state
         pending = self.session.pending_in(self.active)
-        self.main.query_one(MessageList).show(state, self.active, follow=follow, pending=pending)
+        found = self.main.query_one(MessageList).show(
+            state,
+            self.active,
+            follow=follow,
+            pending=pending,
+            new_after=self.new_after,
+            at_new=self._at_new,
+        )
+        if found:
+            self._at_new = False
         self._show_header()
 
     def _show_header(self) -> None:
@@ -308,9 +328,7 @@ class ChatApp(CommandsMixin):
         if change.sidebar or change.conversations:
             self._show_sidebar()
         if self.active in change.conversations or "" in change.conversations:
-            self._show_messages()
-            if self.active in change.conversations and self._viewing():
-                self.spawn(self.session.mark_read(self.active), group="read")
+            self._show_messages()  # read is marked when the newest message is in view
         if change.members:
             self._show_members()
             self._show_header()  # a voice channel's header lists who is in it
@@ -343,12 +361,16 @@ class ChatApp(CommandsMixin):
     # -- conversations ---------------------------------------------------------------------
 
     def open_conversation(self, conversation: str) -> None:
-        """Show a conversation, load it if needed, and mark it read."""
+        """Show a conversation at its first unread message, loading what it needs; it is
+        marked read once its newest message has been in view."""
         state = self.session.state
         conv = state.conversations.get(conversation)
         if conv is None:
             return
         self.active = state.active = conversation
+        self.new_after = conv.last_read_seq if conv.unread else None
+        self._at_new = self.new_after is not None
+        self.session.credentials.save_last_conversation(conversation)
         self.reply_to = self.editing = None
         # wherever it was opened from (sidebar, palette, Ctrl+N, a command), typing writes
         # a message: letter keys act on messages only after Tab to the list, on purpose
@@ -360,7 +382,13 @@ class ChatApp(CommandsMixin):
         async def load() -> None:
             if not conv.loaded:
                 await self.session.load_latest(conversation)
-            await self.session.mark_read(conversation)
+            marker = self.new_after
+            for _ in range(UNREAD_PAGES):  # page back to the first unread message
+                first = conv.oldest_seq
+                if marker is None or first is None or first <= marker + 1 or not conv.has_more:
+                    break
+                if self.active != conversation or not await self.session.load_older(conversation):
+                    break
             if conv.group_id and conv.group_id not in state.members:
                 await self.session.fetch_members(conv.group_id)
 
@@ -373,13 +401,32 @@ class ChatApp(CommandsMixin):
     def on_message_list_need_older(self, message: MessageList.NeedOlder) -> None:
         self.spawn(self.session.load_older(message.conversation), group="older")
 
-    def action_next_unread(self) -> None:
-        """Jump to the next conversation with unread messages."""
-        target = self.session.state.next_unread(self.active)
+    def on_message_list_seen_bottom(self, message: MessageList.SeenBottom) -> None:
+        conv = self.session.state.conversations.get(message.conversation)
+        if message.conversation != self.active or conv is None or not self._viewing():
+            return
+        if conv.unread or conv.last_read_seq < conv.last_seq:
+            self.spawn(self.session.mark_read(message.conversation), group="read")
+
+    def _jump(self, target: str | None, none: str) -> None:
         if target is None:
-            self.notify("no unread conversations")
+            self.notify(none)
             return
         self.open_conversation(target)
+
+    def action_next_unread(self) -> None:
+        """Jump to the next conversation with unread messages."""
+        self._jump(self.session.state.next_unread(self.active), "no unread conversations")
+
+    def action_previous_unread(self) -> None:
+        """Jump to the previous conversation with unread messages."""
+        self._jump(
+            self.session.state.next_unread(self.active, reverse=True), "no unread conversations"
+        )
+
+    def action_next_mention(self) -> None:
+        """Jump to the next conversation where you are mentioned and have not read it."""
+        self._jump(self.session.state.next_unread(self.active, mentions=True), "no unread mentions")
 
     def action_toggle_members(self) -> None:
         """Show or hide the member list."""
@@ -420,10 +467,12 @@ class ChatApp(CommandsMixin):
         if conv is None or not query.strip():
             return False
         view = self.main.query_one(MessageList)
-        hits = [n + 1 for n, m in enumerate(conv.messages) if query.lower() in m.body.lower()]
+        hits = [
+            view.get_option_index(m.id) for m in conv.messages if query.lower() in m.body.lower()
+        ]
         if not hits:
             return False
-        at = view.highlighted if view.highlighted is not None else len(conv.messages) + 1
+        at = view.highlighted if view.highlighted is not None else view.option_count
         older = [h for h in hits if h < at]
         view.highlighted = older[-1] if older else hits[-1]
         view.scroll_to_highlight()
@@ -440,6 +489,14 @@ class ChatApp(CommandsMixin):
         yield SystemCommand("Help", "Keys and slash commands", self.action_help)
         yield SystemCommand(
             "Next unread", "Jump to the next unread conversation", self.action_next_unread
+        )
+        yield SystemCommand(
+            "Previous unread",
+            "Jump to the previous unread conversation",
+            self.action_previous_unread,
+        )
+        yield SystemCommand(
+            "Next mention", "Jump to the next unread mention of you", self.action_next_mention
         )
         yield SystemCommand(
             "Member list", "Show or hide the member list", self.action_toggle_members

@@ -20,6 +20,18 @@ def clock(ms: int) -> str:
     return time.strftime("%H:%M", time.localtime(ms / 1000))
 
 
+def local_day(ms: int) -> str:
+    """The local date of a timestamp, ``YYYY-MM-DD``."""
+    return time.strftime("%Y-%m-%d", time.localtime(ms / 1000))
+
+
+def day_line(ms: int) -> Text:
+    """The separator above a day's first message: ``── Thursday 3 December 2026 ──``."""
+    when = time.localtime(ms / 1000)
+    label = time.strftime("%A ", when) + str(when.tm_mday) + time.strftime(" %B %Y", when)
+    return Text(f"── {label} ──", style="dim", justify="center")
+
+
 def snippet(text: str, width: int = 40) -> str:
     """One line of at most ``width`` characters."""
     line = " ".join(text.split())

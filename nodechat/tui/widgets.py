@@ -12,9 +12,11 @@ from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
 
 from nodechat.chatclient.state import ChatState
-from nodechat.tui.render import message_text, sidebar_line
+from nodechat.tui.render import day_line, local_day, message_text, sidebar_line
 
 TOP = "top"  # id of the first (status) line of the message list
+NEW = "new"  # id of the line above the first message that arrived since the last read
+NEW_LINE = Text("──────── new ────────", style="bold red", justify="center")
 
 
 def patch(view: OptionList, options: list[Option]) -> bool:
@@ -93,6 +95,12 @@ class MessageList(OptionList):
         conversation: str
 
     @dataclass
+    class SeenBottom(TextualMessage):
+        """The newest message came into view: the conversation has been read."""
+
+        conversation: str
+
+    @dataclass
     class Selecting(TextualMessage):
         """The list gained (True) or lost (False) the focus: letter keys act on messages."""
 
@@ -106,6 +114,8 @@ class MessageList(OptionList):
 
     conversation: str | None = None
     rebuilds = 0  # full redraws (new messages are appended, edits patched in place)
+    _first = 1  # the index of the first message's line
+    _top_new = False  # the redraw put the selection on the first new message
     _pending_rows = 0  # unsent messages shown below the newest
     _show_pending = False  # following the newest: scroll the unsent lines into view
     _redrawing = False  # a redraw moves the scroll position; that is not the user scrolling
@@ -117,10 +127,16 @@ class MessageList(OptionList):
         *,
         follow: bool = False,
         pending: list[str] | None = None,
-    ) -> None:
+        new_after: int | None = None,
+        at_new: bool = False,
+    ) -> bool:
         """Redraw the conversation; keep the highlighted message, or follow the newest.
+        True when the selection was put on the first new message (``at_new``).
 
         ``pending`` are sends not acknowledged yet: shown after the messages, dimmed.
+        ``new_after`` is the read marker when the conversation was opened: a "new" line
+        goes above the first later message of someone else; with ``at_new`` the
+        selection starts there instead of at the newest message.
         """
         changed = conversation != self.conversation
         self.conversation = conversation
@@ -135,6 +151,7 @@ class MessageList(OptionList):
         )
         conv = state.conversations.get(conversation or "")
         options: list[Option] = []
+        first_new: str | None = None
         if conv is None:
             options.append(
                 Option(
@@ -154,32 +171,77 @@ class MessageList(OptionList):
                 else "⟳ loading…"
             )
             options.append(Option(Text(top, style="dim italic"), id=TOP, disabled=True))
-            options += [Option(message_text(state, conv, m), id=m.id) for m in conv.messages]
+            day = ""
+            for m in conv.messages:
+                if (today := local_day(m.created_at)) != day:
+                    day = today
+                    options.append(Option(day_line(m.created_at), id=f"day-{day}", disabled=True))
+                if (
+                    first_new is None
+                    and new_after is not None
+                    and m.seq > new_after
+                    and m.author_id != state.my_id
+                ):
+                    first_new = m.id
+                    options.append(Option(NEW_LINE, id=NEW, disabled=True))
+                options.append(Option(message_text(state, conv, m), id=m.id))
         last = len(options) - 1  # the newest message (or the status line)
         for n, body in enumerate((pending or []) if conv is not None else []):
             line = Text("⧗ not sent yet: ", style="bold yellow")
             line.append(body, style="dim")
             options.append(Option(line, id=f"pending-{n}", disabled=True))
         self._pending_rows = len(options) - 1 - last
+        self._first = next((n for n, o in enumerate(options) if not o.disabled), 0)
         self._redrawing = True
         if changed or not patch(self, options):
             self.clear_options()
             self.add_options(options)
             self.rebuilds += 1
         ids = [o.id for o in options]
-        if keep in ids:
+        self._top_new = at_new and first_new is not None
+        if self._top_new:
+            self.highlighted = ids.index(first_new)
+        elif keep in ids:
             self.highlighted = ids.index(keep)
         elif at_bottom and last > 0:
             self.highlighted = last
         self._show_pending = bool(self._pending_rows) and self.highlighted == last
         self.call_after_refresh(self._redrawn)
+        return self._top_new
+
+    @property
+    def last_message(self) -> int:
+        """The index of the newest message's line."""
+        return self.option_count - 1 - self._pending_rows
+
+    def at_bottom(self) -> bool:
+        """Whether the newest message is in view (the user has seen the conversation)."""
+        return self.option_count > 1 and (
+            self.max_scroll_y == 0
+            or self.scroll_y >= self.max_scroll_y
+            or (self.highlighted is not None and self.highlighted >= self.last_message)
+        )
 
     def _redrawn(self) -> None:
         if self._show_pending:
             self.scroll_end(animate=False)  # the unsent lines below the newest, too
+        elif self._top_new and self.highlighted is not None:
+            self.scroll_to_highlight(top=True)  # the first new message at the top,
+            self.scroll_to(y=max(0, self.scroll_y - 1), animate=False)  # the "new" line above
         elif self.highlighted is not None:
             self.scroll_to_highlight()
         self._redrawing = False
+        self._top_new = False
+        self.call_after_refresh(self._check_seen)
+
+    def _check_seen(self) -> None:
+        if self.conversation and self.at_bottom():
+            self.post_message(self.SeenBottom(self.conversation))
+
+    def watch_highlighted(self, highlighted: int | None) -> None:
+        super().watch_highlighted(highlighted)
+        if highlighted is not None and highlighted >= self.last_message and self.conversation:
+            self.post_message(self.SeenBottom(self.conversation))
 
     @property
     def loading_text(self) -> str:
@@ -191,24 +253,29 @@ class MessageList(OptionList):
     def _at_top(self) -> None:
         """The first message is highlighted: stay there and ask for older ones."""
         if self.option_count > 1:
-            self.highlighted = 1
+            self.highlighted = self._first
             self.scroll_to(y=0, animate=False)
         if self.conversation:
             self.post_message(self.NeedOlder(self.conversation))
 
     def action_cursor_up(self) -> None:
-        if self.highlighted is None or self.highlighted <= 1:
+        if self.highlighted is None or self.highlighted <= self._first:
             self._at_top()  # never wrap round to the newest message
             return
         super().action_cursor_up()
 
     def action_page_up(self) -> None:
-        if self.highlighted is None or self.highlighted <= 1:
+        if self.highlighted is None or self.highlighted <= self._first:
             self._at_top()
             return
         super().action_page_up()  # type: ignore[no-untyped-call]
-        if self.highlighted is None or self.highlighted <= 1:
+        if self.highlighted is None or self.highlighted <= self._first:
             self._at_top()
+
+    def action_cursor_down(self) -> None:
+        if self.highlighted is not None and self.highlighted >= self.last_message:
+            return  # never wrap round to the oldest message
+        super().action_cursor_down()
 
     def action_first(self) -> None:
         self._at_top()
@@ -235,10 +302,14 @@ class MessageList(OptionList):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if new == 0 and old > 0 and self.conversation and not self._redrawing:
+        if self._redrawing or not self.conversation:
+            return
+        if new == 0 and old > 0:
             if self.option_count > 1:
-                self.highlighted = 1  # keep this message in view when older ones arrive
+                self.highlighted = self._first  # keep this message in view when older ones arrive
             self.post_message(self.NeedOlder(self.conversation))
+        elif new >= self.max_scroll_y > old:
+            self.post_message(self.SeenBottom(self.conversation))
 
     def action_act(self, action: str) -> None:
         option = self.highlighted_option

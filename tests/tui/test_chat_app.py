@@ -177,7 +177,7 @@ async def test_scrolling_up_loads_older_history(served: Served, tmp_path: Path) 
         view = app.main.query_one(MessageList)
         assert "older messages" in view.loading_text
         view.focus()
-        view.highlighted = 1
+        view.highlighted = view.get_option_index(conv.messages[0].id)
         await pilot.press("up")  # at the top: ask for older messages
         await wait_for(pilot, lambda: "loading older" in view.loading_text, "loading state")
         gate.set()
@@ -189,8 +189,8 @@ async def test_scrolling_up_loads_older_history(served: Served, tmp_path: Path) 
                 f"{app.notified} {app.session.status}"
             ) from None
         assert [m.body for m in conv.messages[:2]] == ["note 20", "note 21"]
-        assert str(view.get_option_at_index(1).prompt).endswith("note 20")
-        view.highlighted = 1
+        assert str(view.get_option(conv.messages[0].id).prompt).endswith("note 20")
+        view.highlighted = view.get_option_index(conv.messages[0].id)
         await pilot.press("up")
         await wait_for(
             pilot,

@@ -12,7 +12,7 @@ from nodechat.chatclient.state import BACKGROUND_KEEP, Change
 from nodechat.errors import Unavailable
 from nodechat.tui.screens import ConfirmScreen
 from nodechat.tui.widgets import ComposeArea, MessageList, Sidebar
-from tests.tui.conftest import Served, group_of, new_user, wait_for
+from tests.tui.conftest import Served, User, group_of, new_user, wait_for
 from tests.tui.test_chat_app import app_for, sidebar_line, texts
 
 
@@ -69,7 +69,7 @@ async def test_scrolling_back_stays_at_the_top_and_loads_older(
         await wait_for(pilot, lambda: len(conv.messages) == 150, "older messages after PgUp")
         highlighted = view.highlighted_option
         assert highlighted is not None and str(highlighted.prompt).endswith("note 60")
-        view.highlighted = 1
+        view.highlighted = view.get_option_index(conv.messages[0].id)
         await pilot.press("up")  # at the top: older ones, and the selection stays put
         await wait_for(pilot, lambda: len(conv.messages) == 160, "older messages after Up")
         await wait_for(
@@ -77,9 +77,9 @@ async def test_scrolling_back_stays_at_the_top_and_loads_older(
         )
         highlighted = view.highlighted_option
         assert highlighted is not None and str(highlighted.prompt).endswith("note 10")
-        assert view.highlighted == 11  # never wrapped round to the newest
+        assert view.highlighted == view.get_option_index(conv.messages[10].id)  # no wrapping
         await pilot.press("home", "up", "up")
-        assert view.highlighted == 1
+        assert view.highlighted == view.get_option_index(conv.messages[0].id)
     await app.session.close()
     await ann.client.close()
 
@@ -288,6 +288,100 @@ async def test_a_flood_into_a_background_channel_is_drawn_once_per_frame(
         assert "5000" in sidebar_line(app, busy["id"])
         kept = app.session.state.conversations[busy["id"]].messages
         assert len(kept) == BACKGROUND_KEEP and kept[-1].seq == 5000  # bounded memory
+    await app.session.close()
+    for user in (ann, bob):
+        await user.client.close()
+
+
+async def server_unread(user: User, conversation: str) -> int:
+    reply = await user.client.request("conversation.list")
+    return int(next(c["unread"] for c in reply["conversations"] if c["id"] == conversation))
+
+
+async def test_triage_opens_at_the_first_unread_and_reads_at_the_bottom(
+    served: Served, tmp_path: Path
+) -> None:
+    ann, bob = await new_user(served.url, "ann"), await new_user(served.url, "bob")
+    group = await group_of(bob, ann)
+    general = await bob.client.request("channel.create", group_id=group["id"], name="general")
+    general_id = general["id"]
+    for i in range(5):
+        await bob.send(general_id, f"old {i}")
+    first = app_for(served, tmp_path, ann.name)
+    async with first.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: first.active is not None, "a conversation")
+        first.open_conversation(general_id)  # read the five, and leave it open
+        await wait_for(
+            pilot, lambda: first.session.state.conversations[general_id].unread == 0, "read"
+        )
+    await first.session.close()
+    for _ in range(200):
+        if await server_unread(ann, general_id) == 0:
+            break
+        await asyncio.sleep(0.05)
+    for i in range(80):
+        await bob.send(general_id, f"new {i}")
+
+    app = app_for(served, tmp_path, ann.name)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.active == general_id, "the last conversation reopened")
+        view = app.main.query_one(MessageList)
+        conv = app.session.state.conversations[general_id]
+        await wait_for(
+            pilot, lambda: conv.oldest_seq is not None and conv.oldest_seq <= 6, "paging back"
+        )
+        await wait_for(
+            pilot,
+            lambda: (h := view.highlighted_option) is not None and str(h.prompt).endswith("new 0"),
+            "the selection on the first unread message",
+        )
+        at = view.get_option_index("new")  # the "new" line right above it
+        assert view.get_option_index(conv.messages[5].id) == at + 1
+        assert "new" in str(view.get_option_at_index(at).prompt)
+        await pilot.pause(0.2)
+        assert not view.at_bottom()
+        assert await server_unread(ann, general_id) == 80  # not read: not seen yet
+        view.focus()
+        await pilot.press("end")  # the newest in view: now it is read
+        for _ in range(200):
+            if await server_unread(ann, general_id) == 0:
+                break
+            await pilot.pause(0.05)
+        assert await server_unread(ann, general_id) == 0
+        assert view.get_option_index("new") == at  # the line stays while the view is open
+    await app.session.close()
+    for user in (ann, bob):
+        await user.client.close()
+
+
+async def test_keys_for_next_and_previous_unread_and_next_mention(
+    served: Served, tmp_path: Path
+) -> None:
+    ann, bob = await new_user(served.url, "ann"), await new_user(served.url, "bob")
+    group = await group_of(bob, ann)
+    welcome = group["channels"][0]["id"]
+    general = (await bob.client.request("channel.create", group_id=group["id"], name="general"))[
+        "id"
+    ]
+    random = (await bob.client.request("channel.create", group_id=group["id"], name="random"))["id"]
+    app = app_for(served, tmp_path, ann.name)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.active == welcome, "the first channel")
+        await bob.send(general, "plain news")
+        await bob.send(random, f"@{ann.name} you are wanted")
+        state = app.session.state
+        await wait_for(pilot, lambda: state.conversations[random].mentions == 1, "the mention")
+        await wait_for(pilot, lambda: state.conversations[general].unread == 1, "the unread")
+        await pilot.press("ctrl+t")  # next mention skips #general
+        await wait_for(pilot, lambda: app.active == random, "the mention's channel")
+        await wait_for(pilot, lambda: state.conversations[random].unread == 0, "read")
+        await pilot.press("ctrl+b")  # previous unread, going back from #random
+        await wait_for(pilot, lambda: app.active == general, "#general")
+        await wait_for(pilot, lambda: state.conversations[general].unread == 0, "read")
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: "no unread mentions" in app.notified, "nothing left said")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: "no unread conversations" in app.notified, "said")
     await app.session.close()
     for user in (ann, bob):
         await user.client.close()
