@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dm": ("USER", "open a direct conversation"),
     "leave": ("", "leave the current group"),
     "mute": ("", "mute or unmute notifications of this conversation"),
+    "notify": ("all|mentions|none", "what notifies in this conversation"),
+    "dnd": ("[on|off]", "do not disturb: counters only, no bell or notifications"),
     "voice": ("[join|leave]", "join or leave the current voice channel"),
     "members": ("", "show or hide the member list"),
     "logout": ("", "log out and forget the saved session"),
@@ -48,12 +50,16 @@ def parse_command(text: str) -> SlashCommand | None:
     name = name.lower()
     if name not in COMMANDS:
         raise InvalidRequest(f"unknown command /{name}; try /help", code="unknown_command")
-    needs = {"join": 1, "dm": 1}
+    needs = {"join": 1, "dm": 1, "notify": 1}
     if name in ("group", "channel"):
         if len(args) < 2 or args[0].lower() != "new":
             raise InvalidRequest(f"usage: /{name} {COMMANDS[name][0]}", code="bad_command")
     elif len(args) < needs.get(name, 0):
         raise InvalidRequest(f"usage: /{name} {COMMANDS[name][0]}", code="bad_command")
+    if name == "notify" and args[0].lower() not in ("all", "mentions", "none"):
+        raise InvalidRequest(f"usage: /notify {COMMANDS[name][0]}", code="bad_command")
+    if name == "dnd" and args and args[0].lower() not in ("on", "off"):
+        raise InvalidRequest(f"usage: /dnd {COMMANDS[name][0]}", code="bad_command")
     return SlashCommand(name, tuple(args))
 
 

@@ -40,17 +40,16 @@ class Credentials:
             return
         saved = self.store.load(self.profile)
         username = str((tokens.get("user") or {}).get("username") or "")
+        same = saved is not None and saved.server == server and username in ("", saved.username)
+        base = saved if saved is not None and same else Profile(self.profile, server)
+        # the same account on the same server keeps its place and notification settings
         self.store.save(
-            Profile(
-                self.profile,
-                server,
-                username or (saved.username if saved else ""),
-                tokens.get("refresh_token"),
-                tuple(sorted(muted)),
-                # the same account on the same server keeps its place
-                saved.last_conversation
-                if saved and saved.server == server and (not username or username == saved.username)
-                else None,
+            replace(
+                base,
+                server=server,
+                username=username or base.username,
+                refresh_token=tokens.get("refresh_token"),
+                muted=tuple(sorted(muted)),
             )
         )
 
@@ -78,11 +77,15 @@ class Credentials:
         if self.store is not None:
             self.store.forget_token(self.profile)
 
-    def save_muted(self, muted: set[str]) -> None:
-        """Store the muted conversations with the profile."""
+    def save_notifications(self, muted: set[str], levels: dict[str, str], dnd: bool) -> None:
+        """Store the notification settings with the profile."""
         saved = self.saved()
         if self.store is not None and saved is not None:
-            self.store.save(replace(saved, muted=tuple(sorted(muted))))
+            self.store.save(
+                replace(
+                    saved, muted=tuple(sorted(muted)), notify=tuple(sorted(levels.items())), dnd=dnd
+                )
+            )
 
     def save_last_conversation(self, conversation: str) -> None:
         """Remember the open conversation, to reopen it on the next start."""

@@ -31,6 +31,8 @@ class Profile:
     refresh_token: str | None = None
     muted: tuple[str, ...] = field(default=())
     last_conversation: str | None = None  # reopened on the next start
+    notify: tuple[tuple[str, str], ...] = field(default=())  # (conversation, level) not default
+    dnd: bool = False  # do not disturb
 
 
 def default_root() -> Path:
@@ -61,6 +63,10 @@ class ProfileStore:
                 refresh_token=raw.get("refresh_token") or None,
                 muted=tuple(str(m) for m in raw.get("muted") or ()),
                 last_conversation=raw.get("last_conversation") or None,
+                notify=tuple(
+                    sorted((str(c), str(v)) for c, v in (raw.get("notify") or {}).items())
+                ),
+                dnd=bool(raw.get("dnd")),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -71,6 +77,7 @@ class ProfileStore:
         data = asdict(profile)
         data.pop("name")
         data["muted"] = list(profile.muted)
+        data["notify"] = dict(profile.notify)
         write_private_json(target, data)
         return target
 

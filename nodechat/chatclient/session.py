@@ -30,7 +30,7 @@ from nodechat.chatclient.credentials import Credentials
 from nodechat.chatclient.profiles import Profile, ProfileStore
 from nodechat.chatclient.state import Change, ChatState
 from nodechat.client import ChatClient
-from nodechat.errors import ChatError, Unauthenticated, Unavailable
+from nodechat.errors import ChatError, InvalidRequest, Unauthenticated, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class ChatSession:
         self._resolving: asyncio.Task[None] | None = None  # a user.list lookup running
         self._retrying: asyncio.Task[None] | None = None  # resending the outbox, connected
         saved = self.credentials.saved()
-        self.state.muted = set(saved.muted) if saved else set()
+        self._load_notifications(saved)
 
     # -- status ----------------------------------------------------------------------------
 
@@ -391,8 +391,8 @@ class ChatSession:
                 await client.request("auth.logout")
         self.credentials.forget()
         await self.close()
-        muted, self.state = self.state.muted, ChatState()
-        self.state.muted = muted
+        old, self.state = self.state, ChatState()
+        self.state.muted, self.state.levels, self.state.dnd = old.muted, old.levels, old.dnd
         self._set_status("logged out")
 
     # -- requests --------------------------------------------------------------------------
@@ -573,10 +573,34 @@ class ChatSession:
             self.state.voice[left] = [u for u in self.state.voice[left] if u != self.state.my_id]
         self._emit(Change(sidebar=True, members=True))
 
+    def _load_notifications(self, saved: Profile | None) -> None:
+        self.state.muted = set(saved.muted) if saved else set()
+        self.state.levels = dict(saved.notify) if saved else {}
+        self.state.dnd = saved.dnd if saved else False
+
+    def _save_notifications(self) -> None:
+        state = self.state
+        self.credentials.save_notifications(state.muted, state.levels, state.dnd)
+        self._emit(Change(sidebar=True, status=True))
+
     def toggle_mute(self, conversation: str) -> bool:
         """Mute or unmute notifications of a conversation; return the new muted state."""
         muted = conversation not in self.state.muted
-        (self.state.muted.add if muted else self.state.muted.discard)(conversation)
-        self.credentials.save_muted(self.state.muted)
-        self._emit(Change(sidebar=True))
+        self.state.set_level(conversation, "none" if muted else "mentions")
+        if not muted:
+            self.state.levels.pop(conversation, None)  # back to the default
+        self._save_notifications()
         return muted
+
+    def set_notify_level(self, conversation: str, level: str) -> None:
+        """Notify for ``all`` messages, ``mentions`` of you, or ``none`` in a conversation."""
+        try:
+            self.state.set_level(conversation, level)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), code="bad_level") from None
+        self._save_notifications()
+
+    def set_dnd(self, on: bool) -> None:
+        """Do not disturb: counters go on, no bell, toast or desktop notification."""
+        self.state.dnd = on
+        self._save_notifications()

@@ -22,6 +22,7 @@ from nodechat.chatclient.records import (
 __all__ = ["Change", "ChatState", "Conversation", "Group", "Message", "Notice", "SidebarEntry"]
 
 TYPING_SECONDS = 5.0  # show "typing" this long after the last typing event
+NOTIFY_LEVELS = ("all", "mentions", "none")
 BACKGROUND_KEEP = 200  # messages kept of a conversation not on screen (older ones: paged in)
 
 
@@ -37,7 +38,9 @@ class ChatState:
         self.members: dict[str, dict[str, str]] = {}  # group id -> {user id: role}
         self.typing: dict[str, dict[str, float]] = {}  # conversation -> {user id: until}
         self.voice: dict[str, list[str]] = {}  # voice channel id -> participant ids
-        self.muted: set[str] = set()
+        self.muted: set[str] = set()  # notification level "none"
+        self.levels: dict[str, str] = {}  # other levels set by the user (else the default)
+        self.dnd = False  # do not disturb: counters only, no bell, toast or desktop notice
         self.active: str | None = None  # the conversation on screen
         # users seen (as authors, typers) whose profile is not known yet: the session
         # looks them up with user.list (the snapshot no longer lists group members)
@@ -68,6 +71,28 @@ class ChatState:
         if name == self.my_username:
             return self.me
         return next((u for u in self.users.values() if str(u["username"]).lower() == name), None)
+
+    def level(self, conversation_id: str) -> str:
+        """What notifies in a conversation: ``all`` messages, ``mentions`` of you, ``none``.
+
+        The default is ``all`` for direct conversations and ``mentions`` for channels.
+        """
+        if conversation_id in self.muted:
+            return "none"
+        conv = self.conversations.get(conversation_id)
+        default = "all" if conv is not None and conv.kind == "direct" else "mentions"
+        return self.levels.get(conversation_id, default)
+
+    def set_level(self, conversation_id: str, level: str) -> None:
+        """Set a conversation's notification level (see :meth:`level`)."""
+        if level not in NOTIFY_LEVELS:
+            raise ValueError(f"notification level must be one of {', '.join(NOTIFY_LEVELS)}")
+        self.muted.discard(conversation_id)
+        self.levels.pop(conversation_id, None)
+        if level == "none":
+            self.muted.add(conversation_id)
+        elif level != self.level(conversation_id):
+            self.levels[conversation_id] = level
 
     def learn(self, user_id: str) -> None:
         """Note a user this client shows; unknown ones are looked up later."""
@@ -294,7 +319,8 @@ class ChatState:
         conv.unread += 0 if counted else 1
         mentioned = self.my_username in message.mentions
         conv.mentions += mentioned and message.seq > conv.mentions_upto
-        if (mentioned or conv.kind == "direct") and conv.id not in self.muted:
+        level = self.level(conv.id)
+        if level == "all" or (level == "mentions" and mentioned):
             change.notices.append(
                 Notice(
                     conv.id,

@@ -302,6 +302,8 @@ class ChatApp(CommandsMixin):
             status.append(f"  {session.state.my_username}@{host}")
         if session.pending:
             status.append(f"  {session.pending} unsent", style="bold yellow")
+        if session.state.dnd:
+            status.append("  DND", style="bold red")
         status.append("  F1 help · Ctrl+P commands · Ctrl+N next unread", style="dim")
         self.main.query_one("#status", Static).update(status)
 
@@ -349,7 +351,7 @@ class ChatApp(CommandsMixin):
 
     def _announce(self, notice: Notice) -> None:
         self.notices.append(notice)
-        if notice.conversation == self.active and self._viewing():
+        if self.session.state.dnd or (notice.conversation == self.active and self._viewing()):
             return
         self.bell()
         self.notify(
@@ -506,6 +508,19 @@ class ChatApp(CommandsMixin):
         )
         yield SystemCommand("Search", "Search this conversation", self.action_search)
         yield SystemCommand("Mute", "Mute or unmute this conversation", self.action_mute)
+        for level, says in (
+            ("all", "every message"),
+            ("mentions", "mentions of you only"),
+            ("none", "nothing"),
+        ):
+            yield SystemCommand(
+                f"Notify: {level}",
+                f"This conversation notifies for {says}",
+                partial(self.set_level, level),
+            )
+        yield SystemCommand(
+            "Do not disturb", "Counters only: no bell, toast or desktop notice", self.action_dnd
+        )
         yield SystemCommand("Log out", "End the session and forget it", self.action_logout)
         state = self.session.state
         for cid in state.ordered():

@@ -214,6 +214,10 @@ class CommandsMixin(App[None]):
             self.action_toggle_members()
         elif command.name == "mute":
             self.action_mute()
+        elif command.name == "notify":
+            self.set_level(args[0].lower())
+        elif command.name == "dnd":
+            self.action_dnd(None if not args else args[0].lower() == "on")
         elif command.name == "logout":
             await self.action_logout()
         elif command.name == "join":
@@ -269,6 +273,23 @@ class CommandsMixin(App[None]):
             return
         muted = self.session.toggle_mute(self.active)
         self.notify(f"{self.session.state.title(self.active)} {'muted' if muted else 'unmuted'}")
+
+    def set_level(self, level: str) -> None:
+        """Set what notifies in the open conversation."""
+        if self.active is None:
+            self.notify("open a conversation first", severity="warning")
+            return
+        self.session.set_notify_level(self.active, level)
+        said = {"all": "every message", "mentions": "mentions of you", "none": "nothing"}
+        self.notify(f"{self.session.state.title(self.active)}: {said[level]} notifies")
+
+    def action_dnd(self, on: bool | None = None) -> None:
+        """Do not disturb on or off (None: toggle)."""
+        on = not self.session.state.dnd if on is None else on
+        self.session.set_dnd(on)
+        self.notify(
+            "do not disturb: counters only until /dnd off" if on else "do not disturb is off"
+        )
 
     async def action_logout(self) -> None:
         """End the session on the server and forget it here."""

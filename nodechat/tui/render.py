@@ -76,15 +76,19 @@ def message_text(state: ChatState, conv: Conversation, message: Message) -> Text
     return out
 
 
-def badge(conv: Conversation, muted: bool) -> str:
-    """' 3 @1' style counters for the sidebar."""
+def badge(conv: Conversation, level: str) -> str:
+    """' 3 @1' style counters for the sidebar, and a level that is not the default."""
     parts = []
     if conv.unread:
         parts.append(str(conv.unread))
     if conv.mentions:
         parts.append(f"@{conv.mentions}")
-    if muted:
+    if level == "none":
         parts.append("muted")
+    elif level == "all" and conv.kind != "direct":
+        parts.append("all")
+    elif level == "mentions" and conv.kind == "direct":
+        parts.append("@only")
     return (" " + " ".join(parts)) if parts else ""
 
 
@@ -101,7 +105,7 @@ def sidebar_line(state: ChatState, entry: SidebarEntry, active: str | None) -> T
     if conv.id == active:
         style += " reverse"
     text.append(entry.label, style=style.strip())
-    count = badge(conv, conv.id in state.muted)
+    count = badge(conv, state.level(conv.id))
     if count:
         text.append(count, style="bold magenta" if conv.mentions else "bold yellow")
     voice = state.voice.get(conv.id) or []

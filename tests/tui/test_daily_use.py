@@ -385,3 +385,47 @@ async def test_keys_for_next_and_previous_unread_and_next_mention(
     await app.session.close()
     for user in (ann, bob):
         await user.client.close()
+
+
+async def test_notification_levels_and_do_not_disturb(served: Served, tmp_path: Path) -> None:
+    ann, bob = await new_user(served.url, "ann"), await new_user(served.url, "bob")
+    group = await group_of(bob, ann)
+    welcome = group["channels"][0]["id"]
+    general = (await bob.client.request("channel.create", group_id=group["id"], name="general"))[
+        "id"
+    ]
+    desktop: list[str] = []
+    app = app_for(served, tmp_path, ann.name)
+    app.notifier = lambda title, body: desktop.append(body)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.active == welcome, "the first channel")
+        app.open_conversation(general)
+        compose = app.main.query_one(ComposeArea)
+        compose.load_text("/notify all")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.session.state.level(general) == "all", "the level")
+        app.open_conversation(welcome)
+        await bob.send(general, "no mention, but every message notifies here")
+        await wait_for(pilot, lambda: len(desktop) == 1, "the desktop notification")
+        assert "all" in sidebar_line(app, general)
+
+        compose.load_text("/dnd on")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.session.state.dnd, "do not disturb")
+        assert "DND" in str(app.main.query_one("#status").render())
+        await bob.send(general, f"@{ann.name} even a mention stays quiet")
+        conv = app.session.state.conversations[general]
+        await wait_for(pilot, lambda: conv.mentions == 1, "the mention counted")
+        assert len(desktop) == 1  # counted, not announced
+
+        saved = app.session.saved_profile()
+        assert saved is not None and saved.dnd and (general, "all") in saved.notify
+        compose.load_text("/dnd off")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not app.session.state.dnd, "do not disturb off")
+        compose.load_text("/notify loud")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("usage: /notify" in n for n in app.notified), "usage")
+    await app.session.close()
+    for user in (ann, bob):
+        await user.client.close()

@@ -107,6 +107,42 @@ def test_mentions_counted_from_history_are_not_counted_again_on_replay() -> None
     assert state.conversations[CH2].mentions == 2
 
 
+def test_notification_levels_per_conversation() -> None:
+    state = ChatState()
+    state.apply_snapshot(snapshot())
+    assert (state.level(CH), state.level(DM)) == ("mentions", "all")  # the defaults
+    state.set_level(CH, "all")
+    state.set_level(DM, "mentions")
+    plain = state.apply_event("message.created", message(CH, 1), 0)
+    direct = state.apply_event("message.created", message(DM, 1), 0)
+    direct_mention = state.apply_event("message.created", message(DM, 2, mentions=("me",)), 0)
+    assert (len(plain.notices), len(direct.notices), len(direct_mention.notices)) == (1, 0, 1)
+    state.set_level(CH, "none")
+    assert CH in state.muted and CH not in state.levels
+    muted = state.apply_event("message.created", message(CH, 2, mentions=("me",)), 0)
+    assert not muted.notices and state.conversations[CH].mentions == 1  # counted, not told
+    state.set_level(CH, "mentions")  # back to the default: nothing stored
+    assert CH not in state.muted and CH not in state.levels
+    with pytest.raises(ValueError):
+        state.set_level(CH, "loud")
+
+
+def test_profile_keeps_notification_settings(tmp_path: Path) -> None:
+    store = ProfileStore(tmp_path)
+    store.save(Profile("p", "ws://x/", "ann", "rt", ("c1",), "c2", (("c3", "all"),), True))
+    loaded = store.load("p")
+    assert loaded is not None
+    assert (loaded.muted, loaded.last_conversation, loaded.notify, loaded.dnd) == (
+        ("c1",),
+        "c2",
+        (("c3", "all"),),
+        True,
+    )
+    store.forget_token("p")
+    after = store.load("p")
+    assert after is not None and after.refresh_token is None and after.notify == loaded.notify
+
+
 def test_notices_for_mentions_and_direct_messages_unless_muted() -> None:
     state = ChatState()
     state.apply_snapshot(snapshot())
