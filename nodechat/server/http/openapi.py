@@ -120,6 +120,8 @@ FIELD_RULES: dict[tuple[str, str], Schema] = {
     ("message.history", "before"): {"minimum": 0},
     ("message.history", "after"): {"minimum": 0},
     ("message.send", "nonce"): {"minLength": 1, "maxLength": 64},
+    # opaque to clients, but only the form member_cursor() gives can be one
+    ("member.list", "after"): {"pattern": "^[0-9]{1,16}:."},
     ("channel.reorder", "channel_ids"): {"minItems": 1, "uniqueItems": True},
 }
 
