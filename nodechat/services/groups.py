@@ -51,7 +51,8 @@ def member_key(cursor: str) -> MemberKey:
     """The member order key of a cursor from :func:`member_cursor`; ``invalid_cursor`` if
     it is not one."""
     joined, sep, user_id = cursor.partition(":")
-    if not sep or not user_id or not joined.isdigit() or len(joined) > 16:
+    # isdigit() alone also passes "²" (int() refuses it) and "٣" (no cursor of ours)
+    if not sep or not user_id or not (joined.isascii() and joined.isdigit()) or len(joined) > 16:
         raise InvalidRequest("not a member list cursor", code="invalid_cursor", field="after")
     return int(joined), user_id
 

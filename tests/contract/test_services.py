@@ -219,8 +219,9 @@ async def test_member_list_pages_carry_the_users_and_a_cursor(services: ServiceE
     whole = await env.groups.list_members(owner, gid)
     assert [m.user_id for m in whole.members] == seen and whole.next is None
     assert (await env.groups.get_group(owner, gid)).member_count == 5
-    with fails(InvalidRequest, "invalid_cursor", field="after"):
-        await env.groups.list_members(owner, gid, after="not-a-cursor")
+    for bad in ("not-a-cursor", "\u00b2:" + owner.user_id, "\u0663:" + owner.user_id):
+        with fails(InvalidRequest, "invalid_cursor", field="after"):
+            await env.groups.list_members(owner, gid, after=bad)
     with fails(InvalidRequest, "invalid_request", field="limit"):
         await env.groups.list_members(owner, gid, limit=1001)
     _, stranger = await env.user()

@@ -580,6 +580,8 @@ async def test_unexpected_errors_are_500_and_logged(
 
 
 async def test_openapi_document_and_docs_page(gateway: Gateway) -> None:
+    from jsonschema import Draft202012Validator
+
     gw = gateway
     doc = gw.openapi
     assert doc["openapi"] == "3.1.0"
@@ -591,6 +593,8 @@ async def test_openapi_document_and_docs_page(gateway: Gateway) -> None:
         assert (body is not None) == bool(route.body_fields), route.name
     for sys_route in SYSTEM_ROUTES:
         assert sys_route.method.lower() in doc["paths"][sys_route.path]
+    itself = doc["paths"]["/openapi.json"]["get"]["responses"]["200"]["content"]
+    assert Draft202012Validator(itself["application/json"]["schema"]).is_valid(doc)
     send = doc["paths"]["/api/v1/conversations/{conversation}/messages"]["post"]
     schema = send["requestBody"]["content"]["application/json"]["schema"]
     assert schema["required"] == ["body", "nonce"] and schema["additionalProperties"] is False

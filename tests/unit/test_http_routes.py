@@ -144,6 +144,9 @@ RULE_SAMPLES = [
     ("message.send", "body", " \n ", False),
     ("message.send", "body", "two\nlines", True),
     ("message.send", "nonce", "", False),
+    ("member.list", "after", "not-a-cursor", False),
+    ("member.list", "after", "\u00b2:u_1", False),
+    ("member.list", "after", "1700000000:u_1", True),
 ]
 
 
@@ -152,7 +155,7 @@ def test_the_schema_states_the_services_rules(op: str, name: str, value: str, va
     from jsonschema import Draft202012Validator
 
     from nodechat.server.http.openapi import ruled_schema
-    from nodechat.services import auth, messages, validate
+    from nodechat.services import auth, groups, messages, validate
     from nodechat.services.api import SendItem
 
     schema = ruled_schema(op, name, OPS[op][name])
@@ -163,6 +166,7 @@ def test_the_schema_states_the_services_rules(op: str, name: str, value: str, va
         "password": auth.check_password,
         "name": lambda v: validate.text(v, "name", max_len=100),
         "body": messages.check_body,
+        "after": groups.member_key,
         "nonce": lambda v: messages._check_fields(
             SendItem(Identity("u", "s"), "self:u", "body", v, None)
         ),

@@ -120,6 +120,8 @@ FIELD_RULES: dict[tuple[str, str], Schema] = {
     ("message.history", "before"): {"minimum": 0},
     ("message.history", "after"): {"minimum": 0},
     ("message.send", "nonce"): {"minLength": 1, "maxLength": 64},
+    # opaque to clients, but only the form member_cursor() gives can be one
+    ("member.list", "after"): {"pattern": "^[0-9]{1,16}:."},
     ("channel.reorder", "channel_ids"): {"minItems": 1, "uniqueItems": True},
 }
 
@@ -180,8 +182,9 @@ def _operation(route: Route) -> dict[str, Any]:
 
 
 def _system_operation(route: SystemRoute) -> dict[str, Any]:
-    if "/" in route.reply:
-        content: dict[str, Any] = {route.reply: {"schema": {"type": "string"}}}
+    if "/" in route.reply:  # a media type: JSON is this document, anything else text
+        body: Schema = {"type": "object"} if route.reply == _JSON else {"type": "string"}
+        content: dict[str, Any] = {route.reply: {"schema": body}}
     else:
         content = {_JSON: {"schema": ref(route.reply)}}
     responses: dict[str, Any] = {"200": {"description": "Success", "content": content}}
