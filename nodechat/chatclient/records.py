@@ -61,6 +61,7 @@ class Conversation:
     unread: int = 0
     mentions: int = 0
     mentions_upto: int = 0  # mentions of seqs up to this one were counted from history
+    last_at: int = 0  # created_at (ms) of the newest message this client has seen
     messages: list[Message] = field(default_factory=list)  # sorted by seq, unique seqs
     has_more: bool = True  # older history may exist beyond the oldest loaded message
     loaded: bool = False  # the newest page was fetched at least once

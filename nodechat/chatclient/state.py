@@ -227,6 +227,7 @@ class ChatState:
             self.learn(message.author_id)
             conv.put(message)
             conv.last_seq = max(conv.last_seq, message.seq)
+            conv.last_at = max(conv.last_at, message.created_at)
         if older or not conv.loaded:
             conv.has_more = has_more
         conv.loaded = True
@@ -239,6 +240,7 @@ class ChatState:
         if conv is None:
             return Change()
         messages = [Message.from_wire(m) for m in unread]
+        conv.last_at = max([conv.last_at, *(m.created_at for m in messages)])
         conv.mentions = sum(
             m.seq > conv.last_read_seq
             and m.author_id != self.my_id
@@ -312,6 +314,10 @@ class ChatState:
         self.typing.get(conv.id, {}).pop(message.author_id, None)
         counted = message.seq <= conv.last_seq  # a replay: the snapshot's unread includes it
         conv.last_seq = max(conv.last_seq, message.seq)
+        if message.created_at > conv.last_at:
+            conv.last_at = message.created_at
+            if conv.kind == "direct":
+                change.sidebar = True  # it moves to the top of "Direct"
         if message.author_id == self.my_id:
             return change
         if seen or message.seq <= conv.last_read_seq or message.deleted:
@@ -510,7 +516,10 @@ class ChatState:
     def ordered(self) -> list[str]:
         """Conversation ids in sidebar order: group channels, direct, notes."""
         out = [c for g in self.groups.values() for c in g.channels if c in self.conversations]
-        out += sorted(c.id for c in self.conversations.values() if c.kind == "direct")
+        # direct conversations by the last activity seen here (newest first); before
+        # any is seen, in the server's order
+        direct = [c for c in self.conversations.values() if c.kind == "direct"]
+        out += [c.id for c in sorted(direct, key=lambda c: -c.last_at)]
         out += [c.id for c in self.conversations.values() if c.kind == "self"]
         return out
 

@@ -304,7 +304,13 @@ class ChatApp(CommandsMixin):
             status.append(f"  {session.pending} unsent", style="bold yellow")
         if session.state.dnd:
             status.append("  DND", style="bold red")
-        status.append("  F1 help · Ctrl+P commands · Ctrl+N next unread", style="dim")
+        hints = (
+            "  F1 help · Ctrl+P commands · Ctrl+N next unread"
+            if self.size.width >= 100
+            else "  F1 help · Ctrl+P"
+        )
+        if status.cell_len + len(hints) <= self.size.width - 2:
+            status.append(hints, style="dim")
         self.main.query_one("#status", Static).update(status)
 
     def on_session_changed(self, message: SessionChanged) -> None:
@@ -376,7 +382,13 @@ class ChatApp(CommandsMixin):
         self.reply_to = self.editing = None
         # wherever it was opened from (sidebar, palette, Ctrl+N, a command), typing writes
         # a message: letter keys act on messages only after Tab to the list, on purpose
-        self.main.set_focus(self.main.query_one(ComposeArea))
+        compose = self.main.query_one(ComposeArea)
+        compose.placeholder = (
+            "voice channel: /voice join to talk, /voice leave (no text here)"
+            if conv.channel_kind == "voice"
+            else ""
+        )
+        self.main.set_focus(compose)
         self._show_mode()
         self._refresh_all()
         self._show_typing()

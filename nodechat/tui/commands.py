@@ -18,10 +18,13 @@ from textual.widgets import Static
 from nodechat.chatclient.commands import SlashCommand, parse_command
 from nodechat.chatclient.session import ChatSession
 from nodechat.errors import ChatError
+from nodechat.tui.clipboard import copy_local
 from nodechat.tui.notify import describe
 from nodechat.tui.render import links, snippet
-from nodechat.tui.screens import ConfirmScreen, HelpScreen, MainScreen
+from nodechat.tui.screens import ConfirmScreen, HelpScreen, LinkScreen, MainScreen
 from nodechat.tui.widgets import ComposeArea, MessageList
+
+GO_TO_PAGES = 20  # history pages fetched at most to reach a reply's original
 
 
 class CommandsMixin(App[None]):
@@ -44,6 +47,9 @@ class CommandsMixin(App[None]):
         raise NotImplementedError
 
     def action_toggle_members(self) -> None:
+        raise NotImplementedError
+
+    def _show_messages(self, follow: bool = False) -> None:
         raise NotImplementedError
 
     # -- compose ---------------------------------------------------------------------------
@@ -108,6 +114,13 @@ class CommandsMixin(App[None]):
             text = text[1:]
         if self.active is None:
             self.notify("pick a conversation first (Tab to the sidebar)", severity="warning")
+            return
+        conv = self.session.state.conversations.get(self.active)
+        if conv is not None and conv.channel_kind == "voice":
+            self.notify(
+                "a voice channel carries no text: /voice join to talk, /voice leave",
+                severity="warning",
+            )
             return
         if self.editing:
             self.spawn(self.session.edit_message(self.editing, text))
@@ -185,17 +198,63 @@ class CommandsMixin(App[None]):
                 ConfirmScreen(f"Delete this message?\n\n{snippet(target.body, 120)}"), confirmed
             )
         elif message.action == "copy":
-            self.copy_to_clipboard(target.body)
-            self.notify("message copied to the clipboard")
-        elif message.action == "open":
+            self.copy_text(target.body, "message")
+        elif message.action in ("open", "links"):
             found = links(target.body)
             if not found:
                 self.notify("no link in this message", severity="warning")
+            elif len(found) == 1 and message.action == "open":
+                self.open_link(found[0])
+            else:
+                self.push_screen(LinkScreen(found))
+        elif message.action == "original":
+            if not target.reply_to:
+                self.notify("this message is not a reply", severity="warning")
                 return
-            for url in found:
-                with contextlib.suppress(Exception):  # no browser is not an error worth a crash
-                    self.open_url(url)
-            self.notify("opening " + ", ".join(found))
+            self.spawn(self._go_to(target.reply_to))
+
+    def on_link_screen_chosen(self, message: LinkScreen.Chosen) -> None:
+        if message.action == "copy":
+            self.copy_text(message.url, "link")
+        else:
+            self.open_link(message.url)
+
+    def open_link(self, url: str) -> None:
+        """Open one link in the browser."""
+        with contextlib.suppress(Exception):  # no browser is not an error worth a crash
+            self.open_url(url)
+        self.notify("opening " + url)
+
+    def copy_text(self, text: str, what: str) -> None:
+        """Copy to the clipboard, and say honestly whether it is known to have worked."""
+        self.copy_to_clipboard(text)  # OSC 52: reaches the user's clipboard over SSH too
+        if copy_local(text):
+            self.notify(f"{what} copied to the clipboard")
+        else:
+            self.notify(
+                f"{what} sent to the terminal's clipboard (OSC 52); if it is not there, "
+                "this terminal does not allow it"
+            )
+
+    async def _go_to(self, message_id: str) -> None:
+        """Select the message ``message_id`` of the open conversation, paging back to it."""
+        conversation = self.active
+        conv = self.session.state.conversations.get(conversation or "")
+        if conv is None or conversation is None:
+            return
+        for _ in range(GO_TO_PAGES):
+            if conv.find(message_id) is not None or not conv.has_more:
+                break
+            if not await self.session.load_older(conversation) or self.active != conversation:
+                break
+        if conv.find(message_id) is None or self.active != conversation:
+            self.notify("the original message is not in the loaded history", severity="warning")
+            return
+        self._show_messages()  # the pages just loaded, drawn now rather than next frame
+        view = self.main.query_one(MessageList)
+        view.highlighted = view.get_option_index(message_id)
+        view.scroll_to_highlight()
+        view.focus()
 
     # -- slash commands --------------------------------------------------------------------
 

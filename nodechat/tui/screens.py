@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.markup import escape
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message as TextualMessage
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
 from nodechat.chatclient.commands import help_lines
 from nodechat.tui.widgets import ComposeArea, MessageList, Sidebar
@@ -137,6 +139,55 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+class LinkScreen(ModalScreen[None]):
+    """The links of one message, numbered: open one or copy one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "dismiss", "Close"),
+        Binding("o", "choose('open')", "Open"),
+        Binding("c,y", "choose('copy')", "Copy"),
+        *(Binding(str(n), f"number({n})", show=False) for n in range(1, 10)),
+    ]
+
+    @dataclass
+    class Chosen(TextualMessage):
+        """Open or copy ``url``."""
+
+        action: str
+        url: str
+
+    def __init__(self, links: list[str]) -> None:
+        super().__init__()
+        self.links = links
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="links-box"):
+            yield Label("Links: 1-9 or Enter/o opens, c copies, Esc closes", id="links-title")
+            yield OptionList(
+                *(Option(f"{n}. {url}", id=str(n)) for n, url in enumerate(self.links, 1)),
+                id="links",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#links", OptionList).highlighted = 0
+
+    def _pick(self, action: str, index: int | None) -> None:
+        if index is None or not 0 <= index < len(self.links):
+            return
+        self.app.post_message(self.Chosen(action, self.links[index]))
+        self.dismiss()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._pick("open", event.option_index)
+
+    def action_choose(self, action: str) -> None:
+        self._pick(action, self.query_one("#links", OptionList).highlighted)
+
+    def action_number(self, n: int) -> None:
+        self._pick("open", n - 1)
+
+
 class HelpScreen(ModalScreen[None]):
     """Keys and slash commands."""
 
@@ -152,7 +203,9 @@ class HelpScreen(ModalScreen[None]):
         ("Ctrl+T", "next conversation that mentions you"),
         ("Ctrl+F", "search the loaded conversation"),
         ("Ctrl+G", "write the message in $EDITOR"),
-        ("r e d c o", "on a message: reply, edit, delete (asks first), copy, open link"),
+        ("r e d c", "on a message: reply, edit, delete (asks first), copy"),
+        ("o / l", "on a message: open its link; with several, pick one (open or copy)"),
+        ("g", "on a reply: go to the message it answers"),
         ("i / Esc / typing", "on a message: back to the compose box"),
         ("Up/PgUp/Home at top", "load older messages"),
         ("F2 / F3", "member list / unread-first ordering"),

@@ -15,6 +15,11 @@ from nodechat.chatclient.state import ChatState
 from nodechat.tui.render import day_line, local_day, message_text, sidebar_line
 
 TOP = "top"  # id of the first (status) line of the message list
+WELCOME = (
+    "Welcome! These are your notes to self. To start: /group new NAME creates a group, "
+    "/join CODE joins one with an invite code, /dm USER writes to someone. F1 lists keys "
+    "and commands."
+)
 NEW = "new"  # id of the line above the first message that arrived since the last read
 NEW_LINE = Text("──────── new ────────", style="bold red", justify="center")
 
@@ -77,9 +82,11 @@ class MessageList(OptionList):
         Binding("d,delete", "act('delete')", "Delete"),
         Binding("c,y", "act('copy')", "Copy"),
         Binding("o", "act('open')", "Open link"),
+        Binding("l", "act('links')", "Links"),
+        Binding("g", "act('original')", "Go to original"),
         Binding("escape,i", "act('compose')", "Compose", show=False),
     ]
-    ACTION_KEYS = frozenset("redcyoi")  # the letters above; any other goes to the compose box
+    ACTION_KEYS = frozenset("redcyolgi")  # the letters above; any other goes to compose
 
     @dataclass
     class Act(TextualMessage):
@@ -170,8 +177,16 @@ class MessageList(OptionList):
                 if conv.loaded or conv.messages
                 else "⟳ loading…"
             )
+            if not conv.messages and conv.loaded and conv.kind == "self" and not state.groups:
+                top = WELCOME  # a new account: say where to start
             options.append(Option(Text(top, style="dim italic"), id=TOP, disabled=True))
             day = ""
+            # the "new" line only once every message after the read marker is loaded
+            covered = (
+                new_after is not None
+                and bool(conv.messages)
+                and (conv.messages[0].seq <= new_after + 1 or not conv.has_more)
+            )
             for m in conv.messages:
                 if (today := local_day(m.created_at)) != day:
                     day = today
@@ -181,6 +196,7 @@ class MessageList(OptionList):
                     and new_after is not None
                     and m.seq > new_after
                     and m.author_id != state.my_id
+                    and covered
                 ):
                     first_new = m.id
                     options.append(Option(NEW_LINE, id=NEW, disabled=True))
