@@ -92,7 +92,8 @@ class Cast:
 
 
 async def found_cast(data_dir: Path) -> Cast:
-    """Register the cast, found the group, make an invite that never runs out."""
+    """Register the cast, found the group, make an invite that never runs out, and
+    have everyone join it."""
     node = ChatNode(make_settings(data_dir))
     await node.start()
     tokens: dict[str, str] = {}
@@ -113,6 +114,9 @@ async def found_cast(data_dir: Path) -> Cast:
         await owner.authenticate(tokens[OWNER])
         group = await owner.request("group.create", name="model")
         invite = await owner.request("invite.create", group_id=group["id"], expires_in=0)
+        for name, client in zip(USERS, clients[1:], strict=True):
+            await client.authenticate(tokens[name])
+            await client.request("group.join", code=invite["code"])
         for client in clients:
             await client.close()
     finally:
@@ -161,7 +165,7 @@ class ChatModel(RuleBasedStateMachine):
         super().__init__()
         self.cast = cast
         self.channel = cast.channel
-        self.members = {OWNER}
+        self.members = set(CAST)
         self.banned: set[str] = set()
         self.last_seq = 0
         self.sent: dict[tuple[str, str], Sent] = {}  # (author, nonce) -> its ack
@@ -176,8 +180,8 @@ class ChatModel(RuleBasedStateMachine):
             shutil.copytree(cast.data_dir, self.dir / "data")
             self.node = ChatNode(make_settings(self.dir / "data"))
             self.run(self.node.start())
-            for user in CAST:
-                self.run(self.connect(self.devices[(user, 0)]))
+            for device in self.devices.values():
+                self.run(self.connect(device))
         except BaseException:
             self.teardown()
             raise
@@ -427,28 +431,6 @@ class ChatModel(RuleBasedStateMachine):
         else:
             self.run(self.refused(device.client, "conversation_not_found", "message.send", **again))
 
-    @precondition(lambda self: bool(self.devices_of(member=False)))
-    @rule(data=st.data())
-    def send_as_non_member(self, data: st.DataObject) -> None:
-        device = self.pick(data, self.devices_of(member=False))
-        assert device.client is not None
-        client = device.client
-
-        async def refusals() -> None:
-            await self.refused(
-                client,
-                "conversation_not_found",
-                "message.send",
-                conversation=self.channel,
-                body="let me in",
-                nonce=self.nonce(),
-            )
-            await self.refused(
-                client, "conversation_not_found", "message.history", conversation=self.channel
-            )
-
-        self.run(refusals())
-
     # -- rules: membership -------------------------------------------------------------
 
     def joinable(self) -> list[Device]:
@@ -467,14 +449,6 @@ class ChatModel(RuleBasedStateMachine):
 
     def unjoinable(self) -> list[Device]:
         return [d for d in self.connected() if d.user in self.banned | self.members]
-
-    @precondition(lambda self: bool(self.unjoinable()))
-    @rule(data=st.data())
-    def join_refused(self, data: st.DataObject) -> None:
-        device = self.pick(data, self.unjoinable())
-        assert device.client is not None
-        code = "already_member" if device.user in self.members else "banned"
-        self.run(self.refused(device.client, code, "group.join", code=self.cast.invite))
 
     def leavers(self) -> list[Device]:
         return [d for d in self.devices_of(member=True) if d.user != OWNER]
@@ -521,23 +495,66 @@ class ChatModel(RuleBasedStateMachine):
         )
         self.banned.discard(user)
 
-    @rule(user=st.sampled_from(CAST))
-    def moderation_refused(self, user: str) -> None:
-        gid, uid = self.cast.group_id, self.cast.ids[user]
-
-        async def refusals() -> None:
-            desk = self.desk()
-            if user == OWNER:
-                await self.refused(desk, "self_target", "member.kick", group_id=gid, user_id=uid)
-                await self.refused(desk, "owner_cannot_leave", "group.leave", group_id=gid)
-            elif user not in self.members:
-                await self.refused(
-                    desk, "member_not_found", "member.kick", group_id=gid, user_id=uid
+    @rule(data=st.data())
+    def refusals(self, data: st.DataObject) -> None:
+        """What the protocol refuses, with its documented code; nothing changes."""
+        gid, ids = self.cast.group_id, self.cast.ids
+        desk = self.desk()
+        outsiders = self.devices_of(member=False)
+        unjoinable = self.unjoinable()
+        strangers = sorted(set(USERS) - self.members)
+        unbanned = sorted(set(USERS) - self.banned)
+        cases = ["owner"]
+        cases += ["outsider"] * bool(outsiders) + ["join"] * bool(unjoinable)
+        cases += ["kick"] * bool(strangers) + ["unban"] * bool(unbanned)
+        case = data.draw(st.sampled_from(cases), label="refusal")
+        if case == "owner":
+            coros = [
+                self.refused(desk, "self_target", "member.kick", group_id=gid, user_id=ids[OWNER]),
+                self.refused(desk, "owner_cannot_leave", "group.leave", group_id=gid),
+            ]
+        elif case == "outsider":
+            device = self.pick(data, outsiders)
+            assert device.client is not None
+            coros = [
+                self.refused(
+                    device.client,
+                    "conversation_not_found",
+                    "message.send",
+                    conversation=self.channel,
+                    body="let me in",
+                    nonce=self.nonce(),
+                ),
+                self.refused(
+                    device.client,
+                    "conversation_not_found",
+                    "message.history",
+                    conversation=self.channel,
+                ),
+            ]
+        elif case == "join":
+            device = self.pick(data, unjoinable)
+            assert device.client is not None
+            error = "already_member" if device.user in self.members else "banned"
+            coros = [self.refused(device.client, error, "group.join", code=self.cast.invite)]
+        elif case == "kick":
+            user = data.draw(st.sampled_from(strangers), label="stranger")
+            coros = [
+                self.refused(
+                    desk, "member_not_found", "member.kick", group_id=gid, user_id=ids[user]
                 )
-            if user != OWNER and user not in self.banned:
-                await self.refused(desk, "ban_not_found", "member.unban", group_id=gid, user_id=uid)
+            ]
+        else:
+            user = data.draw(st.sampled_from(unbanned), label="not banned")
+            coros = [
+                self.refused(desk, "ban_not_found", "member.unban", group_id=gid, user_id=ids[user])
+            ]
 
-        self.run(refusals())
+        async def all_refused() -> None:
+            for coro in coros:
+                await coro
+
+        self.run(all_refused())
 
     # -- rules: connections ---------------------------------------------------------------
 
@@ -571,6 +588,29 @@ class ChatModel(RuleBasedStateMachine):
     @rule(data=st.data())
     def reconnect(self, data: st.DataObject) -> None:
         device = self.pick(data, self.offline())
+        self.run(self.connect(device))
+
+    def away_and_tracking(self) -> list[Device]:
+        return [
+            d
+            for d in self.offline()
+            if d.last_seen is not None and d.user in self.members and d.user != OWNER
+        ]
+
+    @precondition(lambda self: bool(self.away_and_tracking()))
+    @rule(data=st.data(), kind=st.sampled_from(["member.kicked", "member.banned"]))
+    def removed_while_away(self, data: st.DataObject, kind: str) -> None:
+        """A device comes back, resuming, after its user was removed: ``not_found``, and
+        none of what was sent meanwhile."""
+        device = self.pick(data, self.away_and_tracking())
+        op = "member.kick" if kind == "member.kicked" else "member.ban"
+        self.run(
+            self.desk().request(op, group_id=self.cast.group_id, user_id=self.cast.ids[device.user])
+        )
+        if kind == "member.banned":
+            self.banned.add(device.user)
+        self.removed(device.user, kind)
+        self.owner_sends()
         self.run(self.connect(device))
 
     # -- invariants ---------------------------------------------------------------------
