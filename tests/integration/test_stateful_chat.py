@@ -1,7 +1,8 @@
 """A stateful model of membership and delivery, run against a real node.
 
 Hypothesis drives an owner and three users, two devices (connections) each, in
-one group with one text channel: members send (one at a time or pipelined),
+one group with one text channel, everyone a member and online at the start:
+members send (one at a time or pipelined),
 retry earlier nonces, join with the group's invite, leave, get kicked, banned
 and unbanned; devices disconnect (closing or dropping the socket) and come
 back resuming from the last seq they saw. After every step the model checks:
@@ -28,8 +29,8 @@ the same holds while a join or a gap is being read from the store) as the
 channel's events. Everything else waits for a condition, never for a time.
 
 Each machine run gets a node of its own on a copy of a data directory in which
-the cast was registered once (bcrypt's cost would otherwise be most of the
-run); its access tokens stay valid for the file's whole run.
+the cast was registered and joined once (bcrypt's cost would otherwise be most
+of the run); its access tokens stay valid for the file's whole run.
 """
 
 from __future__ import annotations
