@@ -316,9 +316,11 @@ class Session:
         seq) when it joined: deliver what follows, even what was sent before this node
         subscribed the session to the group (read from the store after subscribing,
         with :meth:`catch_up_on`)."""
+        # A channel tracked already was seen in an earlier membership (left, kicked,
+        # banned): what came after that predates this join and is not delivered. One
+        # tracked past its head (a snapshot taken after the join) stays where it is.
         for conversation, seq in heads.items():
-            if conversation not in self.seen:
-                self.seen[conversation] = seq
+            self.seen[conversation] = max(seq, self.seen.get(conversation, seq))
 
     def catch_up_on(self, conversations: Iterable[str]) -> None:
         """Read these conversations to the latest from the store, holding live events

@@ -97,6 +97,40 @@ async def test_joining_subscribes_the_new_member(signup: Signup) -> None:
     assert got["data"]["body"] == "welcome!"
 
 
+async def test_a_member_who_comes_back_gets_only_what_follows_the_new_join(
+    signup: Signup,
+) -> None:
+    """Found by the stateful model (test_stateful_chat.py): a session that tracked the
+    channel in an earlier membership was sent, after its user rejoined, what had been
+    posted while the user was out."""
+    ann, bob, group, welcome = await make_group(signup)
+    gid, channel = group["id"], welcome["id"]
+    invite = await ann.client.request("invite.create", group_id=gid)
+    await ann.client.request("message.send", conversation=channel, body="in", nonce="first")
+    assert (await bob.client.next_event("message.created"))["data"]["seq"] == 1
+    for removal in ("left", "kicked"):
+        if removal == "left":
+            await bob.client.request("group.leave", group_id=gid)
+        else:
+            await ann.client.request("member.kick", group_id=gid, user_id=bob.id)
+        await ann.client.request("message.send", conversation=channel, body="out", nonce=removal)
+        await bob.client.request("group.join", code=invite["code"])
+        ack = await ann.client.request(
+            "message.send", conversation=channel, body="back", nonce=f"after {removal}"
+        )
+        # a note to self after it: the channel's events for bob come before this one's
+        await bob.client.request(
+            "message.send", conversation=bob.notes, body="round trip", nonce=removal
+        )
+        got = []
+        while (event := (await bob.client.next_event("message.created"))["data"])[
+            "conversation"
+        ] == channel:
+            got.append(event["seq"])
+        assert event["nonce"] == removal
+        assert got == [ack["seq"]]  # not the message sent while bob was out
+
+
 async def test_profile_and_lookup(node: ChatNode, signup: Signup) -> None:
     ann = await signup("ann")
     bob = await signup("bob")

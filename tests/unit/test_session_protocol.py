@@ -316,7 +316,7 @@ def test_a_joined_groups_channels_are_read_from_where_they_stood_at_the_join() -
     """Messages sent after the join but before this node subscribed the session to the
     group reach it from the store; nothing from before the join does."""
     session = started()
-    session.joined({"g1": 7, "g2": 0, "c": 0})  # "c" is tracked already: left alone
+    session.joined({"g1": 7, "g2": 0, "c": 0})  # "c" is tracked past its head: left alone
     session.catch_up_on(["g1", "g2"])
     assert actions(session) == [Backfill("g1", 7, TO_LATEST)] and session.held
     session.receive(live("g1", 10))  # live by now: held behind the reads
@@ -325,6 +325,16 @@ def test_a_joined_groups_channels_are_read_from_where_they_stood_at_the_join() -
     session.backfilled("g2", [stored("g2", 1)])
     assert seqs(session) == [("g1", 8), ("g1", 9), ("g2", 1), ("g1", 10)]
     assert not session.held and session.seen["c"] == 1
+
+
+def test_a_rejoined_channel_starts_at_the_new_join_not_where_the_last_membership_ended() -> None:
+    """Left at seq 2, rejoined at 5: 3-5 were sent while the user was no member."""
+    session = started({"c": 2})
+    session.joined({"c": 5})
+    session.catch_up_on(["c"])
+    assert actions(session) == [Backfill("c", 5, TO_LATEST)]
+    session.backfilled("c", [stored("c", 6)])
+    assert seqs(session) == [("c", 6)] and not session.held
 
 
 def test_a_join_while_a_gap_is_being_filled_queues_its_reads_behind() -> None:
