@@ -51,7 +51,13 @@ def wait_screen(tmux: list[str], name: str, needle: str, timeout: float = 30.0) 
 
 
 def start_chat(
-    tmux: list[str], name: str, url: str, username: str, home: Path, **extra: str
+    tmux: list[str],
+    name: str,
+    url: str,
+    username: str | None,
+    home: Path,
+    size: tuple[int, int] = (100, 30),
+    **extra: str,
 ) -> None:
     env = {
         "XDG_CONFIG_HOME": str(home),
@@ -69,12 +75,13 @@ def start_chat(
             "chat",
             "--server",
             shlex.quote(url),
-            "--username",
-            shlex.quote(username),
+            *(("--username", shlex.quote(username)) if username else ()),
         ]
     )
+    width, height = size
     subprocess.run(
-        [*tmux, "new-session", "-d", "-s", name, "-x", "100", "-y", "30", command], check=True
+        [*tmux, "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), command],
+        check=True,
     )
     subprocess.run([*tmux, "set-option", "-t", name, "remain-on-exit", "on"], check=False)
 
@@ -113,5 +120,99 @@ async def test_two_terminal_clients_chat(tmux: list[str], tmp_path: Path) -> Non
         profile = tmp_path / "ann" / "nodechat" / "profiles" / "default.json"
         assert profile.stat().st_mode & 0o777 == 0o600
         subprocess.run([*tmux, "send-keys", "-t", "bob", "C-q"], check=True)
+    finally:
+        served.stop()
+
+
+def keys(tmux: list[str], name: str, *keys: str, literal: bool = False) -> None:
+    """Type into the pane: key names (Enter, BTab, C-t…) or, with ``literal``, text."""
+    flags = ["-l"] if literal else []
+    subprocess.run([*tmux, "send-keys", "-t", name, *flags, *keys], check=True)
+
+
+async def test_a_keyboard_only_day_at_80x24(tmux: list[str], tmp_path: Path) -> None:
+    served = Served(tmp_path / "data")
+    served.start()
+    try:
+        ann, bob = await new_user(served.url, "ann"), await new_user(served.url, "bob")
+        group = await group_of(bob, ann, name="Daily")
+        general = (
+            await bob.client.request("channel.create", group_id=group["id"], name="general")
+        )["id"]
+        await bob.send(general, "morning all")
+        mention = await bob.send(general, f"@{ann.name} the plan: https://example.org/plan")
+        await bob.send(general, "see you there")
+        await ann.client.close()
+        opened = tmp_path / "opened.txt"
+        browser = tmp_path / "browser.sh"  # what "open in the browser" ran, written down
+        browser.write_text(f'printf "%s" "$1" > {shlex.quote(str(opened))}\n', encoding="utf-8")
+
+        # no --username, no saved profile: the login screen, filled in from the keyboard
+        start_chat(
+            tmux,
+            "ann",
+            served.url,
+            None,
+            tmp_path / "ann",
+            size=(80, 24),
+            NODECHAT_PASSWORD="",
+            BROWSER=f"sh {browser} %s",
+        )
+        wait_screen(tmux, "ann", "password")
+        keys(tmux, "ann", ann.name, literal=True)
+        keys(tmux, "ann", "Tab")
+        keys(tmux, "ann", PASSWORD, literal=True)
+        keys(tmux, "ann", "Enter")
+        text = wait_screen(tmux, "ann", " online ")
+        wait_screen(tmux, "ann", "general 3 @1")  # unread and mention counters
+        assert "F1 help" in text
+
+        keys(tmux, "ann", "C-t")  # triage: the conversation that mentions me, at the new line
+        text = wait_screen(tmux, "ann", " new ")
+        assert text.index(" new ") < text.index("morning all") < text.index("see you there")
+
+        keys(tmux, "ann", "BTab")  # to the messages, on purpose; the first unread is selected
+        wait_screen(tmux, "ann", "on a message")
+        keys(tmux, "ann", "Down", "r")
+        wait_screen(tmux, "ann", f"replying to {bob.name}")
+        keys(tmux, "ann", "on my way", literal=True)
+        keys(tmux, "ann", "Enter")
+        event = await bob.client.next_event("message.created", timeout=20)
+        while event["data"]["author_id"] != ann.id:
+            event = await bob.client.next_event("message.created", timeout=20)
+        assert event["data"]["body"] == "on my way"
+        assert event["data"]["reply_to"] == mention["id"]
+
+        keys(tmux, "ann", "C-f")  # search the loaded messages
+        wait_screen(tmux, "ann", "search this conversation")
+        keys(tmux, "ann", "zebra", literal=True)
+        keys(tmux, "ann", "Enter")
+        wait_screen(tmux, "ann", "no loaded message")
+        keys(tmux, "ann", "C-u")  # clear the search box
+        keys(tmux, "ann", "plan", literal=True)
+        keys(tmux, "ann", "Enter", "Escape")  # the match stays selected; back to compose
+        # a lone ESC is told from the start of an escape sequence by a pause after it
+        time.sleep(0.5)
+        keys(tmux, "ann", "BTab")
+        wait_screen(tmux, "ann", "on a message")
+        keys(tmux, "ann", "o")  # on the match: open its one link
+        end = time.monotonic() + 20
+        while time.monotonic() < end and not opened.exists():
+            time.sleep(0.2)
+        assert opened.read_text(encoding="utf-8") == "https://example.org/plan"
+
+        keys(tmux, "ann", "C-q")
+        end = time.monotonic() + 20
+        dead = ""
+        while time.monotonic() < end and dead != "1":
+            dead = subprocess.run(
+                [*tmux, "list-panes", "-t", "ann", "-F", "#{pane_dead}"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
+            time.sleep(0.2)
+        assert dead == "1", "Ctrl+Q did not quit"
+        await bob.client.close()
     finally:
         served.stop()
