@@ -38,6 +38,7 @@ Listener = Callable[[Change], None]
 SESSION_REVOKED = 4001
 MENTION_SCAN = 50  # conversations whose unread messages are scanned for mentions at login
 MEMBERS_SHOWN = 1000  # members listed (and presence followed) for the open group
+DIRECT_SCAN = 30  # direct conversations whose last message time is read at login
 USERS_PER_LOOKUP = 1000  # profiles asked for in one user.list
 
 
@@ -233,6 +234,23 @@ class ChatSession:
                 await self.fetch_members(watched)
         await self._count_mentions(client)
         await self._flush_outbox(client)
+        await self._learn_direct_activity(client)
+
+    async def _learn_direct_activity(self, client: ChatClient) -> None:
+        """When the newest message of each direct conversation was sent (the snapshot has
+        no times), so the sidebar can list the most recently active first."""
+        unknown = [
+            c
+            for c in self.state.conversations.values()
+            if c.kind == "direct" and not c.last_at and c.last_seq
+        ][:DIRECT_SCAN]
+        for conv in unknown:
+            with contextlib.suppress(ChatError, TimeoutError):
+                page = await client.request("message.history", conversation=conv.id, limit=1)
+                times = [int(m.get("created_at") or 0) for m in page.get("messages") or ()]
+                conv.last_at = max([conv.last_at, *times])
+        if unknown:
+            self._emit(Change(sidebar=True))
 
     async def _flush_outbox(self, client: ChatClient) -> None:
         """Resend the unacknowledged sends, in order, each with its own nonce (stored once).

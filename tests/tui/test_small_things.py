@@ -191,3 +191,29 @@ async def test_a_long_login_error_wraps_at_80_columns(tmp_path: Path) -> None:
         box = login.query_one("#login-box").region
         assert label.region.height >= 2 and label.region.right <= box.right
     await app.session.close()
+
+
+async def test_direct_conversations_open_ordered_by_activity(
+    served: Served, tmp_path: Path
+) -> None:
+    ann = await new_user(served.url, "ann")
+    peers = [await new_user(served.url, name) for name in ("pa", "pb", "pc")]
+    dms = {}
+    for peer in peers:
+        dm = await peer.client.request("dm.open", user_id=ann.id)
+        dms[peer.name] = dm["id"]
+    for name in ("pb", "pc", "pa"):  # pa last: the most recent
+        peer = next(p for p in peers if p.name.startswith(name))
+        await peer.send(dms[peer.name], f"hello from {name}")
+    app = app_for(served, tmp_path, ann.name)
+    async with app.run_test(size=(100, 30)) as pilot:
+        state = app.session.state
+        order = [dms[p.name] for p in (peers[0], peers[2], peers[1])]  # pa, pc, pb
+        await wait_for(
+            pilot,
+            lambda: [c for c in state.ordered() if c.startswith("dm:")] == order,
+            "the direct conversations newest first",
+        )
+    await app.session.close()
+    for user in (ann, *peers):
+        await user.client.close()
