@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from soak import start_serve
+from textual.pilot import Pilot
 
 from nodechat.chatclient.profiles import ProfileStore
 from nodechat.client import ChatClient
@@ -60,70 +64,94 @@ async def register(url: str, name: str) -> tuple[ChatClient, dict[str, Any]]:
     return client, tokens["user"]
 
 
-async def one_mode(url: str, mode: str, events: int, burst: int, tag: str) -> dict[str, Any]:
+@dataclass
+class Scene:
+    """Bob's group with a quiet channel and a busy one; ann is a member."""
+
+    bob_client: ChatClient
+    bob: dict[str, Any]
+    ann: dict[str, Any]
+    invite: str
+    quiet: str
+    busy: str
+
+
+async def scene(url: str, tag: str) -> Scene:
     bob_client, bob = await register(url, f"bob{tag}")
     ann_client, ann = await register(url, f"ann{tag}")
     group = await bob_client.request("group.create", name="Flood")
     invite = await bob_client.request("invite.create", group_id=group["id"])
     await ann_client.request("group.join", code=invite["code"])
     await ann_client.close()
-    quiet = group["channels"][0]["id"]
     busy = (await bob_client.request("channel.create", group_id=group["id"], name="busy"))["id"]
+    return Scene(bob_client, bob, ann, invite["code"], group["channels"][0]["id"], busy)
+
+
+@contextlib.asynccontextmanager
+async def headless_chat(url: str, at: Scene) -> AsyncIterator[tuple[ChatApp, Pilot[Any]]]:
+    """Ann's ``nodechat chat``, headless, logged in, with the quiet channel open."""
     with tempfile.TemporaryDirectory() as tmp:
         app = ChatApp(
             url,
             "p",
             ProfileStore(Path(tmp)),
-            auto=AutoLogin(ann["username"], PASSWORD),
+            auto=AutoLogin(at.ann["username"], PASSWORD),
             notifier=lambda title, body: None,
         )
         async with app.run_test(size=(120, 36)) as pilot:
-            while busy not in app.session.state.conversations:
+            while at.busy not in app.session.state.conversations:
                 await pilot.pause(0.05)
-            app.open_conversation(quiet)
-            while not app.session.state.conversations[quiet].loaded:
+            app.open_conversation(at.quiet)
+            while not app.session.state.conversations[at.quiet].loaded:
                 await pilot.pause(0.05)
             await pilot.pause(0.2)
-            if mode == "per-event":  # the old way: every change drawn at once
-                app.session.listener = app._apply
-            sidebar, view = app.main.query_one(Sidebar), app.main.query_one(MessageList)
-            draws0, rebuilds0 = app.draws, sidebar.rebuilds + view.rebuilds
-            cpu0, t0 = time.process_time(), time.perf_counter()
-            for start in range(1, events + 1, burst):
-                for seq in range(start, min(start + burst, events + 1)):
-                    app.session.apply_frame(wire(busy, seq, bob["id"], "x" * 100))
-                await asyncio.sleep(0)  # the socket reader yields between reads
-            conv = app.session.state.conversations[busy]
-            while app._batch is not None:  # what is collected is drawn
-                await pilot.pause(0.005)
-            elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-            draws = app.draws - draws0
-            rebuilds = sidebar.rebuilds + view.rebuilds - rebuilds0
-            marker = app.draws
-            app.session.apply_frame(wire(quiet, 1, bob["id"], "the one that matters"))
-            t1 = time.perf_counter()
-            texts = lambda: [  # noqa: E731
-                str(view.get_option_at_index(i).prompt) for i in range(view.option_count)
-            ]
-            while not any("the one that matters" in t for t in texts()):
-                await pilot.pause(0.001)
-            shown_ms = (time.perf_counter() - t1) * 1000
-            result = {
-                "mode": mode,
-                "events": events,
-                "burst": burst,
-                "seconds": round(elapsed, 3),
-                "events_per_s": round(events / elapsed),
-                "cpu_s": round(cpu, 3),
-                "draws": draws if mode == "batched" else events + 1,
-                "full_redraws": rebuilds,
-                "unread_shown": conv.unread,
-                "kept_messages": len(conv.messages),
-                "open_channel_message_after_draws": app.draws - marker if mode == "batched" else 1,
-                "open_channel_message_ms": round(shown_ms, 1),
-            }
+            yield app, pilot
         await app.session.close()
-    await bob_client.close()
+
+
+async def one_mode(url: str, mode: str, events: int, burst: int, tag: str) -> dict[str, Any]:
+    at = await scene(url, tag)
+    bob, quiet, busy = at.bob, at.quiet, at.busy
+    async with headless_chat(url, at) as (app, pilot):
+        if mode == "per-event":  # the old way: every change drawn at once
+            app.session.listener = app._apply
+        sidebar, view = app.main.query_one(Sidebar), app.main.query_one(MessageList)
+        draws0, rebuilds0 = app.draws, sidebar.rebuilds + view.rebuilds
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for start in range(1, events + 1, burst):
+            for seq in range(start, min(start + burst, events + 1)):
+                app.session.apply_frame(wire(busy, seq, bob["id"], "x" * 100))
+            await asyncio.sleep(0)  # the socket reader yields between reads
+        conv = app.session.state.conversations[busy]
+        while app._batch is not None:  # what is collected is drawn
+            await pilot.pause(0.005)
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        draws = app.draws - draws0
+        rebuilds = sidebar.rebuilds + view.rebuilds - rebuilds0
+        marker = app.draws
+        app.session.apply_frame(wire(quiet, 1, bob["id"], "the one that matters"))
+        t1 = time.perf_counter()
+        texts = lambda: [  # noqa: E731
+            str(view.get_option_at_index(i).prompt) for i in range(view.option_count)
+        ]
+        while not any("the one that matters" in t for t in texts()):
+            await pilot.pause(0.001)
+        shown_ms = (time.perf_counter() - t1) * 1000
+        result = {
+            "mode": mode,
+            "events": events,
+            "burst": burst,
+            "seconds": round(elapsed, 3),
+            "events_per_s": round(events / elapsed),
+            "cpu_s": round(cpu, 3),
+            "draws": draws if mode == "batched" else events + 1,
+            "full_redraws": rebuilds,
+            "unread_shown": conv.unread,
+            "kept_messages": len(conv.messages),
+            "open_channel_message_after_draws": app.draws - marker if mode == "batched" else 1,
+            "open_channel_message_ms": round(shown_ms, 1),
+        }
+    await at.bob_client.close()
     return result
 
 

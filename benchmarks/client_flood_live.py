@@ -25,26 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from client_events import headless_chat, register, scene
 from soak import start_serve
 
-from nodechat.chatclient.profiles import ProfileStore
 from nodechat.client import ChatClient
-from nodechat.tui.app import AutoLogin, ChatApp
 from nodechat.tui.widgets import MessageList, Sidebar
-
-PASSWORD = "correct horse 1"
-
-
-async def login(url: str, name: str, register: bool = False) -> tuple[ChatClient, dict[str, Any]]:
-    client = await ChatClient.connect(url)
-    if register:
-        tokens = await client.request(
-            "auth.register", username=name, email=f"{name}@example.test", password=PASSWORD
-        )
-    else:
-        tokens = await client.request("auth.login", login=name, password=PASSWORD)
-    await client.authenticate(tokens["access_token"])
-    return client, tokens["user"]
 
 
 async def _flood(
@@ -52,7 +37,7 @@ async def _flood(
 ) -> None:
     clients = []  # one account each: the server limits an account to 400 requests/s
     for n in range(senders):
-        client, _ = await login(url, f"flood{int(time.time())}x{n}", register=True)
+        client, _ = await register(url, f"flood{int(time.time())}x{n}")
         await client.request("group.join", code=code)
         clients.append(client)
     print("ready", flush=True)
@@ -80,15 +65,8 @@ def flood_main(argv: list[str]) -> None:
 
 
 async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
-    tag = str(int(time.time()))
-    bob_client, bob = await login(url, f"bob{tag}", register=True)
-    ann_client, ann = await login(url, f"ann{tag}", register=True)
-    group = await bob_client.request("group.create", name="Flood")
-    invite = await bob_client.request("invite.create", group_id=group["id"])
-    await ann_client.request("group.join", code=invite["code"])
-    await ann_client.close()
-    quiet = group["channels"][0]["id"]
-    busy = (await bob_client.request("channel.create", group_id=group["id"], name="busy"))["id"]
+    at = await scene(url, str(int(time.time())))
+    bob_client, quiet, busy = at.bob_client, at.quiet, at.busy
     total = int(args.rate * args.seconds)
     # the flooding process starts here, before the app owns the terminal's descriptors
     proc = subprocess.Popen(
@@ -97,7 +75,7 @@ async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
             __file__,
             "--flood",
             url,
-            invite["code"],
+            at.invite,
             busy,
             str(args.rate),
             str(args.seconds),
@@ -109,63 +87,48 @@ async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
     )
     assert proc.stdin is not None and proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    with tempfile.TemporaryDirectory() as tmp:
-        app = ChatApp(
-            url,
-            "p",
-            ProfileStore(Path(tmp)),
-            auto=AutoLogin(ann["username"], PASSWORD),
-            notifier=lambda title, body: None,
-        )
-        async with app.run_test(size=(120, 36)) as pilot:
-            while busy not in app.session.state.conversations:
-                await pilot.pause(0.05)
-            app.open_conversation(quiet)
-            while not app.session.state.conversations[quiet].loaded:
-                await pilot.pause(0.05)
-            view, sidebar = app.main.query_one(MessageList), app.main.query_one(Sidebar)
+    async with headless_chat(url, at) as (app, pilot):
+        view, sidebar = app.main.query_one(MessageList), app.main.query_one(Sidebar)
 
-            def on_screen(needle: str) -> bool:
-                return any(
-                    needle in str(view.get_option_at_index(i).prompt)
-                    for i in range(view.option_count)
-                )
+        def on_screen(needle: str) -> bool:
+            return any(
+                needle in str(view.get_option_at_index(i).prompt) for i in range(view.option_count)
+            )
 
-            def busy_line() -> str:
-                return str(sidebar.get_option(busy).prompt)
+        def busy_line() -> str:
+            return str(sidebar.get_option(busy).prompt)
 
-            cpu0 = time.process_time()
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-            latencies: list[float] = []
-            n = 0
-            t_end = time.perf_counter() + args.seconds + 2
-            while time.perf_counter() < t_end:
-                body = f"probe {n}"
-                await bob_client.request("message.send", conversation=quiet, body=body, nonce=body)
-                acked = time.perf_counter()
-                while not on_screen(body):
-                    await pilot.pause(0.002)
-                latencies.append((time.perf_counter() - acked) * 1000)
-                n += 1
-                await pilot.pause(0.5)
-            await asyncio.to_thread(proc.wait)
-            flood_done = time.perf_counter()
-            while f" {total}" not in busy_line():
-                await pilot.pause(0.01)
-            count_lag = time.perf_counter() - flood_done
-            result = {
-                "rate": args.rate,
-                "seconds": args.seconds,
-                "messages": total,
-                "probes": len(latencies),
-                "probe_on_screen_ms_p50": round(statistics.median(latencies), 1),
-                "probe_on_screen_ms_max": round(max(latencies), 1),
-                "busy_count_right_after_flood_s": round(count_lag, 3),
-                "client_cpu_s": round(time.process_time() - cpu0, 2),
-                "draws": getattr(app, "draws", None),
-            }
-        await app.session.close()
+        cpu0 = time.process_time()
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        latencies: list[float] = []
+        n = 0
+        t_end = time.perf_counter() + args.seconds + 2
+        while time.perf_counter() < t_end:
+            body = f"probe {n}"
+            await bob_client.request("message.send", conversation=quiet, body=body, nonce=body)
+            acked = time.perf_counter()
+            while not on_screen(body):
+                await pilot.pause(0.002)
+            latencies.append((time.perf_counter() - acked) * 1000)
+            n += 1
+            await pilot.pause(0.5)
+        await asyncio.to_thread(proc.wait)
+        flood_done = time.perf_counter()
+        while f" {total}" not in busy_line():
+            await pilot.pause(0.01)
+        count_lag = time.perf_counter() - flood_done
+        result = {
+            "rate": args.rate,
+            "seconds": args.seconds,
+            "messages": total,
+            "probes": len(latencies),
+            "probe_on_screen_ms_p50": round(statistics.median(latencies), 1),
+            "probe_on_screen_ms_max": round(max(latencies), 1),
+            "busy_count_right_after_flood_s": round(count_lag, 3),
+            "client_cpu_s": round(time.process_time() - cpu0, 2),
+            "draws": getattr(app, "draws", None),
+        }
     await bob_client.close()
     return result
 

@@ -403,6 +403,13 @@ class ChatApp(CommandsMixin):
                     break
                 if self.active != conversation or not await self.session.load_older(conversation):
                     break
+            if self.active == conversation and self._at_new:
+                self._show_messages()  # what was paged in, now: the selection goes to it
+                if self._at_new:  # too far back: stay at the newest
+                    self._at_new = False
+                    view = self.main.query_one(MessageList)
+                    if view.at_bottom():
+                        self.on_message_list_seen_bottom(MessageList.SeenBottom(conversation))
             if conv.group_id and conv.group_id not in state.members:
                 await self.session.fetch_members(conv.group_id)
 
@@ -419,6 +426,8 @@ class ChatApp(CommandsMixin):
         conv = self.session.state.conversations.get(message.conversation)
         if message.conversation != self.active or conv is None or not self._viewing():
             return
+        if self._at_new:
+            return  # still paging back to the first unread: what shows is not what was read
         if conv.unread or conv.last_read_seq < conv.last_seq:
             self.spawn(self.session.mark_read(message.conversation), group="read")
 

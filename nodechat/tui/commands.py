@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import App, SuspendNotSupported
@@ -37,20 +37,17 @@ class CommandsMixin(App[None]):
     editor: str
     main: MainScreen
 
-    def spawn(self, work: Awaitable[Any], group: str = "default") -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by ChatApp, the class this mixin is for
 
-    def open_conversation(self, conversation: str) -> None:
-        raise NotImplementedError
+        def spawn(self, work: Awaitable[Any], group: str = "default") -> None: ...
 
-    def show_login(self, error: str = "") -> None:
-        raise NotImplementedError
+        def open_conversation(self, conversation: str) -> None: ...
 
-    def action_toggle_members(self) -> None:
-        raise NotImplementedError
+        def show_login(self, error: str = "") -> None: ...
 
-    def _show_messages(self, follow: bool = False) -> None:
-        raise NotImplementedError
+        def action_toggle_members(self) -> None: ...
+
+        def _show_messages(self, follow: bool = False) -> None: ...
 
     # -- compose ---------------------------------------------------------------------------
 
