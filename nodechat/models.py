@@ -309,3 +309,29 @@ class ConversationState:
     unread: int
     peer_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """A message pinned in its conversation: by whom and when."""
+
+    conversation_id: str
+    message_id: str
+    pinned_by: str
+    pinned_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedMessage:
+    """One entry of a conversation's pin list: the message and its pin."""
+
+    message: Message
+    pin: Pin
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form: the message object with who pinned it and when."""
+        return {
+            "message": self.message.to_dict(),
+            "pinned_by": self.pin.pinned_by,
+            "pinned_at": self.pin.pinned_at,
+        }

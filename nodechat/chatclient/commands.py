@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dnd": ("[on|off]", "do not disturb: counters only, no bell or notifications"),
     "voice": ("[join|leave]", "join or leave the current voice channel"),
     "members": ("", "show or hide the member list"),
+    "pins": ("", "list the pinned messages of this conversation"),
     "logout": ("", "log out and forget the saved session"),
     "help": ("", "keys and commands"),
 }

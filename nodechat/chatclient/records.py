@@ -41,6 +41,22 @@ class Message:
         )
 
 
+@dataclass
+class PinnedMessage:
+    """One entry of a conversation's pins: the message as pinned, by whom and when."""
+
+    message: Message
+    pinned_by: str
+    pinned_at: int
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> PinnedMessage:
+        """Build from a ``pin.list`` entry or a ``message.pin`` reply."""
+        return cls(
+            Message.from_wire(data["message"]), str(data["pinned_by"]), int(data["pinned_at"])
+        )
+
+
 def _seq(message: Message) -> int:
     return message.seq
 
@@ -66,6 +82,8 @@ class Conversation:
     has_more: bool = True  # older history may exist beyond the oldest loaded message
     loaded: bool = False  # the newest page was fetched at least once
     loading: bool = False
+    pins: list[PinnedMessage] = field(default_factory=list)  # newest pin first
+    pins_loaded: bool = False  # pin.list was fetched (events keep it current after)
 
     @property
     def oldest_seq(self) -> int | None:
@@ -88,6 +106,23 @@ class Conversation:
             return False
         messages.insert(at, message)
         return True
+
+    def pinned(self, message_id: str) -> bool:
+        """Whether the message is among the known pins."""
+        return any(p.message.id == message_id for p in self.pins)
+
+    def add_pin(self, entry: PinnedMessage) -> None:
+        """Add or replace a message's pin, keeping the newest pin first."""
+        self.drop_pin(entry.message.id)
+        self.pins.append(entry)
+        self.pins.sort(key=lambda p: (p.pinned_at, p.message.seq), reverse=True)
+
+    def drop_pin(self, message_id: str) -> bool:
+        """Forget a message's pin; False if it was not pinned."""
+        kept = [p for p in self.pins if p.message.id != message_id]
+        dropped = len(kept) != len(self.pins)
+        self.pins = kept
+        return dropped
 
     def keep_newest(self, limit: int) -> None:
         """Forget all but the newest ``limit`` loaded messages (older ones can be paged in)."""

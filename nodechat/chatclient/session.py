@@ -462,6 +462,29 @@ class ChatSession:
         """Delete a message."""
         await self.call("message.delete", message_id=message_id)
 
+    async def load_pins(self, conversation: str) -> None:
+        """Fetch a conversation's pins (``pin.list``); events keep them current after."""
+        reply = await self.call("pin.list", conversation=conversation)
+        self._emit(self.state.set_pins(conversation, reply["pins"]))
+
+    async def toggle_pin(self, message_id: str) -> bool:
+        """Pin the message, or unpin it if it is pinned; True if it is pinned now."""
+        message = next(
+            (
+                m
+                for c in self.state.conversations.values()
+                for m in c.messages
+                if m.id == message_id
+            ),
+            None,
+        )
+        conv = self.state.conversations.get(message.conversation) if message else None
+        if conv is not None and conv.pinned(message_id):
+            await self.call("message.unpin", message_id=message_id)
+            return False
+        await self.call("message.pin", message_id=message_id)
+        return True
+
     async def load_latest(self, conversation: str) -> None:
         """Fetch the newest page of a conversation."""
         conv = self.state.conversations.get(conversation)

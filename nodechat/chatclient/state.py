@@ -16,6 +16,7 @@ from nodechat.chatclient.records import (
     Group,
     Message,
     Notice,
+    PinnedMessage,
     SidebarEntry,
 )
 
@@ -350,6 +351,34 @@ class ChatState:
         if conv is None or message is None:
             return Change()
         message.deleted, message.body, message.mentions = True, "", ()
+        return Change(conversations={conv.id})
+
+    # -- pins ------------------------------------------------------------------------------
+
+    def set_pins(self, conversation_id: str, pins: Iterable[dict[str, Any]]) -> Change:
+        """A ``pin.list`` reply: the conversation's pins, newest first."""
+        conv = self.conversations.get(conversation_id)
+        if conv is None:
+            return Change()
+        conv.pins = [PinnedMessage.from_wire(p) for p in pins]
+        conv.pins_loaded = True
+        for entry in conv.pins:
+            self.learn(entry.pinned_by)
+        return Change(conversations={conversation_id})
+
+    def _on_message_pinned(self, data: dict[str, Any], now: float) -> Change:
+        conv = self.conversations.get(str(data["conversation"]))
+        if conv is None:
+            return Change()
+        message = Message.from_wire(data["message"])
+        conv.add_pin(PinnedMessage(message, str(data["by"]), int(data["pinned_at"])))
+        self.learn(str(data["by"]))
+        return Change(conversations={conv.id})
+
+    def _on_message_unpinned(self, data: dict[str, Any], now: float) -> Change:
+        conv = self.conversations.get(str(data["conversation"]))
+        if conv is None or not conv.drop_pin(str(data["message_id"])):
+            return Change()
         return Change(conversations={conv.id})
 
     def _on_read_updated(self, data: dict[str, Any], now: float) -> Change:

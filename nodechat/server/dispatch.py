@@ -294,6 +294,20 @@ async def _history(c: Call) -> Any:
     return {"messages": [m.to_dict() for m in page.messages], "has_more": page.has_more}
 
 
+async def _pin(c: Call) -> Any:
+    return (await c.services.messages.pin(c.me, c.data["message_id"])).to_dict()
+
+
+async def _unpin(c: Call) -> Any:
+    m = await c.services.messages.unpin(c.me, c.data["message_id"])
+    return {"conversation": m.conversation_id, "message_id": m.id}
+
+
+async def _pin_list(c: Call) -> Any:
+    pins = await c.services.messages.pins(c.me, c.data["conversation"])
+    return {"conversation": c.data["conversation"], "pins": [p.to_dict() for p in pins]}
+
+
 async def _mark_read(c: Call) -> Any:
     seq = await c.services.messages.mark_read(c.me, c.data["conversation"], c.data["seq"])
     return {"conversation": c.data["conversation"], "seq": seq}
@@ -349,6 +363,9 @@ HANDLERS: dict[str, Handler] = {
     "message.edit": _edit,
     "message.delete": _delete,
     "message.history": _history,
+    "message.pin": _pin,
+    "message.unpin": _unpin,
+    "pin.list": _pin_list,
     "read.mark": _mark_read,
     **{op: _admin_handler(op) for op in ADMIN_OPS},
 }

@@ -23,6 +23,7 @@ from nodechat.models import (
     Invite,
     Member,
     Message,
+    PinnedMessage,
     TokenPair,
     User,
 )
@@ -321,6 +322,18 @@ class MessageService(ABC):
     @abstractmethod
     async def delete(self, identity: Identity, message_id: str) -> Message:
         """Delete one's own message, or any in a group one owns or administers."""
+
+    @abstractmethod
+    async def pin(self, identity: Identity, message_id: str) -> PinnedMessage:
+        """Pin a message in its conversation (channel: owner or admin); idempotent."""
+
+    @abstractmethod
+    async def unpin(self, identity: Identity, message_id: str) -> Message:
+        """Unpin a message (who may pin may unpin); idempotent. The message."""
+
+    @abstractmethod
+    async def pins(self, identity: Identity, conversation_id: str) -> list[PinnedMessage]:
+        """A conversation's pinned messages, newest pin first."""
 
     @abstractmethod
     async def history(

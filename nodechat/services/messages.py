@@ -34,6 +34,8 @@ from nodechat.models import (
     ConversationState,
     Identity,
     Message,
+    Pin,
+    PinnedMessage,
     Role,
     direct_conversation_id,
     new_id,
@@ -53,6 +55,7 @@ from nodechat.storage.base import AppendResult, NewMessage, Store
 MAX_BODY = 4000
 MAX_NONCE = 64
 MAX_HISTORY = 100
+MAX_PINS = 50  # pins per conversation (docs/protocol.md, Pins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,18 @@ class _Access:
 
 def _not_found() -> NotFound:
     return NotFound("no such conversation", code="conversation_not_found")
+
+
+def _unpinned_event(pin: Pin, by: str, now: int) -> Event:
+    return Event(
+        "message.unpinned",
+        {
+            "conversation": pin.conversation_id,
+            "message_id": pin.message_id,
+            "by": by,
+            "unpinned_at": now,
+        },
+    )
 
 
 def check_body(body: str) -> str:
@@ -335,7 +350,52 @@ class LocalMessageService(MessageService):
                 {"id": deleted.id, "conversation": deleted.conversation_id, "seq": deleted.seq},
             ),
         )
+        unpinned = await self._messages.unpin(message_id)  # a deleted message leaves the pins
+        if unpinned is not None:
+            await self._publish(access, _unpinned_event(unpinned, identity.user_id, self._clock()))
         return deleted
+
+    async def _pinnable(self, identity: Identity, message_id: str) -> tuple[Message, _Access]:
+        """The message and its conversation if the caller may pin there: in a channel an
+        owner or admin, in a direct or self conversation a participant."""
+        message, access = await self._own_message(identity, message_id)
+        if access.role is not None and access.role.rank < Role.ADMIN.rank:
+            raise Forbidden("only the owner or an admin may pin messages here")
+        return message, access
+
+    async def pin(self, identity: Identity, message_id: str) -> PinnedMessage:
+        message, access = await self._pinnable(identity, message_id)
+        if message.deleted:
+            raise NotFound("no such message", code="message_not_found")
+        wanted = Pin(message.conversation_id, message.id, identity.user_id, self._clock())
+        result = await self._messages.pin(wanted, limit=MAX_PINS)
+        if result.created:
+            stored = result.pin
+            await self._publish(
+                access,
+                Event(
+                    "message.pinned",
+                    {
+                        "conversation": stored.conversation_id,
+                        "message_id": stored.message_id,
+                        "by": stored.pinned_by,
+                        "pinned_at": stored.pinned_at,
+                        "message": message.to_dict(),
+                    },
+                ),
+            )
+        return PinnedMessage(message, result.pin)
+
+    async def unpin(self, identity: Identity, message_id: str) -> Message:
+        message, access = await self._pinnable(identity, message_id)
+        removed = await self._messages.unpin(message_id)
+        if removed is not None:
+            await self._publish(access, _unpinned_event(removed, identity.user_id, self._clock()))
+        return message
+
+    async def pins(self, identity: Identity, conversation_id: str) -> list[PinnedMessage]:
+        await self._access(identity, conversation_id)
+        return await self._messages.list_pins(conversation_id)
 
     async def history(
         self,

@@ -25,6 +25,8 @@ from nodechat.models import (
     Invite,
     Member,
     Message,
+    Pin,
+    PinnedMessage,
     Role,
     User,
 )
@@ -52,6 +54,14 @@ class AppendResult:
     """Outcome of :meth:`MessageStore.append`: the message and whether it is new."""
 
     message: Message
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PinResult:
+    """Outcome of :meth:`MessageStore.pin`: the stored pin and whether it is new."""
+
+    pin: Pin
     created: bool
 
 
@@ -388,6 +398,21 @@ class MessageStore(ABC):
         limit: int = 50,
     ) -> list[Message]:
         """Messages by seq: newest first (``before`` or neither), oldest first with ``after``."""
+
+    @abstractmethod
+    async def pin(self, pin: Pin, *, limit: int) -> PinResult:
+        """Pin a message of ``pin.conversation_id``; pinning a pinned message returns the
+        stored pin with ``created=False``. ``NotFound(code='message_not_found')`` if the
+        message is missing, deleted or of another conversation;
+        ``Conflict(code='too_many_pins')`` if the conversation has ``limit`` pins already."""
+
+    @abstractmethod
+    async def unpin(self, message_id: str) -> Pin | None:
+        """Remove a message's pin; the removed pin, or None if it was not pinned."""
+
+    @abstractmethod
+    async def list_pins(self, conversation_id: str) -> list[PinnedMessage]:
+        """The conversation's pinned messages that are not deleted, newest pin first."""
 
     @abstractmethod
     async def set_read_marker(self, user_id: str, conversation_id: str, seq: int) -> int:

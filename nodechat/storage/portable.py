@@ -89,6 +89,7 @@ TABLES: tuple[TableSpec, ...] = (
         ("id",),
         ("deleted",),
     ),
+    TableSpec("pins", ("message_id", "conversation_id", "pinned_by", "pinned_at"), ("message_id",)),
     TableSpec(
         "read_markers", ("user_id", "conversation_id", "seq"), ("user_id", "conversation_id")
     ),

@@ -396,6 +396,8 @@ class ChatApp(CommandsMixin):
         async def load() -> None:
             if not conv.loaded:
                 await self.session.load_latest(conversation)
+            if not conv.pins_loaded:  # the pin marks; events keep them current after
+                await self.session.load_pins(conversation)
             marker = self.new_after
             for _ in range(UNREAD_PAGES):  # page back to the first unread message
                 first = conv.oldest_seq
@@ -528,6 +530,7 @@ class ChatApp(CommandsMixin):
             "Unread first", "Toggle unread-first ordering", self.action_toggle_unread_first
         )
         yield SystemCommand("Search", "Search this conversation", self.action_search)
+        yield SystemCommand("Pins", "The pinned messages of this conversation", self.action_pins)
         yield SystemCommand("Mute", "Mute or unmute this conversation", self.action_mute)
         for level, says in (
             ("all", "every message"),

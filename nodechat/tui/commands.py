@@ -20,6 +20,7 @@ from nodechat.chatclient.session import ChatSession
 from nodechat.errors import ChatError
 from nodechat.tui.clipboard import copy_local
 from nodechat.tui.notify import describe
+from nodechat.tui.pins import PinsScreen
 from nodechat.tui.render import links, snippet
 from nodechat.tui.screens import ConfirmScreen, HelpScreen, LinkScreen, MainScreen
 from nodechat.tui.widgets import ComposeArea, MessageList
@@ -65,7 +66,7 @@ class CommandsMixin(App[None]):
             text = "✎ editing your message (Enter saves, Esc cancels)"
         elif self.main.query_one(MessageList).has_focus:
             text = (
-                "▶ on a message: r reply · e edit · d delete · c copy · o open link"
+                "▶ on a message: r reply · e edit · d delete · c copy · o open link · p pin"
                 " · i/Esc or just type to write"
             )
         mode = self.main.query_one("#compose-mode", Static)
@@ -209,6 +210,33 @@ class CommandsMixin(App[None]):
                 self.notify("this message is not a reply", severity="warning")
                 return
             self.spawn(self._go_to(target.reply_to))
+        elif message.action == "pin":
+            if target.deleted:
+                return
+            self.spawn(self._toggle_pin(target.id))
+
+    # -- pins ------------------------------------------------------------------------------
+
+    async def _toggle_pin(self, message_id: str) -> None:
+        pinned = await self.session.toggle_pin(message_id)
+        self.notify("message pinned" if pinned else "message unpinned")
+
+    def action_pins(self) -> None:
+        """Show the pins of the open conversation (loading them first if need be)."""
+        conv = self.session.state.conversations.get(self.active or "")
+        if conv is None:
+            self.notify("open a conversation first", severity="warning")
+            return
+
+        async def show() -> None:
+            if not conv.pins_loaded:
+                await self.session.load_pins(conv.id)
+            self.push_screen(PinsScreen(self.session.state, conv))
+
+        self.spawn(show())
+
+    def on_pins_screen_chosen(self, message: PinsScreen.Chosen) -> None:
+        self.spawn(self._go_to(message.message_id, "the pinned message is not in the history"))
 
     def on_link_screen_chosen(self, message: LinkScreen.Chosen) -> None:
         if message.action == "copy":
@@ -233,7 +261,9 @@ class CommandsMixin(App[None]):
                 "this terminal does not allow it"
             )
 
-    async def _go_to(self, message_id: str) -> None:
+    async def _go_to(
+        self, message_id: str, missing: str = "the original message is not in the loaded history"
+    ) -> None:
         """Select the message ``message_id`` of the open conversation, paging back to it."""
         conversation = self.active
         conv = self.session.state.conversations.get(conversation or "")
@@ -245,7 +275,7 @@ class CommandsMixin(App[None]):
             if not await self.session.load_older(conversation) or self.active != conversation:
                 break
         if conv.find(message_id) is None or self.active != conversation:
-            self.notify("the original message is not in the loaded history", severity="warning")
+            self.notify(missing, severity="warning")
             return
         self._show_messages()  # the pages just loaded, drawn now rather than next frame
         view = self.main.query_one(MessageList)
@@ -268,6 +298,8 @@ class CommandsMixin(App[None]):
             self.push_screen(HelpScreen())
         elif command.name == "members":
             self.action_toggle_members()
+        elif command.name == "pins":
+            self.action_pins()
         elif command.name == "mute":
             self.action_mute()
         elif command.name == "notify":

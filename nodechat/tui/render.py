@@ -15,6 +15,9 @@ MENTION_ME_STYLE = "bold black on yellow"
 MENTION_STYLE = "bold cyan"
 
 
+PIN_MARK = "📌"  # after a pinned message, and before each line of the pin list
+
+
 def clock(ms: int) -> str:
     """HH:MM in local time."""
     return time.strftime("%H:%M", time.localtime(ms / 1000))
@@ -73,6 +76,8 @@ def message_text(state: ChatState, conv: Conversation, message: Message) -> Text
     out.append_text(body)
     if message.edited_at:
         out.append(" (edited)", style="dim")
+    if conv.pinned(message.id):
+        out.append(f" {PIN_MARK}", style="yellow")
     return out
 
 

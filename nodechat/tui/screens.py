@@ -206,6 +206,7 @@ class HelpScreen(ModalScreen[None]):
         ("r e d c", "on a message: reply, edit, delete (asks first), copy"),
         ("o / l", "on a message: open its link; with several, pick one (open or copy)"),
         ("g", "on a reply: go to the message it answers"),
+        ("p", "on a message: pin or unpin it (channels: owners and admins)"),
         ("i / Esc / typing", "on a message: back to the compose box"),
         ("Up/PgUp/Home at top", "load older messages"),
         ("F2 / F3", "member list / unread-first ordering"),

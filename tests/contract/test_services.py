@@ -28,6 +28,7 @@ from nodechat.errors import (
 )
 from nodechat.models import ChannelKind, ConversationKind, Identity, Role
 from nodechat.services.api import SendItem, SendResult
+from nodechat.services.messages import MAX_PINS
 from tests.contract.service_env import MODES, PASSWORD, ServiceEnv, open_services
 
 pytestmark = pytest.mark.timeout(60)
@@ -333,6 +334,93 @@ async def test_send_edit_delete_history(services: ServiceEnv) -> None:
     }
     await env.messages.typing(bob, channel)
     assert env.seen("typing", group_topic(gid))[-1].data["user_id"] == bob.user_id
+
+
+async def test_pins_in_a_channel(services: ServiceEnv) -> None:
+    env = services
+    alice, bob, gid, channel = await chatting_in_a_channel(env)
+    _, carol = await env.user()  # not a member
+    first = (await env.messages.send(bob, channel, "read chapter 1", "p-1")).message
+    second = (await env.messages.send(alice, channel, "and chapter 2", "p-2")).message
+
+    pinned = await env.messages.pin(alice, first.id)
+    assert pinned.message == first and pinned.pin.pinned_by == alice.user_id
+    assert pinned.pin.conversation_id == channel
+    events = env.seen("message.pinned", group_topic(gid))
+    assert [(e.data["message_id"], e.data["by"], e.data["conversation"]) for e in events] == [
+        (first.id, alice.user_id, channel)
+    ]
+    assert events[0].data["pinned_at"] == pinned.pin.pinned_at
+    assert events[0].data["message"]["body"] == "read chapter 1"
+    again = await env.messages.pin(alice, first.id)  # idempotent: the first pin, no event
+    assert again.pin == pinned.pin and len(env.seen("message.pinned")) == 1
+    await env.messages.pin(alice, second.id)
+    listed = await env.messages.pins(bob, channel)  # any member reads the pins
+    assert [p.message.id for p in listed] == [second.id, first.id]
+    assert listed[1] == pinned
+
+    with fails(Forbidden, "forbidden"):  # a plain member may not pin in a channel
+        await env.messages.pin(bob, first.id)
+    with fails(Forbidden, "forbidden"):
+        await env.messages.unpin(bob, first.id)
+    with fails(NotFound, "message_not_found"):  # outsiders learn nothing
+        await env.messages.pin(carol, first.id)
+    with fails(NotFound, "conversation_not_found"):
+        await env.messages.pins(carol, channel)
+    with fails(NotFound, "message_not_found"):
+        await env.messages.pin(alice, "m_missing")
+
+    await env.groups.set_role(alice, gid, bob.user_id, Role.ADMIN)
+    unpinned = await env.messages.unpin(bob, second.id)  # an admin may
+    assert unpinned.id == second.id
+    gone = env.seen("message.unpinned", group_topic(gid))
+    assert [(e.data["message_id"], e.data["by"]) for e in gone] == [(second.id, bob.user_id)]
+    await env.messages.unpin(bob, second.id)  # idempotent: no second event
+    assert len(env.seen("message.unpinned")) == 1
+
+    await env.messages.delete(alice, first.id)  # a deleted message leaves the pins
+    assert await env.messages.pins(alice, channel) == []
+    assert env.seen("message.unpinned")[-1].data["message_id"] == first.id
+    with fails(NotFound, "message_not_found"):
+        await env.messages.pin(alice, first.id)
+
+    await env.groups.kick(alice, gid, bob.user_id)
+    with fails(NotFound, "conversation_not_found"):
+        await env.messages.pins(bob, channel)
+    with fails(NotFound, "message_not_found"):
+        await env.messages.pin(bob, second.id)
+
+
+async def test_pins_in_direct_and_self_conversations_and_the_limit(
+    services: ServiceEnv,
+) -> None:
+    env = services
+    _, alice = await env.user()
+    _, bob = await env.user()
+    dm = (await env.messages.open_direct(alice, bob.user_id)).conversation.id
+    sent = (await env.messages.send(alice, dm, "our secret", "d-1")).message
+    await env.watch(user_topic(alice.user_id), user_topic(bob.user_id))
+    assert (await env.messages.pin(bob, sent.id)).pin.pinned_by == bob.user_id  # either side
+    assert {t for t, e in env.events if e.kind == "message.pinned"} == {
+        user_topic(alice.user_id),
+        user_topic(bob.user_id),
+    }
+    assert [p.message.id for p in await env.messages.pins(alice, dm)] == [sent.id]
+
+    notes = f"self:{alice.user_id}"
+    ids = [
+        (await env.messages.send(alice, notes, f"note {i}", f"s-{i}")).message.id
+        for i in range(MAX_PINS + 1)
+    ]
+    for message_id in ids[:MAX_PINS]:
+        await env.messages.pin(alice, message_id)
+    with fails(Conflict, "too_many_pins"):
+        await env.messages.pin(alice, ids[-1])
+    with fails(NotFound, "message_not_found"):  # someone else's notes
+        await env.messages.pin(bob, ids[0])
+    await env.messages.unpin(alice, ids[0])
+    await env.messages.pin(alice, ids[-1])
+    assert len(await env.messages.pins(alice, notes)) == MAX_PINS
 
 
 async def test_direct_messages_blocks_and_conversations(services: ServiceEnv) -> None:

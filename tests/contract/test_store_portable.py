@@ -11,6 +11,7 @@ from nodechat.models import (
     ConversationKind,
     Group,
     Member,
+    Pin,
     Role,
     User,
     direct_conversation_id,
@@ -51,6 +52,9 @@ async def fill(store: Store) -> None:
     await store.messages.delete_message("m_003", 4000)
     await store.messages.set_read_marker("u_bob", "ch_1", 7)
     await store.messages.block("u_bob", "u_ann", 5000)
+    for i, message_id in enumerate(("m_001", "m_020", "m_010")):
+        await store.messages.pin(Pin("ch_1", message_id, "u_ann", 6000 + i), limit=50)
+    await store.messages.pin(Pin(dm, "m_dm", "u_bob", 6100), limit=50)
 
 
 async def dump(store: Store) -> dict[str, list[dict[str, Any]]]:
@@ -72,6 +76,7 @@ async def test_round_trip(store: Store, store_factory: Any) -> None:
     await fill(store)
     source = await dump(store)
     assert len(source["messages"]) == 26 and source["users"][0]["disabled"] is False
+    assert len(source["pins"]) == 4
     target = await store_factory()
     for spec in TABLES:
         assert await target.import_rows(spec.name, source[spec.name]) == len(source[spec.name])
@@ -103,6 +108,8 @@ async def test_migrate_from_sqlite_into_every_backend(store: Store, tmp_path: An
         await copy_all(source, store, Checkpoint(None, "a", "b"))
         assert await verify(source, store) == []
         assert await dump(store) == await dump(source)
+        pinned = [e.message.id for e in await store.messages.list_pins("ch_1")]
+        assert pinned == ["m_010", "m_020", "m_001"]
         await store.messages.edit_message("m_010", "changed", 9999)
         problems = await verify(source, store)
         assert [p.what for p in problems] == ["messages of ch_1"]

@@ -346,6 +346,43 @@ async def test_group_chat_over_http(gateway: Gateway) -> None:
     assert forbidden.status == 403 and forbidden.body["error"]["code"] == "forbidden"
 
 
+async def test_pins_over_http(gateway: Gateway) -> None:
+    gw = gateway
+    ann, bob, carol = await register(gw), await register(gw), await register(gw)
+    group = await gw.op("group_create", ann.token, body={"name": "Pinners"})
+    gid, welcome = group["id"], group["channels"][0]["id"]
+    invite = await gw.op("invite_create", ann.token, group_id=gid)
+    await gw.op("group_join", bob.token, body={"code": invite["code"]})
+    sent = await gw.op(
+        "message_send", bob.token, conversation=welcome, body={"body": "rules", "nonce": "r"}
+    )
+    pinned = await gw.op("message_pin", ann.token, message_id=sent["id"])
+    assert pinned["message"]["id"] == sent["id"] and pinned["pinned_by"] == ann.id
+    assert await gw.op("message_pin", ann.token, message_id=sent["id"]) == pinned  # idempotent
+    listed = await gw.op("pin_list", bob.token, conversation=welcome)
+    assert listed == {"conversation": welcome, "pins": [pinned]}
+
+    path = f"/api/v1/messages/{sent['id']}/pin"
+    refused = await gw.call("PUT", path, bob.token)
+    assert refused.status == 403 and refused.body["error"]["code"] == "forbidden"
+    hidden = await gw.call("PUT", path, carol.token)
+    assert hidden.status == 404 and hidden.body["error"]["code"] == "message_not_found"
+    hidden = await gw.call("GET", f"/api/v1/conversations/{welcome}/pins", carol.token)
+    assert hidden.status == 404 and hidden.body["error"]["code"] == "conversation_not_found"
+
+    notes = f"self:{carol.id}"
+    for i in range(51):
+        note = await gw.op(
+            "message_send", carol.token, conversation=notes, body={"body": "n", "nonce": f"{i}"}
+        )
+        reply = await gw.call("PUT", f"/api/v1/messages/{note['id']}/pin", carol.token)
+    assert reply.status == 409 and reply.body["error"]["code"] == "too_many_pins"
+
+    gone = await gw.op("message_unpin", ann.token, message_id=sent["id"])
+    assert gone == {"conversation": welcome, "message_id": sent["id"]}
+    assert (await gw.op("pin_list", ann.token, conversation=welcome))["pins"] == []
+
+
 async def test_a_session_starts_over_http_as_on_the_socket(gateway: Gateway) -> None:
     gw = gateway
     ann, bob = await register(gw), await register(gw)
@@ -434,6 +471,9 @@ async def test_every_route_of_the_table_is_served(gateway: Gateway) -> None:
     assert [m["id"] for m in started["messages"]] == [sent["id"]]
     await gw.op("read_mark", ann.token, conversation=dm["id"], body={"seq": sent["seq"]})
     await gw.op("conversation_list", ann.token)
+    await gw.op("message_pin", ann.token, message_id=sent["id"])
+    await gw.op("pin_list", bob.token, conversation=dm["id"])
+    await gw.op("message_unpin", bob.token, message_id=sent["id"])
     await gw.op("message_edit", bob.token, message_id=sent["id"], body={"body": "hello"})
     await gw.op("message_delete", bob.token, message_id=sent["id"])
     await gw.op("user_get_me", ann.token)

@@ -151,3 +151,19 @@ class DirectPeerIdsResponse(_message.Message):
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
     user_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, user_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PinnedMessage(_message.Message):
+    __slots__ = ("message", "pinned_by", "pinned_at")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PINNED_BY_FIELD_NUMBER: _ClassVar[int]
+    PINNED_AT_FIELD_NUMBER: _ClassVar[int]
+    message: _common_pb2.Message
+    pinned_by: str
+    pinned_at: int
+    def __init__(self, message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., pinned_by: _Optional[str] = ..., pinned_at: _Optional[int] = ...) -> None: ...
+
+class PinList(_message.Message):
+    __slots__ = ("pins",)
+    PINS_FIELD_NUMBER: _ClassVar[int]
+    pins: _containers.RepeatedCompositeFieldContainer[PinnedMessage]
+    def __init__(self, pins: _Optional[_Iterable[_Union[PinnedMessage, _Mapping]]] = ...) -> None: ...

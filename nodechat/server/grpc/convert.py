@@ -24,6 +24,8 @@ from nodechat.models import (
     Invite,
     Member,
     Message,
+    Pin,
+    PinnedMessage,
     Role,
     TokenPair,
     User,
@@ -302,6 +304,23 @@ def history_page_to_pb(page: HistoryPage) -> messages_pb2.HistoryPage:
 def history_page_from_pb(m: messages_pb2.HistoryPage) -> HistoryPage:
     """Message -> HistoryPage."""
     return HistoryPage([message_from_pb(x) for x in m.messages], m.has_more)
+
+
+def pinned_message_to_pb(entry: PinnedMessage) -> messages_pb2.PinnedMessage:
+    """PinnedMessage -> message."""
+    return messages_pb2.PinnedMessage(
+        message=message_to_pb(entry.message),
+        pinned_by=entry.pin.pinned_by,
+        pinned_at=entry.pin.pinned_at,
+    )
+
+
+def pinned_message_from_pb(m: messages_pb2.PinnedMessage) -> PinnedMessage:
+    """Message -> PinnedMessage."""
+    message = message_from_pb(m.message)
+    return PinnedMessage(
+        message, Pin(message.conversation_id, message.id, m.pinned_by, m.pinned_at)
+    )
 
 
 def replay_result_to_pb(result: ReplayResult) -> messages_pb2.ReplayResult:

@@ -9,7 +9,7 @@ from google.protobuf.empty_pb2 import Empty
 
 from nodechat.config import RpcSettings
 from nodechat.errors import ChatError, InvalidRequest, Unauthenticated
-from nodechat.models import ConversationState, Identity, Message
+from nodechat.models import ConversationState, Identity, Message, PinnedMessage
 from nodechat.proto.v1 import common_pb2, messages_pb2
 from nodechat.server.grpc import convert as cv
 from nodechat.server.grpc.batch import SendBatcher
@@ -161,6 +161,26 @@ class RemoteMessageService(MessageService):
             "Unblock", build(messages_pb2.UserRequest, user_id=user_id), Empty, identity
         )
 
+    async def pin(self, identity: Identity, message_id: str) -> PinnedMessage:
+        request = build(messages_pb2.MessageRequest, message_id=message_id)
+        reply = await self.rpc.call(
+            "Pin", request, messages_pb2.PinnedMessage, identity, idempotent=True
+        )
+        return cv.pinned_message_from_pb(reply)
+
+    async def unpin(self, identity: Identity, message_id: str) -> Message:
+        request = build(messages_pb2.MessageRequest, message_id=message_id)
+        return cv.message_from_pb(
+            await self.rpc.call("Unpin", request, common_pb2.Message, identity, idempotent=True)
+        )
+
+    async def pins(self, identity: Identity, conversation_id: str) -> list[PinnedMessage]:
+        request = build(messages_pb2.ConversationRequest, conversation_id=conversation_id)
+        reply = await self.rpc.call(
+            "Pins", request, messages_pb2.PinList, identity, idempotent=True
+        )
+        return [cv.pinned_message_from_pb(p) for p in reply.pins]
+
 
 def _item(send: SendItem) -> messages_pb2.SendItem:
     return build(
@@ -300,3 +320,20 @@ class MessageServicer:
         """Unblock."""
         await self._messages.unblock(call.me, r.user_id)
         return Empty()
+
+    async def pin(
+        self, r: messages_pb2.MessageRequest, call: CallContext
+    ) -> messages_pb2.PinnedMessage:
+        """Pin."""
+        return cv.pinned_message_to_pb(await self._messages.pin(call.me, r.message_id))
+
+    async def unpin(self, r: messages_pb2.MessageRequest, call: CallContext) -> common_pb2.Message:
+        """Unpin."""
+        return cv.message_to_pb(await self._messages.unpin(call.me, r.message_id))
+
+    async def pins(
+        self, r: messages_pb2.ConversationRequest, call: CallContext
+    ) -> messages_pb2.PinList:
+        """Pins."""
+        found = await self._messages.pins(call.me, r.conversation_id)
+        return messages_pb2.PinList(pins=[cv.pinned_message_to_pb(p) for p in found])

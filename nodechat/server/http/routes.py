@@ -322,6 +322,30 @@ ROUTES: tuple[Route, ...] = (
     ),
     _r("PATCH", "/messages/{message_id}", "message.edit", "Edit your message", _MS, "Message"),
     _r("DELETE", "/messages/{message_id}", "message.delete", "Delete a message", _MS, "DeleteAck"),
+    _r(
+        "PUT",
+        "/messages/{message_id}/pin",
+        "message.pin",
+        "Pin a message in its conversation (idempotent)",
+        _MS,
+        "PinnedMessage",
+    ),
+    _r(
+        "DELETE",
+        "/messages/{message_id}/pin",
+        "message.unpin",
+        "Unpin a message (idempotent)",
+        _MS,
+        "UnpinAck",
+    ),
+    _r(
+        "GET",
+        "/conversations/{conversation}/pins",
+        "pin.list",
+        "A conversation's pinned messages, newest pin first",
+        _MS,
+        "PinList",
+    ),
 )
 
 SYSTEM_ROUTES: tuple[SystemRoute, ...] = (

@@ -180,6 +180,15 @@ COMPONENTS: dict[str, Schema] = {
         }
     ),
     "DeleteAck": obj({"id": STR, "conversation": STR, "seq": INT}),
+    "PinnedMessage": obj(
+        {
+            "message": ref("Message"),
+            "pinned_by": {"type": "string", "description": "user id of who pinned it"},
+            "pinned_at": {"type": "integer", "description": "when, in ms since the epoch"},
+        }
+    ),
+    "UnpinAck": obj({"conversation": STR, "message_id": STR}),
+    "PinList": obj({"conversation": STR, "pins": array_of("PinnedMessage")}),
     "Session": obj(
         {
             "session_id": STR,

@@ -141,6 +141,7 @@ def drop_conversations(db: Db, conversation_ids: Sequence[str]) -> None:
     db.conversations.delete_many({"_id": ids, "kind": ConversationKind.CHANNEL.value})
     db.messages.delete_many({"conversation_id": ids})
     db.read_markers.delete_many({"conversation_id": ids})
+    db.pins.delete_many({"conversation_id": ids})
 
 
 def create_group(db: Db, group: Group, owner: Member, channels: Sequence[Channel]) -> None:

@@ -25,7 +25,7 @@ from nodechat.errors import Unavailable
 from nodechat.storage.mongo.engine import Db
 
 ASC, DESC = 1, -1
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: pins
 
 # collection -> [(keys, unique)]
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
@@ -56,6 +56,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
         ([("conversation_id", ASC)], False),
     ],
     "blocks": [([("user_id", ASC), ("blocked_id", ASC)], True)],
+    # one document per pinned message (``_id`` is the message id), read newest first
+    "pins": [([("conversation_id", ASC), ("pinned_at", DESC)], False)],
 }
 
 

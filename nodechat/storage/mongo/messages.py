@@ -9,8 +9,8 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from nodechat.errors import Conflict, NotFound, Unavailable
-from nodechat.models import Conversation, ConversationKind, Message
-from nodechat.storage.base import AppendResult, MessageStore
+from nodechat.models import Conversation, ConversationKind, Message, Pin, PinnedMessage
+from nodechat.storage.base import AppendResult, MessageStore, PinResult
 from nodechat.storage.mongo.compound import require_group
 from nodechat.storage.mongo.engine import Db, Document, Engine
 from nodechat.storage.portable import participant_fields
@@ -50,6 +50,10 @@ def _message(doc: Document) -> Message:
         edited_at=doc.get("edited_at"),
         deleted=bool(doc.get("deleted", False)),
     )
+
+
+def _pin(doc: Document) -> Pin:
+    return Pin(doc["conversation_id"], doc["_id"], doc["pinned_by"], doc["pinned_at"])
 
 
 def append_message(db: Db, doc: Document) -> AppendResult:
@@ -258,6 +262,70 @@ class MongoMessageStore(MessageStore):
             lambda db: list(db.messages.find(query, sort=[("seq", order)], limit=limit))
         )
         return [_message(doc) for doc in docs]
+
+    # -- pins ------------------------------------------------------------
+
+    async def pin(self, pin: Pin, *, limit: int) -> PinResult:
+        """Pin a live message of the conversation, at most ``limit`` per conversation.
+
+        Without a transaction the count and the insert are two steps: two pinners
+        racing at the limit may both get in (one pin over); the ``_id`` (the message
+        id) keeps a message pinned once.
+        """
+
+        def fn(db: Db) -> PinResult:
+            live = {"_id": pin.message_id, "conversation_id": pin.conversation_id}
+            if db.messages.find_one({**live, "deleted": False}, {"_id": 1}) is None:
+                raise NotFound("no such message", code="message_not_found")
+            stored = db.pins.find_one({"_id": pin.message_id})
+            if stored is not None:
+                return PinResult(_pin(stored), False)
+            if db.pins.count_documents({"conversation_id": pin.conversation_id}) >= limit:
+                raise Conflict(f"at most {limit} pins per conversation", code="too_many_pins")
+            doc = {
+                "_id": pin.message_id,
+                "conversation_id": pin.conversation_id,
+                "pinned_by": pin.pinned_by,
+                "pinned_at": pin.pinned_at,
+            }
+            try:
+                db.pins.insert_one(doc)
+            except DuplicateKeyError:  # a concurrent pin of the same message won
+                raced = db.pins.find_one({"_id": pin.message_id})
+                if raced is None:
+                    raise
+                return PinResult(_pin(raced), False)
+            return PinResult(pin, True)
+
+        return await self.engine.run(fn)
+
+    async def unpin(self, message_id: str) -> Pin | None:
+        """Remove a message's pin; the removed pin or None."""
+        doc = await self.engine.run(lambda db: db.pins.find_one_and_delete({"_id": message_id}))
+        return _pin(doc) if doc is not None else None
+
+    async def list_pins(self, conversation_id: str) -> list[PinnedMessage]:
+        """Pinned live messages, newest pin first (pins left by a deleted message skipped)."""
+
+        def fn(db: Db) -> list[PinnedMessage]:
+            pins = [
+                _pin(doc)
+                for doc in db.pins.find(
+                    {"conversation_id": conversation_id}, sort=[("pinned_at", DESCENDING)]
+                )
+            ]
+            ids = [p.message_id for p in pins]
+            messages = {
+                doc["_id"]: _message(doc)
+                for doc in db.messages.find({"_id": {"$in": ids}, "deleted": False})
+            }
+            pinned = [
+                PinnedMessage(messages[p.message_id], p) for p in pins if p.message_id in messages
+            ]
+            pinned.sort(key=lambda e: (e.pin.pinned_at, e.message.seq), reverse=True)
+            return pinned
+
+        return await self.engine.run(fn)
 
     async def count_messages(self) -> int:
         """How many messages are stored (deleted ones included)."""

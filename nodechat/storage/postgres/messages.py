@@ -15,8 +15,14 @@ from psycopg import errors
 from psycopg.rows import DictRow
 
 from nodechat.errors import Conflict, InternalError, InvalidRequest, NotFound, fold, settle
-from nodechat.models import Conversation, ConversationKind, Message
-from nodechat.storage.base import AppendOutcome, AppendResult, MessageStore, NewMessage
+from nodechat.models import Conversation, ConversationKind, Message, Pin, PinnedMessage
+from nodechat.storage.base import (
+    AppendOutcome,
+    AppendResult,
+    MessageStore,
+    NewMessage,
+    PinResult,
+)
 from nodechat.storage.portable import participant_fields
 from nodechat.storage.postgres.engine import Conn, Database, rows
 
@@ -57,6 +63,13 @@ def _message(row: DictRow, prefix: str = "") -> Message:
         edited_at=row[f"{prefix}edited_at"],
         deleted=row[f"{prefix}deleted"],
     )
+
+
+_PIN = "message_id, conversation_id, pinned_by, pinned_at"
+
+
+def _pin(row: DictRow) -> Pin:
+    return Pin(row["conversation_id"], row["message_id"], row["pinned_by"], row["pinned_at"])
 
 
 def _check_append(now: int, *texts: str | None) -> None:
@@ -248,6 +261,75 @@ class PostgresMessageStore(MessageStore):
             params,
         )
         return [_message(row) for row in found]
+
+    # -- pins ------------------------------------------------------------
+
+    async def pin(self, pin: Pin, *, limit: int) -> PinResult:
+        """Pin a live message of the conversation, at most ``limit`` per conversation.
+
+        The conversation's row lock (the one appends take) serializes pinners
+        across processes, so the count cannot be passed by two at once.
+        """
+
+        async def fn(conn: Conn) -> PinResult:
+            await conn.execute(
+                "SELECT 1 FROM conversations WHERE id = %s FOR UPDATE", (pin.conversation_id,)
+            )
+            found = await rows(
+                conn,
+                "SELECT 1 FROM messages WHERE id = %s AND conversation_id = %s AND NOT deleted",
+                (pin.message_id, pin.conversation_id),
+            )
+            if not found:
+                raise NotFound("no such message", code="message_not_found")
+            stored = await rows(
+                conn, f"SELECT {_PIN} FROM pins WHERE message_id = %s", (pin.message_id,)
+            )
+            if stored:
+                return PinResult(_pin(stored[0]), False)
+            counted = await rows(
+                conn,
+                "SELECT count(*) AS n FROM pins WHERE conversation_id = %s",
+                (pin.conversation_id,),
+            )
+            if counted[0]["n"] >= limit:
+                raise Conflict(f"at most {limit} pins per conversation", code="too_many_pins")
+            await conn.execute(
+                f"INSERT INTO pins ({_PIN}) VALUES (%s, %s, %s, %s)",
+                (pin.message_id, pin.conversation_id, pin.pinned_by, pin.pinned_at),
+            )
+            return PinResult(pin, True)
+
+        return await self.db.write(fn)
+
+    async def unpin(self, message_id: str) -> Pin | None:
+        """Remove a message's pin; the removed pin or None."""
+
+        async def fn(conn: Conn) -> Pin | None:
+            found = await rows(
+                conn, f"DELETE FROM pins WHERE message_id = %s RETURNING {_PIN}", (message_id,)
+            )
+            return _pin(found[0]) if found else None
+
+        return await self.db.write(fn)
+
+    async def list_pins(self, conversation_id: str) -> list[PinnedMessage]:
+        """Pinned live messages, newest pin first."""
+        columns = ", ".join(f"m.{c.strip()}" for c in _MESSAGE.split(","))
+        found = await self.db.read(
+            f"SELECT {columns}, p.pinned_by, p.pinned_at FROM pins p"
+            " JOIN messages m ON m.id = p.message_id"
+            " WHERE p.conversation_id = %s AND NOT m.deleted"
+            " ORDER BY p.pinned_at DESC, m.seq DESC",
+            (conversation_id,),
+        )
+        return [
+            PinnedMessage(
+                _message(row),
+                Pin(row["conversation_id"], row["id"], row["pinned_by"], row["pinned_at"]),
+            )
+            for row in found
+        ]
 
     async def count_messages(self) -> int:
         """How many messages are stored (deleted ones included)."""

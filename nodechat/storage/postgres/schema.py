@@ -251,7 +251,19 @@ CREATE TRIGGER members_counted AFTER INSERT OR DELETE ON members
     FOR EACH ROW EXECUTE FUNCTION nodechat_count_members();
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+# Pinned messages: one row per pinned message; a conversation's pins are read
+# newest first. A conversation's deletion (a channel's) takes its pins along.
+_V4 = """
+CREATE TABLE pins (
+    message_id TEXT PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    pinned_by TEXT NOT NULL,
+    pinned_at BIGINT NOT NULL
+);
+CREATE INDEX pins_conversation ON pins (conversation_id, pinned_at);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 """Schema scripts in order; ``schema_migrations`` holds the versions applied."""
 
 

@@ -7,8 +7,14 @@ import sqlite3
 from collections.abc import Sequence
 
 from nodechat.errors import ChatError, Conflict, NotFound, fold
-from nodechat.models import Conversation, ConversationKind, Message
-from nodechat.storage.base import AppendOutcome, AppendResult, MessageStore, NewMessage
+from nodechat.models import Conversation, ConversationKind, Message, Pin, PinnedMessage
+from nodechat.storage.base import (
+    AppendOutcome,
+    AppendResult,
+    MessageStore,
+    NewMessage,
+    PinResult,
+)
 from nodechat.storage.portable import participant_fields
 from nodechat.storage.sqlite.engine import Database
 
@@ -48,6 +54,13 @@ def _message(row: sqlite3.Row) -> Message:
         edited_at=row["edited_at"],
         deleted=bool(row["deleted"]),
     )
+
+
+_PIN = "message_id, conversation_id, pinned_by, pinned_at"
+
+
+def _pin(row: sqlite3.Row) -> Pin:
+    return Pin(row["conversation_id"], row["message_id"], row["pinned_by"], row["pinned_at"])
 
 
 def _json_list(values: Sequence[str]) -> str:
@@ -223,6 +236,65 @@ class SqliteMessageStore(MessageStore):
             params,
         )
         return [_message(row) for row in rows]
+
+    # -- pins ------------------------------------------------------------
+
+    async def pin(self, pin: Pin, *, limit: int) -> PinResult:
+        """Pin a live message of the conversation, at most ``limit`` per conversation."""
+
+        def fn(conn: sqlite3.Connection) -> PinResult:
+            found = conn.execute(
+                "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ? AND deleted = 0",
+                (pin.message_id, pin.conversation_id),
+            ).fetchall()
+            if not found:
+                raise NotFound("no such message", code="message_not_found")
+            stored = conn.execute(
+                f"SELECT {_PIN} FROM pins WHERE message_id = ?", (pin.message_id,)
+            ).fetchall()
+            if stored:
+                return PinResult(_pin(stored[0]), False)
+            (count,) = conn.execute(
+                "SELECT count(*) FROM pins WHERE conversation_id = ?", (pin.conversation_id,)
+            ).fetchone()
+            if count >= limit:
+                raise Conflict(f"at most {limit} pins per conversation", code="too_many_pins")
+            conn.execute(
+                f"INSERT INTO pins ({_PIN}) VALUES (?, ?, ?, ?)",
+                (pin.message_id, pin.conversation_id, pin.pinned_by, pin.pinned_at),
+            )
+            return PinResult(pin, True)
+
+        return await self.db.write(fn)
+
+    async def unpin(self, message_id: str) -> Pin | None:
+        """Remove a message's pin; the removed pin or None."""
+
+        def fn(conn: sqlite3.Connection) -> Pin | None:
+            rows = conn.execute(
+                f"DELETE FROM pins WHERE message_id = ? RETURNING {_PIN}", (message_id,)
+            ).fetchall()
+            return _pin(rows[0]) if rows else None
+
+        return await self.db.write(fn)
+
+    async def list_pins(self, conversation_id: str) -> list[PinnedMessage]:
+        """Pinned live messages, newest pin first."""
+        columns = ", ".join(f"m.{c.strip()}" for c in _MESSAGE.split(","))
+        rows = self.db.read(
+            f"SELECT {columns}, p.pinned_by, p.pinned_at FROM pins p"
+            " JOIN messages m ON m.id = p.message_id"
+            " WHERE p.conversation_id = ? AND m.deleted = 0"
+            " ORDER BY p.pinned_at DESC, m.seq DESC",
+            (conversation_id,),
+        )
+        return [
+            PinnedMessage(
+                _message(row),
+                Pin(row["conversation_id"], row["id"], row["pinned_by"], row["pinned_at"]),
+            )
+            for row in rows
+        ]
 
     async def count_messages(self) -> int:
         """How many messages are stored (deleted ones included)."""

@@ -159,5 +159,17 @@ CREATE TRIGGER members_counted_out AFTER DELETE ON members
 BEGIN UPDATE groups SET member_count = member_count - 1 WHERE id = old.group_id; END
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+# Pinned messages: one row per pinned message; a conversation's pins are read
+# newest first. A conversation's deletion (a channel's) takes its pins along.
+_V4 = """
+CREATE TABLE pins (
+    message_id TEXT PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    pinned_by TEXT NOT NULL,
+    pinned_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX pins_conversation ON pins (conversation_id, pinned_at)
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 """Schema scripts in order; ``PRAGMA user_version`` counts those applied."""
