@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 from rich.text import Text
-from textual.app import SystemCommand
+from textual.app import ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.message import Message as TextualMessage
@@ -353,7 +353,10 @@ class ChatApp(CommandsMixin):
             self.spawn(self.session.load_latest(cid))
 
     def _viewing(self) -> bool:
-        return self.screen is self.main and self.session.status == "online"
+        try:
+            return self.screen is self.main and self.session.status == "online"
+        except ScreenStackError:  # a message handled as the app shuts down
+            return False
 
     def _announce(self, notice: Notice) -> None:
         self.notices.append(notice)
