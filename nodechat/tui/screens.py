@@ -21,6 +21,13 @@ from nodechat.tui.widgets import ComposeArea, MessageList, Sidebar
 class LoginScreen(Screen[None]):
     """Server, username and password; log in or register (an email is needed to register)."""
 
+    # priority: focus moves before the keys typed after Tab are handed out, so a fast
+    # typist's (or a paste's) next characters land in the next field, not this one
+    BINDINGS = [
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
+    ]
+
     @dataclass
     class Submitted(TextualMessage):
         """The user asked to log in (register=False) or to register."""
