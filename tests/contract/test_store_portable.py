@@ -11,6 +11,7 @@ from nodechat.models import (
     ConversationKind,
     Group,
     Member,
+    Reaction,
     Role,
     User,
     direct_conversation_id,
@@ -51,6 +52,15 @@ async def fill(store: Store) -> None:
     await store.messages.delete_message("m_003", 4000)
     await store.messages.set_read_marker("u_bob", "ch_1", 7)
     await store.messages.block("u_bob", "u_ann", 5000)
+    for i, (message, emoji, user) in enumerate(
+        [
+            ("m_001", "👍", "u_ann"),
+            ("m_001", "👍", "u_bob"),
+            ("m_002", ":tada:", "u_bob"),
+            ("m_dm", "🎉", "u_ann"),
+        ]
+    ):
+        await store.reactions.add_reaction(message, emoji, user, 6000 + i, max_distinct=20)
 
 
 async def dump(store: Store) -> dict[str, list[dict[str, Any]]]:
@@ -72,6 +82,7 @@ async def test_round_trip(store: Store, store_factory: Any) -> None:
     await fill(store)
     source = await dump(store)
     assert len(source["messages"]) == 26 and source["users"][0]["disabled"] is False
+    assert len(source["reactions"]) == 4
     target = await store_factory()
     for spec in TABLES:
         assert await target.import_rows(spec.name, source[spec.name]) == len(source[spec.name])
@@ -89,6 +100,8 @@ async def test_round_trip(store: Store, store_factory: Any) -> None:
         now=9000,
     )
     assert result.message.seq == 26
+    seen = await target.reactions.reactions(["m_001", "m_dm"], "u_bob")
+    assert seen == {"m_001": (Reaction("👍", 2, True),), "m_dm": (Reaction("🎉", 1, False),)}
     found = await target.accounts.find_user("ANN")
     assert found is not None and found[0].id == "u_ann"
 
