@@ -322,6 +322,22 @@ ROUTES: tuple[Route, ...] = (
     ),
     _r("PATCH", "/messages/{message_id}", "message.edit", "Edit your message", _MS, "Message"),
     _r("DELETE", "/messages/{message_id}", "message.delete", "Delete a message", _MS, "DeleteAck"),
+    _r(
+        "PUT",
+        "/messages/{message_id}/reactions/{emoji}",
+        "message.react",
+        "React with an emoji (idempotent)",
+        _MS,
+        "ReactionAck",
+    ),
+    _r(
+        "DELETE",
+        "/messages/{message_id}/reactions/{emoji}",
+        "message.unreact",
+        "Take your reaction back (idempotent)",
+        _MS,
+        "ReactionAck",
+    ),
 )
 
 SYSTEM_ROUTES: tuple[SystemRoute, ...] = (
