@@ -21,7 +21,13 @@ from nodechat.errors import ChatError
 from nodechat.tui.clipboard import copy_local
 from nodechat.tui.notify import describe
 from nodechat.tui.render import links, snippet
-from nodechat.tui.screens import ConfirmScreen, HelpScreen, LinkScreen, MainScreen
+from nodechat.tui.screens import (
+    ConfirmScreen,
+    HelpScreen,
+    LinkScreen,
+    MainScreen,
+    ReactionScreen,
+)
 from nodechat.tui.widgets import ComposeArea, MessageList
 
 GO_TO_PAGES = 20  # history pages fetched at most to reach a reply's original
@@ -207,11 +213,24 @@ class CommandsMixin(App[None]):
                 self.open_link(found[0])
             else:
                 self.push_screen(LinkScreen(found))
+        elif message.action == "react":
+            if target.deleted:
+                self.notify("a deleted message takes no reactions", severity="warning")
+                return
+            mine = frozenset(e for e, (_, me) in target.reactions.items() if me)
+            self.push_screen(ReactionScreen(target.id, mine))
         elif message.action == "original":
             if not target.reply_to:
                 self.notify("this message is not a reply", severity="warning")
                 return
             self.spawn(self._go_to(target.reply_to))
+
+    def on_reaction_screen_chosen(self, message: ReactionScreen.Chosen) -> None:
+        """Toggle: an emoji I already reacted with is taken back, any other is added."""
+        if self.session.state.reacted(self.active or "", message.message_id, message.emoji):
+            self.spawn(self.session.unreact(message.message_id, message.emoji))
+        else:
+            self.spawn(self.session.react(message.message_id, message.emoji))
 
     def on_link_screen_chosen(self, message: LinkScreen.Chosen) -> None:
         if message.action == "copy":

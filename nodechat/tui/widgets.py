@@ -84,9 +84,10 @@ class MessageList(OptionList):
         Binding("o", "act('open')", "Open link"),
         Binding("l", "act('links')", "Links"),
         Binding("g", "act('original')", "Go to original"),
+        Binding("plus", "act('react')", "React"),
         Binding("escape,i", "act('compose')", "Compose", show=False),
     ]
-    ACTION_KEYS = frozenset("redcyolgi")  # the letters above; any other goes to compose
+    ACTION_KEYS = frozenset("redcyolgi") | {"plus"}  # the keys above; others go to compose
 
     @dataclass
     class Act(TextualMessage):
