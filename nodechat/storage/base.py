@@ -1,7 +1,7 @@
 """The store interface every backend implements (sqlite now; mongodb, postgres later).
 
-A store is three domain parts sharing one database: ``accounts``, ``groups``
-and ``messages``. Every method is one atomic operation: it either happens
+A store is four domain parts sharing one database: ``accounts``, ``groups``,
+``messages`` and ``reactions``. Every method is one atomic operation: it either happens
 completely or not at all. Methods raise :mod:`nodechat.errors` types only
 (``Conflict`` for a taken unique value, ``NotFound`` for a missing row);
 backend exceptions never escape.
