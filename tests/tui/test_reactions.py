@@ -55,6 +55,16 @@ async def test_reactions_are_shown_and_toggled_from_the_keyboard(
             "mine taken back",
         )
 
+        view.focus()
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReactionScreen), "the picker")
+        await pilot.press(*"yes", "enter")  # not an emoji: refused, said in plain words
+        await wait_for(
+            pilot,
+            lambda: any("a reaction is one emoji" in n for n in app.notified),
+            "the refusal",
+        )
+
         await bob.client.request("message.react", message_id=sent["id"], emoji="🎉")
         await wait_for(pilot, lambda: "🎉 1" in line_of(app, "lunch at noon?"), "bob's event")
         page = await bob.client.request("message.history", conversation=welcome)
