@@ -74,7 +74,7 @@ class CommandsMixin(App[None]):
             text = "✎ editing your message (Enter saves, Esc cancels)"
         elif self.main.query_one(MessageList).has_focus:
             text = (
-                "▶ on a message: r reply · e edit · d delete · c copy · o open link"
+                "▶ on a message: r reply · e edit · d delete · c copy · o open link · + react"
                 " · i/Esc or just type to write"
             )
         mode = self.main.query_one("#compose-mode", Static)
