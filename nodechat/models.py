@@ -269,6 +269,19 @@ class Conversation:
 
 
 @dataclass(frozen=True, slots=True)
+class Reaction:
+    """One emoji on a message: how many reacted with it, and whether the viewer did."""
+
+    emoji: str
+    count: int
+    me: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        return {"emoji": self.emoji, "count": self.count, "me": self.me}
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One stored message. ``seq`` is gap-free within its conversation."""
 
@@ -282,9 +295,11 @@ class Message:
     reply_to: str | None = None
     edited_at: int | None = None
     deleted: bool = False
+    # as one viewer sees them (history); empty where no viewer applies (events)
+    reactions: tuple[Reaction, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Wire form; a deleted message carries no body."""
+        """Wire form; a deleted message carries no body (and no reactions)."""
         return {
             "id": self.id,
             "conversation": self.conversation_id,
@@ -297,6 +312,7 @@ class Message:
             "edited_at": self.edited_at,
             "deleted": self.deleted,
             "mentions": [] if self.deleted else mentions(self.body),
+            "reactions": [] if self.deleted else [r.to_dict() for r in self.reactions],
         }
 
 

@@ -22,6 +22,8 @@ class Message:
     deleted: bool = False
     mentions: tuple[str, ...] = ()
     nonce: str | None = None
+    # emoji -> (count, whether I reacted), in first-use order
+    reactions: dict[str, tuple[int, bool]] = field(default_factory=dict)
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Message:
@@ -38,7 +40,20 @@ class Message:
             deleted=bool(data.get("deleted")),
             mentions=tuple(str(m).lower() for m in data.get("mentions") or ()),
             nonce=data.get("nonce"),
+            reactions={
+                str(r["emoji"]): (int(r["count"]), bool(r.get("me")))
+                for r in data.get("reactions") or ()
+                if int(r.get("count") or 0) > 0
+            },
         )
+
+    def react(self, emoji: str, count: int, mine: bool | None) -> None:
+        """Set an emoji's count (0 drops it); ``mine`` None keeps whether I reacted."""
+        if count <= 0:
+            self.reactions.pop(emoji, None)
+            return
+        me = self.reactions.get(emoji, (0, False))[1] if mine is None else mine
+        self.reactions[emoji] = (count, me)
 
 
 @dataclass

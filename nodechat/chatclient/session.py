@@ -485,6 +485,14 @@ class ChatSession:
         await self.call("message.pin", message_id=message_id)
         return True
 
+    async def react(self, message_id: str, emoji: str) -> None:
+        """Add your reaction to a message (the ``message.reaction`` event updates the state)."""
+        await self.call("message.react", message_id=message_id, emoji=emoji)
+
+    async def unreact(self, message_id: str, emoji: str) -> None:
+        """Take your reaction back."""
+        await self.call("message.unreact", message_id=message_id, emoji=emoji)
+
     async def load_latest(self, conversation: str) -> None:
         """Fetch the newest page of a conversation."""
         conv = self.state.conversations.get(conversation)

@@ -309,6 +309,7 @@ class ChatState:
             conv = Conversation(id=message.conversation, kind=kind, peer_id=peer, has_more=True)
             self.conversations[conv.id] = conv
         change = Change(conversations={conv.id}, sidebar=True)
+        _keep_reactions(conv, message)
         seen = conv.put(message) is False
         if conv.id != self.active:  # a busy channel nobody looks at stays small
             conv.keep_newest(BACKGROUND_KEEP)
@@ -342,7 +343,9 @@ class ChatState:
         conv = self.conversations.get(str(data["conversation"]))
         if conv is None or not any(m.id == data["id"] for m in conv.messages):
             return Change()
-        conv.put(Message.from_wire(data))
+        message = Message.from_wire(data)
+        _keep_reactions(conv, message)
+        conv.put(message)
         return Change(conversations={conv.id})
 
     def _on_message_deleted(self, data: dict[str, Any], now: float) -> Change:
@@ -351,6 +354,7 @@ class ChatState:
         if conv is None or message is None:
             return Change()
         message.deleted, message.body, message.mentions = True, "", ()
+        message.reactions.clear()
         return Change(conversations={conv.id})
 
     # -- pins ------------------------------------------------------------------------------
@@ -380,6 +384,21 @@ class ChatState:
         if conv is None or not conv.drop_pin(str(data["message_id"])):
             return Change()
         return Change(conversations={conv.id})
+
+    def _on_message_reaction(self, data: dict[str, Any], now: float) -> Change:
+        conv = self.conversations.get(str(data["conversation"]))
+        message = conv.find(str(data["message_id"])) if conv else None
+        if conv is None or message is None or message.deleted:
+            return Change()
+        mine = bool(data["added"]) if data.get("user_id") == self.my_id else None
+        message.react(str(data["emoji"]), int(data["count"]), mine)
+        return Change(conversations={conv.id})
+
+    def reacted(self, conversation_id: str, message_id: str, emoji: str) -> bool:
+        """Whether I reacted to the message with this emoji (as far as this client knows)."""
+        conv = self.conversations.get(conversation_id)
+        message = conv.find(message_id) if conv else None
+        return message is not None and message.reactions.get(emoji, (0, False))[1]
 
     def _on_read_updated(self, data: dict[str, Any], now: float) -> Change:
         return self.set_read(str(data["conversation"]), int(data["seq"]))
@@ -589,3 +608,10 @@ class ChatState:
             if (conv.mentions if mentions else conv.unread) and cid != after:
                 return cid
         return None
+
+
+def _keep_reactions(conv: Conversation, message: Message) -> None:
+    """Events carry no reactions (protocol §2.6): keep those already known for the message."""
+    known = conv.find(message.id)
+    if known is not None and not message.reactions:
+        message.reactions = known.reactions

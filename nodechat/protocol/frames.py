@@ -96,6 +96,9 @@ OPS: dict[str, dict[str, Field]] = {
     "message.send": {"conversation": _s(200), "body": _s(16000), "nonce": _s(128), "reply_to": OID},
     "message.edit": {"message_id": ID, "body": _s(16000)},
     "message.delete": {"message_id": ID},
+    # ``emoji`` is checked by the message service (services/reactions.py: invalid_emoji)
+    "message.react": {"message_id": ID, "emoji": _s(64)},
+    "message.unreact": {"message_id": ID, "emoji": _s(64)},
     "message.history": {"conversation": _s(200), "before": OINT, "after": OINT, "limit": OINT},
     "message.pin": {"message_id": ID},
     "message.unpin": {"message_id": ID},

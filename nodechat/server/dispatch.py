@@ -285,6 +285,16 @@ async def _delete(c: Call) -> Any:
     return {"id": m.id, "conversation": m.conversation_id, "seq": m.seq}
 
 
+async def _react(c: Call) -> Any:
+    d = c.data
+    return (await c.services.messages.react(c.me, d["message_id"], d["emoji"])).to_dict()
+
+
+async def _unreact(c: Call) -> Any:
+    d = c.data
+    return (await c.services.messages.unreact(c.me, d["message_id"], d["emoji"])).to_dict()
+
+
 async def _history(c: Call) -> Any:
     d = c.data
     limit = d.get("limit", 50)
@@ -362,6 +372,8 @@ HANDLERS: dict[str, Handler] = {
     "message.send": _send,
     "message.edit": _edit,
     "message.delete": _delete,
+    "message.react": _react,
+    "message.unreact": _unreact,
     "message.history": _history,
     "message.pin": _pin,
     "message.unpin": _unpin,

@@ -280,6 +280,29 @@ class HistoryPage:
 
 
 @dataclass(frozen=True, slots=True)
+class ReactionResult:
+    """Where one emoji on a message stands after a react or unreact call."""
+
+    message_id: str
+    conversation_id: str
+    emoji: str
+    count: int  # people who reacted with this emoji now
+    me: bool  # whether the caller is among them
+    changed: bool  # False for a repeat (already there, or already gone)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form (the reply of message.react and message.unreact)."""
+        return {
+            "message_id": self.message_id,
+            "conversation": self.conversation_id,
+            "emoji": self.emoji,
+            "count": self.count,
+            "me": self.me,
+            "changed": self.changed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ReplayResult:
     """Messages after a seq, or the statement that the gap is too large to replay."""
 
@@ -334,6 +357,14 @@ class MessageService(ABC):
     @abstractmethod
     async def pins(self, identity: Identity, conversation_id: str) -> list[PinnedMessage]:
         """A conversation's pinned messages, newest pin first."""
+
+    @abstractmethod
+    async def react(self, identity: Identity, message_id: str, emoji: str) -> ReactionResult:
+        """Add the caller's reaction to a message they can read (a repeat is a no-op)."""
+
+    @abstractmethod
+    async def unreact(self, identity: Identity, message_id: str, emoji: str) -> ReactionResult:
+        """Remove the caller's reaction (removing an absent one is a no-op)."""
 
     @abstractmethod
     async def history(

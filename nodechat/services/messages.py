@@ -45,11 +45,13 @@ from nodechat.models import (
 from nodechat.services.api import (
     HistoryPage,
     MessageService,
+    ReactionResult,
     ReplayResult,
     SendItem,
     SendOutcome,
     SendResult,
 )
+from nodechat.services.reactions import apply_reaction, check_emoji, with_reactions
 from nodechat.storage.base import AppendResult, NewMessage, Store
 
 MAX_BODY = 4000
@@ -397,6 +399,28 @@ class LocalMessageService(MessageService):
         await self._access(identity, conversation_id)
         return await self._messages.list_pins(conversation_id)
 
+    async def react(self, identity: Identity, message_id: str, emoji: str) -> ReactionResult:
+        return await self._reaction(identity, message_id, emoji, add=True)
+
+    async def unreact(self, identity: Identity, message_id: str, emoji: str) -> ReactionResult:
+        return await self._reaction(identity, message_id, emoji, add=False)
+
+    async def _reaction(
+        self, identity: Identity, message_id: str, emoji: str, *, add: bool
+    ) -> ReactionResult:
+        check_emoji(emoji)
+        message, access = await self._own_message(identity, message_id)
+        return await apply_reaction(
+            self._store.reactions,
+            self._bus,
+            access.topics,
+            message,
+            identity.user_id,
+            emoji,
+            add=add,
+            now=self._clock(),
+        )
+
     async def history(
         self,
         identity: Identity,
@@ -415,7 +439,8 @@ class LocalMessageService(MessageService):
         messages = await self._messages.history(
             conversation_id, before=before, after=after, limit=limit + 1
         )
-        return HistoryPage(messages[:limit], len(messages) > limit)
+        page = await with_reactions(self._store.reactions, messages[:limit], identity.user_id)
+        return HistoryPage(page, len(messages) > limit)
 
     async def replay(
         self, identity: Identity, conversation_id: str, after_seq: int, limit: int
@@ -434,6 +459,7 @@ class LocalMessageService(MessageService):
                 break
             messages.extend(page)
             cursor = page[-1].seq
+        messages = await with_reactions(self._store.reactions, messages, identity.user_id)
         return ReplayResult(conversation_id, messages, max(last, cursor))
 
     async def mark_read(self, identity: Identity, conversation_id: str, seq: int) -> int:

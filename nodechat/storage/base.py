@@ -1,7 +1,7 @@
 """The store interface every backend implements (sqlite now; mongodb, postgres later).
 
-A store is three domain parts sharing one database: ``accounts``, ``groups``
-and ``messages``. Every method is one atomic operation: it either happens
+A store is four domain parts sharing one database: ``accounts``, ``groups``,
+``messages`` and ``reactions``. Every method is one atomic operation: it either happens
 completely or not at all. Methods raise :mod:`nodechat.errors` types only
 (``Conflict`` for a taken unique value, ``NotFound`` for a missing row);
 backend exceptions never escape.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -27,6 +27,7 @@ from nodechat.models import (
     Message,
     Pin,
     PinnedMessage,
+    Reaction,
     Role,
     User,
 )
@@ -448,12 +449,63 @@ class MessageStore(ABC):
         per UTC day: ``{created_at // 86_400_000: count}``; days without messages are absent."""
 
 
+@dataclass(frozen=True, slots=True)
+class ReactionChange:
+    """Outcome of adding or removing a reaction: the emoji's count now, and whether
+    the call changed anything (a repeat does not)."""
+
+    count: int
+    changed: bool
+
+
+class ReactionStore(ABC):
+    """Emoji reactions on messages: one row per ``(message_id, emoji, user_id)``.
+
+    Deleting a message (``MessageStore.delete_message``) removes its reactions.
+    """
+
+    @abstractmethod
+    async def add_reaction(
+        self, message_id: str, emoji: str, user_id: str, now: int, *, max_distinct: int
+    ) -> ReactionChange:
+        """Add the user's reaction; a repeat changes nothing.
+
+        ``NotFound(message_not_found)`` for no such message,
+        ``Conflict(message_deleted)`` for a deleted one, and
+        ``Conflict(too_many_reactions)`` if the emoji is new on the message and
+        it already has ``max_distinct`` distinct emoji.
+        """
+
+    @abstractmethod
+    async def remove_reaction(self, message_id: str, emoji: str, user_id: str) -> ReactionChange:
+        """Remove the user's reaction; removing an absent one changes nothing."""
+
+    @abstractmethod
+    async def reactions(
+        self, message_ids: Sequence[str], viewer_id: str
+    ) -> dict[str, tuple[Reaction, ...]]:
+        """Per message, its emoji in the order each was first used (ties by emoji), with
+        the count and whether ``viewer_id`` reacted; messages without any are absent."""
+
+
+def collect_reactions(
+    rows: Iterable[tuple[str, str, int, bool]],
+) -> dict[str, tuple[Reaction, ...]]:
+    """``(message_id, emoji, count, viewer_reacted)`` rows, already in display order,
+    grouped per message (what every backend's ``reactions`` returns)."""
+    found: dict[str, list[Reaction]] = {}
+    for message_id, emoji, count, me in rows:
+        found.setdefault(message_id, []).append(Reaction(emoji, int(count), bool(me)))
+    return {message_id: tuple(items) for message_id, items in found.items()}
+
+
 class Store(ABC):
-    """A connected backend: the three domain parts, bulk writes, and the lifecycle."""
+    """A connected backend: the domain parts, bulk writes, and the lifecycle."""
 
     accounts: AccountStore
     groups: GroupStore
     messages: MessageStore
+    reactions: ReactionStore
     bulk: BulkStore  # admin-side provisioning only (nodechat.storage.bulk)
 
     @abstractmethod

@@ -91,6 +91,11 @@ TABLES: tuple[TableSpec, ...] = (
     ),
     TableSpec("pins", ("message_id", "conversation_id", "pinned_by", "pinned_at"), ("message_id",)),
     TableSpec(
+        "reactions",
+        ("message_id", "emoji", "user_id", "created_at"),
+        ("message_id", "emoji", "user_id"),
+    ),
+    TableSpec(
         "read_markers", ("user_id", "conversation_id", "seq"), ("user_id", "conversation_id")
     ),
     TableSpec("blocks", ("user_id", "blocked_id", "created_at"), ("user_id", "blocked_id")),

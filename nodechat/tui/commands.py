@@ -22,7 +22,13 @@ from nodechat.tui.clipboard import copy_local
 from nodechat.tui.notify import describe
 from nodechat.tui.pins import PinsScreen
 from nodechat.tui.render import links, snippet
-from nodechat.tui.screens import ConfirmScreen, HelpScreen, LinkScreen, MainScreen
+from nodechat.tui.screens import (
+    ConfirmScreen,
+    HelpScreen,
+    LinkScreen,
+    MainScreen,
+    ReactionScreen,
+)
 from nodechat.tui.widgets import ComposeArea, MessageList
 
 GO_TO_PAGES = 20  # history pages fetched at most to reach a reply's original
@@ -67,6 +73,7 @@ class CommandsMixin(App[None]):
         elif self.main.query_one(MessageList).has_focus:
             text = (
                 "▶ on a message: r reply · e edit · d delete · c copy · o open link · p pin"
+                " · + react"
                 " · i/Esc or just type to write"
             )
         mode = self.main.query_one("#compose-mode", Static)
@@ -205,6 +212,12 @@ class CommandsMixin(App[None]):
                 self.open_link(found[0])
             else:
                 self.push_screen(LinkScreen(found))
+        elif message.action == "react":
+            if target.deleted:
+                self.notify("a deleted message takes no reactions", severity="warning")
+                return
+            mine = frozenset(e for e, (_, me) in target.reactions.items() if me)
+            self.push_screen(ReactionScreen(target.id, mine))
         elif message.action == "original":
             if not target.reply_to:
                 self.notify("this message is not a reply", severity="warning")
@@ -237,6 +250,13 @@ class CommandsMixin(App[None]):
 
     def on_pins_screen_chosen(self, message: PinsScreen.Chosen) -> None:
         self.spawn(self._go_to(message.message_id, "the pinned message is not in the history"))
+
+    def on_reaction_screen_chosen(self, message: ReactionScreen.Chosen) -> None:
+        """Toggle: an emoji I already reacted with is taken back, any other is added."""
+        if self.session.state.reacted(self.active or "", message.message_id, message.emoji):
+            self.spawn(self.session.unreact(message.message_id, message.emoji))
+        else:
+            self.spawn(self.session.react(message.message_id, message.emoji))
 
     def on_link_screen_chosen(self, message: LinkScreen.Chosen) -> None:
         if message.action == "copy":

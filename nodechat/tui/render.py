@@ -13,6 +13,7 @@ MENTION = re.compile(r"(?<![A-Za-z0-9_.@])@([A-Za-z0-9_.-]{3,32})")
 URL = re.compile(r"https?://[^\s<>\"')\]]+")
 MENTION_ME_STYLE = "bold black on yellow"
 MENTION_STYLE = "bold cyan"
+REACTED_STYLE = "bold"  # a reaction of mine, beside the others' dim ones
 
 
 PIN_MARK = "📌"  # after a pinned message, and before each line of the pin list
@@ -78,6 +79,18 @@ def message_text(state: ChatState, conv: Conversation, message: Message) -> Text
         out.append(" (edited)", style="dim")
     if conv.pinned(message.id):
         out.append(f" {PIN_MARK}", style="yellow")
+    if message.reactions:
+        out.append_text(reactions_line(message))
+    return out
+
+
+def reactions_line(message: Message) -> Text:
+    """The line under a message: ``👍 3  🎉 1*``, the ones I reacted with marked ``*``."""
+    out = Text("\n  ")
+    for n, (emoji, (count, me)) in enumerate(message.reactions.items()):
+        if n:
+            out.append("  ")
+        out.append(f"{emoji} {count}" + ("*" if me else ""), style=REACTED_STYLE if me else "dim")
     return out
 
 

@@ -195,6 +195,69 @@ class LinkScreen(ModalScreen[None]):
         self._pick("open", n - 1)
 
 
+class ReactionScreen(ModalScreen[None]):
+    """Pick a reaction for one message: 1-9 for a common one, or type any emoji/:shortcode:."""
+
+    COMMON = ("👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀", "✅")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close"),
+        *(Binding(str(n), f"number({n})", show=False) for n in range(1, 10)),
+    ]
+
+    @dataclass
+    class Chosen(TextualMessage):
+        """React to ``message_id`` with ``emoji`` (again: take it back)."""
+
+        message_id: str
+        emoji: str
+
+    def __init__(self, message_id: str, mine: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.message_id = message_id
+        self.mine = mine
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="react-box"):
+            yield Label(
+                "React: 1-9 picks, or type an emoji or :name: and Enter; Esc closes "
+                "(* = yours: picking it again takes it back)",
+                id="react-title",
+            )
+            yield Static(
+                "  ".join(
+                    f"{n}.{emoji}{'*' if emoji in self.mine else ''}"
+                    for n, emoji in enumerate(self.COMMON, 1)
+                ),
+                id="react-common",
+                markup=False,
+            )
+            yield Input(placeholder=":thumbsup: or an emoji", id="react-input")
+
+    def on_mount(self) -> None:
+        self.query_one("#react-input", Input).focus()
+
+    def _pick(self, emoji: str) -> None:
+        emoji = emoji.strip()
+        if emoji:
+            self.app.post_message(self.Chosen(self.message_id, emoji))
+        self.dismiss()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        # a digit alone in the box picks a common one (the Input has the focus, so the
+        # bindings above never see the key)
+        value = event.value
+        if len(value) == 1 and value in "123456789":
+            event.stop()
+            self._pick(self.COMMON[int(value) - 1])
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._pick(event.value)
+
+    def action_number(self, n: int) -> None:
+        self._pick(self.COMMON[n - 1])
+
+
 class HelpScreen(ModalScreen[None]):
     """Keys and slash commands."""
 
@@ -214,6 +277,7 @@ class HelpScreen(ModalScreen[None]):
         ("o / l", "on a message: open its link; with several, pick one (open or copy)"),
         ("g", "on a reply: go to the message it answers"),
         ("p", "on a message: pin or unpin it (channels: owners and admins)"),
+        ("+", "on a message: react (1-9 or type one; the same again takes it back)"),
         ("i / Esc / typing", "on a message: back to the compose box"),
         ("Up/PgUp/Home at top", "load older messages"),
         ("F2 / F3", "member list / unread-first ordering"),

@@ -85,9 +85,10 @@ class MessageList(OptionList):
         Binding("l", "act('links')", "Links"),
         Binding("g", "act('original')", "Go to original"),
         Binding("p", "act('pin')", "Pin/unpin"),
+        Binding("plus", "act('react')", "React"),
         Binding("escape,i", "act('compose')", "Compose", show=False),
     ]
-    ACTION_KEYS = frozenset("redcyolgip")  # the letters above; any other goes to compose
+    ACTION_KEYS = frozenset("redcyolgip") | {"plus"}  # the keys above; others go to compose
 
     @dataclass
     class Act(TextualMessage):

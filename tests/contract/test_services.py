@@ -26,9 +26,10 @@ from nodechat.errors import (
     NotFound,
     Unauthenticated,
 )
-from nodechat.models import ChannelKind, ConversationKind, Identity, Role
-from nodechat.services.api import SendItem, SendResult
+from nodechat.models import ChannelKind, ConversationKind, Identity, Reaction, Role
+from nodechat.services.api import ReactionResult, SendItem, SendResult
 from nodechat.services.messages import MAX_PINS
+from nodechat.services.reactions import MAX_REACTIONS
 from tests.contract.service_env import MODES, PASSWORD, ServiceEnv, open_services
 
 pytestmark = pytest.mark.timeout(60)
@@ -421,6 +422,65 @@ async def test_pins_in_direct_and_self_conversations_and_the_limit(
     await env.messages.unpin(alice, ids[0])
     await env.messages.pin(alice, ids[-1])
     assert len(await env.messages.pins(alice, notes)) == MAX_PINS
+
+
+async def test_reactions(services: ServiceEnv) -> None:
+    env = services
+    alice, bob, gid, channel = await chatting_in_a_channel(env)
+    _, carol = await env.user()
+    sent = (await env.messages.send(alice, channel, "vote", "r-1")).message
+    mid = sent.id
+
+    added = await env.messages.react(bob, mid, "👍")
+    assert added == ReactionResult(mid, channel, "👍", 1, True, True)
+    assert await env.messages.react(bob, mid, "👍") == ReactionResult(
+        mid, channel, "👍", 1, True, False
+    )
+    await env.messages.react(alice, mid, "👍")
+    await env.messages.react(alice, mid, ":tada:")
+    events = env.seen("message.reaction", group_topic(gid))
+    assert [
+        (e.data["user_id"], e.data["emoji"], e.data["count"], e.data["added"]) for e in events
+    ] == [
+        (bob.user_id, "👍", 1, True),
+        (alice.user_id, "👍", 2, True),
+        (alice.user_id, ":tada:", 1, True),
+    ]
+    assert events[0].data["message_id"] == mid and events[0].data["conversation"] == channel
+    seen_by_bob = (await env.messages.history(bob, channel)).messages[0].reactions
+    assert seen_by_bob == (Reaction("👍", 2, True), Reaction(":tada:", 1, False))
+    seen_by_alice = (await env.messages.history(alice, channel)).messages[0].reactions
+    assert seen_by_alice == (Reaction("👍", 2, True), Reaction(":tada:", 1, True))
+    replayed = await env.messages.replay(bob, channel, 0, 10)
+    assert replayed.messages[0].reactions == seen_by_bob
+
+    removed = await env.messages.unreact(bob, mid, "👍")
+    assert removed == ReactionResult(mid, channel, "👍", 1, False, True)
+    assert await env.messages.unreact(bob, mid, "👍") == ReactionResult(
+        mid, channel, "👍", 1, False, False
+    )
+    assert env.seen("message.reaction")[-1].data["added"] is False
+    assert len(env.seen("message.reaction")) == 4  # repeats publish nothing
+
+    for bad in ("", "thumbs", "👍 👍", "a\x00", ":no spaces:", "x" * 40):
+        with fails(InvalidRequest, "invalid_emoji", field="emoji"):
+            await env.messages.react(bob, mid, bad)
+    for i in range(MAX_REACTIONS - 2):
+        await env.messages.react(bob, mid, f":e{i}:")
+    with fails(Conflict, "too_many_reactions"):
+        await env.messages.react(bob, mid, ":one_too_many:")
+
+    with fails(NotFound, "message_not_found"):  # an outsider learns nothing
+        await env.messages.react(carol, mid, "👍")
+    with fails(NotFound, "message_not_found"):
+        await env.messages.react(bob, "m_missing", "👍")
+    await env.groups.kick(alice, gid, bob.user_id)
+    with fails(NotFound, "message_not_found"):  # nor does a kicked member
+        await env.messages.unreact(bob, mid, ":e0:")
+    await env.messages.delete(alice, mid)
+    with fails(Conflict, "message_deleted"):
+        await env.messages.react(alice, mid, "👍")
+    assert (await env.messages.history(alice, channel)).messages[0].reactions == ()
 
 
 async def test_direct_messages_blocks_and_conversations(services: ServiceEnv) -> None:

@@ -12,6 +12,7 @@ from nodechat.models import (
     Group,
     Member,
     Pin,
+    Reaction,
     Role,
     User,
     direct_conversation_id,
@@ -55,6 +56,15 @@ async def fill(store: Store) -> None:
     for i, message_id in enumerate(("m_001", "m_020", "m_010")):
         await store.messages.pin(Pin("ch_1", message_id, "u_ann", 6000 + i), limit=50)
     await store.messages.pin(Pin(dm, "m_dm", "u_bob", 6100), limit=50)
+    for i, (message, emoji, user) in enumerate(
+        [
+            ("m_001", "👍", "u_ann"),
+            ("m_001", "👍", "u_bob"),
+            ("m_002", ":tada:", "u_bob"),
+            ("m_dm", "🎉", "u_ann"),
+        ]
+    ):
+        await store.reactions.add_reaction(message, emoji, user, 6000 + i, max_distinct=20)
 
 
 async def dump(store: Store) -> dict[str, list[dict[str, Any]]]:
@@ -77,6 +87,7 @@ async def test_round_trip(store: Store, store_factory: Any) -> None:
     source = await dump(store)
     assert len(source["messages"]) == 26 and source["users"][0]["disabled"] is False
     assert len(source["pins"]) == 4
+    assert len(source["reactions"]) == 4
     target = await store_factory()
     for spec in TABLES:
         assert await target.import_rows(spec.name, source[spec.name]) == len(source[spec.name])
@@ -94,6 +105,8 @@ async def test_round_trip(store: Store, store_factory: Any) -> None:
         now=9000,
     )
     assert result.message.seq == 26
+    seen = await target.reactions.reactions(["m_001", "m_dm"], "u_bob")
+    assert seen == {"m_001": (Reaction("👍", 2, True),), "m_dm": (Reaction("🎉", 1, False),)}
     found = await target.accounts.find_user("ANN")
     assert found is not None and found[0].id == "u_ann"
 

@@ -383,6 +383,42 @@ async def test_pins_over_http(gateway: Gateway) -> None:
     assert (await gw.op("pin_list", ann.token, conversation=welcome))["pins"] == []
 
 
+async def test_reactions_over_http(gateway: Gateway) -> None:
+    gw = gateway
+    ann, bob, carol = await register(gw), await register(gw), await register(gw)
+    group = await gw.op("group_create", ann.token, body={"name": "Voters"})
+    welcome = group["channels"][0]["id"]
+    invite = await gw.op("invite_create", ann.token, group_id=group["id"])
+    await gw.op("group_join", bob.token, body={"code": invite["code"]})
+    sent = await gw.op(
+        "message_send", ann.token, conversation=welcome, body={"body": "lunch?", "nonce": "n-1"}
+    )
+    mid = sent["id"]
+    added = await gw.op("message_react", bob.token, message_id=mid, emoji="🎉")
+    assert added == {
+        "message_id": mid,
+        "conversation": welcome,
+        "emoji": "🎉",
+        "count": 1,
+        "me": True,
+        "changed": True,
+    }
+    again = await gw.op("message_react", bob.token, message_id=mid, emoji="🎉")
+    assert (again["count"], again["changed"]) == (1, False)
+    await gw.op("message_react", ann.token, message_id=mid, emoji=":thumbsup:")
+    page = await gw.op("message_history", bob.token, conversation=welcome)
+    assert page["messages"][0]["reactions"] == [
+        {"emoji": "🎉", "count": 1, "me": True},
+        {"emoji": ":thumbsup:", "count": 1, "me": False},
+    ]
+    gone = await gw.op("message_unreact", bob.token, message_id=mid, emoji="🎉")
+    assert (gone["count"], gone["me"], gone["changed"]) == (0, False, True)
+    bad = await gw.op("message_react", bob.token, message_id=mid, emoji="nope", expect=400)
+    assert bad["error"]["code"] == "invalid_emoji"
+    hidden = await gw.op("message_react", carol.token, message_id=mid, emoji="🎉", expect=404)
+    assert hidden["error"]["code"] == "message_not_found"
+
+
 async def test_a_session_starts_over_http_as_on_the_socket(gateway: Gateway) -> None:
     gw = gateway
     ann, bob = await register(gw), await register(gw)
@@ -474,6 +510,8 @@ async def test_every_route_of_the_table_is_served(gateway: Gateway) -> None:
     await gw.op("message_pin", ann.token, message_id=sent["id"])
     await gw.op("pin_list", bob.token, conversation=dm["id"])
     await gw.op("message_unpin", bob.token, message_id=sent["id"])
+    await gw.op("message_react", ann.token, message_id=sent["id"], emoji="👍")
+    await gw.op("message_unreact", ann.token, message_id=sent["id"], emoji="👍")
     await gw.op("message_edit", bob.token, message_id=sent["id"], body={"body": "hello"})
     await gw.op("message_delete", bob.token, message_id=sent["id"])
     await gw.op("user_get_me", ann.token)

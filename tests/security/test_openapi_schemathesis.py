@@ -54,9 +54,12 @@ TIMEOUT = 30.0  # only a server that hangs ever waits this long
 # Ops that end the caller's sessions or change its password: they get an account of
 # their own, so the token every other operation uses stays valid all run.
 SPENDS_TOKEN = {"auth_logout", "auth_logout_all", "auth_change_password"}
-# Valid by the schema, refused by a rule about state that no schema can state:
+# Valid by the schema, refused by a rule about state that no schema can state (or,
+# for an emoji, by Unicode categories that no portable pattern says):
 # operation id → (status, error code) that a well-formed request may still get.
 UNSTATEABLE = {
+    "message_react": (400, "invalid_emoji"),
+    "message_unreact": (400, "invalid_emoji"),
     # the order must name exactly the group's channels, each once
     "channel_reorder": (400, "bad_channel_order"),
     # reply_to must name a message of the same conversation

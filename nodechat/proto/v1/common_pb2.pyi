@@ -185,7 +185,7 @@ class ConversationState(_message.Message):
     def __init__(self, conversation: _Optional[_Union[Conversation, _Mapping]] = ..., last_read_seq: _Optional[int] = ..., unread: _Optional[int] = ..., peer_id: _Optional[str] = ..., extra_json: _Optional[bytes] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("id", "conversation_id", "seq", "author_id", "body", "nonce", "created_at", "reply_to", "edited_at", "deleted")
+    __slots__ = ("id", "conversation_id", "seq", "author_id", "body", "nonce", "created_at", "reply_to", "edited_at", "deleted", "reactions")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -196,6 +196,7 @@ class Message(_message.Message):
     REPLY_TO_FIELD_NUMBER: _ClassVar[int]
     EDITED_AT_FIELD_NUMBER: _ClassVar[int]
     DELETED_FIELD_NUMBER: _ClassVar[int]
+    REACTIONS_FIELD_NUMBER: _ClassVar[int]
     id: str
     conversation_id: str
     seq: int
@@ -206,7 +207,18 @@ class Message(_message.Message):
     reply_to: str
     edited_at: int
     deleted: bool
-    def __init__(self, id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., seq: _Optional[int] = ..., author_id: _Optional[str] = ..., body: _Optional[str] = ..., nonce: _Optional[str] = ..., created_at: _Optional[int] = ..., reply_to: _Optional[str] = ..., edited_at: _Optional[int] = ..., deleted: _Optional[bool] = ...) -> None: ...
+    reactions: _containers.RepeatedCompositeFieldContainer[Reaction]
+    def __init__(self, id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., seq: _Optional[int] = ..., author_id: _Optional[str] = ..., body: _Optional[str] = ..., nonce: _Optional[str] = ..., created_at: _Optional[int] = ..., reply_to: _Optional[str] = ..., edited_at: _Optional[int] = ..., deleted: _Optional[bool] = ..., reactions: _Optional[_Iterable[_Union[Reaction, _Mapping]]] = ...) -> None: ...
+
+class Reaction(_message.Message):
+    __slots__ = ("emoji", "count", "me")
+    EMOJI_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    ME_FIELD_NUMBER: _ClassVar[int]
+    emoji: str
+    count: int
+    me: bool
+    def __init__(self, emoji: _Optional[str] = ..., count: _Optional[int] = ..., me: _Optional[bool] = ...) -> None: ...
 
 class Error(_message.Message):
     __slots__ = ("code", "message", "details_json", "status")

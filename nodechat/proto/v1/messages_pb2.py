@@ -26,7 +26,7 @@ from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from nodechat.proto.v1 import common_pb2 as nodechat_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1anodechat/v1/messages.proto\x12\x0bnodechat.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x18nodechat/v1/common.proto\"g\n\x0bSendRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\r\n\x05nonce\x18\x03 \x01(\t\x12\x15\n\x08reply_to\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x0b\n\t_reply_to\"D\n\nSendResult\x12%\n\x07message\x18\x01 \x01(\x0b\x32\x14.nodechat.v1.Message\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"Z\n\x08SendItem\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12)\n\x07request\x18\x03 \x01(\x0b\x32\x18.nodechat.v1.SendRequest\"7\n\x0fSendManyRequest\x12$\n\x05items\x18\x01 \x03(\x0b\x32\x15.nodechat.v1.SendItem\"h\n\x0bSendOutcome\x12)\n\x06result\x18\x01 \x01(\x0b\x32\x17.nodechat.v1.SendResultH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.nodechat.v1.ErrorH\x00\x42\t\n\x07outcome\">\n\x10SendManyResponse\x12*\n\x08outcomes\x18\x01 \x03(\x0b\x32\x18.nodechat.v1.SendOutcome\"/\n\x0b\x45\x64itRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\"$\n\x0eMessageRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"v\n\x0eHistoryRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x13\n\x06\x62\x65\x66ore\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\x05\x61\x66ter\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\r\n\x05limit\x18\x04 \x01(\x03\x42\t\n\x07_beforeB\x08\n\x06_after\"G\n\x0bHistoryPage\x12&\n\x08messages\x18\x01 \x03(\x0b\x32\x14.nodechat.v1.Message\x12\x10\n\x08has_more\x18\x02 \x01(\x08\"J\n\rReplayRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x03\"r\n\x0cReplayResult\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12&\n\x08messages\x18\x02 \x03(\x0b\x32\x14.nodechat.v1.Message\x12\x10\n\x08last_seq\x18\x03 \x01(\x03\x12\x0f\n\x07too_old\x18\x04 \x01(\x08\"7\n\x0fMarkReadRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\"\x1f\n\x10MarkReadResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\"\x1e\n\x0bUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\".\n\x13\x43onversationRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"I\n\x10\x43onversationList\x12\x35\n\rconversations\x18\x01 \x03(\x0b\x32\x1e.nodechat.v1.ConversationState\")\n\x15\x44irectPeerIdsResponse\x12\x10\n\x08user_ids\x18\x01 \x03(\t\"\\\n\rPinnedMessage\x12%\n\x07message\x18\x01 \x01(\x0b\x32\x14.nodechat.v1.Message\x12\x11\n\tpinned_by\x18\x02 \x01(\t\x12\x11\n\tpinned_at\x18\x03 \x01(\x03\"3\n\x07PinList\x12(\n\x04pins\x18\x01 \x03(\x0b\x32\x1a.nodechat.v1.PinnedMessage2\xac\x08\n\x0eMessageService\x12\x39\n\x04Send\x12\x18.nodechat.v1.SendRequest\x1a\x17.nodechat.v1.SendResult\x12G\n\x08SendMany\x12\x1c.nodechat.v1.SendManyRequest\x1a\x1d.nodechat.v1.SendManyResponse\x12\x36\n\x04\x45\x64it\x12\x18.nodechat.v1.EditRequest\x1a\x14.nodechat.v1.Message\x12;\n\x06\x44\x65lete\x12\x1b.nodechat.v1.MessageRequest\x1a\x14.nodechat.v1.Message\x12@\n\x07History\x12\x1b.nodechat.v1.HistoryRequest\x1a\x18.nodechat.v1.HistoryPage\x12?\n\x06Replay\x12\x1a.nodechat.v1.ReplayRequest\x1a\x19.nodechat.v1.ReplayResult\x12G\n\x08MarkRead\x12\x1c.nodechat.v1.MarkReadRequest\x1a\x1d.nodechat.v1.MarkReadResponse\x12\x46\n\nOpenDirect\x12\x18.nodechat.v1.UserRequest\x1a\x1e.nodechat.v1.ConversationState\x12\x46\n\rConversations\x12\x16.google.protobuf.Empty\x1a\x1d.nodechat.v1.ConversationList\x12\x42\n\x06Typing\x12 .nodechat.v1.ConversationRequest\x1a\x16.google.protobuf.Empty\x12M\n\rDirectPeerIds\x12\x18.nodechat.v1.UserRequest\x1a\".nodechat.v1.DirectPeerIdsResponse\x12\x39\n\x05\x42lock\x12\x18.nodechat.v1.UserRequest\x1a\x16.google.protobuf.Empty\x12;\n\x07Unblock\x12\x18.nodechat.v1.UserRequest\x1a\x16.google.protobuf.Empty\x12>\n\x03Pin\x12\x1b.nodechat.v1.MessageRequest\x1a\x1a.nodechat.v1.PinnedMessage\x12:\n\x05Unpin\x12\x1b.nodechat.v1.MessageRequest\x1a\x14.nodechat.v1.Message\x12>\n\x04Pins\x12 .nodechat.v1.ConversationRequest\x1a\x14.nodechat.v1.PinListb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1anodechat/v1/messages.proto\x12\x0bnodechat.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x18nodechat/v1/common.proto\"g\n\x0bSendRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\r\n\x05nonce\x18\x03 \x01(\t\x12\x15\n\x08reply_to\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x0b\n\t_reply_to\"D\n\nSendResult\x12%\n\x07message\x18\x01 \x01(\x0b\x32\x14.nodechat.v1.Message\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"Z\n\x08SendItem\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12)\n\x07request\x18\x03 \x01(\x0b\x32\x18.nodechat.v1.SendRequest\"7\n\x0fSendManyRequest\x12$\n\x05items\x18\x01 \x03(\x0b\x32\x15.nodechat.v1.SendItem\"h\n\x0bSendOutcome\x12)\n\x06result\x18\x01 \x01(\x0b\x32\x17.nodechat.v1.SendResultH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.nodechat.v1.ErrorH\x00\x42\t\n\x07outcome\">\n\x10SendManyResponse\x12*\n\x08outcomes\x18\x01 \x03(\x0b\x32\x18.nodechat.v1.SendOutcome\"/\n\x0b\x45\x64itRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\"$\n\x0eMessageRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"4\n\x0fReactionRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05\x65moji\x18\x02 \x01(\t\"x\n\x0eReactionResult\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\r\n\x05\x65moji\x18\x03 \x01(\t\x12\r\n\x05\x63ount\x18\x04 \x01(\x03\x12\n\n\x02me\x18\x05 \x01(\x08\x12\x0f\n\x07\x63hanged\x18\x06 \x01(\x08\"v\n\x0eHistoryRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x13\n\x06\x62\x65\x66ore\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\x05\x61\x66ter\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\r\n\x05limit\x18\x04 \x01(\x03\x42\t\n\x07_beforeB\x08\n\x06_after\"G\n\x0bHistoryPage\x12&\n\x08messages\x18\x01 \x03(\x0b\x32\x14.nodechat.v1.Message\x12\x10\n\x08has_more\x18\x02 \x01(\x08\"J\n\rReplayRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x03\"r\n\x0cReplayResult\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12&\n\x08messages\x18\x02 \x03(\x0b\x32\x14.nodechat.v1.Message\x12\x10\n\x08last_seq\x18\x03 \x01(\x03\x12\x0f\n\x07too_old\x18\x04 \x01(\x08\"7\n\x0fMarkReadRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\"\x1f\n\x10MarkReadResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\"\x1e\n\x0bUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\".\n\x13\x43onversationRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"I\n\x10\x43onversationList\x12\x35\n\rconversations\x18\x01 \x03(\x0b\x32\x1e.nodechat.v1.ConversationState\")\n\x15\x44irectPeerIdsResponse\x12\x10\n\x08user_ids\x18\x01 \x03(\t\"\\\n\rPinnedMessage\x12%\n\x07message\x18\x01 \x01(\x0b\x32\x14.nodechat.v1.Message\x12\x11\n\tpinned_by\x18\x02 \x01(\t\x12\x11\n\tpinned_at\x18\x03 \x01(\x03\"3\n\x07PinList\x12(\n\x04pins\x18\x01 \x03(\x0b\x32\x1a.nodechat.v1.PinnedMessage2\xb6\t\n\x0eMessageService\x12\x39\n\x04Send\x12\x18.nodechat.v1.SendRequest\x1a\x17.nodechat.v1.SendResult\x12G\n\x08SendMany\x12\x1c.nodechat.v1.SendManyRequest\x1a\x1d.nodechat.v1.SendManyResponse\x12\x36\n\x04\x45\x64it\x12\x18.nodechat.v1.EditRequest\x1a\x14.nodechat.v1.Message\x12;\n\x06\x44\x65lete\x12\x1b.nodechat.v1.MessageRequest\x1a\x14.nodechat.v1.Message\x12\x42\n\x05React\x12\x1c.nodechat.v1.ReactionRequest\x1a\x1b.nodechat.v1.ReactionResult\x12\x44\n\x07Unreact\x12\x1c.nodechat.v1.ReactionRequest\x1a\x1b.nodechat.v1.ReactionResult\x12@\n\x07History\x12\x1b.nodechat.v1.HistoryRequest\x1a\x18.nodechat.v1.HistoryPage\x12?\n\x06Replay\x12\x1a.nodechat.v1.ReplayRequest\x1a\x19.nodechat.v1.ReplayResult\x12G\n\x08MarkRead\x12\x1c.nodechat.v1.MarkReadRequest\x1a\x1d.nodechat.v1.MarkReadResponse\x12\x46\n\nOpenDirect\x12\x18.nodechat.v1.UserRequest\x1a\x1e.nodechat.v1.ConversationState\x12\x46\n\rConversations\x12\x16.google.protobuf.Empty\x1a\x1d.nodechat.v1.ConversationList\x12\x42\n\x06Typing\x12 .nodechat.v1.ConversationRequest\x1a\x16.google.protobuf.Empty\x12M\n\rDirectPeerIds\x12\x18.nodechat.v1.UserRequest\x1a\".nodechat.v1.DirectPeerIdsResponse\x12\x39\n\x05\x42lock\x12\x18.nodechat.v1.UserRequest\x1a\x16.google.protobuf.Empty\x12;\n\x07Unblock\x12\x18.nodechat.v1.UserRequest\x1a\x16.google.protobuf.Empty\x12>\n\x03Pin\x12\x1b.nodechat.v1.MessageRequest\x1a\x1a.nodechat.v1.PinnedMessage\x12:\n\x05Unpin\x12\x1b.nodechat.v1.MessageRequest\x1a\x14.nodechat.v1.Message\x12>\n\x04Pins\x12 .nodechat.v1.ConversationRequest\x1a\x14.nodechat.v1.PinListb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,30 +49,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EDITREQUEST']._serialized_end=639
   _globals['_MESSAGEREQUEST']._serialized_start=641
   _globals['_MESSAGEREQUEST']._serialized_end=677
-  _globals['_HISTORYREQUEST']._serialized_start=679
-  _globals['_HISTORYREQUEST']._serialized_end=797
-  _globals['_HISTORYPAGE']._serialized_start=799
-  _globals['_HISTORYPAGE']._serialized_end=870
-  _globals['_REPLAYREQUEST']._serialized_start=872
-  _globals['_REPLAYREQUEST']._serialized_end=946
-  _globals['_REPLAYRESULT']._serialized_start=948
-  _globals['_REPLAYRESULT']._serialized_end=1062
-  _globals['_MARKREADREQUEST']._serialized_start=1064
-  _globals['_MARKREADREQUEST']._serialized_end=1119
-  _globals['_MARKREADRESPONSE']._serialized_start=1121
-  _globals['_MARKREADRESPONSE']._serialized_end=1152
-  _globals['_USERREQUEST']._serialized_start=1154
-  _globals['_USERREQUEST']._serialized_end=1184
-  _globals['_CONVERSATIONREQUEST']._serialized_start=1186
-  _globals['_CONVERSATIONREQUEST']._serialized_end=1232
-  _globals['_CONVERSATIONLIST']._serialized_start=1234
-  _globals['_CONVERSATIONLIST']._serialized_end=1307
-  _globals['_DIRECTPEERIDSRESPONSE']._serialized_start=1309
-  _globals['_DIRECTPEERIDSRESPONSE']._serialized_end=1350
-  _globals['_PINNEDMESSAGE']._serialized_start=1352
-  _globals['_PINNEDMESSAGE']._serialized_end=1444
-  _globals['_PINLIST']._serialized_start=1446
-  _globals['_PINLIST']._serialized_end=1497
-  _globals['_MESSAGESERVICE']._serialized_start=1500
-  _globals['_MESSAGESERVICE']._serialized_end=2568
+  _globals['_REACTIONREQUEST']._serialized_start=679
+  _globals['_REACTIONREQUEST']._serialized_end=731
+  _globals['_REACTIONRESULT']._serialized_start=733
+  _globals['_REACTIONRESULT']._serialized_end=853
+  _globals['_HISTORYREQUEST']._serialized_start=855
+  _globals['_HISTORYREQUEST']._serialized_end=973
+  _globals['_HISTORYPAGE']._serialized_start=975
+  _globals['_HISTORYPAGE']._serialized_end=1046
+  _globals['_REPLAYREQUEST']._serialized_start=1048
+  _globals['_REPLAYREQUEST']._serialized_end=1122
+  _globals['_REPLAYRESULT']._serialized_start=1124
+  _globals['_REPLAYRESULT']._serialized_end=1238
+  _globals['_MARKREADREQUEST']._serialized_start=1240
+  _globals['_MARKREADREQUEST']._serialized_end=1295
+  _globals['_MARKREADRESPONSE']._serialized_start=1297
+  _globals['_MARKREADRESPONSE']._serialized_end=1328
+  _globals['_USERREQUEST']._serialized_start=1330
+  _globals['_USERREQUEST']._serialized_end=1360
+  _globals['_CONVERSATIONREQUEST']._serialized_start=1362
+  _globals['_CONVERSATIONREQUEST']._serialized_end=1408
+  _globals['_CONVERSATIONLIST']._serialized_start=1410
+  _globals['_CONVERSATIONLIST']._serialized_end=1483
+  _globals['_DIRECTPEERIDSRESPONSE']._serialized_start=1485
+  _globals['_DIRECTPEERIDSRESPONSE']._serialized_end=1526
+  _globals['_PINNEDMESSAGE']._serialized_start=1528
+  _globals['_PINNEDMESSAGE']._serialized_end=1620
+  _globals['_PINLIST']._serialized_start=1622
+  _globals['_PINLIST']._serialized_end=1673
+  _globals['_MESSAGESERVICE']._serialized_start=1676
+  _globals['_MESSAGESERVICE']._serialized_end=2882
 # @@protoc_insertion_point(module_scope)

@@ -72,6 +72,30 @@ class MessageRequest(_message.Message):
     message_id: str
     def __init__(self, message_id: _Optional[str] = ...) -> None: ...
 
+class ReactionRequest(_message.Message):
+    __slots__ = ("message_id", "emoji")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    EMOJI_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    emoji: str
+    def __init__(self, message_id: _Optional[str] = ..., emoji: _Optional[str] = ...) -> None: ...
+
+class ReactionResult(_message.Message):
+    __slots__ = ("message_id", "conversation_id", "emoji", "count", "me", "changed")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    EMOJI_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    ME_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    conversation_id: str
+    emoji: str
+    count: int
+    me: bool
+    changed: bool
+    def __init__(self, message_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., emoji: _Optional[str] = ..., count: _Optional[int] = ..., me: _Optional[bool] = ..., changed: _Optional[bool] = ...) -> None: ...
+
 class HistoryRequest(_message.Message):
     __slots__ = ("conversation_id", "before", "after", "limit")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -26,6 +26,7 @@ from nodechat.models import (
     Message,
     Pin,
     PinnedMessage,
+    Reaction,
     Role,
     TokenPair,
     User,
@@ -220,6 +221,7 @@ def message_to_pb(message: Message) -> pb.Message:
         reply_to=message.reply_to,
         edited_at=message.edited_at,
         deleted=message.deleted,
+        reactions=[pb.Reaction(emoji=r.emoji, count=r.count, me=r.me) for r in message.reactions],
     )
 
 
@@ -236,6 +238,7 @@ def message_from_pb(m: pb.Message) -> Message:
         reply_to=optional(m, "reply_to"),
         edited_at=optional(m, "edited_at"),
         deleted=m.deleted,
+        reactions=tuple(Reaction(r.emoji, r.count, r.me) for r in m.reactions),
     )
 
 

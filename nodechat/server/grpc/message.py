@@ -19,6 +19,7 @@ from nodechat.server.grpc.servicing import MISSING_IDENTITY, CallContext
 from nodechat.services.api import (
     HistoryPage,
     MessageService,
+    ReactionResult,
     ReplayResult,
     SendItem,
     SendOutcome,
@@ -82,6 +83,22 @@ class RemoteMessageService(MessageService):
         return cv.message_from_pb(
             await self.rpc.call("Delete", request, common_pb2.Message, identity)
         )
+
+    async def react(self, identity: Identity, message_id: str, emoji: str) -> ReactionResult:
+        return await self._reaction("React", identity, message_id, emoji)
+
+    async def unreact(self, identity: Identity, message_id: str, emoji: str) -> ReactionResult:
+        return await self._reaction("Unreact", identity, message_id, emoji)
+
+    async def _reaction(
+        self, method: str, identity: Identity, message_id: str, emoji: str
+    ) -> ReactionResult:
+        request = build(messages_pb2.ReactionRequest, message_id=message_id, emoji=emoji)
+        # idempotent: a repeat of either call changes nothing
+        r = await self.rpc.call(
+            method, request, messages_pb2.ReactionResult, identity, idempotent=True
+        )
+        return ReactionResult(r.message_id, r.conversation_id, r.emoji, r.count, r.me, r.changed)
 
     async def history(
         self,
@@ -197,6 +214,17 @@ def _item(send: SendItem) -> messages_pb2.SendItem:
     )
 
 
+def _reaction_to_pb(result: ReactionResult) -> messages_pb2.ReactionResult:
+    return messages_pb2.ReactionResult(
+        message_id=result.message_id,
+        conversation_id=result.conversation_id,
+        emoji=result.emoji,
+        count=result.count,
+        me=result.me,
+        changed=result.changed,
+    )
+
+
 class MessageServicer:
     """nodechat.v1.MessageService over a :class:`MessageService`."""
 
@@ -258,6 +286,18 @@ class MessageServicer:
     async def delete(self, r: messages_pb2.MessageRequest, call: CallContext) -> common_pb2.Message:
         """Delete."""
         return cv.message_to_pb(await self._messages.delete(call.me, r.message_id))
+
+    async def react(
+        self, r: messages_pb2.ReactionRequest, call: CallContext
+    ) -> messages_pb2.ReactionResult:
+        """React."""
+        return _reaction_to_pb(await self._messages.react(call.me, r.message_id, r.emoji))
+
+    async def unreact(
+        self, r: messages_pb2.ReactionRequest, call: CallContext
+    ) -> messages_pb2.ReactionResult:
+        """Unreact."""
+        return _reaction_to_pb(await self._messages.unreact(call.me, r.message_id, r.emoji))
 
     async def history(
         self, r: messages_pb2.HistoryRequest, call: CallContext

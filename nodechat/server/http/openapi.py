@@ -123,6 +123,9 @@ FIELD_RULES: dict[tuple[str, str], Schema] = {
     # opaque to clients, but only the form member_cursor() gives can be one
     ("member.list", "after"): {"pattern": "^[0-9]{1,16}:."},
     ("channel.reorder", "channel_ids"): {"minItems": 1, "uniqueItems": True},
+    # only the length: "one emoji" is a matter of Unicode categories (services/reactions.py)
+    ("message.react", "emoji"): {"minLength": 1, "maxLength": 32},
+    ("message.unreact", "emoji"): {"minLength": 1, "maxLength": 32},
 }
 
 

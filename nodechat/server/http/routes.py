@@ -346,6 +346,22 @@ ROUTES: tuple[Route, ...] = (
         _MS,
         "PinList",
     ),
+    _r(
+        "PUT",
+        "/messages/{message_id}/reactions/{emoji}",
+        "message.react",
+        "React with an emoji (idempotent)",
+        _MS,
+        "ReactionAck",
+    ),
+    _r(
+        "DELETE",
+        "/messages/{message_id}/reactions/{emoji}",
+        "message.unreact",
+        "Take your reaction back (idempotent)",
+        _MS,
+        "ReactionAck",
+    ),
 )
 
 SYSTEM_ROUTES: tuple[SystemRoute, ...] = (

@@ -155,6 +155,31 @@ COMPONENTS: dict[str, Schema] = {
                 "items": STR,
                 "description": "usernames the body mentions as @name",
             },
+            "reactions": {
+                **array_of("Reaction"),
+                "description": "emoji in first-use order as the caller sees them "
+                "(history and resume); empty in events",
+            },
+        }
+    ),
+    "Reaction": obj(
+        {
+            "emoji": STR,
+            "count": INT,
+            "me": {"type": "boolean", "description": "whether the caller reacted with it"},
+        }
+    ),
+    "ReactionAck": obj(
+        {
+            "message_id": STR,
+            "conversation": STR,
+            "emoji": STR,
+            "count": INT,
+            "me": BOOL,
+            "changed": {
+                "type": "boolean",
+                "description": "false for a repeat: the reaction was already there (or gone)",
+            },
         }
     ),
     "History": obj(

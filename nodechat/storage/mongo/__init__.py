@@ -31,6 +31,7 @@ from nodechat.storage.mongo.engine import Document, Engine
 from nodechat.storage.mongo.groups import MongoGroupStore
 from nodechat.storage.mongo.indexes import prepare
 from nodechat.storage.mongo.messages import MongoMessageStore
+from nodechat.storage.mongo.reactions import MongoReactionStore
 
 
 class MongoStore(Store):
@@ -42,6 +43,7 @@ class MongoStore(Store):
         self.bulk = MongoBulkStore(engine)
         self.groups = MongoGroupStore(engine)
         self.messages = MongoMessageStore(engine)
+        self.reactions = MongoReactionStore(engine)
 
     async def close(self) -> None:
         """Let running operations finish and close the client (if this store opened it)."""

@@ -139,9 +139,23 @@ def drop_conversations(db: Db, conversation_ids: Sequence[str]) -> None:
         return
     ids = {"$in": list(conversation_ids)}
     db.conversations.delete_many({"_id": ids, "kind": ConversationKind.CHANNEL.value})
+    drop_reactions(db, ids)
     db.messages.delete_many({"conversation_id": ids})
     db.read_markers.delete_many({"conversation_id": ids})
     db.pins.delete_many({"conversation_id": ids})
+
+
+def drop_reactions(db: Db, conversation_ids: Document) -> None:
+    """Delete the reactions on the messages of these conversations, a page at a time."""
+    cursor = db.messages.find({"conversation_id": conversation_ids}, {"_id": 1})
+    page: list[str] = []
+    for doc in cursor:
+        page.append(doc["_id"])
+        if len(page) == 1000:
+            db.reactions.delete_many({"message_id": {"$in": page}})
+            page = []
+    if page:
+        db.reactions.delete_many({"message_id": {"$in": page}})
 
 
 def create_group(db: Db, group: Group, owner: Member, channels: Sequence[Channel]) -> None:

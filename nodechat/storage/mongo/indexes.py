@@ -3,7 +3,7 @@
 Documents carry the portable columns (nodechat.storage.portable) under the
 same names. A single-column key is the document's ``_id`` (users, sessions,
 groups, channels, conversations, messages by id; refresh_tokens by hash;
-invites by code). Compound keys (members, bans, read_markers, blocks) get an
+invites by code). Compound keys (members, bans, read_markers, blocks, reactions) get an
 ObjectId ``_id`` and a unique compound index; the ObjectId also breaks ties in
 insertion order, as SQLite's rowid does. ``users`` keep lower-cased copies of
 username and email (``username_key``, ``email_key``) for case-insensitive
@@ -25,7 +25,7 @@ from nodechat.errors import Unavailable
 from nodechat.storage.mongo.engine import Db
 
 ASC, DESC = 1, -1
-LAYOUT_VERSION = 2  # 2: pins
+LAYOUT_VERSION = 3  # 2: pins, 3: reactions
 
 # collection -> [(keys, unique)]
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
@@ -58,6 +58,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
     "blocks": [([("user_id", ASC), ("blocked_id", ASC)], True)],
     # one document per pinned message (``_id`` is the message id), read newest first
     "pins": [([("conversation_id", ASC), ("pinned_at", DESC)], False)],
+    "reactions": [([("message_id", ASC), ("emoji", ASC), ("user_id", ASC)], True)],
 }
 
 

@@ -231,6 +231,7 @@ class MongoMessageStore(MessageStore):
                 {"_id": message_id, "deleted": False},
                 {"$set": {"deleted": True, "body": "", "edited_at": now}},
             )
+            db.reactions.delete_many({"message_id": message_id})  # after the mark: see reactions.py
             doc = db.messages.find_one({"_id": message_id})
             if doc is None:
                 raise NotFound("no such message", code="message_not_found")

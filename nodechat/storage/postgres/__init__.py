@@ -20,6 +20,7 @@ from nodechat.storage.postgres.bulk import PostgresBulkStore
 from nodechat.storage.postgres.engine import Database, connect_options, unavailable, where
 from nodechat.storage.postgres.groups import PostgresGroupStore
 from nodechat.storage.postgres.messages import PostgresMessageStore
+from nodechat.storage.postgres.reactions import PostgresReactionStore
 from nodechat.storage.postgres.schema import migrate
 
 
@@ -32,6 +33,7 @@ class PostgresStore(Store):
         self.bulk = PostgresBulkStore(db)
         self.groups = PostgresGroupStore(db)
         self.messages = PostgresMessageStore(db)
+        self.reactions = PostgresReactionStore(db)
 
     async def close(self) -> None:
         """Commit the queued writes and close every connection."""

@@ -227,6 +227,7 @@ class PostgresMessageStore(MessageStore):
                 " WHERE id = %s AND NOT deleted",
                 (now, message_id),
             )
+            await conn.execute("DELETE FROM reactions WHERE message_id = %s", (message_id,))
             found = await rows(
                 conn, f"SELECT {_MESSAGE} FROM messages WHERE id = %s", (message_id,)
             )

@@ -263,7 +263,19 @@ CREATE TABLE pins (
 CREATE INDEX pins_conversation ON pins (conversation_id, pinned_at);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+# Emoji reactions: one row per (message, emoji, user); a deleted message drops its own
+# (delete_message), a deleted conversation's messages take theirs along.
+_V5 = """
+CREATE TABLE reactions (
+    message_id TEXT COLLATE "C" NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    emoji TEXT COLLATE "C" NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (message_id, emoji, user_id)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 """Schema scripts in order; ``schema_migrations`` holds the versions applied."""
 
 

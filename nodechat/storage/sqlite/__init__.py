@@ -15,6 +15,7 @@ from nodechat.storage.sqlite.bulk import SqliteBulkStore
 from nodechat.storage.sqlite.engine import Database
 from nodechat.storage.sqlite.groups import SqliteGroupStore
 from nodechat.storage.sqlite.messages import SqliteMessageStore
+from nodechat.storage.sqlite.reactions import SqliteReactionStore
 from nodechat.storage.sqlite.schema import MIGRATIONS
 
 
@@ -27,6 +28,7 @@ class SqliteStore(Store):
         self.bulk = SqliteBulkStore(db)
         self.groups = SqliteGroupStore(db)
         self.messages = SqliteMessageStore(db)
+        self.reactions = SqliteReactionStore(db)
 
     async def close(self) -> None:
         """Commit the queued writes and close the database."""

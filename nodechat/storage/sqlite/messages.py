@@ -202,6 +202,7 @@ class SqliteMessageStore(MessageStore):
                 " WHERE id = ? AND deleted = 0",
                 (now, message_id),
             )
+            conn.execute("DELETE FROM reactions WHERE message_id = ?", (message_id,))
             rows = conn.execute(
                 f"SELECT {_MESSAGE} FROM messages WHERE id = ?", (message_id,)
             ).fetchall()

@@ -171,5 +171,17 @@ CREATE TABLE pins (
 CREATE INDEX pins_conversation ON pins (conversation_id, pinned_at)
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+# Emoji reactions: one row per (message, emoji, user); a deleted message drops its own
+# (delete_message), a deleted conversation's messages take theirs along.
+_V5 = """
+CREATE TABLE reactions (
+    message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    emoji TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (message_id, emoji, user_id)
+) STRICT, WITHOUT ROWID
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 """Schema scripts in order; ``PRAGMA user_version`` counts those applied."""
