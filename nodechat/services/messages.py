@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from nodechat.bus import (
     Bus,
@@ -412,8 +413,7 @@ class LocalMessageService(MessageService):
         message, access = await self._own_message(identity, message_id)
         return await apply_reaction(
             self._store.reactions,
-            self._bus,
-            access.topics,
+            partial(self._publish, access),
             message,
             identity.user_id,
             emoji,

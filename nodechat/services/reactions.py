@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from nodechat.bus import Bus, Event, publish_quietly
+from nodechat.bus import Event
 from nodechat.errors import Conflict, InvalidRequest
 from nodechat.models import Message
 from nodechat.services.api import ReactionResult
@@ -54,8 +54,7 @@ def check_emoji(emoji: str) -> str:
 
 async def apply_reaction(
     reactions: ReactionStore,
-    bus: Bus,
-    topics: Sequence[str],
+    publish: Callable[[Event], Awaitable[None]],
     message: Message,
     user_id: str,
     emoji: str,
@@ -63,7 +62,8 @@ async def apply_reaction(
     add: bool,
     now: int,
 ) -> ReactionResult:
-    """Add or remove one reaction, then publish ``message.reaction`` if it changed anything."""
+    """Add or remove one reaction, then ``publish`` ``message.reaction`` (to the
+    conversation's audience) if it changed anything."""
     if add:
         if message.deleted:
             raise Conflict("this message was deleted", code="message_deleted")
@@ -84,8 +84,7 @@ async def apply_reaction(
                 "added": add,
             },
         )
-        for topic in topics:
-            await publish_quietly(bus, topic, event)
+        await publish(event)
     return ReactionResult(
         message.id, message.conversation_id, emoji, change.count, add, change.changed
     )
