@@ -52,15 +52,20 @@ def _nested() -> InvalidRequest:
 
 
 async def thread_root(messages: MessageStore, conversation_id: str) -> Message:
-    """The root message of a thread id; ``conversation_not_found`` if there is none,
-    ``thread_nested`` if the root is itself a thread message."""
+    """The root message of a thread id; ``conversation_not_found`` if there is none.
+    (Whether it may be a root is said only once the caller may read it: see
+    :func:`refuse_nested`.)"""
     root_id = thread_root_id(conversation_id)
     root = await messages.get_message(root_id) if root_id is not None else None
     if root is None:
         raise _no_thread()
+    return root
+
+
+def refuse_nested(root: Message) -> None:
+    """``thread_nested`` if the root is itself a thread message."""
     if thread_root_id(root.conversation_id) is not None:
         raise _nested()
-    return root
 
 
 def virtual_thread(conversation_id: str, parent: Conversation) -> Conversation:
@@ -139,6 +144,7 @@ class ThreadRules:
         """A thread is readable by whoever may read its root's conversation."""
         root = await thread_root(self._messages, conversation_id)
         parent = await self._access(identity, root.conversation_id)
+        refuse_nested(root)  # only now: an outsider learns nothing of the message
         conversation = await self._messages.get_conversation(conversation_id)
         if conversation is None:
             conversation = virtual_thread(conversation_id, parent.conversation)
@@ -152,6 +158,7 @@ class ThreadRules:
         """Who may post in the root's conversation may reply; the first reply opens it."""
         root = await thread_root(self._messages, conversation_id)
         topics = await self._send_topics(identity, root.conversation_id)
+        refuse_nested(root)
         if conversation_id not in self._parents:
             parent = await self._messages.get_conversation(root.conversation_id)
             if parent is None:

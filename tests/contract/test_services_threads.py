@@ -135,6 +135,10 @@ async def test_outsiders_and_kicked_members_get_nothing_of_a_thread(services: Se
             await env.messages.typing(who, tid)
         with fails(NotFound, "message_not_found"):
             await env.messages.edit(who, reply.id, "mine now")
+        with fails(NotFound, "conversation_not_found"):  # not even thread_nested
+            await env.messages.history(who, f"thread:{reply.id}")
+        with fails(NotFound, "conversation_not_found"):
+            await env.messages.send(who, f"thread:{reply.id}", "x", "o-n")
     await env.groups.kick(alice, gid, bob.user_id)
     with fails(NotFound, "conversation_not_found"):
         await env.messages.send(bob, tid, "still?", "o-3")
