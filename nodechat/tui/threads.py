@@ -51,23 +51,35 @@ class ThreadScreen(ModalScreen[None]):
         self.query_one("#thread-compose", Input).focus()
 
     def redraw(self) -> None:
-        """Draw the thread's loaded replies (and the ones still waiting to be sent)."""
+        """Draw the thread's loaded replies (and the ones still waiting to be sent),
+        keeping the selected reply selected unless the newest one was: then the newest."""
         state = self.session.state
         conv = state.conversations.get(self.conversation)
         view = self.query_one("#thread-messages", OptionList)
+        current = view.highlighted_option
+        following = view.highlighted is None or view.highlighted >= view.option_count - 1
+        keep = current.id if current is not None and not following else None
         view.clear_options()
         if conv is None:
             return
+        ids = [m.id for m in conv.messages]
         view.add_options(Option(message_text(state, conv, m), id=m.id) for m in conv.messages)
         for body in self.session.pending_in(self.conversation):
             view.add_option(Option(f"(sending) {snippet(body, 60)}", disabled=True))
-        if not conv.messages:
+        if not ids:
             view.add_option(Option("No replies yet: write the first one below.", disabled=True))
-        elif view.option_count:
-            view.highlighted = len(conv.messages) - 1
+        else:
+            view.highlighted = ids.index(keep) if keep in ids else len(ids) - 1
         self.draws += 1
         if conv.unread or conv.last_read_seq < conv.last_seq:
             self._spawn(self.session.mark_read(self.conversation))  # on screen: read
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        """At the oldest loaded reply: page in the older ones."""
+        event.stop()
+        conv = self.session.state.conversations.get(self.conversation)
+        if event.option_index == 0 and conv is not None and conv.has_more and conv.messages:
+            self._spawn(self.session.load_older(self.conversation))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "thread-compose":

@@ -76,3 +76,36 @@ async def test_t_opens_the_thread_and_replies_count_on_the_root(
     await app.session.close()
     for user in (ann, bob):
         await user.client.close()
+
+
+async def test_the_thread_screen_pages_in_older_replies(served: Served, tmp_path: Path) -> None:
+    ann, bob = await new_user(served.url, "ann"), await new_user(served.url, "bob")
+    group = await group_of(ann, bob)
+    welcome = group["channels"][0]["id"]
+    root = await bob.send(welcome, "a long thread")
+    tid = f"thread:{root['id']}"
+    for n in range(1, 56):
+        await bob.client.request("message.send", conversation=tid, body=f"r{n}", nonce=f"r{n}")
+    app = app_for(served, tmp_path, ann.name)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await wait_for(pilot, lambda: app.active is not None, "a conversation")
+        app.open_conversation(welcome)
+        conv = app.session.state.conversations[welcome]
+        await wait_for(pilot, lambda: conv.loaded, "the history")
+        root_message = conv.find(root["id"])
+        assert root_message is not None
+        app.open_thread(root_message)
+        await wait_for(pilot, lambda: isinstance(app.screen, ThreadScreen), "the thread")
+        thread = app.session.state.conversations[tid]
+        await wait_for(pilot, lambda: len(thread.messages) == 50, "the newest page")
+        replies = app.screen.query_one("#thread-messages", OptionList)
+        await wait_for(pilot, lambda: replies.option_count == 50, "drawn")
+        replies.focus()
+        await pilot.press("home")
+        await wait_for(pilot, lambda: len(thread.messages) == 55, "the older replies")
+        await wait_for(pilot, lambda: replies.option_count == 55, "drawn with the rest")
+        assert "r1" in str(replies.get_option_at_index(0).prompt)
+        assert replies.highlighted == 5  # still on the reply that was the oldest loaded
+    await app.session.close()
+    for user in (ann, bob):
+        await user.client.close()
