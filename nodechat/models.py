@@ -62,11 +62,12 @@ class ChannelKind(StrEnum):
 
 
 class ConversationKind(StrEnum):
-    """The three kinds of conversation a message can belong to."""
+    """The kinds of conversation a message can belong to."""
 
     CHANNEL = "channel"
     DIRECT = "direct"
     SELF = "self"
+    THREAD = "thread"  # the replies under one message of another conversation
 
 
 def direct_conversation_id(user_a: str, user_b: str) -> str:
@@ -78,6 +79,21 @@ def direct_conversation_id(user_a: str, user_b: str) -> str:
 def self_conversation_id(user_id: str) -> str:
     """The id of a user's notes-to-self conversation."""
     return f"self:{user_id}"
+
+
+THREAD_PREFIX = "thread:"
+
+
+def thread_conversation_id(root_message_id: str) -> str:
+    """The id of the thread under a message (its root)."""
+    return f"{THREAD_PREFIX}{root_message_id}"
+
+
+def thread_root_id(conversation_id: str) -> str | None:
+    """The root message id of a thread conversation id, or None for any other id."""
+    if conversation_id.startswith(THREAD_PREFIX) and len(conversation_id) > len(THREAD_PREFIX):
+        return conversation_id[len(THREAD_PREFIX) :]
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +282,28 @@ class Conversation:
     group_id: str | None = None
     participants: tuple[str, ...] = ()
     last_seq: int = 0
+    parent_id: str | None = None  # a thread's: the conversation of its root message
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSummary:
+    """A thread as its root message shows it: how many replies, the last one's time."""
+
+    conversation: str
+    count: int
+    last_at: int | None
+    unread: int | None = None  # as one viewer sees it (history); None in events
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        out: dict[str, Any] = {
+            "conversation": self.conversation,
+            "count": self.count,
+            "last_at": self.last_at,
+        }
+        if self.unread is not None:
+            out["unread"] = self.unread
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,10 +335,12 @@ class Message:
     deleted: bool = False
     # as one viewer sees them (history); empty where no viewer applies (events)
     reactions: tuple[Reaction, ...] = ()
+    thread: ThreadSummary | None = None  # the thread under it, if it has one (history)
 
     def to_dict(self) -> dict[str, Any]:
-        """Wire form; a deleted message carries no body (and no reactions)."""
-        return {
+        """Wire form; a deleted message carries no body (and no reactions), but keeps
+        its thread: the replies stay readable."""
+        out: dict[str, Any] = {
             "id": self.id,
             "conversation": self.conversation_id,
             "seq": self.seq,
@@ -314,6 +354,9 @@ class Message:
             "mentions": [] if self.deleted else mentions(self.body),
             "reactions": [] if self.deleted else [r.to_dict() for r in self.reactions],
         }
+        if self.thread is not None:
+            out["thread"] = self.thread.to_dict()
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,27 @@ from typing import Any
 
 
 @dataclass
+class ThreadInfo:
+    """The thread under a message as its root shows it (protocol §2.6 ``thread``)."""
+
+    conversation: str
+    count: int
+    last_at: int | None = None
+    unread: int = 0
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> ThreadInfo:
+        """Build from a ``thread`` object (history, events)."""
+        last = data.get("last_at")
+        return cls(
+            str(data["conversation"]),
+            int(data.get("count") or 0),
+            int(last) if last is not None else None,
+            int(data.get("unread") or 0),
+        )
+
+
+@dataclass
 class Message:
     """One message of a conversation (the wire form of protocol §2.6)."""
 
@@ -24,6 +45,7 @@ class Message:
     nonce: str | None = None
     # emoji -> (count, whether I reacted), in first-use order
     reactions: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    thread: ThreadInfo | None = None  # the thread under it, once it has replies
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Message:
@@ -45,6 +67,7 @@ class Message:
                 for r in data.get("reactions") or ()
                 if int(r.get("count") or 0) > 0
             },
+            thread=ThreadInfo.from_wire(data["thread"]) if data.get("thread") else None,
         )
 
     def react(self, emoji: str, count: int, mine: bool | None) -> None:
@@ -81,8 +104,9 @@ class Conversation:
     """One conversation: a channel, a direct conversation or notes to self."""
 
     id: str
-    kind: str  # channel | direct | self
+    kind: str  # channel | direct | self | thread
     group_id: str | None = None
+    parent: str | None = None  # a thread's: the conversation of its root message
     peer_id: str | None = None
     name: str = ""
     channel_kind: str = "text"  # text | voice (channels only)

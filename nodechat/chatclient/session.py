@@ -26,6 +26,7 @@ from typing import Any
 
 from websockets.exceptions import WebSocketException
 
+from nodechat.chatclient import threads
 from nodechat.chatclient.credentials import Credentials
 from nodechat.chatclient.profiles import Profile, ProfileStore
 from nodechat.chatclient.state import Change, ChatState
@@ -484,6 +485,14 @@ class ChatSession:
             return False
         await self.call("message.pin", message_id=message_id)
         return True
+
+    async def open_thread(self, conversation: str, message_id: str) -> str:
+        """Follow the thread under a message of ``conversation`` and load its newest
+        replies; the thread's conversation id (send, page and mark read with it)."""
+        tid, change = threads.open_thread(self.state, conversation, message_id)
+        self._emit(change)
+        await self.load_latest(tid)
+        return tid
 
     async def react(self, message_id: str, emoji: str) -> None:
         """Add your reaction to a message (the ``message.reaction`` event updates the state)."""

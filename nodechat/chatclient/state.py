@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from nodechat.chatclient import threads
 from nodechat.chatclient.records import (
     Change,
     Conversation,
@@ -119,6 +120,8 @@ class ChatState:
             return "notes to self"
         if conv.kind == "direct":
             return "@" + self.username(conv.peer_id or "")
+        if conv.kind == "thread":
+            return f"thread in {self.title(conv.parent) if conv.parent else 'a conversation'}"
         group = self.groups.get(conv.group_id or "")
         prefix = "♪ " if conv.channel_kind == "voice" else "#"
         return f"{group.name + ' ' if group else ''}{prefix}{conv.name}"
@@ -170,6 +173,7 @@ class ChatState:
                 conv.mentions = previous.mentions if conv.unread else 0
                 conv.mentions_upto = previous.mentions_upto
             self.conversations[conv.id] = conv
+        change.reload |= threads.keep_threads(old, self.conversations, ready.get("resume") or {})
         for cid, entry in (ready.get("resume") or {}).items():
             stale = self.conversations.get(cid)
             if stale is not None and isinstance(entry, dict) and entry.get("too_old"):
@@ -274,7 +278,8 @@ class ChatState:
                 conv.mentions = min(
                     conv.mentions, sum(self.my_username in m.mentions for m in later)
                 )
-        return Change(sidebar=True, conversations={conversation_id})
+        touched = {conversation_id, *threads.after_read(self, conv)}
+        return Change(sidebar=True, conversations=touched)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -295,7 +300,9 @@ class ChatState:
         conv = self.conversations.get(message.conversation)
         if conv is None:  # a new direct conversation or channel we did not know yet
             kind = (
-                "self"
+                "thread"
+                if message.conversation.startswith(threads.THREAD_PREFIX)
+                else "self"
                 if message.conversation.startswith("self:")
                 else "direct"
                 if message.conversation.startswith("dm:")
@@ -338,6 +345,9 @@ class ChatState:
                 )
             )
         return change
+
+    def _on_message_thread(self, data: dict[str, Any], now: float) -> Change:
+        return threads.on_message_thread(self, data)
 
     def _on_message_edited(self, data: dict[str, Any], now: float) -> Change:
         conv = self.conversations.get(str(data["conversation"]))
@@ -615,3 +625,4 @@ def _keep_reactions(conv: Conversation, message: Message) -> None:
     known = conv.find(message.id)
     if known is not None and not message.reactions:
         message.reactions = known.reactions
+    threads.keep_thread(known, message)

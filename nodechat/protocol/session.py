@@ -259,7 +259,8 @@ class Session:
         """Classify a live message of ``conversation`` numbered ``seq`` (and record it
         when it is delivered).
 
-        A conversation first seen live starts at seq 1 when that arrives. A
+        A conversation first seen live starts at seq 1 when that arrives; a thread
+        first seen live starts at whatever seq arrives. A
         direct conversation not in the snapshot was opened after it, so all of
         its messages are new: anything later than 1 is an ordinary gap from 0.
         A channel first seen live may be one of a group joined midway: a later
@@ -268,6 +269,11 @@ class Session:
         within the grace, it starts with what came first.
         """
         last = self.seen.get(conversation)
+        if last is None and conversation.startswith("thread:"):
+            # a thread is in no snapshot: it is followed from its first reply seen live,
+            # and the client reads what came before with message.history
+            self.seen[conversation] = seq
+            return Verdict.DELIVER
         if last is None and seq > 1:
             self.seen[conversation] = 0
             if not conversation.startswith("dm:"):

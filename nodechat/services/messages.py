@@ -1,7 +1,8 @@
 """Local MessageService: the message path from authorization to durable store to bus.
 
 Conversation ids: a channel's id (``ch_…``), ``dm:<a>:<b>`` for a direct pair
-(ids sorted), ``self:<user>`` for notes to self. A caller who may not read a
+(ids sorted), ``self:<user>`` for notes to self, ``thread:<message id>`` for the
+thread under a message (services/threads.py). A caller who may not read a
 conversation gets ``NotFound``, never a hint that it exists.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 
 from nodechat.bus import (
@@ -30,6 +30,7 @@ from nodechat.errors import (
     settle,
 )
 from nodechat.models import (
+    THREAD_PREFIX,
     Conversation,
     ConversationKind,
     ConversationState,
@@ -53,6 +54,7 @@ from nodechat.services.api import (
     SendResult,
 )
 from nodechat.services.reactions import apply_reaction, check_emoji, with_reactions
+from nodechat.services.threads import ConversationAccess, ThreadRules, with_threads
 from nodechat.storage.base import AppendResult, NewMessage, Store
 
 MAX_BODY = 4000
@@ -61,11 +63,7 @@ MAX_HISTORY = 100
 MAX_PINS = 50  # pins per conversation (docs/protocol.md, Pins)
 
 
-@dataclass(frozen=True, slots=True)
-class _Access:
-    conversation: Conversation
-    topics: tuple[str, ...]
-    role: Role | None = None  # the caller's role for channel conversations
+_Access = ConversationAccess
 
 
 def _not_found() -> NotFound:
@@ -101,7 +99,7 @@ def _check_fields(item: SendItem) -> None:
         )
 
 
-class LocalMessageService(MessageService):
+class LocalMessageService(ThreadRules, MessageService):
     """MessageService over a store; publishes created/edited/deleted events on the bus."""
 
     def __init__(self, store: Store, bus: Bus, *, clock: Callable[[], int] = now_ms) -> None:
@@ -110,9 +108,12 @@ class LocalMessageService(MessageService):
         self._groups = store.groups
         self._bus = bus
         self._clock = clock
+        self._parents: dict[str, str] = {}  # stored thread -> its parent conversation
 
     async def _access(self, identity: Identity, conversation_id: str) -> _Access:
         uid = identity.user_id
+        if conversation_id.startswith(THREAD_PREFIX):
+            return await self._thread_access(identity, conversation_id)
         if conversation_id.startswith("dm:"):
             parts = conversation_id.split(":")
             if len(parts) != 3 or uid not in parts[1:]:
@@ -217,6 +218,9 @@ class LocalMessageService(MessageService):
                 if result.created:
                     event = Event("message.created", result.message.to_dict())
                     events += ((topic, event) for topic in topics)
+                    summary = await self._thread_event(result.message)
+                    if summary is not None:
+                        events += ((topic, summary) for topic in topics)
                 outcomes[i] = SendResult(result.message, result.created)
         await publish_many_quietly(self._bus, events)
         return outcomes
@@ -305,8 +309,11 @@ class LocalMessageService(MessageService):
         """Publish a newly stored message (a repeated nonce publishes nothing); the ack."""
         if result.created:
             event = Event("message.created", result.message.to_dict())
+            summary = await self._thread_event(result.message)
             for topic in topics:
                 await publish_quietly(self._bus, topic, event)
+                if summary is not None:
+                    await publish_quietly(self._bus, topic, summary)
         return SendResult(result.message, result.created)
 
     async def _send_topics(self, identity: Identity, conversation_id: str) -> tuple[str, ...]:
@@ -325,6 +332,8 @@ class LocalMessageService(MessageService):
             return (user_topic(parts[1]), user_topic(parts[2]))
         if conversation_id == self_conversation_id(uid):
             return (user_topic(uid),)
+        if conversation_id.startswith(THREAD_PREFIX):
+            return await self._thread_send_topics(identity, conversation_id)
         return (await self._access(identity, conversation_id)).topics
 
     async def edit(self, identity: Identity, message_id: str, body: str) -> Message:
@@ -440,6 +449,7 @@ class LocalMessageService(MessageService):
             conversation_id, before=before, after=after, limit=limit + 1
         )
         page = await with_reactions(self._store.reactions, messages[:limit], identity.user_id)
+        page = await with_threads(self._store, page, identity.user_id)
         return HistoryPage(page, len(messages) > limit)
 
     async def replay(
@@ -460,6 +470,7 @@ class LocalMessageService(MessageService):
             messages.extend(page)
             cursor = page[-1].seq
         messages = await with_reactions(self._store.reactions, messages, identity.user_id)
+        messages = await with_threads(self._store, messages, identity.user_id)
         return ReplayResult(conversation_id, messages, max(last, cursor))
 
     async def mark_read(self, identity: Identity, conversation_id: str, seq: int) -> int:

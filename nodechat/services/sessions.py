@@ -17,11 +17,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nodechat.models import ConversationState, Identity, Message
-from nodechat.services.api import AuthService, GroupService, GroupView, MessageService
+from nodechat.errors import InvalidRequest, NotFound
+from nodechat.models import THREAD_PREFIX, ConversationState, Identity, Message
+from nodechat.services.api import (
+    AuthService,
+    GroupService,
+    GroupView,
+    MessageService,
+    ReplayResult,
+)
 
 USERS_PER_CALL = 500  # user profiles asked of the auth service at once
 MAX_UNKNOWN_REPORTED = 100  # resume entries for unknown conversations answered "not_found"
+MAX_THREADS_RESUMED = 200  # thread entries of one resume replayed (each is a few reads)
 
 Subscribe = Callable[[Identity, list[str]], Awaitable[None]]  # (identity, group ids)
 Show = Callable[[list[str]], Awaitable[None]]  # (direct-message peers' user ids)
@@ -128,18 +136,40 @@ class SessionService:
                 positions[cid] = state.conversation.last_seq
                 continue
             result = await self._messages.replay(identity, cid, resume[cid], self._replay_limit)
-            if result.too_old:
-                resumed[cid] = {"too_old": True, "last_seq": result.last_seq}
-                positions[cid] = result.last_seq
-                continue
-            resumed[cid] = {"replayed": len(result.messages), "last_seq": result.last_seq}
-            replay += result.messages
-            # a client claiming more than exists must not hide what comes next
-            position = min(resume[cid], result.last_seq)
-            if result.messages:
-                position = max(position, result.messages[-1].seq)
-            positions[cid] = position
+            _plan(result, resume[cid], resumed, positions, replay)
         unknown = sorted(set(resume) - {s.conversation.id for s in states})
+        # threads are in no snapshot: the client names those it follows, and each one
+        # is replayed like a conversation if its root's conversation is still readable
+        threads = [cid for cid in unknown if cid.startswith(THREAD_PREFIX)][:MAX_THREADS_RESUMED]
+        for cid in threads:
+            try:
+                result = await self._messages.replay(identity, cid, resume[cid], self._replay_limit)
+            except (NotFound, InvalidRequest):
+                continue
+            unknown.remove(cid)
+            _plan(result, resume[cid], resumed, positions, replay)
         for cid in unknown[:MAX_UNKNOWN_REPORTED]:
             resumed[cid] = {"not_found": True}
         return resumed, positions, replay
+
+
+def _plan(
+    result: ReplayResult,
+    asked: int,
+    resumed: dict[str, Any],
+    positions: dict[str, int],
+    replay: list[Message],
+) -> None:
+    """Enter one conversation's replay in the resume report, positions and replay."""
+    cid = result.conversation_id
+    if result.too_old:
+        resumed[cid] = {"too_old": True, "last_seq": result.last_seq}
+        positions[cid] = result.last_seq
+        return
+    resumed[cid] = {"replayed": len(result.messages), "last_seq": result.last_seq}
+    replay += result.messages
+    # a client claiming more than exists must not hide what comes next
+    position = min(asked, result.last_seq)
+    if result.messages:
+        position = max(position, result.messages[-1].seq)
+    positions[cid] = position

@@ -1,7 +1,7 @@
 """The store interface every backend implements (sqlite now; mongodb, postgres later).
 
-A store is four domain parts sharing one database: ``accounts``, ``groups``,
-``messages`` and ``reactions``. Every method is one atomic operation: it either happens
+A store is five domain parts sharing one database: ``accounts``, ``groups``,
+``messages``, ``reactions`` and ``threads``. Every method is one atomic operation: it either happens
 completely or not at all. Methods raise :mod:`nodechat.errors` types only
 (``Conflict`` for a taken unique value, ``NotFound`` for a missing row);
 backend exceptions never escape.
@@ -29,6 +29,7 @@ from nodechat.models import (
     PinnedMessage,
     Reaction,
     Role,
+    ThreadSummary,
     User,
 )
 from nodechat.storage.bulk import BulkStore
@@ -488,6 +489,22 @@ class ReactionStore(ABC):
         the count and whether ``viewer_id`` reacted; messages without any are absent."""
 
 
+class ThreadStore(ABC):
+    """Thread summaries. A thread is a conversation of kind ``thread`` (its messages,
+    seqs, markers and replays are the ``messages`` part's); this part reads what a root
+    message shows of it.
+
+    A thread's reply count is its ``last_seq`` and its last activity the
+    ``created_at`` of its message at that seq: both are written by the append's own
+    transaction, so a summary is never ahead of or behind the thread's messages.
+    """
+
+    @abstractmethod
+    async def summaries(self, conversation_ids: Sequence[str]) -> dict[str, ThreadSummary]:
+        """Per thread conversation among the ids that exists and has a reply: its summary
+        (``unread`` None); the others are absent."""
+
+
 def collect_reactions(
     rows: Iterable[tuple[str, str, int, bool]],
 ) -> dict[str, tuple[Reaction, ...]]:
@@ -506,6 +523,7 @@ class Store(ABC):
     groups: GroupStore
     messages: MessageStore
     reactions: ReactionStore
+    threads: ThreadStore
     bulk: BulkStore  # admin-side provisioning only (nodechat.storage.bulk)
 
     @abstractmethod

@@ -71,7 +71,12 @@ TABLES: tuple[TableSpec, ...] = (
         ("code",),
         ("revoked",),
     ),
-    TableSpec("conversations", ("id", "kind", "group_id", "user_a", "user_b", "last_seq"), ("id",)),
+    # a thread's parent sorts before it ("thread:" after "ch_", "dm:" and "self:")
+    TableSpec(
+        "conversations",
+        ("id", "kind", "group_id", "user_a", "user_b", "last_seq", "parent_id"),
+        ("id",),
+    ),
     TableSpec(
         "messages",
         (

@@ -27,6 +27,7 @@ from nodechat.tui.commands import CommandsMixin
 from nodechat.tui.notify import describe, desktop_notify
 from nodechat.tui.render import member_lines
 from nodechat.tui.screens import HelpScreen, LoginScreen, MainScreen
+from nodechat.tui.threads import ThreadScreen
 from nodechat.tui.widgets import ComposeArea, MessageList, Sidebar
 
 log = logging.getLogger(__name__)
@@ -337,6 +338,10 @@ class ChatApp(CommandsMixin):
             self._show_sidebar()
         if self.active in change.conversations or "" in change.conversations:
             self._show_messages()  # read is marked when the newest message is in view
+        if isinstance(self.screen, ThreadScreen) and (
+            self.screen.conversation in change.conversations or change.status
+        ):
+            self.screen.redraw()
         if change.members:
             self._show_members()
             self._show_header()  # a voice channel's header lists who is in it

@@ -16,6 +16,7 @@ from textual.app import App, SuspendNotSupported
 from textual.widgets import Static
 
 from nodechat.chatclient.commands import SlashCommand, parse_command
+from nodechat.chatclient.records import Message
 from nodechat.chatclient.session import ChatSession
 from nodechat.errors import ChatError
 from nodechat.tui.clipboard import copy_local
@@ -29,6 +30,7 @@ from nodechat.tui.screens import (
     MainScreen,
     ReactionScreen,
 )
+from nodechat.tui.threads import ThreadScreen
 from nodechat.tui.widgets import ComposeArea, MessageList
 
 GO_TO_PAGES = 20  # history pages fetched at most to reach a reply's original
@@ -73,7 +75,7 @@ class CommandsMixin(App[None]):
         elif self.main.query_one(MessageList).has_focus:
             text = (
                 "▶ on a message: r reply · e edit · d delete · c copy · o open link · p pin"
-                " · + react"
+                " · + react · t thread"
                 " · i/Esc or just type to write"
             )
         mode = self.main.query_one("#compose-mode", Static)
@@ -227,6 +229,22 @@ class CommandsMixin(App[None]):
             if target.deleted:
                 return
             self.spawn(self._toggle_pin(target.id))
+        elif message.action == "thread":
+            self.open_thread(target)
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def open_thread(self, target: Message) -> None:
+        """Open the thread under a message in its screen (loading its newest replies)."""
+        if target.conversation.startswith("thread:"):
+            self.notify("this is a reply in a thread: threads do not nest", severity="warning")
+            return
+
+        async def show() -> None:
+            tid = await self.session.open_thread(target.conversation, target.id)
+            self.push_screen(ThreadScreen(self.session, tid, self.spawn))
+
+        self.spawn(show())
 
     # -- pins ------------------------------------------------------------------------------
 

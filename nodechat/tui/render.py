@@ -17,6 +17,7 @@ REACTED_STYLE = "bold"  # a reaction of mine, beside the others' dim ones
 
 
 PIN_MARK = "📌"  # after a pinned message, and before each line of the pin list
+THREAD_MARK = "↳"  # before the reply count under a thread's root
 
 
 def clock(ms: int) -> str:
@@ -65,6 +66,8 @@ def message_text(state: ChatState, conv: Conversation, message: Message) -> Text
     out.append(": ")
     if message.deleted:
         out.append("(message deleted)", style="dim italic")
+        if message.thread is not None:  # its replies stay readable
+            out.append_text(thread_line(message))
         return out
     me = state.my_username
     body = Text(message.body)
@@ -81,6 +84,22 @@ def message_text(state: ChatState, conv: Conversation, message: Message) -> Text
         out.append(f" {PIN_MARK}", style="yellow")
     if message.reactions:
         out.append_text(reactions_line(message))
+    if message.thread is not None:
+        out.append_text(thread_line(message))
+    return out
+
+
+def thread_line(message: Message) -> Text:
+    """The line under a thread's root: ``↳ 3 replies · last 14:02`` (t opens it)."""
+    thread = message.thread
+    if thread is None or thread.count <= 0:
+        return Text()
+    words = f"{thread.count} {'reply' if thread.count == 1 else 'replies'}"
+    if thread.last_at is not None:
+        words += f" · last {clock(thread.last_at)}"
+    out = Text(f"\n  {THREAD_MARK} {words}", style="cyan")
+    if thread.unread:
+        out.append(f" · {thread.unread} new", style="bold cyan")
     return out
 
 

@@ -278,6 +278,7 @@ class HelpScreen(ModalScreen[None]):
         ("g", "on a reply: go to the message it answers"),
         ("p", "on a message: pin or unpin it (channels: owners and admins)"),
         ("+", "on a message: react (1-9 or type one; the same again takes it back)"),
+        ("t", "on a message: open its thread (replies, with their own compose box)"),
         ("i / Esc / typing", "on a message: back to the compose box"),
         ("Up/PgUp/Home at top", "load older messages"),
         ("F2 / F3", "member list / unread-first ordering"),

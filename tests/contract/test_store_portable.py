@@ -65,6 +65,26 @@ async def fill(store: Store) -> None:
         ]
     ):
         await store.reactions.add_reaction(message, emoji, user, 6000 + i, max_distinct=20)
+    for parent, root in (("ch_1", "m_001"), (dm, "m_dm")):
+        await store.messages.ensure_conversation(
+            Conversation(
+                f"thread:{root}",
+                ConversationKind.THREAD,
+                "g_1" if parent == "ch_1" else None,
+                parent_id=parent,
+            )
+        )
+    for i in range(2):
+        await store.messages.append(
+            "thread:m_001",
+            message_id=f"m_t{i}",
+            author_id="u_bob",
+            body=f"reply {i}",
+            nonce=f"t{i}",
+            reply_to=None,
+            now=7000 + i,
+        )
+    await store.messages.set_read_marker("u_ann", "thread:m_001", 1)
 
 
 async def dump(store: Store) -> dict[str, list[dict[str, Any]]]:
@@ -85,7 +105,7 @@ async def dump(store: Store) -> dict[str, list[dict[str, Any]]]:
 async def test_round_trip(store: Store, store_factory: Any) -> None:
     await fill(store)
     source = await dump(store)
-    assert len(source["messages"]) == 26 and source["users"][0]["disabled"] is False
+    assert len(source["messages"]) == 28 and source["users"][0]["disabled"] is False
     assert len(source["pins"]) == 4
     assert len(source["reactions"]) == 4
     target = await store_factory()
@@ -105,6 +125,12 @@ async def test_round_trip(store: Store, store_factory: Any) -> None:
         now=9000,
     )
     assert result.message.seq == 26
+    summaries = await target.threads.summaries(["thread:m_001", "thread:m_dm"])
+    assert [(s.conversation, s.count, s.last_at) for s in summaries.values()] == [
+        ("thread:m_001", 2, 7001)
+    ]
+    thread = await target.messages.get_conversation("thread:m_001")
+    assert thread is not None and thread.parent_id == "ch_1" and thread.group_id == "g_1"
     seen = await target.reactions.reactions(["m_001", "m_dm"], "u_bob")
     assert seen == {"m_001": (Reaction("👍", 2, True),), "m_dm": (Reaction("🎉", 1, False),)}
     found = await target.accounts.find_user("ANN")

@@ -419,6 +419,45 @@ async def test_reactions_over_http(gateway: Gateway) -> None:
     assert hidden["error"]["code"] == "message_not_found"
 
 
+async def test_threads_over_http(gateway: Gateway) -> None:
+    gw = gateway
+    ann, bob, carol = await register(gw), await register(gw), await register(gw)
+    group = await gw.op("group_create", ann.token, body={"name": "Readers"})
+    welcome = group["channels"][0]["id"]
+    invite = await gw.op("invite_create", ann.token, group_id=group["id"])
+    await gw.op("group_join", bob.token, body={"code": invite["code"]})
+    root = await gw.op(
+        "message_send", ann.token, conversation=welcome, body={"body": "Dune?", "nonce": "n-1"}
+    )
+    thread = f"thread:{root['id']}"
+    reply = await gw.op(
+        "message_send", bob.token, conversation=thread, body={"body": "yes", "nonce": "n-2"}
+    )
+    assert (reply["conversation"], reply["seq"]) == (thread, 1)
+    page = await gw.op("message_history", ann.token, conversation=welcome)
+    assert page["messages"][0]["thread"] == {
+        "conversation": thread,
+        "count": 1,
+        "last_at": reply["created_at"],
+        "unread": 1,
+    }
+    replies = await gw.op("message_history", ann.token, conversation=thread)
+    assert [m["body"] for m in replies["messages"]] == ["yes"]
+    await gw.op("read_mark", ann.token, conversation=thread, body={"seq": 1})
+    page = await gw.op("message_history", ann.token, conversation=welcome)
+    assert page["messages"][0]["thread"]["unread"] == 0
+    nested = await gw.op(
+        "message_send",
+        ann.token,
+        conversation=f"thread:{reply['id']}",
+        body={"body": "deeper", "nonce": "n-3"},
+        expect=400,
+    )
+    assert nested["error"]["code"] == "thread_nested"
+    hidden = await gw.op("message_history", carol.token, conversation=thread, expect=404)
+    assert hidden["error"]["code"] == "conversation_not_found"
+
+
 async def test_a_session_starts_over_http_as_on_the_socket(gateway: Gateway) -> None:
     gw = gateway
     ann, bob = await register(gw), await register(gw)

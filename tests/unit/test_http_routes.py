@@ -21,6 +21,7 @@ from nodechat.models import (
     Member,
     Message,
     Role,
+    ThreadSummary,
     TokenPair,
     User,
 )
@@ -102,7 +103,11 @@ def test_component_schemas_match_the_wire_forms() -> None:
     assert _props("GroupView") == set(GroupView(group, [channel], "owner", 1).to_dict())
     assert _props("Member") == set(Member("g_1", "u_1", Role.OWNER, 1).to_dict())
     assert _props("Invite") == set(Invite("c", "g_1", "u_1", 1, None, None).to_dict())
-    assert _props("Message") == set(message.to_dict())
+    assert _props("Message") == set(message.to_dict()) | {"thread"}  # thread: when it has one
+    summary = ThreadSummary("thread:m_1", 2, 5, unread=1)
+    threaded = Message("m_1", "ch_1", 1, "u_1", "hi", "n", 1, thread=summary)
+    assert _props("Message") == set(threaded.to_dict())
+    assert _props("ThreadSummary") == set(summary.to_dict())
     assert _props("Conversation") == set(conversation_dict(state))
 
 

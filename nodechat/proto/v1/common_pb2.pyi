@@ -26,6 +26,7 @@ class ConversationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONVERSATION_KIND_CHANNEL: _ClassVar[ConversationKind]
     CONVERSATION_KIND_DIRECT: _ClassVar[ConversationKind]
     CONVERSATION_KIND_SELF: _ClassVar[ConversationKind]
+    CONVERSATION_KIND_THREAD: _ClassVar[ConversationKind]
 CHANNEL_KIND_UNSPECIFIED: ChannelKind
 CHANNEL_KIND_TEXT: ChannelKind
 CHANNEL_KIND_VOICE: ChannelKind
@@ -37,6 +38,7 @@ CONVERSATION_KIND_UNSPECIFIED: ConversationKind
 CONVERSATION_KIND_CHANNEL: ConversationKind
 CONVERSATION_KIND_DIRECT: ConversationKind
 CONVERSATION_KIND_SELF: ConversationKind
+CONVERSATION_KIND_THREAD: ConversationKind
 
 class Identity(_message.Message):
     __slots__ = ("user_id", "session_id")
@@ -157,18 +159,20 @@ class GroupView(_message.Message):
     def __init__(self, group: _Optional[_Union[Group, _Mapping]] = ..., channels: _Optional[_Iterable[_Union[Channel, _Mapping]]] = ..., role: _Optional[_Union[Role, str]] = ..., member_count: _Optional[int] = ...) -> None: ...
 
 class Conversation(_message.Message):
-    __slots__ = ("id", "kind", "group_id", "participants", "last_seq")
+    __slots__ = ("id", "kind", "group_id", "participants", "last_seq", "parent_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     GROUP_ID_FIELD_NUMBER: _ClassVar[int]
     PARTICIPANTS_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    PARENT_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     kind: ConversationKind
     group_id: str
     participants: _containers.RepeatedScalarFieldContainer[str]
     last_seq: int
-    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[ConversationKind, str]] = ..., group_id: _Optional[str] = ..., participants: _Optional[_Iterable[str]] = ..., last_seq: _Optional[int] = ...) -> None: ...
+    parent_id: str
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[ConversationKind, str]] = ..., group_id: _Optional[str] = ..., participants: _Optional[_Iterable[str]] = ..., last_seq: _Optional[int] = ..., parent_id: _Optional[str] = ...) -> None: ...
 
 class ConversationState(_message.Message):
     __slots__ = ("conversation", "last_read_seq", "unread", "peer_id", "extra_json")
@@ -185,7 +189,7 @@ class ConversationState(_message.Message):
     def __init__(self, conversation: _Optional[_Union[Conversation, _Mapping]] = ..., last_read_seq: _Optional[int] = ..., unread: _Optional[int] = ..., peer_id: _Optional[str] = ..., extra_json: _Optional[bytes] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("id", "conversation_id", "seq", "author_id", "body", "nonce", "created_at", "reply_to", "edited_at", "deleted", "reactions")
+    __slots__ = ("id", "conversation_id", "seq", "author_id", "body", "nonce", "created_at", "reply_to", "edited_at", "deleted", "reactions", "thread")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -197,6 +201,7 @@ class Message(_message.Message):
     EDITED_AT_FIELD_NUMBER: _ClassVar[int]
     DELETED_FIELD_NUMBER: _ClassVar[int]
     REACTIONS_FIELD_NUMBER: _ClassVar[int]
+    THREAD_FIELD_NUMBER: _ClassVar[int]
     id: str
     conversation_id: str
     seq: int
@@ -208,7 +213,20 @@ class Message(_message.Message):
     edited_at: int
     deleted: bool
     reactions: _containers.RepeatedCompositeFieldContainer[Reaction]
-    def __init__(self, id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., seq: _Optional[int] = ..., author_id: _Optional[str] = ..., body: _Optional[str] = ..., nonce: _Optional[str] = ..., created_at: _Optional[int] = ..., reply_to: _Optional[str] = ..., edited_at: _Optional[int] = ..., deleted: _Optional[bool] = ..., reactions: _Optional[_Iterable[_Union[Reaction, _Mapping]]] = ...) -> None: ...
+    thread: ThreadSummary
+    def __init__(self, id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., seq: _Optional[int] = ..., author_id: _Optional[str] = ..., body: _Optional[str] = ..., nonce: _Optional[str] = ..., created_at: _Optional[int] = ..., reply_to: _Optional[str] = ..., edited_at: _Optional[int] = ..., deleted: _Optional[bool] = ..., reactions: _Optional[_Iterable[_Union[Reaction, _Mapping]]] = ..., thread: _Optional[_Union[ThreadSummary, _Mapping]] = ...) -> None: ...
+
+class ThreadSummary(_message.Message):
+    __slots__ = ("conversation", "count", "last_at", "unread")
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    LAST_AT_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_FIELD_NUMBER: _ClassVar[int]
+    conversation: str
+    count: int
+    last_at: int
+    unread: int
+    def __init__(self, conversation: _Optional[str] = ..., count: _Optional[int] = ..., last_at: _Optional[int] = ..., unread: _Optional[int] = ...) -> None: ...
 
 class Reaction(_message.Message):
     __slots__ = ("emoji", "count", "me")

@@ -28,6 +28,7 @@ from nodechat.models import (
     PinnedMessage,
     Reaction,
     Role,
+    ThreadSummary,
     TokenPair,
     User,
 )
@@ -42,6 +43,7 @@ _CONVERSATION_KINDS = {
     ConversationKind.CHANNEL: pb.CONVERSATION_KIND_CHANNEL,
     ConversationKind.DIRECT: pb.CONVERSATION_KIND_DIRECT,
     ConversationKind.SELF: pb.CONVERSATION_KIND_SELF,
+    ConversationKind.THREAD: pb.CONVERSATION_KIND_THREAD,
 }
 _CHANNEL_KIND_OF = {v: k for k, v in _CHANNEL_KINDS.items()}
 _ROLE_OF = {v: k for k, v in _ROLES.items()}
@@ -222,7 +224,26 @@ def message_to_pb(message: Message) -> pb.Message:
         edited_at=message.edited_at,
         deleted=message.deleted,
         reactions=[pb.Reaction(emoji=r.emoji, count=r.count, me=r.me) for r in message.reactions],
+        thread=_thread_to_pb(message.thread),
     )
+
+
+def _thread_to_pb(thread: ThreadSummary | None) -> pb.ThreadSummary | None:
+    if thread is None:
+        return None
+    return pb.ThreadSummary(
+        conversation=thread.conversation,
+        count=thread.count,
+        last_at=thread.last_at,
+        unread=thread.unread,
+    )
+
+
+def _thread_from_pb(m: pb.Message) -> ThreadSummary | None:
+    if not m.HasField("thread"):
+        return None
+    t = m.thread
+    return ThreadSummary(t.conversation, t.count, optional(t, "last_at"), optional(t, "unread"))
 
 
 def message_from_pb(m: pb.Message) -> Message:
@@ -239,6 +260,7 @@ def message_from_pb(m: pb.Message) -> Message:
         edited_at=optional(m, "edited_at"),
         deleted=m.deleted,
         reactions=tuple(Reaction(r.emoji, r.count, r.me) for r in m.reactions),
+        thread=_thread_from_pb(m),
     )
 
 
@@ -250,6 +272,7 @@ def conversation_to_pb(c: Conversation) -> pb.Conversation:
         group_id=c.group_id,
         participants=list(c.participants),
         last_seq=c.last_seq,
+        parent_id=c.parent_id,
     )
 
 
@@ -261,6 +284,7 @@ def conversation_from_pb(m: pb.Conversation) -> Conversation:
         optional(m, "group_id"),
         tuple(m.participants),
         m.last_seq,
+        optional(m, "parent_id"),
     )
 
 

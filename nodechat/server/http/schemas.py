@@ -129,7 +129,7 @@ COMPONENTS: dict[str, Schema] = {
     "Conversation": obj(
         {
             "id": STR,
-            "kind": {"type": "string", "enum": ["channel", "direct", "self"]},
+            "kind": {"type": "string", "enum": ["channel", "direct", "self", "thread"]},
             "group_id": NULL_STR,
             "peer_id": NULL_STR,
             "last_seq": INT,
@@ -160,7 +160,22 @@ COMPONENTS: dict[str, Schema] = {
                 "description": "emoji in first-use order as the caller sees them "
                 "(history and resume); empty in events",
             },
-        }
+            "thread": {
+                **ref("ThreadSummary"),
+                "description": "the thread under the message, once it has a reply "
+                "(history and resume)",
+            },
+        },
+        optional=("thread",),
+    ),
+    "ThreadSummary": obj(
+        {
+            "conversation": {"type": "string", "description": "thread:<root message id>"},
+            "count": {"type": "integer", "description": "replies (the thread's last seq)"},
+            "last_at": NULL_INT,
+            "unread": {"type": "integer", "description": "the caller's unread replies"},
+        },
+        optional=("unread",),
     ),
     "Reaction": obj(
         {

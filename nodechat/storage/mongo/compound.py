@@ -129,7 +129,8 @@ def remove_channel(db: Db, channel_id: str, *, drop_conversation: bool) -> None:
 
 
 def drop_conversations(db: Db, conversation_ids: Sequence[str]) -> None:
-    """Delete channel conversations, then their messages, then their read markers.
+    """Delete channel conversations and their threads, then their messages, then their
+    read markers.
 
     Conversations go first: an append that raced past its existence check
     finds the conversation gone when it bumps ``last_seq`` and removes its
@@ -137,8 +138,11 @@ def drop_conversations(db: Db, conversation_ids: Sequence[str]) -> None:
     """
     if not conversation_ids:
         return
-    ids = {"$in": list(conversation_ids)}
-    db.conversations.delete_many({"_id": ids, "kind": ConversationKind.CHANNEL.value})
+    # their threads go with them (what SQL's parent_id cascade does)
+    threads = db.conversations.find({"parent_id": {"$in": list(conversation_ids)}}, {"_id": 1})
+    ids = {"$in": [*conversation_ids, *(doc["_id"] for doc in threads)]}
+    kinds = [ConversationKind.CHANNEL.value, ConversationKind.THREAD.value]
+    db.conversations.delete_many({"_id": ids, "kind": {"$in": kinds}})
     drop_reactions(db, ids)
     db.messages.delete_many({"conversation_id": ids})
     db.read_markers.delete_many({"conversation_id": ids})

@@ -25,7 +25,7 @@ from nodechat.errors import Unavailable
 from nodechat.storage.mongo.engine import Db
 
 ASC, DESC = 1, -1
-LAYOUT_VERSION = 3  # 2: pins, 3: reactions
+LAYOUT_VERSION = 4  # 2: pins, 3: reactions, 4: threads (conversations.parent_id)
 
 # collection -> [(keys, unique)]
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
@@ -45,6 +45,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
         ([("group_id", ASC)], False),
         ([("user_a", ASC)], False),
         ([("user_b", ASC)], False),
+        # a thread's parent: deleting a channel finds its threads (compound.drop_conversations)
+        ([("parent_id", ASC)], False),
     ],
     "messages": [
         # Also the history index: seq ranges in either direction, and the max seq.

@@ -34,6 +34,7 @@ def _conversation(doc: Document) -> Conversation:
         group_id=doc.get("group_id"),
         participants=participants,
         last_seq=doc.get("last_seq", 0),
+        parent_id=doc.get("parent_id"),
     )
 
 
@@ -132,11 +133,16 @@ class MongoMessageStore(MessageStore):
             "user_a": user_a,
             "user_b": user_b,
             "last_seq": 0,
+            "parent_id": conversation.parent_id,
         }
 
         def fn(db: Db) -> Document:
             if conversation.kind is ConversationKind.CHANNEL:
                 require_group(db, conversation.group_id or "")
+            if conversation.parent_id is not None and (
+                db.conversations.find_one({"_id": conversation.parent_id}, {"_id": 1}) is None
+            ):  # a thread of a conversation gone
+                raise NotFound("no such conversation", code="conversation_not_found")
             with contextlib.suppress(DuplicateKeyError):  # a concurrent upsert was first
                 db.conversations.update_one(
                     {"_id": conversation.id}, {"$setOnInsert": fields}, upsert=True

@@ -22,6 +22,7 @@ from nodechat.storage.postgres.groups import PostgresGroupStore
 from nodechat.storage.postgres.messages import PostgresMessageStore
 from nodechat.storage.postgres.reactions import PostgresReactionStore
 from nodechat.storage.postgres.schema import migrate
+from nodechat.storage.postgres.threads import PostgresThreadStore
 
 
 class PostgresStore(Store):
@@ -34,6 +35,7 @@ class PostgresStore(Store):
         self.groups = PostgresGroupStore(db)
         self.messages = PostgresMessageStore(db)
         self.reactions = PostgresReactionStore(db)
+        self.threads = PostgresThreadStore(db)
 
     async def close(self) -> None:
         """Commit the queued writes and close every connection."""

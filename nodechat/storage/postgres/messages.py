@@ -26,7 +26,7 @@ from nodechat.storage.base import (
 from nodechat.storage.portable import participant_fields
 from nodechat.storage.postgres.engine import Conn, Database, rows
 
-_CONVERSATION = "id, kind, group_id, user_a, user_b, last_seq"
+_CONVERSATION = "id, kind, group_id, user_a, user_b, last_seq, parent_id"
 _MESSAGE = (
     "id, conversation_id, seq, author_id, body, nonce, reply_to, created_at, edited_at, deleted"
 )
@@ -47,6 +47,7 @@ def _conversation(row: DictRow) -> Conversation:
         group_id=row["group_id"],
         participants=participants,
         last_seq=row["last_seq"],
+        parent_id=row["parent_id"],
     )
 
 
@@ -107,17 +108,20 @@ class PostgresMessageStore(MessageStore):
         async def fn(conn: Conn) -> Conversation:
             try:
                 await conn.execute(
-                    "INSERT INTO conversations (id, kind, group_id, user_a, user_b)"
-                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO conversations (id, kind, group_id, user_a, user_b, parent_id)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
                     (
                         conversation.id,
                         conversation.kind.value,
                         conversation.group_id,
                         user_a,
                         user_b,
+                        conversation.parent_id,
                     ),
                 )
             except errors.ForeignKeyViolation as exc:  # a channel conversation of no group
+                if conversation.parent_id is not None:  # a thread of a conversation gone
+                    raise NotFound("no such conversation", code="conversation_not_found") from exc
                 raise NotFound("no such group", code="group_not_found") from exc
             found = await rows(
                 conn, f"SELECT {_CONVERSATION} FROM conversations WHERE id = %s", (conversation.id,)

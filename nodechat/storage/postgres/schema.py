@@ -275,7 +275,16 @@ CREATE TABLE reactions (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+# Threads: a thread is a conversation (kind 'thread', id 'thread:<root message id>')
+# whose parent is the root message's conversation; deleting the parent (a channel's
+# conversation) takes its threads along, and their messages with them.
+_V6 = """
+ALTER TABLE conversations ADD COLUMN parent_id TEXT COLLATE "C"
+    REFERENCES conversations (id) ON DELETE CASCADE;
+CREATE INDEX conversations_parent ON conversations (parent_id);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
 """Schema scripts in order; ``schema_migrations`` holds the versions applied."""
 
 

@@ -18,7 +18,7 @@ from nodechat.storage.base import (
 from nodechat.storage.portable import participant_fields
 from nodechat.storage.sqlite.engine import Database
 
-_CONVERSATION = "id, kind, group_id, user_a, user_b, last_seq"
+_CONVERSATION = "id, kind, group_id, user_a, user_b, last_seq, parent_id"
 _MESSAGE = (
     "id, conversation_id, seq, author_id, body, nonce, reply_to, created_at, edited_at, deleted"
 )
@@ -38,6 +38,7 @@ def _conversation(row: sqlite3.Row) -> Conversation:
         group_id=row["group_id"],
         participants=participants,
         last_seq=row["last_seq"],
+        parent_id=row["parent_id"],
     )
 
 
@@ -96,17 +97,20 @@ class SqliteMessageStore(MessageStore):
         def fn(conn: sqlite3.Connection) -> Conversation:
             try:
                 conn.execute(
-                    "INSERT OR IGNORE INTO conversations (id, kind, group_id, user_a, user_b)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO conversations"
+                    " (id, kind, group_id, user_a, user_b, parent_id) VALUES (?, ?, ?, ?, ?, ?)",
                     (
                         conversation.id,
                         conversation.kind.value,
                         conversation.group_id,
                         user_a,
                         user_b,
+                        conversation.parent_id,
                     ),
                 )
             except sqlite3.IntegrityError as exc:  # a channel conversation of no group
+                if conversation.parent_id is not None:  # a thread of a conversation gone
+                    raise NotFound("no such conversation", code="conversation_not_found") from exc
                 raise NotFound("no such group", code="group_not_found") from exc
             rows = conn.execute(
                 f"SELECT {_CONVERSATION} FROM conversations WHERE id = ?", (conversation.id,)

@@ -183,5 +183,14 @@ CREATE TABLE reactions (
 ) STRICT, WITHOUT ROWID
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+# Threads: a thread is a conversation (kind 'thread', id 'thread:<root message id>')
+# whose parent is the root message's conversation; deleting the parent (a channel's
+# conversation) takes its threads along, and their messages with them.
+_V6 = """
+ALTER TABLE conversations ADD COLUMN parent_id TEXT
+    REFERENCES conversations (id) ON DELETE CASCADE;
+CREATE INDEX conversations_parent ON conversations (parent_id)
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
 """Schema scripts in order; ``PRAGMA user_version`` counts those applied."""

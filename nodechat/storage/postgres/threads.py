@@ -1,0 +1,32 @@
+"""PostgreSQL threads: summaries read from the thread conversations and their last messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nodechat.models import ThreadSummary
+from nodechat.storage.base import ThreadStore
+from nodechat.storage.postgres.engine import Database
+
+
+class PostgresThreadStore(ThreadStore):
+    """Thread summaries on a shared :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def summaries(self, conversation_ids: Sequence[str]) -> dict[str, ThreadSummary]:
+        """One read: each thread's ``last_seq`` and its message at that seq (the
+        ``(conversation_id, seq)`` unique index finds it)."""
+        if not conversation_ids:
+            return {}
+        found = await self.db.read(
+            "SELECT c.id, c.last_seq, m.created_at FROM conversations c"
+            " JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq"
+            " WHERE c.id = ANY(%s) AND c.kind = 'thread'",
+            (list(conversation_ids),),
+        )
+        return {
+            row["id"]: ThreadSummary(row["id"], int(row["last_seq"]), int(row["created_at"]))
+            for row in found
+        }
