@@ -21,7 +21,6 @@ from websockets.exceptions import ConnectionClosed
 
 from nodechat.errors import ChatError, Unavailable
 
-
 MEDIA_QUEUE = 500  # binary frames kept for the reader (10 s of one speaker)
 
 

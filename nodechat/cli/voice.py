@@ -81,7 +81,7 @@ def find_channel(ready: dict[str, Any], wanted: str) -> str:
         raise InvalidRequest(f"no voice channel {wanted!r} in your groups", code="no_channel")
     if len(found) > 1:
         raise InvalidRequest(f"{wanted!r} names several channels: use its id", code="ambiguous")
-    return found[0]
+    return str(found[0])
 
 
 async def join(client: ChatClient, channel: str) -> dict[str, Any]:
