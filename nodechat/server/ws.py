@@ -83,6 +83,7 @@ class SocketEndpoint:
             services.messages,
             online=hub.online,
             voice=self.voice.snapshot,
+            voice_states=self.voice.snapshot_states,
             replay_limit=settings.replay_limit,
         )
         self._replays = asyncio.Semaphore(CONCURRENT_REPLAYS)

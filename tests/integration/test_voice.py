@@ -39,6 +39,7 @@ async def test_join_leave_move_and_disconnect(node: ChatNode, signup: Signup) ->
     # a new session sees who is in voice in its snapshot
     late, ready = await connect(node, bob)
     assert ready["voice"] == {room["id"]: [ann.id]}
+    assert ready["voice_states"] == {room["id"]: {ann.id: quiet}}
 
     # moving to another channel updates both
     await ann.client.request("voice.join", channel=hall["id"])
