@@ -5,7 +5,7 @@ Starts ``nodechat serve`` as a subprocess (temporary data dir, memory bus), regi
 ``channels x speakers`` participants (each a speaker and a listener) plus two text
 clients, then:
 
-1. text only: one client sends ``--text-rate`` messages/s to a text channel, the other
+1. text only (a separate process): one client sends ``--text-rate`` messages/s to a text channel, the other
    receives them; p50/p99 send -> delivery latency;
 2. voice + text: every speaker sends a frame every 20 ms (``--payload`` bytes, 160 by
    default: a 64 kbit/s Opus packet), on the frame clock; each frame carries its send
@@ -130,6 +130,46 @@ async def text_load(
     return latencies
 
 
+async def text_client(url: str, code: str, channel: str, rate: float, seconds: float) -> None:
+    """``--text-client``: the text pair in a process of its own (so the voice generator's
+    loop does not delay it); prints "ready", waits for a line on stdin, then the latencies."""
+    tag = secrets.token_hex(3)
+    sender, _ = await account(url, f"tx{tag}")
+    receiver, _ = await account(url, f"rx{tag}")
+    for client in (sender, receiver):
+        await client.request("group.join", code=code)
+        client.drain_events()
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    latencies = await text_load(sender, receiver, channel, rate, seconds)
+    print(json.dumps(latencies), flush=True)
+    await sender.close()
+    await receiver.close()
+
+
+async def text_phase(url: str, code: str, channel: str, args: argparse.Namespace) -> Any:
+    """Start a text client process; a coroutine that runs its load and returns latencies."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--text-client", url, code, channel,
+        "--text-rate", str(args.text_rate), "--duration", str(args.duration),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    assert line.strip() == b"ready", line
+
+    async def go() -> list[float]:
+        assert proc.stdout is not None and proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        await proc.stdin.drain()
+        out = await proc.stdout.readline()
+        await proc.wait()
+        latencies: list[float] = json.loads(out)
+        return latencies
+
+    return go
+
+
 async def speak(client: ChatClient, handle: int, payload: int, seconds: float) -> int:
     """Send a frame every 20 ms on the frame clock; each carries its send time."""
     loop = asyncio.get_running_loop()
@@ -158,17 +198,23 @@ async def listen(client: ChatClient, latencies: list[float], stop: asyncio.Event
         latencies.append(time.monotonic() - sent)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nodechat-voice-bench-") as tmp:
         proc, url, api = start_server(Path(tmp))
         try:
-            return await measure(args, url, api)
+            return await measure(args, url, api, proc.pid)
         finally:
             proc.terminate()
             proc.wait(30)
 
 
-async def measure(args: argparse.Namespace, url: str, api: str) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, url: str, api: str, pid: int) -> dict[str, Any]:
     owner, _ = await account(url, "owner")
     group = await owner.request("group.create", name="Bench")
     text_channel = group["channels"][0]["id"]
@@ -179,8 +225,6 @@ async def measure(args: argparse.Namespace, url: str, api: str) -> dict[str, Any
         ]
         for i in range(args.channels)
     ]
-    reader, _ = await account(url, "reader")
-    await reader.request("group.join", code=code)
     speakers: list[tuple[ChatClient, int]] = []
     for c, room in enumerate(rooms):
         for s in range(args.speakers):
@@ -188,23 +232,27 @@ async def measure(args: argparse.Namespace, url: str, api: str) -> dict[str, Any
             await client.request("group.join", code=code)
             joined = await client.request("voice.join", channel=room)
             speakers.append((client, joined["channel_handle"]))
-    for client, _ in [*speakers, (owner, 0), (reader, 0)]:
+    for client, _ in [*speakers, (owner, 0)]:
         client.drain_events()
 
-    quiet = await text_load(owner, reader, text_channel, args.text_rate, args.duration)
+    quiet = await (await text_phase(url, code, text_channel, args))()
+    loud_phase = await text_phase(url, code, text_channel, args)
     before = scrape(api)
     relay: list[float] = []
     stop = asyncio.Event()
     listeners = [asyncio.create_task(listen(c, relay, stop)) for c, _ in speakers]
     started = time.monotonic()
+    server_cpu, own_cpu = cpu_seconds(pid), time.process_time()
     voice = asyncio.gather(*(speak(c, h, args.payload, args.duration) for c, h in speakers))
-    loud = await text_load(owner, reader, text_channel, args.text_rate, args.duration)
+    loud = await loud_phase()
     sent = sum(await voice)
     elapsed = time.monotonic() - started
+    server_cpu = cpu_seconds(pid) - server_cpu
+    own_cpu = time.process_time() - own_cpu
     stop.set()
     await asyncio.gather(*listeners)
     after = scrape(api)
-    for client, _ in [*speakers, (owner, 0), (reader, 0)]:
+    for client, _ in [*speakers, (owner, 0)]:
         await client.close()
     counters = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
     dropped = sum(v for k, v in counters.items() if "dropped" in k)
@@ -215,6 +263,9 @@ async def measure(args: argparse.Namespace, url: str, api: str) -> dict[str, Any
         "frames_relayed_per_s": round(len(relay) / elapsed, 1),
         "frames_expected": sent * (args.speakers - 1),
         "frames_dropped": dropped,
+        # one core = 100; the generator (this process) receives every relayed frame too
+        "server_cpu_percent": round(100 * server_cpu / elapsed, 1),
+        "generator_cpu_percent": round(100 * own_cpu / elapsed, 1),
         "server_counters": counters,
         "relay_ms": {
             "p50": round(percentile(relay, 50), 2),
@@ -240,7 +291,12 @@ def main() -> None:
     parser.add_argument("--payload", type=int, default=160, help="bytes of audio per frame")
     parser.add_argument("--text-rate", type=float, default=20.0, help="text messages/s")
     parser.add_argument("--json", action="store_true", help="JSON on stdout")
+    parser.add_argument("--text-client", nargs=3, help=argparse.SUPPRESS)  # url code channel
     args = parser.parse_args()
+    if args.text_client:
+        url, code, channel = args.text_client
+        asyncio.run(text_client(url, code, channel, args.text_rate, args.duration))
+        return
     report = asyncio.run(run(args))
     if args.json:
         print(json.dumps(report, indent=2))
@@ -251,6 +307,8 @@ def main() -> None:
         f"  frames sent {report['frames_sent']}, relayed {report['frames_relayed']} "
         f"of {report['frames_expected']} ({report['frames_relayed_per_s']}/s), "
         f"dropped by the server {report['frames_dropped']:g}\n"
+        f"  CPU (one core = 100 %): server {report['server_cpu_percent']} %, "
+        f"generator {report['generator_cpu_percent']} %\n"
         f"  relay latency p50 {report['relay_ms']['p50']} ms, p99 {report['relay_ms']['p99']} ms\n"
         f"  text p50/p99 without voice {report['text_ms_without_voice']['p50']}/"
         f"{report['text_ms_without_voice']['p99']} ms, with voice "
