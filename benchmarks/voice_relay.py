@@ -193,9 +193,10 @@ async def listen(client: ChatClient, latencies: list[float], stop: asyncio.Event
             arrival_loop, data = await asyncio.wait_for(client.media.get(), 0.5)
         except TimeoutError:
             continue
-        del arrival_loop  # the loop clock is CLOCK_MONOTONIC too, but read it fresh
+        # the client stamps each frame as it comes off the socket, on the loop clock
+        # (time.monotonic, like the sender's stamp): the listener's own delay is not counted
         (sent,) = struct.unpack_from("!d", decode_media(data).payload)
-        latencies.append(time.monotonic() - sent)
+        latencies.append(arrival_loop - sent)
 
 
 def cpu_seconds(pid: int) -> float:

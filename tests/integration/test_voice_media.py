@@ -213,3 +213,17 @@ async def test_voice_state_is_in_the_events(node: ChatNode, signup: Signup, flag
     assert event["data"]["group_id"] == gid
     reply = await bob.client.request_frame("voice.state", {"muted": True})
     assert reply["error"]["code"] == "not_in_voice"
+
+
+async def test_persistent_refused_frames_close_the_connection(
+    node: ChatNode, signup: Signup
+) -> None:
+    (ann, bob), _, room = await voice_group(signup, "aann", "abob")
+    await bob.client.request("voice.join", channel=room)
+    for seq in range(600):  # ann never joined: each one is refused
+        await ann.client.send_raw(frame(1, seq))
+    await ann.client.wait_closed()
+    assert ann.client.close_code == 4010
+    assert [e["code"] for e in ann.client.errors] == ["not_in_voice"]  # one, not 600
+    await settled(bob)
+    assert heard(bob) == []
