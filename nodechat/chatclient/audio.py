@@ -109,6 +109,25 @@ def correlation(a: array[int], b: array[int], max_lag: int = 0, step: int = 1) -
     return best
 
 
+def best_lag(a: array[int], b: array[int], max_lag: int, window: int = 4800) -> int:
+    """The lag of ``b`` behind ``a`` (samples, ±max_lag) that matches a window of ``a``
+    from its middle best (a codec's delay, e.g. Opus's 6.5 ms pre-skip)."""
+    mid = max(max_lag, len(a) // 2 - window // 2)
+    x = a[mid : mid + window]
+
+    def score(lag: int) -> float:
+        y = b[mid + lag : mid + lag + len(x)]
+        return float(sum(x[i] * y[i] for i in range(min(len(x), len(y)))))
+
+    coarse = max(range(-max_lag, max_lag + 1, 4), key=score)
+    return max(range(coarse - 4, coarse + 5), key=score)
+
+
+def shifted(samples: array[int], lag: int) -> array[int]:
+    """``samples`` moved ``lag`` samples earlier (later if negative)."""
+    return samples[lag:] if lag >= 0 else array("h", bytes(-2 * lag)) + samples
+
+
 class Recording:
     """What one listener heard: frames per sender on their timeline, and their stats."""
 
@@ -143,7 +162,7 @@ class Recording:
                     total[offset + i] += v
         return array("h", (max(-32768, min(32767, v)) for v in total))
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, float | int]:
         """Frames received, lost (by seq), late, and jitter in ms (worst sender)."""
         stats = list(self.stats.values())
         return {
@@ -152,4 +171,5 @@ class Recording:
             "lost": sum(s.lost for s in stats),
             "late": sum(s.late for s in stats),
             "jitter_ms": round(max((s.jitter_ms for s in stats), default=0.0), 3),
+            "undecodable": self.undecodable,
         }

@@ -2,8 +2,8 @@
 
 Both log in like ``nodechat chat`` does: ``--username`` with the password in
 ``NODECHAT_PASSWORD``, else the refresh token saved in a ``nodechat chat``
-profile (``--profile``). The codec is PCM (16-bit, 48 kHz, mono, 20 ms frames;
-docs/voice.md).
+profile (``--profile``). The codec is Opus when PyAV is installed (the
+``voice`` extra), else PCM (16-bit, 48 kHz, mono, 20 ms frames; docs/voice.md).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from nodechat.chatclient import opus
 from nodechat.chatclient.audio import Recording, frames_of, read_wav, write_wav
 from nodechat.chatclient.credentials import Credentials
 from nodechat.chatclient.profiles import ProfileStore
@@ -25,6 +26,7 @@ from nodechat.errors import ChatError, InvalidRequest, Unauthenticated
 from nodechat.protocol.voice import (
     FRAME_MS,
     FRAME_SAMPLES,
+    KIND_OPUS,
     KIND_PCM,
     MediaFrame,
     VoiceFrameError,
@@ -35,6 +37,11 @@ from nodechat.tui.cli import ProfileOption, ServerOption, UserOption
 
 app = typer.Typer(help="Voice channels from the command line.", no_args_is_help=True)
 
+CODECS = ("auto", "opus", "pcm")
+CodecOption = Annotated[
+    str,
+    typer.Option("--codec", help="opus, pcm, or auto: opus when PyAV is installed."),
+]
 ChannelOption = Annotated[
     str,
     typer.Option("--channel", help="Voice channel id, or its name in one of your groups."),
@@ -91,9 +98,21 @@ async def join(client: ChatClient, channel: str) -> dict[str, Any]:
     return joined
 
 
-async def send_wav(client: ChatClient, channel_handle: int, path: Path) -> int:
+def pick_codec(codec: str) -> int:
+    """The frame kind for ``--codec``."""
+    if codec not in CODECS:
+        raise InvalidRequest(f"--codec must be one of {', '.join(CODECS)}", code="bad_codec")
+    if codec == "pcm" or (codec == "auto" and not opus.available()):
+        return KIND_PCM
+    return KIND_OPUS
+
+
+async def send_wav(client: ChatClient, channel_handle: int, path: Path, kind: int) -> int:
     """Stream the WAV at real-time pace; how many frames were sent."""
     payloads = frames_of(read_wav(path))
+    if kind == KIND_OPUS:
+        encoder = opus.OpusEncoder()
+        payloads = [p for pcm in payloads for p in encoder.encode(pcm)]
     loop = asyncio.get_running_loop()
     start = loop.time()
     for seq, payload in enumerate(payloads):
@@ -101,7 +120,7 @@ async def send_wav(client: ChatClient, channel_handle: int, path: Path) -> int:
         delay = start + seq * FRAME_MS / 1000 - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        frame = MediaFrame(KIND_PCM, channel_handle, 0, seq, seq * FRAME_SAMPLES, payload)
+        frame = MediaFrame(kind, channel_handle, 0, seq, seq * FRAME_SAMPLES, payload)
         await client.send_raw(encode_media(frame))
     return len(payloads)
 
@@ -109,6 +128,7 @@ async def send_wav(client: ChatClient, channel_handle: int, path: Path) -> int:
 async def record(client: ChatClient, seconds: float, idle: float) -> Recording:
     """Collect frames until ``seconds`` pass, or ``idle`` seconds without one after the first."""
     rec = Recording()
+    decoders: dict[int, opus.OpusDecoder] = {}
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
     heard = False
@@ -125,10 +145,16 @@ async def record(client: ChatClient, seconds: float, idle: float) -> Recording:
         except VoiceFrameError:
             continue
         heard = True
-        if frame.kind != KIND_PCM:
-            rec.undecodable += 1
-            continue
-        rec.add(frame.sender, frame.timestamp, frame.seq, frame.payload, arrival)
+        pcm = frame.payload
+        if frame.kind == KIND_OPUS:
+            if not opus.available():
+                rec.undecodable += 1
+                continue
+            decoder = decoders.get(frame.sender)
+            if decoder is None:
+                decoder = decoders[frame.sender] = opus.OpusDecoder()
+            pcm = decoder.decode(frame.payload)
+        rec.add(frame.sender, frame.timestamp, frame.seq, pcm, arrival)
     return rec
 
 
@@ -141,6 +167,7 @@ def _fail(exc: ChatError) -> typer.Exit:
 def send(
     wav: Annotated[Path, typer.Argument(help="16-bit WAV file (converted to 48 kHz mono).")],
     channel: ChannelOption,
+    codec: CodecOption = "auto",
     server: ServerOption = None,
     username: UserOption = None,
     profile: ProfileOption = "default",
@@ -148,10 +175,11 @@ def send(
     """Join a voice channel and stream a WAV file into it at real-time pace."""
 
     async def run() -> int:
+        kind = pick_codec(codec)
         client = await login(server or "ws://127.0.0.1:7801/", username, profile)
         try:
             joined = await join(client, channel)
-            sent = await send_wav(client, joined["channel_handle"], wav)
+            sent = await send_wav(client, joined["channel_handle"], wav, kind)
             # let the last frames leave before the leave (the relay drops nothing in flight)
             await client.request("voice.leave")
             return sent
@@ -162,7 +190,9 @@ def send(
         sent = asyncio.run(run())
     except ChatError as exc:
         raise _fail(exc) from None
-    typer.echo(json.dumps({"sent": sent}))
+    typer.echo(
+        json.dumps({"sent": sent, "codec": "opus" if pick_codec(codec) == KIND_OPUS else "pcm"})
+    )
 
 
 @app.command("record")
