@@ -21,6 +21,8 @@ from websockets.exceptions import ConnectionClosed
 
 from nodechat.errors import ChatError, Unavailable
 
+MEDIA_QUEUE = 500  # binary frames kept for the reader (10 s of one speaker)
+
 
 class RequestFailed(ChatError):
     """The server answered a request with an error frame."""
@@ -34,6 +36,10 @@ class ChatClient:
         self.hello = hello
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.errors: list[dict[str, Any]] = []  # connection-level error frames
+        # binary frames (voice media), with their arrival on the loop clock; bounded: a
+        # reader that stops taking them loses the oldest
+        self.media: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(MEDIA_QUEUE)
+        self.media_dropped = 0
         self._ids = itertools.count(1)
         self._pending: dict[int | str, asyncio.Future[dict[str, Any]]] = {}
         self._reader = asyncio.get_running_loop().create_task(self._read())
@@ -63,7 +69,14 @@ class ChatClient:
 
     async def _read(self) -> None:
         try:
+            loop = asyncio.get_running_loop()
             async for raw in self.ws:
+                if isinstance(raw, bytes):
+                    if self.media.full():
+                        self.media.get_nowait()
+                        self.media_dropped += 1
+                    self.media.put_nowait((loop.time(), raw))
+                    continue
                 frame = orjson.loads(raw)
                 kind = frame.get("type")
                 if kind == "reply":

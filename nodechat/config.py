@@ -56,6 +56,13 @@ class SocketSettings:
     # and the HTTP API alike, and which header they append to (x-forwarded-for, forwarded)
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     forwarded_header: str = "x-forwarded-for"
+    # voice relay (docs/voice.md): per sender, frames and bytes a second (PCM needs ~97 KB/s)
+    voice_frames_per_second: float = 60.0
+    voice_bytes_per_second: float = 128 * 1024
+    voice_queue: int = 32 * 1024  # unsent bytes past which a receiver gets no voice frames
+    voice_late_ms: float = 200.0  # frames from other nodes older than this are dropped
+    voice_speaking_hold: float = 0.3  # seconds without frames before speaking ends
+    voice_sweep_interval: float = 2.0  # seconds between removals of dead nodes' participants
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mute": ("", "mute or unmute notifications of this conversation"),
     "notify": ("all|mentions|none", "what notifies in this conversation"),
     "dnd": ("[on|off]", "do not disturb: counters only, no bell or notifications"),
-    "voice": ("[join|leave]", "join or leave the current voice channel"),
+    "voice": (
+        "[join|leave|mute|deafen]",
+        "join or leave the current voice channel; mute or deafen yourself (F6, F7)",
+    ),
     "members": ("", "show or hide the member list"),
     "pins": ("", "list the pinned messages of this conversation"),
     "logout": ("", "log out and forget the saved session"),

@@ -623,6 +623,17 @@ class ChatSession:
         self._emit(Change(sidebar=True, members=True))
         return participants
 
+    async def voice_state(self, **flags: bool) -> dict[str, Any]:
+        """Mute or deafen yourself in the voice channel you joined (voice.state)."""
+        reply: dict[str, Any] = await self.call("voice.state", **flags)
+        channel = str(reply.get("channel") or "")
+        if channel:
+            keys = ("handle", "muted", "deafened", "speaking")
+            mine: dict[str, Any] = {k: reply[k] for k in keys if k in reply}
+            self.state.voice_states.setdefault(channel, {})[self.state.my_id] = mine
+        self._emit(Change(sidebar=True, members=True))
+        return reply
+
     async def voice_leave(self) -> None:
         """Leave the voice channel you are in."""
         reply = await self.call("voice.leave")

@@ -40,6 +40,8 @@ class ChatState:
         self.members: dict[str, dict[str, str]] = {}  # group id -> {user id: role}
         self.typing: dict[str, dict[str, float]] = {}  # conversation -> {user id: until}
         self.voice: dict[str, list[str]] = {}  # voice channel id -> participant ids
+        # voice channel id -> user id -> {handle, muted, deafened, speaking}
+        self.voice_states: dict[str, dict[str, dict[str, Any]]] = {}
         self.muted: set[str] = set()  # notification level "none"
         self.levels: dict[str, str] = {}  # other levels set by the user (else the default)
         self.dnd = False  # do not disturb: counters only, no bell, toast or desktop notice
@@ -185,6 +187,8 @@ class ChatState:
             if isinstance(voice, dict)
             else {}
         )
+        states = ready.get("voice_states")
+        self.voice_states = dict(states) if isinstance(states, dict) else {}
         if self.active not in self.conversations:
             self.active = None
         change.conversations = set(self.conversations)
@@ -556,7 +560,15 @@ class ChatState:
 
     def _on_voice_updated(self, data: dict[str, Any], now: float) -> Change:
         self.voice[str(data["channel"])] = [str(u) for u in data.get("participants") or ()]
+        states = data.get("states")
+        if isinstance(states, dict):
+            self.voice_states[str(data["channel"])] = states
         return Change(sidebar=True, members=True)
+
+    def my_voice_state(self, channel: str) -> dict[str, Any]:
+        """Your own flags in a voice channel ({} when not in it)."""
+        state = (self.voice_states.get(channel) or {}).get(self.my_id)
+        return state if isinstance(state, dict) else {}
 
     def set_members(self, group_id: str, members: Iterable[dict[str, Any]]) -> Change:
         """The ``member.list`` pages of a group."""

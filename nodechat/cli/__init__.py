@@ -10,6 +10,7 @@ from nodechat import __version__
 from nodechat.cli import admin, helpfmt, options, roles
 from nodechat.cli import bench as bench_cmd
 from nodechat.cli import serve as serve_cmd
+from nodechat.cli import voice as voice_cmd
 from nodechat.tui.cli import chat
 
 helpfmt.install()
@@ -28,6 +29,7 @@ for _role in ("auth", "group", "message", "socket", "gateway"):
 app.command("keygen")(roles.keygen)
 app.add_typer(admin.app, name="admin")
 app.command("bench")(bench_cmd.bench)
+app.add_typer(voice_cmd.app, name="voice")
 
 SHELLS = ("bash", "zsh", "fish")
 

@@ -9,7 +9,7 @@ for ``memory://`` (one process is the whole cluster) and Redis for
 from nodechat.bus import DEFAULT_PREFIX, is_memory_url
 from nodechat.cluster.presence import LocalPresence, PresenceRegistry, RedisPresence
 from nodechat.cluster.registry import LocalNodeRegistry, NodeRegistry, RedisNodeRegistry
-from nodechat.cluster.voice import LocalVoiceRoster, RedisVoiceRoster, VoiceRoster
+from nodechat.cluster.voice import LocalVoiceRoster, RedisVoiceRoster, VoiceRoster, VoiceState
 
 
 def open_presence(
@@ -45,6 +45,7 @@ __all__ = [
     "RedisPresence",
     "RedisVoiceRoster",
     "VoiceRoster",
+    "VoiceState",
     "open_presence",
     "open_registry",
     "open_voice",

@@ -107,6 +107,9 @@ OPS: dict[str, dict[str, Field]] = {
     "typing": {"conversation": _s(200)},
     "voice.join": {"channel": ID},
     "voice.leave": {},
+    "voice.state": {"muted": OBOOL, "deafened": OBOOL},
+    # peer-to-peer signaling to another participant (nodechat.server.voice_ops)
+    "voice.signal": {"to": ID, "kind": _s(16), "payload": _s(MAX_STRING)},
     # Presence subscriptions (nodechat.server.hub): socket only, no HTTP route.
     "presence.subscribe": {"user_ids": Field("str_list")},
     "presence.unsubscribe": {"user_ids": Field("str_list", False)},

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from nodechat.bus import Bus, Event, group_topic, presence_topic, user_topic
 from nodechat.protocol.framing import text_frame
@@ -39,6 +40,8 @@ class Hub:
         presence: PresenceService,
         on_delivered: Callable[[int], None] | None = None,
     ) -> None:
+        # the voice relay follows mutes, deafens and moves (nodechat.server.voice_relay)
+        self.on_voice: Callable[[dict[str, Any]], None] | None = None
         self._bus = bus
         self.presence = presence  # owned: closed with the hub
         self._topics: dict[str, set[ClientConnection]] = {}
@@ -173,6 +176,8 @@ class Hub:
             return
         kind = event.kind
         data = event.data
+        if kind == "voice.updated" and self.on_voice is not None:
+            self.on_voice(data)
         if kind == "session.revoked":  # each session decides whether it is the one
             for conn in list(conns):
                 conn.deliver(event)

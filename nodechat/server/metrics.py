@@ -93,6 +93,20 @@ class Metrics:
             namespace=ns,
             registry=clients,
         )
+        self.voice_frames = Counter(
+            "voice_frames",
+            "Voice frames from clients (in) and written to clients (out).",
+            ["direction"],
+            namespace=ns,
+            registry=clients,
+        )
+        self.voice_dropped = Counter(
+            "voice_frames_dropped",
+            "Voice frames not relayed: queue (receiver behind), late, throttled, muted, refused.",
+            ["reason"],
+            namespace=ns,
+            registry=clients,
+        )
         self.errors = Counter(
             "errors",
             "Error replies, by stable error code.",

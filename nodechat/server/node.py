@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from nodechat.bus import Bus, open_bus
+from nodechat.bus.media import MediaBus, open_media_bus
 from nodechat.cluster import (
     NodeRegistry,
     PresenceRegistry,
@@ -49,6 +50,7 @@ class Fabric:
     registry: NodeRegistry
     node_id: str
     voice: VoiceRoster
+    media: MediaBus | None = None  # voice frames between nodes (None: one node)
 
     @classmethod
     def open(cls, settings: Settings, role: str) -> Fabric:
@@ -61,6 +63,7 @@ class Fabric:
             open_registry(url, prefix=prefix, ttl=settings.node.registry_ttl),
             node_id,
             open_voice(url, node_id, prefix=prefix),
+            open_media_bus(url, prefix=prefix, name=node_id),
         )
 
     def not_ready(self) -> list[str]:
@@ -69,7 +72,14 @@ class Fabric:
 
     async def close(self) -> None:
         """Release the registry, presence and bus, in that order."""
-        for part in (self.registry, self.voice, self.presence):
+        parts: list[NodeRegistry | VoiceRoster | PresenceRegistry | MediaBus] = [
+            self.registry,
+            self.voice,
+            self.presence,
+        ]
+        if self.media is not None:
+            parts.append(self.media)
+        for part in parts:
             try:
                 await part.close()
             except Exception:  # best effort at shutdown; the TTLs clean up after us
@@ -105,7 +115,13 @@ class SocketRole:
         presence = PresenceService(fabric.presence, fabric.bus)
         self.hub = Hub(fabric.bus, presence, on_delivered=metrics.messages_delivered)
         self.endpoint = SocketEndpoint(
-            services, self.hub, settings.socket, metrics, voice=fabric.voice
+            services,
+            self.hub,
+            settings.socket,
+            metrics,
+            voice=fabric.voice,
+            media=fabric.media,
+            node_id=fabric.node_id,
         )
         self.server = SocketServer(
             self.endpoint, settings.socket, not_ready=fabric.not_ready, metrics=metrics.render

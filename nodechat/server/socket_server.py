@@ -149,3 +149,4 @@ class SocketServer:
         self.server.close(close_connections=True)
         await self.server.wait_closed()
         await self.endpoint.hub.close()
+        await self.endpoint.relay.close()

@@ -19,6 +19,7 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from nodechat.bus.media import MediaBus
 from nodechat.cluster import LocalVoiceRoster, VoiceRoster
 from nodechat.config import SocketSettings
 from nodechat.errors import ChatError, InternalError, RateLimited, Unavailable, fold
@@ -40,6 +41,8 @@ from nodechat.server.forwarded import client_address
 from nodechat.server.hub import Hub
 from nodechat.server.metrics import Metrics
 from nodechat.server.pipeline import SendLane
+from nodechat.server.voice_ops import VoiceOps
+from nodechat.server.voice_relay import VoiceRelay
 from nodechat.services.api import ReplayResult, SendItem
 from nodechat.services.ratelimit import TokenBucket
 from nodechat.services.sessions import SessionService
@@ -65,21 +68,27 @@ class SocketEndpoint:
         metrics: Metrics | None = None,
         *,
         voice: VoiceRoster | None = None,
+        media: MediaBus | None = None,
+        node_id: str = "",
     ) -> None:
         self.services = services
+        self.metrics = metrics or Metrics()
         self.voice = VoiceService(services.groups, voice or LocalVoiceRoster(), hub.bus)
+        self.relay = VoiceRelay(self.voice, settings, self.metrics, media=media, node_id=node_id)
+        self.voice_ops = VoiceOps(self.voice, self.relay)
+        hub.on_voice = self.relay.on_updated
         self.sessions = SessionService(
             services.auth,
             services.groups,
             services.messages,
             online=hub.online,
             voice=self.voice.snapshot,
+            voice_states=self.voice.snapshot_states,
             replay_limit=settings.replay_limit,
         )
         self._replays = asyncio.Semaphore(CONCURRENT_REPLAYS)
         self._flusher: Flusher | None = None  # made on the loop, at the first connection
         self._trusted = frozenset(settings.trusted_proxies)
-        self.metrics = metrics or Metrics()
         self.hub = hub
         self.settings = settings
         self.draining = False
@@ -94,6 +103,7 @@ class SocketEndpoint:
         s = self.settings
         if self._flusher is None:
             self._flusher = Flusher(asyncio.get_running_loop())
+            self.relay.start()
         peer = ws.remote_address[0] if ws.remote_address else ""
         headers = ws.request.headers if ws.request is not None else None
         forwarded = headers.get_all(s.forwarded_header) if headers is not None else []
@@ -127,6 +137,10 @@ class SocketEndpoint:
             async for message in ws:
                 if conn.state.phase is Phase.CLOSED:
                     continue  # closing: read (and drop) frames until the close frame arrives
+                if isinstance(message, bytes):
+                    # voice media: its own limits (voice_relay), never the request budget
+                    self.relay.on_frame(conn, message)
+                    continue
                 if not bucket.take() or not self._account_allows(conn):
                     now = time.monotonic()
                     if now - refused_since > REFUSAL_WINDOW:
@@ -146,17 +160,6 @@ class SocketEndpoint:
                                 ),
                             )
                         )
-                    continue
-                if isinstance(message, bytes):
-                    conn.send_payload(
-                        encode_error(
-                            None,
-                            ChatError(
-                                "binary frames are not supported in protocol v1",
-                                code="unsupported_frame",
-                            ),
-                        )
-                    )
                     continue
                 request = self._decode(conn, message)
                 if request is None:
@@ -180,6 +183,8 @@ class SocketEndpoint:
         finally:
             deadline.cancel()
             await lane.close()  # queued sends are stored even if their replies are lost
+            await self.relay.left(conn)
+            self.relay.closed(conn)
             if conn.state.identity is not None and conn.voice is not None:
                 channel, conn.voice = conn.voice, None
                 await self.voice.disconnected(conn.state.identity, channel)
@@ -288,15 +293,8 @@ class SocketEndpoint:
             self.metrics.message_received()
         if request.op == "typing":
             return await self._typing(conn, request.data["conversation"])
-        if request.op == "voice.join":
-            assert conn.state.identity is not None
-            joined = await self.voice.join(conn.state.identity, request.data["channel"])
-            conn.voice = joined["channel"]
-            return joined
-        if request.op == "voice.leave":
-            assert conn.state.identity is not None
-            conn.voice = None
-            return await self.voice.leave(conn.state.identity)
+        if request.op.startswith("voice."):
+            return await self.voice_ops.call(conn, request)
         if request.op == "presence.subscribe":
             return {"presence": await self.hub.watch(conn, request.data["user_ids"])}
         if request.op == "presence.unsubscribe":

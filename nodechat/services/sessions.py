@@ -35,6 +35,8 @@ Subscribe = Callable[[Identity, list[str]], Awaitable[None]]  # (identity, group
 Show = Callable[[list[str]], Awaitable[None]]  # (direct-message peers' user ids)
 OnlineLookup = Callable[[list[str]], Awaitable[list[str]]]
 VoiceLookup = Callable[[list[GroupView]], Awaitable[dict[str, list[str]]]]
+# voice channel -> user -> {handle, muted, deafened, speaking} (socket nodes only)
+VoiceStatesLookup = Callable[[list[GroupView]], Awaitable[dict[str, dict[str, Any]]]]
 
 
 def conversation_dict(state: ConversationState) -> dict[str, Any]:
@@ -74,12 +76,14 @@ class SessionService:
         online: OnlineLookup,
         voice: VoiceLookup,
         replay_limit: int,
+        voice_states: VoiceStatesLookup | None = None,
     ) -> None:
         self._auth = auth
         self._groups = groups
         self._messages = messages
         self._online = online
         self._voice = voice
+        self._voice_states = voice_states
         self._replay_limit = replay_limit
 
     async def start(
@@ -121,6 +125,8 @@ class SessionService:
             "voice": await self._voice(groups),
             "resume": resumed,
         }
+        if self._voice_states is not None:
+            snapshot["voice_states"] = await self._voice_states(groups)
         return SessionStart(identity, snapshot, positions, replay, presence)
 
     async def _resume(

@@ -73,6 +73,8 @@ class ChatApp(CommandsMixin):
         Binding("ctrl+g", "external_editor", "Compose in $EDITOR", priority=True),
         Binding("f2", "toggle_members", "Members"),
         Binding("f3", "toggle_unread_first", "Unread first"),
+        Binding("f6", "voice_mute", "Voice mute", priority=True),
+        Binding("f7", "voice_deafen", "Voice deafen", priority=True),
     ]
 
     def __init__(

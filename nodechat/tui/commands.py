@@ -382,6 +382,8 @@ class CommandsMixin(App[None]):
             if what == "leave":
                 await self.session.voice_leave()
                 self.notify("left the voice channel")
+            elif what in ("mute", "deafen"):
+                await self.voice_toggle("muted" if what == "mute" else "deafened")
             elif conv is None or conv.channel_kind != "voice":
                 self.notify("open a voice channel first", severity="warning")
             else:
@@ -392,6 +394,35 @@ class CommandsMixin(App[None]):
                 self.notify("this server has no voice channels yet", severity="warning")
             else:
                 self.notify(describe(exc), severity="warning")
+
+    async def voice_toggle(self, flag: str) -> None:
+        """Flip your muted or deafened flag in the voice channel you joined (F6 / F7)."""
+        channel = next(
+            (
+                c
+                for c, users in self.session.state.voice.items()
+                if self.session.state.my_id in users
+            ),
+            None,
+        )
+        if channel is None:
+            self.notify("join a voice channel first (/voice join)", severity="warning")
+            return
+        on = not self.session.state.my_voice_state(channel).get(flag)
+        try:
+            await self.session.voice_state(**{flag: on})
+        except ChatError as exc:
+            self.notify(describe(exc), severity="warning")
+            return
+        self.notify(f"{'' if on else 'un'}{'muted' if flag == 'muted' else 'deafened'}")
+
+    async def action_voice_mute(self) -> None:
+        """Mute or unmute your voice."""
+        await self.voice_toggle("muted")
+
+    async def action_voice_deafen(self) -> None:
+        """Deafen or undeafen yourself."""
+        await self.voice_toggle("deafened")
 
     def action_mute(self) -> None:
         """Mute or unmute notifications of the open conversation."""

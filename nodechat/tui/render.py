@@ -175,8 +175,17 @@ def member_lines(state: ChatState, conversation_id: str | None) -> Text:
         out.append("\n")
     if conv.channel_kind == "voice":
         out.append("\nIn voice\n", style="bold underline")
+        marks = state.voice_states.get(conv.id) or {}
         for uid in state.voice.get(conv.id) or []:
-            out.append(f"🔊 {state.username(uid)}\n")
+            flags = marks.get(uid) or {}
+            speaking = bool(flags.get("speaking"))
+            out.append("🗣 " if speaking else "🔊 ", style="bold green" if speaking else "")
+            out.append(state.username(uid))
+            if flags.get("muted"):
+                out.append(" [muted]", style="yellow")
+            if flags.get("deafened"):
+                out.append(" [deafened]", style="red")
+            out.append("\n")
         if not state.voice.get(conv.id):
             out.append("nobody\n", style="dim")
     return out

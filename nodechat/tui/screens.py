@@ -282,6 +282,7 @@ class HelpScreen(ModalScreen[None]):
         ("i / Esc / typing", "on a message: back to the compose box"),
         ("Up/PgUp/Home at top", "load older messages"),
         ("F2 / F3", "member list / unread-first ordering"),
+        ("F6 / F7", "voice: mute / deafen yourself"),
         ("Ctrl+P", "command palette (themes, conversations, actions)"),
         ("Esc", "cancel reply or edit; close search"),
         ("Ctrl+Q", "quit"),

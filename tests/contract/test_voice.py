@@ -71,3 +71,56 @@ async def test_participants_of_a_dead_node_drop_out(redis_url: str, redis_prefix
     finally:
         for part in (presence, roster, watcher):
             await part.close()
+
+
+async def test_handles_and_state(make_roster: RosterFactory) -> None:
+    roster = await make_roster("n1")
+    await roster.join("v1", "ann", "g1")
+    await roster.join("v1", "bob", "g1")
+    states = await roster.states("v1")
+    assert list(states) == ["ann", "bob"]
+    assert states["ann"].handle != states["bob"].handle
+    assert not (states["ann"].muted or states["ann"].deafened or states["ann"].speaking)
+    muted = await roster.set_state("ann", "v1", muted=True)
+    assert muted is not None and muted.muted and not muted.deafened
+    both = await roster.set_state("ann", "v1", deafened=True, speaking=True)
+    assert both is not None and (both.muted, both.deafened, both.speaking) == (True, True, True)
+    unmuted = await roster.set_state("ann", "v1", muted=False)
+    assert unmuted is not None and (unmuted.muted, unmuted.deafened) == (False, True)
+    assert (await roster.states("v1"))["ann"] == unmuted
+    assert await roster.set_state("ann", "v2", muted=True) is None  # not in that channel
+    assert await roster.set_state("carl", "v1", muted=True) is None
+    handle = unmuted.handle
+    await roster.join("v1", "ann", "g1")  # joining the same channel again keeps it all
+    assert (await roster.states("v1"))["ann"] == unmuted
+    await roster.join("v2", "ann", "g1")  # a move starts afresh
+    assert (await roster.states("v2"))["ann"].muted is False
+    assert "ann" not in await roster.states("v1")
+    await roster.join("v1", "ann", "g1")
+    assert (await roster.states("v1"))["ann"].handle != handle  # a new handle
+    assert await roster.states("v3") == {}
+
+
+async def test_sweep_removes_a_dead_node_s_participants(redis_url: str, redis_prefix: str) -> None:
+    presence = RedisPresence.from_url(redis_url, "gone", prefix=redis_prefix, ttl=5.0)
+    alive = RedisPresence.from_url(redis_url, "other", prefix=redis_prefix, ttl=5.0)
+    roster = RedisVoiceRoster.from_url(redis_url, "gone", prefix=redis_prefix)
+    watcher = RedisVoiceRoster.from_url(redis_url, "other", prefix=redis_prefix)
+    try:
+        await presence.beat()
+        await alive.beat()
+        await roster.join("v1", "ann", "g1")
+        await roster.join("v2", "carl", "g2")
+        await watcher.join("v1", "bob", "g1")
+        assert await watcher.sweep() == {}  # everyone alive: nothing to do
+        await watcher._redis.delete(f"{redis_prefix}presence:alive:gone")
+        assert await watcher.sweep() == {"v1": "g1", "v2": "g2"}
+        assert await watcher.sweep() == {}  # once
+        assert list(await watcher.states("v1")) == ["bob"]
+        assert await watcher.states("v2") == {}
+        assert await roster.leave("ann") is None  # the entry is gone for good
+        await presence.beat()  # the node comes back: its old participants stay out
+        assert list(await watcher.states("v1")) == ["bob"]
+    finally:
+        for part in (presence, alive, roster, watcher):
+            await part.close()

@@ -40,8 +40,8 @@ async def test_each_class_of_bad_frame_gets_a_coded_error(
     assert (await next_error(c))["code"] == "bad_frame"
     await c.send_raw('"just a string"')
     assert (await next_error(c))["code"] == "bad_frame"
-    await c.send_raw(b"\x00\x01binary")
-    assert (await next_error(c))["code"] == "unsupported_frame"
+    await c.send_raw(b"\x00\x01binary")  # not a voice frame (docs/voice.md)
+    assert (await next_error(c))["code"] == "voice_frame_truncated"
 
     cases = [
         ('{"id": "r", "op": "no.such.op"}', "unknown_op"),

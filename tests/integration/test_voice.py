@@ -21,13 +21,25 @@ async def test_join_leave_move_and_disconnect(node: ChatNode, signup: Signup) ->
     await bob.client.request("group.join", code=invite["code"])
 
     joined = await ann.client.request("voice.join", channel=room["id"])
-    assert joined == {"channel": room["id"], "participants": [ann.id]}
+    quiet = {"handle": 1, "muted": False, "deafened": False, "speaking": False}
+    assert joined == {
+        "channel": room["id"],
+        "participants": [ann.id],
+        "states": {ann.id: quiet},
+        "channel_handle": 1,
+    }
     event = await bob.client.next_event("voice.updated")
-    assert event["data"] == {"channel": room["id"], "group_id": gid, "participants": [ann.id]}
+    assert event["data"] == {
+        "channel": room["id"],
+        "group_id": gid,
+        "participants": [ann.id],
+        "states": {ann.id: quiet},
+    }
 
     # a new session sees who is in voice in its snapshot
     late, ready = await connect(node, bob)
     assert ready["voice"] == {room["id"]: [ann.id]}
+    assert ready["voice_states"] == {room["id"]: {ann.id: quiet}}
 
     # moving to another channel updates both
     await ann.client.request("voice.join", channel=hall["id"])
@@ -46,7 +58,12 @@ async def test_join_leave_move_and_disconnect(node: ChatNode, signup: Signup) ->
     assert (await ann.client.next_event("voice.updated"))["data"]["participants"] == [bob.id]
     await late.close()
     gone = await ann.client.next_event("voice.updated")
-    assert gone["data"] == {"channel": room["id"], "group_id": gid, "participants": []}
+    assert gone["data"] == {
+        "channel": room["id"],
+        "group_id": gid,
+        "participants": [],
+        "states": {},
+    }
 
     with pytest.raises(RequestFailed) as info:
         await ann.client.request("voice.join", channel=text)

@@ -8,6 +8,7 @@ from textual.command import CommandPalette
 from textual.widgets import Input, Static
 
 from nodechat.tui.app import ChatApp
+from nodechat.tui.render import member_lines
 from nodechat.tui.screens import ConfirmScreen, HelpScreen
 from nodechat.tui.widgets import ComposeArea, MessageList
 from tests.tui.conftest import Served, new_user, wait_for
@@ -63,6 +64,25 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
             pilot,
             lambda: bob.name in header() and ann.name in header(),
             "both participants in the voice channel's header",
+        )
+        await pilot.press("f6")  # mute
+        await wait_for(
+            pilot,
+            lambda: app.session.state.my_voice_state(lounge).get("muted") is True,
+            "ann muted",
+        )
+        assert f"{ann.name} [muted]" in member_lines(app.session.state, lounge).plain
+        await command(pilot, app, "/voice deafen")
+        await wait_for(
+            pilot,
+            lambda: "[deafened]" in member_lines(app.session.state, lounge).plain,
+            "ann deafened in the member panel",
+        )
+        await pilot.press("f6")  # unmute
+        await wait_for(
+            pilot,
+            lambda: f"{ann.name} [muted]" not in member_lines(app.session.state, lounge).plain,
+            "ann unmuted",
         )
         await command(pilot, app, "/voice leave")
         await wait_for(pilot, lambda: ann.name not in header(), "ann left the voice channel")
