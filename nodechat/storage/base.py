@@ -1,7 +1,7 @@
 """The store interface every backend implements (sqlite now; mongodb, postgres later).
 
-A store is four domain parts sharing one database: ``accounts``, ``groups``,
-``messages`` and ``reactions``. Every method is one atomic operation: it either happens
+A store is five domain parts sharing one database: ``accounts``, ``groups``,
+``messages``, ``reactions`` and ``search``. Every method is one atomic operation: it either happens
 completely or not at all. Methods raise :mod:`nodechat.errors` types only
 (``Conflict`` for a taken unique value, ``NotFound`` for a missing row);
 backend exceptions never escape.
@@ -499,6 +499,35 @@ def collect_reactions(
     return {message_id: tuple(items) for message_id, items in found.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A full-text search within given conversations (the service decides which).
+
+    ``terms`` are plain words (letters, digits, ``_``; the service splits the
+    user's text), each matched as a whole word, case-insensitively; a message
+    matches if it holds every term. ``before``/``after`` bound ``created_at``
+    (exclusive, milliseconds).
+    """
+
+    terms: tuple[str, ...]
+    conversation_ids: tuple[str, ...]
+    author_id: str | None = None
+    before: int | None = None
+    after: int | None = None
+
+
+class SearchStore(ABC):
+    """Full-text search over message bodies with the backend's own engine.
+
+    The index follows every append, edit and delete; deleted messages never match.
+    """
+
+    @abstractmethod
+    async def search(self, query: SearchQuery, *, offset: int, limit: int) -> list[Message]:
+        """Up to ``limit`` matching messages after skipping ``offset``: best match first
+        (bm25 / ts_rank / textScore), ties newest first, then by id descending."""
+
+
 class Store(ABC):
     """A connected backend: the domain parts, bulk writes, and the lifecycle."""
 
@@ -506,6 +535,7 @@ class Store(ABC):
     groups: GroupStore
     messages: MessageStore
     reactions: ReactionStore
+    search: SearchStore
     bulk: BulkStore  # admin-side provisioning only (nodechat.storage.bulk)
 
     @abstractmethod

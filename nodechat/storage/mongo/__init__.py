@@ -32,6 +32,7 @@ from nodechat.storage.mongo.groups import MongoGroupStore
 from nodechat.storage.mongo.indexes import prepare
 from nodechat.storage.mongo.messages import MongoMessageStore
 from nodechat.storage.mongo.reactions import MongoReactionStore
+from nodechat.storage.mongo.search import MongoSearchStore
 
 
 class MongoStore(Store):
@@ -44,6 +45,7 @@ class MongoStore(Store):
         self.groups = MongoGroupStore(engine)
         self.messages = MongoMessageStore(engine)
         self.reactions = MongoReactionStore(engine)
+        self.search = MongoSearchStore(engine)
 
     async def close(self) -> None:
         """Let running operations finish and close the client (if this store opened it)."""

@@ -21,6 +21,7 @@ from nodechat.storage.postgres.engine import Database, connect_options, unavaila
 from nodechat.storage.postgres.groups import PostgresGroupStore
 from nodechat.storage.postgres.messages import PostgresMessageStore
 from nodechat.storage.postgres.reactions import PostgresReactionStore
+from nodechat.storage.postgres.search import PostgresSearchStore
 from nodechat.storage.postgres.schema import migrate
 
 
@@ -34,6 +35,7 @@ class PostgresStore(Store):
         self.groups = PostgresGroupStore(db)
         self.messages = PostgresMessageStore(db)
         self.reactions = PostgresReactionStore(db)
+        self.search = PostgresSearchStore(db)
 
     async def close(self) -> None:
         """Commit the queued writes and close every connection."""

@@ -275,7 +275,17 @@ CREATE TABLE reactions (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+# Full-text search (storage/postgres/search.py): a generated tsvector of the body
+# ('simple': no stemming, no stop words, so any language is searchable) and a GIN
+# index on it. Adding the stored column computes it for every existing row; an edit
+# or a delete (the body becomes '') recomputes it.
+_V6 = """
+ALTER TABLE messages ADD COLUMN body_tsv tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED;
+CREATE INDEX messages_body_tsv ON messages USING GIN (body_tsv);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
 """Schema scripts in order; ``schema_migrations`` holds the versions applied."""
 
 

@@ -16,6 +16,7 @@ from nodechat.storage.sqlite.engine import Database
 from nodechat.storage.sqlite.groups import SqliteGroupStore
 from nodechat.storage.sqlite.messages import SqliteMessageStore
 from nodechat.storage.sqlite.reactions import SqliteReactionStore
+from nodechat.storage.sqlite.search import SqliteSearchStore
 from nodechat.storage.sqlite.schema import MIGRATIONS
 
 
@@ -29,6 +30,7 @@ class SqliteStore(Store):
         self.groups = SqliteGroupStore(db)
         self.messages = SqliteMessageStore(db)
         self.reactions = SqliteReactionStore(db)
+        self.search = SqliteSearchStore(db)
 
     async def close(self) -> None:
         """Commit the queued writes and close the database."""

@@ -1,0 +1,80 @@
+"""SQLite full-text search: the FTS5 table ``messages_fts`` (schema migration 6).
+
+``messages_fts`` is an external-content index over ``messages.body`` keyed by
+the messages rowid; triggers keep it in step (see schema.py). Ranking is FTS5's
+``bm25()`` (smaller is better). Each term goes to MATCH as a double-quoted
+string, so no user text is ever read as FTS5 query syntax (``NEAR``, ``*``,
+``-``, ``:``, ``^``, parentheses): a quoted string is a phrase of its tokens.
+
+SQLite's ``VACUUM`` may renumber the rowids of a table without an INTEGER
+PRIMARY KEY; nodechat never runs it, and after a manual one the index needs
+``INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from nodechat.models import Message
+from nodechat.storage.base import SearchQuery, SearchStore
+from nodechat.storage.sqlite.engine import Database
+
+_COLUMNS = (
+    "m.id, m.conversation_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to,"
+    " m.created_at, m.edited_at, m.deleted"
+)
+
+
+def match_expression(terms: tuple[str, ...]) -> str:
+    """The MATCH string for ``terms``: each a quoted string (inner quotes doubled), all
+    required (FTS5's implicit AND)."""
+    return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=row["seq"],
+        author_id=row["author_id"],
+        body=row["body"],
+        nonce=row["nonce"],
+        created_at=row["created_at"],
+        reply_to=row["reply_to"],
+        edited_at=row["edited_at"],
+        deleted=bool(row["deleted"]),
+    )
+
+
+class SqliteSearchStore(SearchStore):
+    """Search on a shared :class:`Database` (its reader connection)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def search(self, query: SearchQuery, *, offset: int, limit: int) -> list[Message]:
+        """Matching undeleted messages of the given conversations, bm25 order."""
+        if not query.terms or not query.conversation_ids:
+            return []
+        where = ["messages_fts MATCH ?", "m.deleted = 0"]
+        params: list[object] = [match_expression(query.terms)]
+        where.append("m.conversation_id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(list(query.conversation_ids)))
+        if query.author_id is not None:
+            where.append("m.author_id = ?")
+            params.append(query.author_id)
+        if query.before is not None:
+            where.append("m.created_at < ?")
+            params.append(query.before)
+        if query.after is not None:
+            where.append("m.created_at > ?")
+            params.append(query.after)
+        params += [limit, offset]
+        rows = self.db.read(
+            f"SELECT {_COLUMNS} FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid"
+            f" WHERE {' AND '.join(where)}"
+            " ORDER BY bm25(messages_fts), m.created_at DESC, m.id DESC LIMIT ? OFFSET ?",
+            params,
+        )
+        return [_message(row) for row in rows]
