@@ -48,11 +48,14 @@ from nodechat.services.api import (
     MessageService,
     ReactionResult,
     ReplayResult,
+    SearchPage,
+    SearchRequest,
     SendItem,
     SendOutcome,
     SendResult,
 )
 from nodechat.services.reactions import apply_reaction, check_emoji, with_reactions
+from nodechat.services.search import search as search_messages
 from nodechat.storage.base import AppendResult, NewMessage, Store
 
 MAX_BODY = 4000
@@ -441,6 +444,10 @@ class LocalMessageService(MessageService):
         )
         page = await with_reactions(self._store.reactions, messages[:limit], identity.user_id)
         return HistoryPage(page, len(messages) > limit)
+
+    async def search(self, identity: Identity, request: SearchRequest) -> SearchPage:
+        # services/search.py: the readable set, the terms and the cursor
+        return await search_messages(self._store, identity, request, self._clock())
 
     async def replay(
         self, identity: Identity, conversation_id: str, after_seq: int, limit: int

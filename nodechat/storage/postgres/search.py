@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg.rows import DictRow
+
 from nodechat.models import Message
 from nodechat.storage.base import SearchQuery, SearchStore
-from nodechat.storage.postgres.engine import Database, DictRow
+from nodechat.storage.postgres.engine import Database
 
 _COLUMNS = (
     "m.id, m.conversation_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to,"
