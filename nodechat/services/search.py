@@ -91,4 +91,3 @@ async def search(store: Store, identity: Identity, request: SearchRequest, now: 
     hits = [SearchHit(m, *snippet(m.body, terms)) for m in messages]
     more = len(found) > limit and offset + limit < MAX_RESULTS
     return SearchPage(hits, encode_cursor(offset + limit, as_of) if more else None)
-

@@ -78,7 +78,7 @@ async def test_search_finds_across_channels_dms_and_notes(services: ServiceEnv) 
     assert {hit.message.conversation_id for hit in page.hits} == {channel, dm, notes}
     assert page.next_cursor is None
     hit = next(h for h in page.hits if h.message.conversation_id == channel)
-    (start, end), = hit.highlights
+    ((start, end),) = hit.highlights
     assert hit.snippet[start:end] == "meeting"
     # Bob cannot read Alice's notes
     assert sorted(_bodies(await _search(env, bob, "meeting"))) == [

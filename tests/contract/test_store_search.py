@@ -67,7 +67,9 @@ async def _say(store: Store, cid: str, n: int, body: str, author: str = "usr_a")
     return result.message.id
 
 
-async def _ids(store: Store, *terms: str, offset: int = 0, limit: int = 50, **kw: object) -> list[str]:
+async def _ids(
+    store: Store, *terms: str, offset: int = 0, limit: int = 50, **kw: object
+) -> list[str]:
     conversations = kw.pop("conversations", ALL)
     query = SearchQuery(tuple(terms), tuple(conversations), **kw)  # type: ignore[arg-type]
     return [m.id for m in await store.search.search(query, offset=offset, limit=limit)]
@@ -80,7 +82,10 @@ async def test_every_term_must_match_and_only_given_conversations(text_store: St
     await _say(store, AB, 2, "a lazy dog")
     await _say(store, AC, 3, "the Quick red fox jumps")
     await _say(store, BC, 4, "quick fox in a conversation usr_a cannot read", "usr_b")
-    assert set(await _ids(store, "quick", "fox", conversations=(AB, AC))) == {"msg_0001", "msg_0003"}
+    assert set(await _ids(store, "quick", "fox", conversations=(AB, AC))) == {
+        "msg_0001",
+        "msg_0003",
+    }
     assert await _ids(store, "quick", "dog") == []
     assert await _ids(store, "QUICK", conversations=(AC,)) == ["msg_0003"]
     assert await _ids(store, "fox", conversations=()) == []

@@ -21,8 +21,8 @@ from nodechat.storage.postgres.engine import Database, connect_options, unavaila
 from nodechat.storage.postgres.groups import PostgresGroupStore
 from nodechat.storage.postgres.messages import PostgresMessageStore
 from nodechat.storage.postgres.reactions import PostgresReactionStore
-from nodechat.storage.postgres.search import PostgresSearchStore
 from nodechat.storage.postgres.schema import migrate
+from nodechat.storage.postgres.search import PostgresSearchStore
 
 
 class PostgresStore(Store):

@@ -16,8 +16,8 @@ from nodechat.storage.sqlite.engine import Database
 from nodechat.storage.sqlite.groups import SqliteGroupStore
 from nodechat.storage.sqlite.messages import SqliteMessageStore
 from nodechat.storage.sqlite.reactions import SqliteReactionStore
-from nodechat.storage.sqlite.search import SqliteSearchStore
 from nodechat.storage.sqlite.schema import MIGRATIONS
+from nodechat.storage.sqlite.search import SqliteSearchStore
 
 
 class SqliteStore(Store):
