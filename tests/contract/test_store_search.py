@@ -236,3 +236,46 @@ async def test_mongodb_layout_before_search_gets_the_text_index(tmp_path: Path) 
         assert "body_text" in indexes
     finally:
         await store.close()
+
+
+async def test_imported_messages_are_searchable(text_store: Store) -> None:
+    """``admin migrate`` writes through import_rows: the index must follow it too."""
+    store = text_store
+    await store.import_rows(
+        "conversations",
+        [
+            {
+                "id": AB,
+                "kind": "direct",
+                "group_id": None,
+                "user_a": "usr_a",
+                "user_b": "usr_b",
+                "last_seq": 2,
+            }
+        ],
+    )
+    row = {"conversation_id": AB, "author_id": "usr_a", "reply_to": None, "edited_at": None}
+    await store.import_rows(
+        "messages",
+        [
+            {
+                **row,
+                "id": "msg_in",
+                "seq": 1,
+                "body": "imported orchard",
+                "nonce": "i1",
+                "created_at": T0,
+                "deleted": False,
+            },
+            {
+                **row,
+                "id": "msg_del",
+                "seq": 2,
+                "body": "",
+                "nonce": "i2",
+                "created_at": T0 + 1,
+                "deleted": True,
+            },
+        ],
+    )
+    assert await _ids(store, "orchard") == ["msg_in"]
