@@ -137,9 +137,7 @@ def query_kinds(
         "common": lambda rng: (SearchQuery((common(rng),), readable), 0),
         "rare": lambda rng: (SearchQuery((words[rng.randrange(5_000, 20_000)],), readable), 0),
         "two words": lambda rng: (
-            SearchQuery(
-                (words[rng.randrange(50, 500)], words[rng.randrange(50, 500)]), readable
-            ),
+            SearchQuery((words[rng.randrange(50, 500)], words[rng.randrange(50, 500)]), readable),
             0,
         ),
         "author": lambda rng: (
@@ -191,9 +189,15 @@ def main() -> None:
     parser.add_argument("--readable", type=int, default=50)
     parser.add_argument("--queries", type=int, default=100, help="per kind")
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--no-load", action="store_true", help="measure a store this script filled before"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     words = vocabulary(rng)
+    if args.no_load:  # same seed, same vocabulary: the words the queries draw are there
+        asyncio.run(measure(args.store, args, words))
+        return
 
     asyncio.run(open_store(args.store).close())  # creates and migrates the schema
     start = time.monotonic()

@@ -30,10 +30,11 @@ class SqliteStore(Store):
         self.groups = SqliteGroupStore(db)
         self.messages = SqliteMessageStore(db)
         self.reactions = SqliteReactionStore(db)
-        self.search = SqliteSearchStore(db)
+        self._search = self.search = SqliteSearchStore(db)
 
     async def close(self) -> None:
         """Commit the queued writes and close the database."""
+        await self._search.close()
         await self.db.close()
 
     def describe(self) -> str:

@@ -6,6 +6,11 @@ the messages rowid; triggers keep it in step (see schema.py). Ranking is FTS5's
 string, so no user text is ever read as FTS5 query syntax (``NEAR``, ``*``,
 ``-``, ``:``, ``^``, parentheses): a quoted string is a phrase of its tokens.
 
+A search over a common word ranks every match (tens of milliseconds per 100k
+matches), so it runs off the event loop: on a connection of its own in a worker
+thread, one search at a time per process (the others wait their turn), while
+the loop's reader keeps serving history and the rest.
+
 SQLite's ``VACUUM`` may renumber the rowids of a table without an INTEGER
 PRIMARY KEY; nodechat never runs it, and after a manual one the index needs
 ``INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')``.
@@ -13,12 +18,15 @@ PRIMARY KEY; nodechat never runs it, and after a manual one the index needs
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+from typing import Any
 
+from nodechat.errors import InternalError
 from nodechat.models import Message
 from nodechat.storage.base import SearchQuery, SearchStore
-from nodechat.storage.sqlite.engine import Database
+from nodechat.storage.sqlite.engine import Database, connect
 
 _COLUMNS = (
     "m.id, m.conversation_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to,"
@@ -52,6 +60,24 @@ class SqliteSearchStore(SearchStore):
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._lock = asyncio.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def _read(self, sql: str, params: list[Any]) -> list[sqlite3.Row]:
+        if self._conn is None:
+            self._conn = connect(self.db.path)
+            self._conn.execute("PRAGMA query_only=ON")
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise InternalError("store read failed") from exc
+
+    async def close(self) -> None:
+        """Close the search connection (the store's close calls this)."""
+        async with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     async def search(self, query: SearchQuery, *, offset: int, limit: int) -> list[Message]:
         """Matching undeleted messages of the given conversations, bm25 order."""
@@ -71,10 +97,14 @@ class SqliteSearchStore(SearchStore):
             where.append("m.created_at > ?")
             params.append(query.after)
         params += [limit, offset]
-        rows = self.db.read(
+        sql = (
             f"SELECT {_COLUMNS} FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid"
             f" WHERE {' AND '.join(where)}"
-            " ORDER BY bm25(messages_fts), m.created_at DESC, m.id DESC LIMIT ? OFFSET ?",
-            params,
+            " ORDER BY bm25(messages_fts), m.created_at DESC, m.id DESC LIMIT ? OFFSET ?"
         )
+        if self.db.path == ":memory:":  # another connection would see another database
+            rows = self.db.read(sql, params)
+        else:
+            async with self._lock:
+                rows = await asyncio.to_thread(self._read, sql, params)
         return [_message(row) for row in rows]
