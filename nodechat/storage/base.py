@@ -516,16 +516,27 @@ class SearchQuery:
     after: int | None = None
 
 
+SEARCH_WINDOW = 1000
+"""Messages ranked at most per search: when more match, the newest this many do."""
+
+
 class SearchStore(ABC):
     """Full-text search over message bodies with the backend's own engine.
 
     The index follows every append, edit and delete; deleted messages never match.
+    Ranking every match of a common word costs time in proportion to them (a
+    second for 500k), so only the newest SEARCH_WINDOW matches (after the
+    filters) are ranked: a chat search wants the recent ones, and paging ends
+    there anyway (services/search.py: MAX_RESULTS).
     """
+
+    window: int = SEARCH_WINDOW  # an instance may set its own (tests do)
 
     @abstractmethod
     async def search(self, query: SearchQuery, *, offset: int, limit: int) -> list[Message]:
-        """Up to ``limit`` matching messages after skipping ``offset``: best match first
-        (bm25 / ts_rank / textScore), ties newest first, then by id descending."""
+        """Up to ``limit`` matching messages after skipping ``offset``: of the newest
+        SEARCH_WINDOW matches, best match first (bm25 / ts_rank / textScore), ties
+        newest first, then by id descending."""
 
 
 class Store(ABC):

@@ -279,3 +279,19 @@ async def test_imported_messages_are_searchable(text_store: Store) -> None:
         ],
     )
     assert await _ids(store, "orchard") == ["msg_in"]
+
+
+async def test_only_the_newest_window_of_matches_is_ranked(text_store: Store) -> None:
+    store = text_store
+    await _conversations(store)
+    await _say(store, AB, 1, "apple")  # the best match, but the oldest
+    await _say(store, AB, 2, "apple pie with cream and sugar on top")
+    await _say(store, AC, 3, "apple crumble with cream and custard")
+    await _say(store, AB, 4, "apple tart with cream and more apples")
+    store.search.window = 2
+    # the newest two that pass the filters, ranked; the oldest is out of the window
+    assert set(await _ids(store, "apple")) == {"msg_0003", "msg_0004"}
+    assert set(await _ids(store, "apple", conversations=(AB,))) == {"msg_0002", "msg_0004"}
+    assert await _ids(store, "apple", before=T0 + 2) == ["msg_0001"]
+    store.search.window = 10
+    assert (await _ids(store, "apple"))[0] == "msg_0001"

@@ -5,7 +5,7 @@ stemming and no stop words, so any language is searchable, as PostgreSQL's
 ``simple`` configuration. MongoDB keeps a text index in step with every write,
 so edits re-index and a deleted message (its body becomes ``""``) leaves it.
 Each term goes to ``$search`` as a quoted phrase, so all are required and no
-user text is read as ``-negation``. Ranking is ``textScore`` (larger is better).
+user text is read as ``-negation``. Ranking is ``textScore`` (larger is better), over the newest ``window`` matches.
 
 mongomock has no ``$text``: this part is tested against a real server only
 (``NODECHAT_TEST_MONGO_URL``, the ``mongodb-real`` contract backend).
@@ -68,8 +68,14 @@ class MongoSearchStore(SearchStore):
             spec["created_at"] = created
 
         def fn(db: Db) -> list[Message]:
+            # the window: the newest matches' ids first, then textScore ranks only those
+            newest = db.messages.find(spec, {"_id": 1}).sort([("created_at", -1), ("_id", -1)])
+            ids = [doc["_id"] for doc in newest.limit(self.window)]
+            if not ids:
+                return []
+            ranked = {**spec, "_id": {"$in": ids}}
             cursor = (
-                db.messages.find(spec, {"score": _SCORE})
+                db.messages.find(ranked, {"score": _SCORE})
                 .sort([("score", _SCORE), ("created_at", -1), ("_id", -1)])
                 .skip(offset)
                 .limit(limit)

@@ -2,7 +2,7 @@
 
 ``messages_fts`` is an external-content index over ``messages.body`` keyed by
 the messages rowid; triggers keep it in step (see schema.py). Ranking is FTS5's
-``bm25()`` (smaller is better). Each term goes to MATCH as a double-quoted
+``bm25()`` (smaller is better), over the newest ``window`` matches. Each term goes to MATCH as a double-quoted
 string, so no user text is ever read as FTS5 query syntax (``NEAR``, ``*``,
 ``-``, ``:``, ``^``, parentheses): a quoted string is a phrase of its tokens.
 
@@ -83,10 +83,8 @@ class SqliteSearchStore(SearchStore):
         """Matching undeleted messages of the given conversations, bm25 order."""
         if not query.terms or not query.conversation_ids:
             return []
-        where = ["messages_fts MATCH ?", "m.deleted = 0"]
-        params: list[object] = [match_expression(query.terms)]
-        where.append("m.conversation_id IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(list(query.conversation_ids)))
+        where = ["m.deleted = 0", "m.conversation_id IN (SELECT value FROM json_each(?))"]
+        params: list[object] = [json.dumps(list(query.conversation_ids))]
         if query.author_id is not None:
             where.append("m.author_id = ?")
             params.append(query.author_id)
@@ -96,12 +94,21 @@ class SqliteSearchStore(SearchStore):
         if query.after is not None:
             where.append("m.created_at > ?")
             params.append(query.after)
-        params += [limit, offset]
+        match = match_expression(query.terms)
+        filters = " AND ".join(where)
+        # The window: FTS5 walks the matches newest rowid first and stops at the
+        # window-th that passes the filters; bm25 then ranks only those (the
+        # rowid bound is a range FTS5 itself applies).
         sql = (
-            f"SELECT {_COLUMNS} FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid"
-            f" WHERE {' AND '.join(where)}"
+            "WITH recent AS (SELECT f.rowid AS r FROM messages_fts f"
+            " JOIN messages m ON m.rowid = f.rowid"
+            f" WHERE f.messages_fts MATCH ? AND {filters} ORDER BY f.rowid DESC LIMIT ?)"
+            f" SELECT {_COLUMNS} FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid"
+            " WHERE messages_fts MATCH ? AND messages_fts.rowid >= (SELECT min(r) FROM recent)"
+            f" AND {filters}"
             " ORDER BY bm25(messages_fts), m.created_at DESC, m.id DESC LIMIT ? OFFSET ?"
         )
+        params = [match, *params, self.window, match, *params, limit, offset]
         if self.db.path == ":memory:":  # another connection would see another database
             rows = self.db.read(sql, params)
         else:
