@@ -95,6 +95,34 @@ class PinnedMessage:
         )
 
 
+@dataclass
+class SearchHit:
+    """One ``message.search`` result: the message and the excerpt that shows the match."""
+
+    message: Message
+    snippet: str
+    highlights: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> SearchHit:
+        """Build from a ``message.search`` result object."""
+        return cls(
+            Message.from_wire(data["message"]),
+            str(data.get("snippet") or ""),
+            tuple((int(s), int(e)) for s, e in data.get("highlights") or ()),
+        )
+
+
+@dataclass
+class SearchResults:
+    """The pages of one search loaded so far, and the cursor of the next (None: no more)."""
+
+    query: str
+    conversation: str | None = None  # searched only here; None: everything readable
+    hits: list[SearchHit] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
 def _seq(message: Message) -> int:
     return message.seq
 

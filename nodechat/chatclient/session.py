@@ -29,6 +29,7 @@ from websockets.exceptions import WebSocketException
 from nodechat.chatclient import threads
 from nodechat.chatclient.credentials import Credentials
 from nodechat.chatclient.profiles import Profile, ProfileStore
+from nodechat.chatclient.records import SearchResults
 from nodechat.chatclient.state import Change, ChatState
 from nodechat.client import ChatClient
 from nodechat.errors import ChatError, InvalidRequest, Unauthenticated, Unavailable
@@ -41,6 +42,7 @@ MENTION_SCAN = 50  # conversations whose unread messages are scanned for mention
 MEMBERS_SHOWN = 1000  # members listed (and presence followed) for the open group
 DIRECT_SCAN = 30  # direct conversations whose last message time is read at login
 USERS_PER_LOOKUP = 1000  # profiles asked for in one user.list
+SEARCH_PAGE = 20  # search results asked for at a time
 
 
 _SESSION_GONE = {
@@ -467,6 +469,28 @@ class ChatSession:
         """Fetch a conversation's pins (``pin.list``); events keep them current after."""
         reply = await self.call("pin.list", conversation=conversation)
         self._emit(self.state.set_pins(conversation, reply["pins"]))
+
+    async def search(self, query: str, conversation: str | None = None) -> SearchResults:
+        """Start a server search (``message.search``): its first page, best match first."""
+        results = SearchResults(query, conversation)
+        await self._search_page(results)
+        return results
+
+    async def search_more(self, results: SearchResults) -> bool:
+        """Load the next page of ``results``; False if there was none."""
+        if results.next_cursor is None:
+            return False
+        await self._search_page(results)
+        return True
+
+    async def _search_page(self, results: SearchResults) -> None:
+        data: dict[str, Any] = {"query": results.query, "limit": SEARCH_PAGE}
+        if results.conversation is not None:
+            data["conversation"] = results.conversation
+        if results.next_cursor is not None:
+            data["cursor"] = results.next_cursor
+        reply = await self.call("message.search", **data)
+        self._emit(self.state.add_search_page(results, reply))
 
     async def toggle_pin(self, message_id: str) -> bool:
         """Pin the message, or unpin it if it is pinned; True if it is pinned now."""

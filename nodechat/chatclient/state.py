@@ -18,6 +18,8 @@ from nodechat.chatclient.records import (
     Message,
     Notice,
     PinnedMessage,
+    SearchHit,
+    SearchResults,
     SidebarEntry,
 )
 
@@ -49,6 +51,7 @@ class ChatState:
         # users seen (as authors, typers) whose profile is not known yet: the session
         # looks them up with user.list (the snapshot no longer lists group members)
         self.unresolved: set[str] = set()
+        self.search: SearchResults | None = None  # the last server search (message.search)
 
     # -- names -----------------------------------------------------------------------------
 
@@ -383,6 +386,18 @@ class ChatState:
         for entry in conv.pins:
             self.learn(entry.pinned_by)
         return Change(conversations={conversation_id})
+
+    # -- search ----------------------------------------------------------------------------
+
+    def add_search_page(self, results: SearchResults, reply: dict[str, Any]) -> Change:
+        """A ``message.search`` reply: its hits join ``results`` (the current search)."""
+        for data in reply.get("results") or ():
+            hit = SearchHit.from_wire(data)
+            results.hits.append(hit)
+            self.learn(hit.message.author_id)
+        results.next_cursor = reply.get("next_cursor")
+        self.search = results
+        return Change()
 
     def _on_message_pinned(self, data: dict[str, Any], now: float) -> Change:
         conv = self.conversations.get(str(data["conversation"]))

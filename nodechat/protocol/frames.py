@@ -103,6 +103,16 @@ OPS: dict[str, dict[str, Field]] = {
     "message.pin": {"message_id": ID},
     "message.unpin": {"message_id": ID},
     "pin.list": {"conversation": _s(200)},
+    # services/search.py checks the rest: limit 1-50, a word in query, the cursor's form
+    "message.search": {
+        "query": _s(500),
+        "conversation": _os(200),
+        "author": _os(128),
+        "before": OINT,
+        "after": OINT,
+        "cursor": _os(64),
+        "limit": OINT,
+    },
     "read.mark": {"conversation": _s(200), "seq": INT},
     "typing": {"conversation": _s(200)},
     "voice.join": {"channel": ID},

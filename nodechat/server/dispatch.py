@@ -14,7 +14,7 @@ from typing import Any
 from nodechat.errors import Unavailable
 from nodechat.models import Identity
 from nodechat.services.admin import ADMIN_OPS, invoke
-from nodechat.services.api import MEMBER_PAGE_MAX, SendResult, Services
+from nodechat.services.api import MEMBER_PAGE_MAX, SearchRequest, SendResult, Services
 from nodechat.services.sessions import conversation_dict
 
 __all__ = ["HANDLERS", "Call", "Handler", "Services", "conversation_dict", "send_ack"]
@@ -304,6 +304,20 @@ async def _history(c: Call) -> Any:
     return {"messages": [m.to_dict() for m in page.messages], "has_more": page.has_more}
 
 
+async def _search(c: Call) -> Any:
+    d = c.data
+    request = SearchRequest(
+        d["query"],
+        conversation_id=d.get("conversation"),
+        author_id=d.get("author"),
+        before=d.get("before"),
+        after=d.get("after"),
+        cursor=d.get("cursor"),
+        limit=d.get("limit", 20),
+    )
+    return (await c.services.messages.search(c.me, request)).to_dict()
+
+
 async def _pin(c: Call) -> Any:
     return (await c.services.messages.pin(c.me, c.data["message_id"])).to_dict()
 
@@ -378,6 +392,7 @@ HANDLERS: dict[str, Handler] = {
     "message.pin": _pin,
     "message.unpin": _unpin,
     "pin.list": _pin_list,
+    "message.search": _search,
     "read.mark": _mark_read,
     **{op: _admin_handler(op) for op in ADMIN_OPS},
 }

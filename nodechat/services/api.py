@@ -280,6 +280,55 @@ class HistoryPage:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """A message.search call: plain words, optional filters, and the page wanted.
+
+    ``before``/``after`` bound the creation time (ms, exclusive); ``cursor`` is
+    the ``next_cursor`` of the previous page (services/search.py says what it holds).
+    """
+
+    text: str
+    conversation_id: str | None = None
+    author_id: str | None = None
+    before: int | None = None
+    after: int | None = None
+    cursor: str | None = None
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One search result: the message (as history shows it) and an excerpt around a match.
+
+    ``highlights`` are ``(start, end)`` code-point offsets into ``snippet`` of the
+    words that matched."""
+
+    message: Message
+    snippet: str
+    highlights: tuple[tuple[int, int], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        return {
+            "message": self.message.to_dict(),
+            "snippet": self.snippet,
+            "highlights": [list(span) for span in self.highlights],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of search results, best first, and the cursor of the next (None: last)."""
+
+    hits: list[SearchHit]
+    next_cursor: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form (the reply of message.search)."""
+        return {"results": [h.to_dict() for h in self.hits], "next_cursor": self.next_cursor}
+
+
+@dataclass(frozen=True, slots=True)
 class ReactionResult:
     """Where one emoji on a message stands after a react or unreact call."""
 
@@ -377,6 +426,10 @@ class MessageService(ABC):
         limit: int = 50,
     ) -> HistoryPage:
         """Messages by cursor; newest first unless ``after`` is given."""
+
+    @abstractmethod
+    async def search(self, identity: Identity, request: SearchRequest) -> SearchPage:
+        """Full-text search over the conversations the caller may read now (or one of them)."""
 
     @abstractmethod
     async def replay(

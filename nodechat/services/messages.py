@@ -49,11 +49,14 @@ from nodechat.services.api import (
     MessageService,
     ReactionResult,
     ReplayResult,
+    SearchPage,
+    SearchRequest,
     SendItem,
     SendOutcome,
     SendResult,
 )
 from nodechat.services.reactions import apply_reaction, check_emoji, with_reactions
+from nodechat.services.search import search as search_messages
 from nodechat.services.threads import ConversationAccess, ThreadRules, with_threads
 from nodechat.storage.base import AppendResult, NewMessage, Store
 
@@ -451,6 +454,10 @@ class LocalMessageService(ThreadRules, MessageService):
         page = await with_reactions(self._store.reactions, messages[:limit], identity.user_id)
         page = await with_threads(self._store, page, identity.user_id)
         return HistoryPage(page, len(messages) > limit)
+
+    async def search(self, identity: Identity, request: SearchRequest) -> SearchPage:
+        # services/search.py: the readable set, the terms and the cursor
+        return await search_messages(self._store, identity, request, self._clock())
 
     async def replay(
         self, identity: Identity, conversation_id: str, after_seq: int, limit: int

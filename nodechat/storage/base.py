@@ -1,7 +1,7 @@
 """The store interface every backend implements (sqlite now; mongodb, postgres later).
 
 A store is five domain parts sharing one database: ``accounts``, ``groups``,
-``messages``, ``reactions`` and ``threads``. Every method is one atomic operation: it either happens
+``messages``, ``reactions``, ``threads`` and ``search``. Every method is one atomic operation: it either happens
 completely or not at all. Methods raise :mod:`nodechat.errors` types only
 (``Conflict`` for a taken unique value, ``NotFound`` for a missing row);
 backend exceptions never escape.
@@ -516,6 +516,46 @@ def collect_reactions(
     return {message_id: tuple(items) for message_id, items in found.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A full-text search within given conversations (the service decides which).
+
+    ``terms`` are plain words (letters, digits, ``_``; the service splits the
+    user's text), each matched as a whole word, case-insensitively; a message
+    matches if it holds every term. ``before``/``after`` bound ``created_at``
+    (exclusive, milliseconds).
+    """
+
+    terms: tuple[str, ...]
+    conversation_ids: tuple[str, ...]
+    author_id: str | None = None
+    before: int | None = None
+    after: int | None = None
+
+
+SEARCH_WINDOW = 1000
+"""Messages ranked at most per search: when more match, the newest this many do."""
+
+
+class SearchStore(ABC):
+    """Full-text search over message bodies with the backend's own engine.
+
+    The index follows every append, edit and delete; deleted messages never match.
+    Ranking every match of a common word costs time in proportion to them (a
+    second for 500k), so only the newest SEARCH_WINDOW matches (after the
+    filters) are ranked: a chat search wants the recent ones, and paging ends
+    there anyway (services/search.py: MAX_RESULTS).
+    """
+
+    window: int = SEARCH_WINDOW  # an instance may set its own (tests do)
+
+    @abstractmethod
+    async def search(self, query: SearchQuery, *, offset: int, limit: int) -> list[Message]:
+        """Up to ``limit`` matching messages after skipping ``offset``: of the newest
+        SEARCH_WINDOW matches, best match first (bm25 / ts_rank / textScore), ties
+        newest first, then by id descending."""
+
+
 class Store(ABC):
     """A connected backend: the domain parts, bulk writes, and the lifecycle."""
 
@@ -524,6 +564,7 @@ class Store(ABC):
     messages: MessageStore
     reactions: ReactionStore
     threads: ThreadStore
+    search: SearchStore
     bulk: BulkStore  # admin-side provisioning only (nodechat.storage.bulk)
 
     @abstractmethod

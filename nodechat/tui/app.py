@@ -480,7 +480,7 @@ class ChatApp(CommandsMixin):
             self.push_screen(HelpScreen())
 
     def action_search(self) -> None:
-        """Search the loaded messages of this conversation."""
+        """Search the server: every conversation you can read (Enter runs it)."""
         search = self.main.query_one("#search", Input)
         search.display = True
         search.focus()
@@ -489,29 +489,14 @@ class ChatApp(CommandsMixin):
         if event.input.id != "search":
             return
         event.stop()
-        found = self.find(event.value)
-        if not found:
-            self.notify(
-                f"no loaded message contains {event.value!r}; scroll up to load older ones",
-                severity="warning",
-            )
-
-    def find(self, query: str) -> bool:
-        """Highlight the next older loaded message containing ``query`` (wrapping)."""
-        conv = self.session.state.conversations.get(self.active or "")
-        if conv is None or not query.strip():
-            return False
-        view = self.main.query_one(MessageList)
-        hits = [
-            view.get_option_index(m.id) for m in conv.messages if query.lower() in m.body.lower()
-        ]
-        if not hits:
-            return False
-        at = view.highlighted if view.highlighted is not None else view.option_count
-        older = [h for h in hits if h < at]
-        view.highlighted = older[-1] if older else hits[-1]
-        view.scroll_to_highlight()
-        return True
+        query = event.value.strip()
+        if not query:
+            return
+        here = query.lower().startswith("here:")  # "here: words" looks in this conversation
+        # the results come as a list over the screen; closing it comes back to compose
+        event.input.display = False
+        self.main.query_one(ComposeArea).focus()
+        self.start_search(query[5:] if here else query, here=here)
 
     def on_key(self, event: Any) -> None:
         search = self.main.query_one("#search", Input)
@@ -539,7 +524,9 @@ class ChatApp(CommandsMixin):
         yield SystemCommand(
             "Unread first", "Toggle unread-first ordering", self.action_toggle_unread_first
         )
-        yield SystemCommand("Search", "Search this conversation", self.action_search)
+        yield SystemCommand(
+            "Search", "Search all your conversations on the server", self.action_search
+        )
         yield SystemCommand("Pins", "The pinned messages of this conversation", self.action_pins)
         yield SystemCommand("Mute", "Mute or unmute this conversation", self.action_mute)
         for level, says in (

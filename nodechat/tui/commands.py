@@ -30,6 +30,7 @@ from nodechat.tui.screens import (
     MainScreen,
     ReactionScreen,
 )
+from nodechat.tui.search import SearchScreen
 from nodechat.tui.threads import ThreadScreen
 from nodechat.tui.widgets import ComposeArea, MessageList
 
@@ -269,6 +270,41 @@ class CommandsMixin(App[None]):
     def on_pins_screen_chosen(self, message: PinsScreen.Chosen) -> None:
         self.spawn(self._go_to(message.message_id, "the pinned message is not in the history"))
 
+    # -- server search -----------------------------------------------------------------------
+
+    def start_search(self, query: str, *, here: bool = False) -> None:
+        """Search the server (everything readable, or the open conversation) and list it."""
+        conversation = self.active if here else None
+
+        async def run() -> None:
+            results = await self.session.search(query, conversation)
+            self.push_screen(SearchScreen(self.session.state, results))
+
+        self.spawn(run())
+
+    def on_search_screen_more(self, message: SearchScreen.More) -> None:
+        async def more() -> None:
+            await self.session.search_more(message.results)
+            if isinstance(self.screen, SearchScreen):
+                self.screen.refresh_results()
+
+        self.spawn(more())
+
+    def on_search_screen_chosen(self, message: SearchScreen.Chosen) -> None:
+        self.spawn(self._jump_to(message.conversation, message.message_id))
+
+    async def _jump_to(self, conversation: str, message_id: str) -> None:
+        """Open ``conversation`` and select ``message_id`` in it (as ``g`` does in one)."""
+        conv = self.session.state.conversations.get(conversation)
+        if conv is None:
+            self.notify("that conversation is not in your list", severity="warning")
+            return
+        if self.active != conversation:
+            self.open_conversation(conversation)
+        if not conv.loaded:
+            await self.session.load_latest(conversation)
+        await self._go_to(message_id, "the message is no longer in the history")
+
     def on_reaction_screen_chosen(self, message: ReactionScreen.Chosen) -> None:
         """Toggle: an emoji I already reacted with is taken back, any other is added."""
         if self.session.state.reacted(self.active or "", message.message_id, message.emoji):
@@ -338,6 +374,9 @@ class CommandsMixin(App[None]):
             self.action_toggle_members()
         elif command.name == "pins":
             self.action_pins()
+        elif command.name == "search":
+            here = len(args) > 1 and args[0].lower() == "here"
+            self.start_search(" ".join(args[1:] if here else args), here=here)
         elif command.name == "mute":
             self.action_mute()
         elif command.name == "notify":

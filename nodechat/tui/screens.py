@@ -102,7 +102,8 @@ class MainScreen(Screen[None]):
                 yield MessageList(id="messages")
                 yield Static("", id="typing")
                 yield Input(
-                    placeholder="search this conversation (Enter: next match, Esc: close)",
+                    placeholder="search everything you can read (here: WORDS for this "
+                    "conversation; Enter: search, Esc: close)",
                     id="search",
                 )
                 yield Static("", id="compose-mode")
@@ -271,7 +272,7 @@ class HelpScreen(ModalScreen[None]):
         ("Tab after @na", "complete a member name"),
         ("Ctrl+N / Ctrl+B", "next / previous unread conversation"),
         ("Ctrl+T", "next conversation that mentions you"),
-        ("Ctrl+F", "search the loaded conversation"),
+        ("Ctrl+F", "search the server (here: WORDS: this conversation)"),
         ("Ctrl+G", "write the message in $EDITOR"),
         ("r e d c", "on a message: reply, edit, delete (asks first), copy"),
         ("o / l", "on a message: open its link; with several, pick one (open or copy)"),

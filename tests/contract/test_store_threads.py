@@ -25,6 +25,12 @@ from tests.contract.test_store_groups import G, make_group
 from tests.contract.test_store_messages import DM, T0, make_dm, post
 from tests.postgres_databases import create_database, drop_database
 
+# the index of the migration that adds conversations.parent_id
+SQLITE_BEFORE = next(i for i, script in enumerate(SQLITE_MIGRATIONS) if "parent_id" in script)
+POSTGRES_BEFORE = next(
+    i for i, script in enumerate(postgres_schema.MIGRATIONS) if "parent_id" in script
+)
+
 
 def thread(root: str, parent: str, group_id: str | None = None) -> Conversation:
     return Conversation(f"thread:{root}", ConversationKind.THREAD, group_id, parent_id=parent)
@@ -172,7 +178,7 @@ async def test_sqlite_database_before_threads_is_migrated(tmp_path: Path) -> Non
     path = tmp_path / "chat.db"
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        _sqlite_migrate(conn, SQLITE_MIGRATIONS[:-1])  # a database made before threads
+        _sqlite_migrate(conn, SQLITE_MIGRATIONS[:SQLITE_BEFORE])  # a database made before threads
     finally:
         conn.close()
     await _thread_after_upgrade(open_sqlite(path))
@@ -187,7 +193,7 @@ async def test_postgresql_database_before_threads_is_migrated() -> None:
     url = create_database()
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            before = len(postgres_schema.MIGRATIONS) - 1
+            before = POSTGRES_BEFORE
             assert postgres_schema.migrate(conn, postgres_schema.MIGRATIONS[:before]) == list(
                 range(1, before + 1)
             )

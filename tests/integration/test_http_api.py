@@ -383,6 +383,45 @@ async def test_pins_over_http(gateway: Gateway) -> None:
     assert (await gw.op("pin_list", ann.token, conversation=welcome))["pins"] == []
 
 
+async def test_search_over_http(gateway: Gateway) -> None:
+    gw = gateway
+    ann, bob, carol = await register(gw), await register(gw), await register(gw)
+    group = await gw.op("group_create", ann.token, body={"name": "Searchers"})
+    gid, welcome = group["id"], group["channels"][0]["id"]
+    invite = await gw.op("invite_create", ann.token, group_id=gid)
+    await gw.op("group_join", bob.token, body={"code": invite["code"]})
+    for i in range(3):
+        await gw.op(
+            "message_send",
+            ann.token,
+            conversation=welcome,
+            body={"body": f"harbour walk {i}", "nonce": f"h{i}"},
+        )
+    page = await gw.op("message_search", bob.token, query={"query": "Harbour", "limit": 2})
+    assert len(page["results"]) == 2 and page["next_cursor"] is not None
+    assert page["results"][0]["message"]["conversation"] == welcome
+    rest = await gw.op(
+        "message_search",
+        bob.token,
+        query={"query": "harbour", "limit": 2, "cursor": page["next_cursor"]},
+    )
+    assert len(rest["results"]) == 1 and rest["next_cursor"] is None
+    only = await gw.op("message_search", bob.token, query={"query": "harbour", "author": bob.id})
+    assert only["results"] == []
+
+    outsider = await gw.op("message_search", carol.token, query={"query": "harbour"})
+    assert outsider["results"] == []
+    hidden = await gw.call(
+        "GET", f"/api/v1/search?query=harbour&conversation={welcome}", carol.token
+    )
+    assert hidden.status == 404 and hidden.body["error"]["code"] == "conversation_not_found"
+    await gw.op("member_kick", ann.token, group_id=gid, user_id=bob.id)
+    kicked = await gw.op("message_search", bob.token, query={"query": "harbour"})
+    assert kicked["results"] == []
+    bad = await gw.call("GET", "/api/v1/search?query=%22*%22", ann.token)
+    assert bad.status == 400 and bad.body["error"]["code"] == "invalid_query"
+
+
 async def test_reactions_over_http(gateway: Gateway) -> None:
     gw = gateway
     ann, bob, carol = await register(gw), await register(gw), await register(gw)
@@ -551,6 +590,7 @@ async def test_every_route_of_the_table_is_served(gateway: Gateway) -> None:
     await gw.op("message_unpin", bob.token, message_id=sent["id"])
     await gw.op("message_react", ann.token, message_id=sent["id"], emoji="👍")
     await gw.op("message_unreact", ann.token, message_id=sent["id"], emoji="👍")
+    await gw.op("message_search", ann.token, query={"query": "hi"})
     await gw.op("message_edit", bob.token, message_id=sent["id"], body={"body": "hello"})
     await gw.op("message_delete", bob.token, message_id=sent["id"])
     await gw.op("user_get_me", ann.token)

@@ -58,6 +58,8 @@ SPENDS_TOKEN = {"auth_logout", "auth_logout_all", "auth_change_password"}
 # for an emoji, by Unicode categories that no portable pattern says):
 # operation id → (status, error code) that a well-formed request may still get.
 UNSTATEABLE = {
+    # the query must hold a word (letters or digits: Unicode categories again)
+    "message_search": (400, "invalid_query"),
     "message_react": (400, "invalid_emoji"),
     "message_unreact": (400, "invalid_emoji"),
     # the order must name exactly the group's channels, each once

@@ -10,6 +10,7 @@ from textual.widgets import Input, Static
 from nodechat.tui.app import ChatApp
 from nodechat.tui.render import member_lines
 from nodechat.tui.screens import ConfirmScreen, HelpScreen
+from nodechat.tui.search import SearchScreen
 from nodechat.tui.widgets import ComposeArea, MessageList
 from tests.tui.conftest import Served, new_user, wait_for
 from tests.tui.test_chat_app import app_for, sidebar_line, texts
@@ -137,9 +138,18 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         await pilot.press("ctrl+f")
         search = app.main.query_one("#search", Input)
         assert search.has_focus
-        await pilot.press(*"NEEDLE", "enter")
-        found = view.highlighted_option
-        assert found is not None and "needle in the haystack" in str(found.prompt)
+        await pilot.press(*"NEEDLE", "enter")  # a server search: the results list
+        await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen), "the results")
+        await pilot.press("enter")  # jump to the match
+        await wait_for(pilot, lambda: app.screen is app.main, "the results closed")
+        await wait_for(
+            pilot,
+            lambda: (
+                view.highlighted_option is not None
+                and "needle in the haystack" in str(view.highlighted_option.prompt)
+            ),
+            "the match selected",
+        )
 
         await bob.client.request("typing", conversation=welcome)
         await wait_for(

@@ -11,6 +11,7 @@ from textual.widgets import Input
 from nodechat.chatclient.state import BACKGROUND_KEEP, Change
 from nodechat.errors import Unavailable
 from nodechat.tui.screens import ConfirmScreen
+from nodechat.tui.search import SearchScreen
 from nodechat.tui.widgets import ComposeArea, MessageList, Sidebar
 from tests.tui.conftest import Served, User, group_of, new_user, wait_for
 from tests.tui.test_chat_app import app_for, sidebar_line, texts
@@ -120,7 +121,10 @@ async def test_letter_keys_write_a_message_unless_the_user_chose_a_message(
 
         # closing search goes back to the compose box
         await pilot.press("ctrl+f")
-        await pilot.press(*"keep", "enter", "escape")
+        await pilot.press(*"keep", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen), "the results")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main, "the results closed")
         assert compose.has_focus and not app.main.query_one("#search", Input).display
 
         # in the list on purpose, it says so; keys it does not bind go to the compose box

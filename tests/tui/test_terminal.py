@@ -50,6 +50,17 @@ def wait_screen(tmux: list[str], name: str, needle: str, timeout: float = 30.0) 
     raise AssertionError(f"{needle!r} never appeared on {name}'s screen:\n{text}")
 
 
+def wait_gone(tmux: list[str], name: str, needle: str, timeout: float = 30.0) -> None:
+    """Poll the pane until ``needle`` no longer shows (bounded)."""
+    end = time.monotonic() + timeout
+    text = screen(tmux, name)
+    while needle in text and time.monotonic() < end:
+        time.sleep(0.2)
+        text = screen(tmux, name)
+    if needle in text:
+        raise AssertionError(f"{needle!r} stayed on {name}'s screen:\n{text}")
+
+
 def start_chat(
     tmux: list[str],
     name: str,
@@ -184,17 +195,22 @@ async def test_a_keyboard_only_day_at_80x24(tmux: list[str], tmp_path: Path) -> 
         assert event["data"]["body"] == "on my way"
         assert event["data"]["reply_to"] == mention["id"]
 
-        keys(tmux, "ann", "C-f")  # search the loaded messages
-        wait_screen(tmux, "ann", "search this conversation")
+        keys(tmux, "ann", "C-f")  # search the server
+        wait_screen(tmux, "ann", "search everything")
         keys(tmux, "ann", "zebra", literal=True)
         keys(tmux, "ann", "Enter")
-        wait_screen(tmux, "ann", "no loaded message")
-        keys(tmux, "ann", "C-u")  # clear the search box
+        wait_screen(tmux, "ann", "No message matches")
+        keys(tmux, "ann", "q")  # close the empty results (q: no Esc, see below)
+        wait_gone(tmux, "ann", "No message matches")  # closed, focus back in compose
+        keys(tmux, "ann", "C-f")
+        wait_screen(tmux, "ann", "zebra")  # the search box again, with the last query
+        keys(tmux, "ann", "C-u")  # clear it
         keys(tmux, "ann", "plan", literal=True)
-        keys(tmux, "ann", "Enter")  # the match is selected
-        # Shift+Tab from the search box to the messages: no Esc, which a busy terminal
-        # app may read together with the next keys as one escape sequence
-        keys(tmux, "ann", "BTab")
+        keys(tmux, "ann", "Enter")  # the results list, the match first
+        wait_screen(tmux, "ann", "Enter opens a message")
+        # Enter on the match: its conversation opens with it selected in the list (no
+        # Esc anywhere: a busy terminal app may read it with the next keys as one sequence)
+        keys(tmux, "ann", "Enter")
         wait_screen(tmux, "ann", "on a message")
         keys(tmux, "ann", "o")  # on the match: open its one link
         end = time.monotonic() + 20

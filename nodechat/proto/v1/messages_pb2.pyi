@@ -116,6 +116,50 @@ class HistoryPage(_message.Message):
     has_more: bool
     def __init__(self, messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., has_more: _Optional[bool] = ...) -> None: ...
 
+class SearchRequest(_message.Message):
+    __slots__ = ("text", "conversation_id", "author_id", "before", "after", "cursor", "limit")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    conversation_id: str
+    author_id: str
+    before: int
+    after: int
+    cursor: str
+    limit: int
+    def __init__(self, text: _Optional[str] = ..., conversation_id: _Optional[str] = ..., author_id: _Optional[str] = ..., before: _Optional[int] = ..., after: _Optional[int] = ..., cursor: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class Highlight(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    end: int
+    def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
+
+class SearchHit(_message.Message):
+    __slots__ = ("message", "snippet", "highlights")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SNIPPET_FIELD_NUMBER: _ClassVar[int]
+    HIGHLIGHTS_FIELD_NUMBER: _ClassVar[int]
+    message: _common_pb2.Message
+    snippet: str
+    highlights: _containers.RepeatedCompositeFieldContainer[Highlight]
+    def __init__(self, message: _Optional[_Union[_common_pb2.Message, _Mapping]] = ..., snippet: _Optional[str] = ..., highlights: _Optional[_Iterable[_Union[Highlight, _Mapping]]] = ...) -> None: ...
+
+class SearchPage(_message.Message):
+    __slots__ = ("hits", "next_cursor")
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
+    next_cursor: str
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
 class ReplayRequest(_message.Message):
     __slots__ = ("conversation_id", "after_seq", "limit")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -15,12 +15,20 @@ from nodechat.server.grpc import convert as cv
 from nodechat.server.grpc.batch import SendBatcher
 from nodechat.server.grpc.channel import RpcChannel, build
 from nodechat.server.grpc.convert import optional
+from nodechat.server.grpc.search import (
+    search_page_from_pb,
+    search_page_to_pb,
+    search_request_from_pb,
+    search_request_to_pb,
+)
 from nodechat.server.grpc.servicing import MISSING_IDENTITY, CallContext
 from nodechat.services.api import (
     HistoryPage,
     MessageService,
     ReactionResult,
     ReplayResult,
+    SearchPage,
+    SearchRequest,
     SendItem,
     SendOutcome,
     SendResult,
@@ -197,6 +205,16 @@ class RemoteMessageService(MessageService):
             "Pins", request, messages_pb2.PinList, identity, idempotent=True
         )
         return [cv.pinned_message_from_pb(p) for p in reply.pins]
+
+    async def search(self, identity: Identity, request: SearchRequest) -> SearchPage:
+        reply = await self.rpc.call(
+            "Search",
+            search_request_to_pb(request),
+            messages_pb2.SearchPage,
+            identity,
+            idempotent=True,
+        )
+        return search_page_from_pb(reply)
 
 
 def _item(send: SendItem) -> messages_pb2.SendItem:
@@ -377,3 +395,9 @@ class MessageServicer:
         """Pins."""
         found = await self._messages.pins(call.me, r.conversation_id)
         return messages_pb2.PinList(pins=[cv.pinned_message_to_pb(p) for p in found])
+
+    async def search(
+        self, r: messages_pb2.SearchRequest, call: CallContext
+    ) -> messages_pb2.SearchPage:
+        """Search."""
+        return search_page_to_pb(await self._messages.search(call.me, search_request_from_pb(r)))

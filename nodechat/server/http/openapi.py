@@ -126,6 +126,13 @@ FIELD_RULES: dict[tuple[str, str], Schema] = {
     # only the length: "one emoji" is a matter of Unicode categories (services/reactions.py)
     ("message.react", "emoji"): {"minLength": 1, "maxLength": 32},
     ("message.unreact", "emoji"): {"minLength": 1, "maxLength": 32},
+    # a word in the query is a matter of Unicode categories (services/snippet.py)
+    ("message.search", "query"): {"minLength": 1, "maxLength": 500},
+    ("message.search", "limit"): {"minimum": 1, "maximum": 50},
+    ("message.search", "before"): {"minimum": 0},
+    ("message.search", "after"): {"minimum": 0},
+    # opaque to clients, but only the form encode_cursor() gives can be one
+    ("message.search", "cursor"): {"pattern": "^[0-9]{1,3}[.][0-9]{1,16}$"},
 }
 
 

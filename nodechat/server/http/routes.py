@@ -347,6 +347,15 @@ ROUTES: tuple[Route, ...] = (
         "PinList",
     ),
     _r(
+        "GET",
+        "/search",
+        "message.search",
+        "Full-text search over what you may read (or one conversation): best match first",
+        _MS,
+        "SearchPage",
+        query=("query", "conversation", "author", "before", "after", "cursor", "limit"),
+    ),
+    _r(
         "PUT",
         "/messages/{message_id}/reactions/{emoji}",
         "message.react",

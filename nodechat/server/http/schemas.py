@@ -197,6 +197,26 @@ COMPONENTS: dict[str, Schema] = {
             },
         }
     ),
+    "SearchHit": obj(
+        {
+            "message": ref("Message"),
+            "snippet": {"type": "string", "description": "an excerpt around the first match"},
+            "highlights": {
+                "type": "array",
+                "items": {"type": "array", "items": INT, "minItems": 2, "maxItems": 2},
+                "description": "[start, end) code-point spans of the matched words in snippet",
+            },
+        }
+    ),
+    "SearchPage": obj(
+        {
+            "results": array_of("SearchHit"),
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "pass as cursor for the next page; null on the last page",
+            },
+        }
+    ),
     "History": obj(
         {
             "messages": array_of("Message"),

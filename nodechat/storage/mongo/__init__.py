@@ -32,6 +32,7 @@ from nodechat.storage.mongo.groups import MongoGroupStore
 from nodechat.storage.mongo.indexes import prepare
 from nodechat.storage.mongo.messages import MongoMessageStore
 from nodechat.storage.mongo.reactions import MongoReactionStore
+from nodechat.storage.mongo.search import MongoSearchStore
 from nodechat.storage.mongo.threads import MongoThreadStore
 
 
@@ -46,6 +47,7 @@ class MongoStore(Store):
         self.messages = MongoMessageStore(engine)
         self.reactions = MongoReactionStore(engine)
         self.threads = MongoThreadStore(engine)
+        self.search = MongoSearchStore(engine)
 
     async def close(self) -> None:
         """Let running operations finish and close the client (if this store opened it)."""

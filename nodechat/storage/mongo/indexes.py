@@ -25,7 +25,8 @@ from nodechat.errors import Unavailable
 from nodechat.storage.mongo.engine import Db
 
 ASC, DESC = 1, -1
-LAYOUT_VERSION = 4  # 2: pins, 3: reactions, 4: threads (conversations.parent_id)
+LAYOUT_VERSION = 5  # 2: pins, 3: reactions, 4: threads (conversations.parent_id),
+# 5: the messages text index (search)
 
 # collection -> [(keys, unique)]
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
@@ -63,6 +64,11 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
     "reactions": [([("message_id", ASC), ("emoji", ASC), ("user_id", ASC)], True)],
 }
 
+# collection -> [(field, index name)]: text indexes for search (storage/mongo/search.py);
+# "none": no stemming or stop words, any language is searchable. A server builds one
+# over the existing documents when it is created, so older history becomes searchable.
+TEXT_INDEXES: dict[str, list[tuple[str, str]]] = {"messages": [("body", "body_text")]}
+
 
 def prepare(db: Db) -> None:
     """Create the indexes (idempotent) and refuse a layout newer than this code knows."""
@@ -78,4 +84,7 @@ def prepare(db: Db) -> None:
         for keys, unique in indexes:
             name = "_".join(f"{field}_{order}" for field, order in keys)
             db[collection].create_index(keys, unique=unique, name=name)
+    for collection, texts in TEXT_INDEXES.items():
+        for field, name in texts:
+            db[collection].create_index([(field, "text")], name=name, default_language="none")
     db["meta"].update_one({"_id": "layout"}, {"$max": {"version": LAYOUT_VERSION}}, upsert=True)

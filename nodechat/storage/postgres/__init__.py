@@ -22,6 +22,7 @@ from nodechat.storage.postgres.groups import PostgresGroupStore
 from nodechat.storage.postgres.messages import PostgresMessageStore
 from nodechat.storage.postgres.reactions import PostgresReactionStore
 from nodechat.storage.postgres.schema import migrate
+from nodechat.storage.postgres.search import PostgresSearchStore
 from nodechat.storage.postgres.threads import PostgresThreadStore
 
 
@@ -36,6 +37,7 @@ class PostgresStore(Store):
         self.messages = PostgresMessageStore(db)
         self.reactions = PostgresReactionStore(db)
         self.threads = PostgresThreadStore(db)
+        self.search = PostgresSearchStore(db)
 
     async def close(self) -> None:
         """Commit the queued writes and close every connection."""

@@ -284,7 +284,19 @@ ALTER TABLE conversations ADD COLUMN parent_id TEXT COLLATE "C"
 CREATE INDEX conversations_parent ON conversations (parent_id);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
+# Full-text search (storage/postgres/search.py): a generated tsvector of the body
+# ('simple': no stemming, no stop words, so any language is searchable) and a GIN
+# index on it. Adding the stored column computes it for every existing row; an edit
+# or a delete (the body becomes '') recomputes it. messages_created lets a search of a
+# common word walk the newest messages first and stop at its window (search.py).
+_V7 = """
+ALTER TABLE messages ADD COLUMN body_tsv tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED;
+CREATE INDEX messages_body_tsv ON messages USING GIN (body_tsv);
+CREATE INDEX messages_created ON messages (created_at, id);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
 """Schema scripts in order; ``schema_migrations`` holds the versions applied."""
 
 

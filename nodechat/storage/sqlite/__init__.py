@@ -17,6 +17,7 @@ from nodechat.storage.sqlite.groups import SqliteGroupStore
 from nodechat.storage.sqlite.messages import SqliteMessageStore
 from nodechat.storage.sqlite.reactions import SqliteReactionStore
 from nodechat.storage.sqlite.schema import MIGRATIONS
+from nodechat.storage.sqlite.search import SqliteSearchStore
 from nodechat.storage.sqlite.threads import SqliteThreadStore
 
 
@@ -31,9 +32,11 @@ class SqliteStore(Store):
         self.messages = SqliteMessageStore(db)
         self.reactions = SqliteReactionStore(db)
         self.threads = SqliteThreadStore(db)
+        self._search = self.search = SqliteSearchStore(db)
 
     async def close(self) -> None:
         """Commit the queued writes and close the database."""
+        await self._search.close()
         await self.db.close()
 
     def describe(self) -> str:

@@ -50,6 +50,11 @@ def _settle(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
             future.set_exception(value)
 
 
+def connect(path: str) -> sqlite3.Connection:
+    """A connection as the store's own are set up (rows by name, foreign keys, timeout)."""
+    return _connect(path)
+
+
 def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.row_factory = sqlite3.Row

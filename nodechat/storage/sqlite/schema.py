@@ -192,5 +192,26 @@ ALTER TABLE conversations ADD COLUMN parent_id TEXT
 CREATE INDEX conversations_parent ON conversations (parent_id)
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
+# Full-text search (storage/sqlite/search.py): an FTS5 index over messages.body with
+# external content (the text lives once, in messages), keyed by the messages rowid.
+# Triggers keep it in step with appends, edits and deletes; a deleted message leaves
+# it (one update trigger: the old text must leave before the new one comes in,
+# and SQLite does not promise an order between two triggers). The INSERT ... SELECT builds it for the messages stored before this migration.
+_V7 = """
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    body, content='messages', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2'
+);
+INSERT INTO messages_fts (rowid, body) SELECT rowid, body FROM messages WHERE deleted = 0;
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.deleted = 0
+BEGIN INSERT INTO messages_fts (rowid, body) VALUES (new.rowid, new.body); END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.deleted = 0
+BEGIN INSERT INTO messages_fts (messages_fts, rowid, body)
+    VALUES ('delete', old.rowid, old.body); END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF body, deleted ON messages
+BEGIN INSERT INTO messages_fts (messages_fts, rowid, body)
+    SELECT 'delete', old.rowid, old.body WHERE old.deleted = 0; INSERT INTO messages_fts
+    (rowid, body) SELECT new.rowid, new.body WHERE new.deleted = 0; END
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
 """Schema scripts in order; ``PRAGMA user_version`` counts those applied."""
