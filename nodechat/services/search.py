@@ -66,11 +66,13 @@ def check_request(request: SearchRequest) -> tuple[str, ...]:
 
 
 async def readable_conversations(store: Store, user_id: str) -> list[str]:
-    """The ids of every conversation ``user_id`` may read now (history's rule)."""
+    """The ids of every conversation ``user_id`` may read now (history's rule): the
+    notes, the channels of their groups, their DMs, and the threads under those."""
     readable = [self_conversation_id(user_id)]
     for group_id in await store.groups.member_group_ids(user_id):
         readable.extend(channel.id for channel in await store.groups.list_channels(group_id))
     readable.extend(conversation.id for conversation in await store.messages.list_direct(user_id))
+    readable.extend(await store.threads.thread_ids(readable))
     return readable
 
 
@@ -82,7 +84,9 @@ async def search(store: Store, identity: Identity, request: SearchRequest, now: 
     if request.conversation_id is not None:
         if request.conversation_id not in readable:
             raise NotFound("no such conversation", code="conversation_not_found")
+        # a conversation's threads are part of it; a thread has none of its own
         readable = [request.conversation_id]
+        readable.extend(await store.threads.thread_ids(readable))
     before = as_of + 1 if request.before is None else min(request.before, as_of + 1)
     query = SearchQuery(terms, tuple(readable), request.author_id, before, request.after)
     limit = min(request.limit, MAX_RESULTS - offset)

@@ -500,6 +500,10 @@ class ThreadStore(ABC):
     """
 
     @abstractmethod
+    async def thread_ids(self, parent_ids: Sequence[str]) -> list[str]:
+        """The ids of the threads under the given conversations (search reads them)."""
+
+    @abstractmethod
     async def summaries(self, conversation_ids: Sequence[str]) -> dict[str, ThreadSummary]:
         """Per thread conversation among the ids that exists and has a reply: its summary
         (``unread`` None); the others are absent."""

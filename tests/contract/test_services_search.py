@@ -183,3 +183,41 @@ async def test_bad_requests_get_stable_codes(services: ServiceEnv) -> None:
     for text in ['"a', "a NEAR b", "a*", "-a", "a:b", "NEAR(a b)", "a OR b", "^a", "b'a"]:
         assert isinstance((await _search(env, alice, text)).hits, list)
     assert len((await _search(env, alice, '"A" *')).hits) == 1
+
+
+async def test_thread_replies_are_found_by_who_may_read_the_parent(services: ServiceEnv) -> None:
+    env = services
+    _, alice = await env.user()
+    _, bob = await env.user()
+    _, mallory = await env.user()
+    gid, channel = await _group(env, alice, bob)
+    root = (await env.messages.send(alice, channel, "who brings the kettle", "n1")).message
+    thread = f"thread:{root.id}"
+    await env.messages.send(bob, thread, "I bring the kettle", "r1")
+    dm = (await env.messages.open_direct(alice, bob.user_id)).conversation.id
+    dm_root = (await env.messages.send(alice, dm, "our kettle", "n2")).message
+    await env.messages.send(bob, f"thread:{dm_root.id}", "the kettle is broken", "r2")
+
+    page = await _search(env, alice, "kettle")
+    assert {hit.message.conversation_id for hit in page.hits} == {
+        channel,
+        thread,
+        dm,
+        f"thread:{dm_root.id}",
+    }
+    # a channel's filter covers its threads; a thread's filter only the thread
+    in_channel = await _search(env, alice, "kettle", conversation_id=channel)
+    assert sorted(_bodies(in_channel)) == ["I bring the kettle", "who brings the kettle"]
+    assert _bodies(await _search(env, alice, "kettle", conversation_id=thread)) == [
+        "I bring the kettle"
+    ]
+
+    await env.groups.kick(alice, gid, bob.user_id)
+    assert {h.message.conversation_id for h in (await _search(env, bob, "kettle")).hits} == {
+        dm,
+        f"thread:{dm_root.id}",
+    }
+    for who in (bob, mallory):
+        with fails(NotFound, "conversation_not_found"):
+            await _search(env, who, "kettle", conversation_id=thread)
+    assert (await _search(env, mallory, "kettle")).hits == []

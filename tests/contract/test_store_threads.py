@@ -62,6 +62,21 @@ async def test_a_thread_is_a_conversation_with_its_parent(store: Store) -> None:
     assert [c.id for c in await store.messages.list_direct("usr_a")] == [DM]
 
 
+async def test_thread_ids_lists_the_threads_under_given_conversations(store: Store) -> None:
+    await make_dm(store)
+    await post(store, 1)
+    await post(store, 2)
+    assert await store.threads.thread_ids([DM]) == []
+    await store.messages.ensure_conversation(thread("msg_0001", DM))
+    await store.messages.ensure_conversation(thread("msg_0002", DM))
+    assert sorted(await store.threads.thread_ids([DM, "dm:none"])) == [
+        "thread:msg_0001",
+        "thread:msg_0002",
+    ]
+    assert await store.threads.thread_ids(["dm:none"]) == []
+    assert await store.threads.thread_ids([]) == []
+
+
 async def test_thread_seqs_are_their_own_and_gap_free(store: Store) -> None:
     await make_dm(store)
     await post(store, 1)

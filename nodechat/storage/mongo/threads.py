@@ -23,6 +23,18 @@ class MongoThreadStore(ThreadStore):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    async def thread_ids(self, parent_ids: Sequence[str]) -> list[str]:
+        """The threads under the given conversations (the ``parent_id_1`` index)."""
+        if not parent_ids:
+            return []
+        ids = list(set(parent_ids))
+
+        def fn(db: Db) -> list[str]:
+            found = db.conversations.find({"parent_id": {"$in": ids}}, {"_id": 1})
+            return [str(doc["_id"]) for doc in found]
+
+        return await self.engine.run(fn)
+
     async def summaries(self, conversation_ids: Sequence[str]) -> dict[str, ThreadSummary]:
         """The threads among the ids, then each one's newest message (one index seek)."""
         if not conversation_ids:

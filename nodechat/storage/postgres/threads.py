@@ -15,6 +15,15 @@ class PostgresThreadStore(ThreadStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def thread_ids(self, parent_ids: Sequence[str]) -> list[str]:
+        """The threads under the given conversations (the ``conversations_parent`` index)."""
+        if not parent_ids:
+            return []
+        found = await self.db.read(
+            "SELECT id FROM conversations WHERE parent_id = ANY(%s)", (list(parent_ids),)
+        )
+        return [row["id"] for row in found]
+
     async def summaries(self, conversation_ids: Sequence[str]) -> dict[str, ThreadSummary]:
         """One read: each thread's ``last_seq`` and its message at that seq (the
         ``(conversation_id, seq)`` unique index finds it)."""

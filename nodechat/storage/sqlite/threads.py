@@ -16,6 +16,16 @@ class SqliteThreadStore(ThreadStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def thread_ids(self, parent_ids: Sequence[str]) -> list[str]:
+        """The threads under the given conversations (the ``conversations_parent`` index)."""
+        if not parent_ids:
+            return []
+        rows = self.db.read(
+            "SELECT id FROM conversations WHERE parent_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(parent_ids)),),
+        )
+        return [row[0] for row in rows]
+
     async def summaries(self, conversation_ids: Sequence[str]) -> dict[str, ThreadSummary]:
         """One read: each thread's ``last_seq`` and its message at that seq (the
         ``(conversation_id, seq)`` index finds it)."""
