@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from nodechat.errors import ChatError, InternalError, fold, settle
+from nodechat.storage.files import FileStore
 from nodechat.models import (
     AuthSession,
     Channel,
@@ -506,6 +507,7 @@ class Store(ABC):
     groups: GroupStore
     messages: MessageStore
     reactions: ReactionStore
+    files: FileStore  # uploaded files' metadata (nodechat.storage.files)
     bulk: BulkStore  # admin-side provisioning only (nodechat.storage.bulk)
 
     @abstractmethod

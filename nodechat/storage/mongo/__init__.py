@@ -28,6 +28,7 @@ from nodechat.storage.mongo.accounts import MongoAccountStore
 from nodechat.storage.mongo.bulk import MongoBulkStore
 from nodechat.storage.mongo.client import connect, parse_url
 from nodechat.storage.mongo.engine import Document, Engine
+from nodechat.storage.mongo.files import MongoFileStore
 from nodechat.storage.mongo.groups import MongoGroupStore
 from nodechat.storage.mongo.indexes import prepare
 from nodechat.storage.mongo.messages import MongoMessageStore
@@ -44,6 +45,7 @@ class MongoStore(Store):
         self.groups = MongoGroupStore(engine)
         self.messages = MongoMessageStore(engine)
         self.reactions = MongoReactionStore(engine)
+        self.files = MongoFileStore(engine)
 
     async def close(self) -> None:
         """Let running operations finish and close the client (if this store opened it)."""

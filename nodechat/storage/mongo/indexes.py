@@ -25,7 +25,7 @@ from nodechat.errors import Unavailable
 from nodechat.storage.mongo.engine import Db
 
 ASC, DESC = 1, -1
-LAYOUT_VERSION = 3  # 2: pins, 3: reactions
+LAYOUT_VERSION = 4  # 2: pins, 3: reactions, 4: files
 
 # collection -> [(keys, unique)]
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
@@ -59,6 +59,12 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
     # one document per pinned message (``_id`` is the message id), read newest first
     "pins": [([("conversation_id", ASC), ("pinned_at", DESC)], False)],
     "reactions": [([("message_id", ASC), ("emoji", ASC), ("user_id", ASC)], True)],
+    # one document per uploaded file (``_id`` is the file id)
+    "files": [
+        ([("owner_id", ASC), ("created_at", ASC)], False),
+        ([("message_id", ASC)], False),
+        ([("created_at", ASC)], False),
+    ],
 }
 
 

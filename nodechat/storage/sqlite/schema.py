@@ -183,5 +183,26 @@ CREATE TABLE reactions (
 ) STRICT, WITHOUT ROWID
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+# Uploaded files' metadata (the bytes are in the blob store): unattached while
+# message_id and conversation_id are NULL; a deleted message releases its files; a
+# deleted conversation's messages set message_id NULL (collected as stale).
+_VFILES = """
+CREATE TABLE files (
+    id TEXT PRIMARY KEY,
+    owner_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    message_id TEXT REFERENCES messages (id) ON DELETE SET NULL,
+    conversation_id TEXT,
+    released INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX files_owner ON files (owner_id, created_at);
+CREATE INDEX files_message ON files (message_id);
+CREATE INDEX files_unattached ON files (created_at) WHERE message_id IS NULL
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _VFILES]
 """Schema scripts in order; ``PRAGMA user_version`` counts those applied."""
