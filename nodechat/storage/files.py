@@ -100,6 +100,11 @@ class FileStore(ABC):
         The attached rows, in ``file_ids`` order."""
 
     @abstractmethod
+    async def detach_message(self, message_id: str) -> int:
+        """Undo ``attach_files`` for a message that was not stored after all: its files
+        are unattached again; how many."""
+
+    @abstractmethod
     async def release_message(self, message_id: str) -> int:
         """Release the files of a deleted message (readable by nobody but their owner,
         collected next); how many."""
@@ -110,7 +115,8 @@ class FileStore(ABC):
 
     @abstractmethod
     async def stale_files(self, created_before: int, *, limit: int = 500) -> list[FileRecord]:
-        """Files due for collection: released, or unattached and created before the time."""
+        """Files due for collection: released ones (their message was deleted, or its
+        conversation), and unattached ones created before the time."""
 
     @abstractmethod
     async def delete_file(self, file_id: str) -> bool:

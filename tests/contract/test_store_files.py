@@ -185,3 +185,13 @@ async def test_mongodb_layout_before_files_is_upgraded(tmp_path: Path) -> None:
         assert "owner_id_1_created_at_1" in names and "message_id_1" in names
     finally:
         await store.close()
+
+
+async def test_detach_undoes_a_claim(store: Store) -> None:
+    await store.files.create_file(_file(1), quota=QUOTA)
+    # a send claims the file for the message id it is about to append
+    await store.files.attach_files([_file(1).id], "usr_a", "msg_unsent", DM)
+    assert await store.files.stale_files(T0 + 10) == []
+    assert await store.files.detach_message("msg_unsent") == 1
+    assert (await store.files.get_file(_file(1).id)) == _file(1)  # attachable again
+

@@ -140,8 +140,11 @@ def drop_conversations(db: Db, conversation_ids: Sequence[str]) -> None:
     ids = {"$in": list(conversation_ids)}
     db.conversations.delete_many({"_id": ids, "kind": ConversationKind.CHANNEL.value})
     drop_reactions(db, ids)
-    # as SQL's ON DELETE SET NULL: their files become stale for the collector
-    db.files.update_many({"conversation_id": ids}, {"$set": {"message_id": None}})
+    # as SQL's trigger on deleted messages: their files are released for the collector
+    db.files.update_many(
+        {"conversation_id": ids, "message_id": {"$ne": None}},
+        {"$set": {"message_id": None, "released": True}},
+    )
     db.messages.delete_many({"conversation_id": ids})
     db.read_markers.delete_many({"conversation_id": ids})
     db.pins.delete_many({"conversation_id": ids})

@@ -106,6 +106,19 @@ class PostgresFileStore(FileStore):
 
         return await self.db.write(fn)
 
+    async def detach_message(self, message_id: str) -> int:
+        """Unattach the message's files."""
+
+        async def fn(conn: Conn) -> int:
+            return await rowcount(
+                conn,
+                "UPDATE files SET message_id = NULL, conversation_id = NULL"
+                " WHERE message_id = %s",
+                (message_id,),
+            )
+
+        return await self.db.write(fn)
+
     async def release_message(self, message_id: str) -> int:
         """Detach and mark released."""
 

@@ -277,7 +277,7 @@ CREATE TABLE reactions (
 
 # Uploaded files' metadata (the bytes are in the blob store): unattached while
 # message_id and conversation_id are NULL; a deleted message releases its files; a
-# deleted conversation's messages set message_id NULL (collected as stale).
+# deleted conversation's messages release theirs (the trigger) for the collector.
 _VFILES = """
 CREATE TABLE files (
     id TEXT COLLATE "C" PRIMARY KEY,
@@ -287,13 +287,20 @@ CREATE TABLE files (
     sha256 TEXT NOT NULL,
     content_type TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    message_id TEXT COLLATE "C" REFERENCES messages (id) ON DELETE SET NULL,
+    message_id TEXT COLLATE "C",  -- no foreign key: a send claims files first
     conversation_id TEXT COLLATE "C",
     released BOOLEAN NOT NULL DEFAULT false
 );
 CREATE INDEX files_owner ON files (owner_id, created_at);
 CREATE INDEX files_message ON files (message_id);
-CREATE INDEX files_unattached ON files (created_at) WHERE message_id IS NULL
+CREATE INDEX files_unattached ON files (created_at) WHERE message_id IS NULL;
+CREATE FUNCTION nodechat_release_files() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE files SET message_id = NULL, released = true WHERE message_id = OLD.id;
+    RETURN OLD;
+END $$;
+CREATE TRIGGER files_message_gone AFTER DELETE ON messages
+    FOR EACH ROW EXECUTE FUNCTION nodechat_release_files();
 """
 
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _VFILES]

@@ -96,6 +96,17 @@ class SqliteFileStore(FileStore):
 
         return await self.db.write(fn)
 
+    async def detach_message(self, message_id: str) -> int:
+        """Unattach the message's files."""
+
+        def fn(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "UPDATE files SET message_id = NULL, conversation_id = NULL WHERE message_id = ?",
+                (message_id,),
+            ).rowcount
+
+        return await self.db.write(fn)
+
     async def release_message(self, message_id: str) -> int:
         """Detach and mark released."""
 
