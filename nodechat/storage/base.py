@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import Any
 
 from nodechat.errors import ChatError, InternalError, fold, settle
-from nodechat.storage.files import FileStore
 from nodechat.models import (
     AuthSession,
     Channel,
@@ -33,6 +32,7 @@ from nodechat.models import (
     User,
 )
 from nodechat.storage.bulk import BulkStore
+from nodechat.storage.files import FileStore
 
 
 class RefreshOutcome(StrEnum):

@@ -104,7 +104,9 @@ async def test_failed_put_leaves_nothing(blobs: BlobStore, tmp_path: Path) -> No
         assert [p for p in blobs.root.rglob("*") if p.is_file()] == []
 
 
-@pytest.mark.parametrize("bad", ["../etc/passwd", "f_../../x", "F_" + "a" * 22, "", "f_" + "a" * 23])
+@pytest.mark.parametrize(
+    "bad", ["../etc/passwd", "f_../../x", "F_" + "a" * 22, "", "f_" + "a" * 23]
+)
 async def test_ids_are_validated_before_use(blobs: BlobStore, bad: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         await blobs.exists(bad)

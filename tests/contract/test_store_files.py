@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from nodechat.errors import NotFound
 from nodechat.models import Conversation, ConversationKind, FileRecord, direct_conversation_id
 from nodechat.storage import Store
 from nodechat.storage.files import FileUsage, TooLarge
@@ -19,7 +20,6 @@ from nodechat.storage.postgres import schema as postgres_schema
 from nodechat.storage.sqlite import open_sqlite
 from nodechat.storage.sqlite.engine import Database
 from nodechat.storage.sqlite.schema import MIGRATIONS
-from nodechat.errors import NotFound
 from tests import mongo_databases
 from tests.postgres_databases import create_database, drop_database
 
@@ -29,9 +29,7 @@ QUOTA = 1000
 
 
 def _file(n: int, owner: str = "usr_a", size: int = 100) -> FileRecord:
-    return FileRecord(
-        f"f_{n:022d}", owner, f"file{n}.txt", size, "ab" * 32, "text/plain", T0 + n
-    )
+    return FileRecord(f"f_{n:022d}", owner, f"file{n}.txt", size, "ab" * 32, "text/plain", T0 + n)
 
 
 async def _message(store: Store, n: int = 1) -> str:
@@ -194,4 +192,3 @@ async def test_detach_undoes_a_claim(store: Store) -> None:
     assert await store.files.stale_files(T0 + 10) == []
     assert await store.files.detach_message("msg_unsent") == 1
     assert (await store.files.get_file(_file(1).id)) == _file(1)  # attachable again
-

@@ -124,17 +124,22 @@ class MongoFileStore(FileStore):
     async def detach_message(self, message_id: str) -> int:
         """Unattach the message's files."""
         return await self.engine.run(
-            lambda db: db.files.update_many(
-                {"message_id": message_id}, {"$set": {"message_id": None, "conversation_id": None}}
-            ).modified_count
+            lambda db: (
+                db.files.update_many(
+                    {"message_id": message_id},
+                    {"$set": {"message_id": None, "conversation_id": None}},
+                ).modified_count
+            )
         )
 
     async def release_message(self, message_id: str) -> int:
         """Detach and mark released."""
         return await self.engine.run(
-            lambda db: db.files.update_many(
-                {"message_id": message_id}, {"$set": {"message_id": None, "released": True}}
-            ).modified_count
+            lambda db: (
+                db.files.update_many(
+                    {"message_id": message_id}, {"$set": {"message_id": None, "released": True}}
+                ).modified_count
+            )
         )
 
     async def attachments(self, message_ids: Sequence[str]) -> dict[str, tuple[FileRecord, ...]]:

@@ -112,8 +112,7 @@ class PostgresFileStore(FileStore):
         async def fn(conn: Conn) -> int:
             return await rowcount(
                 conn,
-                "UPDATE files SET message_id = NULL, conversation_id = NULL"
-                " WHERE message_id = %s",
+                "UPDATE files SET message_id = NULL, conversation_id = NULL WHERE message_id = %s",
                 (message_id,),
             )
 
