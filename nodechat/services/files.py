@@ -22,10 +22,10 @@ import filetype
 
 from nodechat.blobs import BlobStore, check_blob_id
 from nodechat.config import FileSettings
-from nodechat.errors import ChatError, NotFound
+from nodechat.errors import ChatError, NotFound, TooLarge
 from nodechat.models import FileRecord, Identity, new_id, now_ms
 from nodechat.services.api import FileList, FileService, MessageService
-from nodechat.storage.files import FileStore, TooLarge, quota_exceeded
+from nodechat.storage.files import FileStore, quota_exceeded
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nodechat.errors import ChatError, NotFound
+from nodechat.errors import NotFound, TooLarge
 from nodechat.models import FileRecord
 
 FILE_COLUMNS = (
@@ -26,12 +26,6 @@ FILE_COLUMNS = (
     "conversation_id",
     "released",
 )
-
-
-class TooLarge(ChatError):
-    """A file over the size limit (``file_too_large``) or past the quota (``quota_exceeded``)."""
-
-    code = "too_large"
 
 
 def quota_exceeded(quota: int) -> TooLarge:

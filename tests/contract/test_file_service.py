@@ -14,10 +14,9 @@ import pytest
 
 from nodechat.blobs.fs import FsBlobStore
 from nodechat.config import FileSettings
-from nodechat.errors import ChatError, InvalidRequest, NotFound
+from nodechat.errors import ChatError, InvalidRequest, NotFound, TooLarge
 from nodechat.models import Attachment, Identity, direct_conversation_id
 from nodechat.services.files import BINARY, TEXT, LocalFileService, clean_name
-from nodechat.storage.files import TooLarge
 from tests.contract.service_env import MODES, ServiceEnv, open_services
 from tests.contract.test_services import chatting_in_a_channel
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from nodechat.errors import NotFound
+from nodechat.errors import NotFound, TooLarge
 from nodechat.models import Conversation, ConversationKind, FileRecord, direct_conversation_id
 from nodechat.storage import Store
-from nodechat.storage.files import FileUsage, TooLarge
+from nodechat.storage.files import FileUsage
 from nodechat.storage.mongo import indexes as mongo_layout
 from nodechat.storage.mongo import open_mongo
 from nodechat.storage.mongo.engine import Db

@@ -160,6 +160,31 @@ COMPONENTS: dict[str, Schema] = {
                 "description": "emoji in first-use order as the caller sees them "
                 "(history and resume); empty in events",
             },
+            "attachments": {
+                **array_of("Attachment"),
+                "description": "files on the message, in upload order (GET /api/v1/files/{id})",
+            },
+        }
+    ),
+    "Attachment": obj({"id": STR, "name": STR, "size": INT, "type": STR}),
+    "File": obj(
+        {
+            "id": STR,
+            "name": STR,
+            "size": INT,
+            "type": {"type": "string", "description": "sniffed from the bytes"},
+            "sha256": STR,
+            "created_at": INT,
+            "message_id": NULL_STR,
+            "conversation": NULL_STR,
+        }
+    ),
+    "FileList": obj(
+        {
+            "files": array_of("File"),
+            "usage": obj({"bytes": INT, "files": INT}),
+            "quota": INT,
+            "max_size": INT,
         }
     ),
     "Reaction": obj(
