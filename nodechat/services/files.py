@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 8192  # what filetype looks at (its signatures all sit in the first 8 KiB)
 MAX_NAME = 255
+COLLECT_PAGE = 500
 TEXT = "text/plain; charset=utf-8"
 BINARY = "application/octet-stream"
 
@@ -177,17 +178,22 @@ class LocalFileService(FileService):
 
     async def collect(self) -> int:
         before = self._clock() - self._settings.unattached_ttl * 1000
-        collected = 0
-        while True:
-            stale = await self._files.stale_files(before)
-            for record in stale:
-                # blob first: a row without a blob is retried next time, a blob without
-                # a row would never be found again
-                await self._blobs.delete(record.id)
-                await self._files.delete_file(record.id)
-                collected += 1
-            if len(stale) < 500:
-                break
-        if collected:
-            log.info("collected %d stale files", collected)
-        return collected
+        return await collect_stale(self._files, self._blobs, before)
+
+
+async def collect_stale(files: FileStore, blobs: BlobStore, created_before: int) -> int:
+    """Delete every stale file (``FileStore.stale_files``), blob and row; how many."""
+    collected = 0
+    while True:
+        stale = await files.stale_files(created_before, limit=COLLECT_PAGE)
+        for record in stale:
+            # blob first: a row without a blob is retried next time, a blob without a
+            # row would never be found again
+            await blobs.delete(record.id)
+            await files.delete_file(record.id)
+            collected += 1
+        if len(stale) < COLLECT_PAGE:
+            break
+    if collected:
+        log.info("collected %d stale files", collected)
+    return collected
