@@ -6,6 +6,8 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
+from nodechat.chatclient.files import FileRef
+
 
 @dataclass
 class Message:
@@ -24,6 +26,7 @@ class Message:
     nonce: str | None = None
     # emoji -> (count, whether I reacted), in first-use order
     reactions: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    attachments: tuple[FileRef, ...] = ()
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Message:
@@ -45,6 +48,7 @@ class Message:
                 for r in data.get("reactions") or ()
                 if int(r.get("count") or 0) > 0
             },
+            attachments=tuple(FileRef.from_wire(a) for a in data.get("attachments") or ()),
         )
 
     def react(self, emoji: str, count: int, mine: bool | None) -> None:

@@ -19,6 +19,7 @@ from nodechat.chatclient.commands import SlashCommand, parse_command
 from nodechat.chatclient.session import ChatSession
 from nodechat.errors import ChatError
 from nodechat.tui.clipboard import copy_local
+from nodechat.tui.files import attach_and_send, save_files
 from nodechat.tui.notify import describe
 from nodechat.tui.pins import PinsScreen
 from nodechat.tui.render import links, snippet
@@ -73,7 +74,7 @@ class CommandsMixin(App[None]):
         elif self.main.query_one(MessageList).has_focus:
             text = (
                 "▶ on a message: r reply · e edit · d delete · c copy · o open link · p pin"
-                " · + react"
+                " · + react · s save file"
                 " · i/Esc or just type to write"
             )
         mode = self.main.query_one("#compose-mode", Static)
@@ -227,6 +228,33 @@ class CommandsMixin(App[None]):
             if target.deleted:
                 return
             self.spawn(self._toggle_pin(target.id))
+        elif message.action == "save":
+            self.spawn(self._save_file(target.id, ""))
+
+    # -- files -----------------------------------------------------------------------------
+
+    async def _attach_file(self, path: str) -> None:
+        if self.active is None:
+            self.notify("pick a conversation first (Tab to the sidebar)", severity="warning")
+            return
+        said = await attach_and_send(self.session, self.active, path, self.reply_to, self.notify)
+        self.reply_to = None
+        self._show_mode()
+        self.notify(said)
+
+    async def _save_file(self, message_id: str | None, dest: str) -> None:
+        conv = self.session.state.conversations.get(self.active or "")
+        if conv is None:
+            self.notify("pick a conversation first (Tab to the sidebar)", severity="warning")
+            return
+        if message_id is None:  # /save: the newest message with a file
+            chosen = next((m for m in reversed(conv.messages) if m.attachments), None)
+        else:
+            chosen = conv.find(message_id)
+        if chosen is None or not chosen.attachments or chosen.deleted:
+            self.notify("no file to save here", severity="warning")
+            return
+        self.notify(await save_files(self.session, chosen.attachments, dest, self.notify))
 
     # -- pins ------------------------------------------------------------------------------
 
@@ -320,6 +348,10 @@ class CommandsMixin(App[None]):
             self.action_toggle_members()
         elif command.name == "pins":
             self.action_pins()
+        elif command.name == "attach":
+            await self._attach_file(command.rest)
+        elif command.name == "save":
+            await self._save_file(None, command.rest)
         elif command.name == "mute":
             self.action_mute()
         elif command.name == "notify":

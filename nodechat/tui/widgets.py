@@ -86,9 +86,10 @@ class MessageList(OptionList):
         Binding("g", "act('original')", "Go to original"),
         Binding("p", "act('pin')", "Pin/unpin"),
         Binding("plus", "act('react')", "React"),
+        Binding("s", "act('save')", "Save file"),
         Binding("escape,i", "act('compose')", "Compose", show=False),
     ]
-    ACTION_KEYS = frozenset("redcyolgip") | {"plus"}  # the keys above; others go to compose
+    ACTION_KEYS = frozenset("redcyolgips") | {"plus"}  # the keys above; others go to compose
 
     @dataclass
     class Act(TextualMessage):

@@ -130,7 +130,8 @@ def file_paths() -> dict[str, dict[str, Any]]:
                     }
                 ],
                 "requestBody": {
-                    "required": True,
+                    "description": "the file's bytes; an empty body stores an empty file",
+                    "required": False,
                     "content": {
                         "application/octet-stream": {
                             "schema": {"type": "string", "format": "binary"}
@@ -172,12 +173,8 @@ def file_paths() -> dict[str, dict[str, Any]]:
                 ],
                 "responses": {
                     "200": {
-                        "description": "The file's bytes",
-                        "content": {
-                            "application/octet-stream": {
-                                "schema": {"type": "string", "format": "binary"}
-                            }
-                        },
+                        "description": "The file's bytes, with the sniffed type",
+                        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
                     },
                     **_errors("401", "404", "429", "500", "503"),
                 },
