@@ -120,7 +120,11 @@ async def test_attach_and_download_by_membership(services: ServiceEnv, tmp_path:
     history = await env.messages.history(bob, channel)
     assert history.messages[0].attachments == want
     assert (await env.messages.replay(bob, channel, 0, 10)).messages[0].attachments == want
+    kicked_upload = await files.upload(kicked, "k.txt", _stream(b"k"))
     await env.groups.kick(alice, gid, kicked.user_id)
+    with pytest.raises(NotFound):  # a kicked member sends nothing there, files or not
+        await env.messages.send(kicked, channel, "x", "k-1", attachments=[kicked_upload.id])
+    assert (await _bytes(files, kicked, kicked_upload.id)) == b"k"  # still theirs, unattached
     assert await _bytes(files, bob, up.id) == b"%PDF-1.4 body"
     for other in (outsider, kicked):  # the same answer as for no such file
         with pytest.raises(NotFound) as caught:

@@ -12,6 +12,7 @@ described in the same OpenAPI document (:func:`file_paths`).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,11 +20,13 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from nodechat.errors import InvalidRequest
+from nodechat.errors import ChatError, InvalidRequest
 from nodechat.server.http.decode import bearer_token
 from nodechat.server.http.errors import json_response
 from nodechat.services.api import FileService, Services
 from nodechat.services.files import file_too_large
+
+log = logging.getLogger(__name__)
 
 FILES_PATH = "/api/v1/files"
 CHUNK = 64 * 1024
@@ -78,9 +81,17 @@ def add_file_routes(app: web.Application, services: Services, max_size: int) -> 
         )
         response.content_length = record.size
         await response.prepare(request)
-        await response.write(first)
-        async for chunk in chunks:
-            await response.write(chunk)
+        try:
+            await response.write(first)
+            async for chunk in chunks:
+                await response.write(chunk)
+        except (ChatError, OSError):
+            # the headers are out: an error body is impossible, so the connection is cut
+            # and the client sees a short read, never a wrong file
+            log.warning("download of %s broke off", record.id, exc_info=True)
+            if request.transport is not None:
+                request.transport.close()
+            return response
         await response.write_eof()
         return response
 
