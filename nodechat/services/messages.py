@@ -426,7 +426,9 @@ class LocalMessageService(MessageService):
 
     async def pins(self, identity: Identity, conversation_id: str) -> list[PinnedMessage]:
         await self._access(identity, conversation_id)
-        return await self._messages.list_pins(conversation_id)
+        pins = await self._messages.list_pins(conversation_id)
+        shown = await with_attachments(self._store.files, [p.message for p in pins])
+        return [replace(p, message=m) for p, m in zip(pins, shown, strict=True)]
 
     async def react(self, identity: Identity, message_id: str, emoji: str) -> ReactionResult:
         return await self._reaction(identity, message_id, emoji, add=True)

@@ -119,6 +119,8 @@ async def test_attach_and_download_by_membership(services: ServiceEnv, tmp_path:
     assert created[-1].data["attachments"] == [a.to_dict() for a in want]
     history = await env.messages.history(bob, channel)
     assert history.messages[0].attachments == want
+    await env.messages.pin(alice, sent.message.id)
+    assert (await env.messages.pins(bob, channel))[0].message.attachments == want
     assert (await env.messages.replay(bob, channel, 0, 10)).messages[0].attachments == want
     kicked_upload = await files.upload(kicked, "k.txt", _stream(b"k"))
     await env.groups.kick(alice, gid, kicked.user_id)
