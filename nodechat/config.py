@@ -110,6 +110,24 @@ class NodeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class FileSettings:
+    """Uploaded files: limits, the collection of unattached uploads, and the blob store."""
+
+    max_size: int = 25 * 1024 * 1024  # bytes per file
+    quota: int = 500 * 1024 * 1024  # bytes of files one user may keep
+    unattached_ttl: int = 24 * 3600  # seconds an upload may wait for a message
+    collect_interval: float = 600.0  # seconds between collections of stale uploads
+    backend: str = "fs"  # fs (under data_dir/files, or path) | s3
+    path: str = ""  # fs: the blob directory (default: <serve.data_dir>/files)
+    s3_bucket: str = ""
+    s3_endpoint: str = ""  # an S3-compatible server's URL (empty: AWS)
+    s3_region: str = ""
+    s3_access_key: str = ""  # empty: boto3's own credential chain
+    s3_secret_key: str = ""
+    s3_prefix: str = ""  # key prefix (several deployments, one bucket)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every section."""
 
@@ -118,6 +136,7 @@ class Settings:
     socket: SocketSettings = field(default_factory=SocketSettings)
     rpc: RpcSettings = field(default_factory=RpcSettings)
     node: NodeSettings = field(default_factory=NodeSettings)
+    files: FileSettings = field(default_factory=FileSettings)
 
 
 ENV_ALIASES = {

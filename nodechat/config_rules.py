@@ -162,6 +162,11 @@ RULES: dict[str, Rule] = {
     "node.http": address,
     "node.registry_ttl": positive("seconds"),
     "node.bus_prefix": not_empty("a key prefix such as nodechat:"),
+    "files.max_size": at_least(1, "bytes"),
+    "files.quota": at_least(0, "bytes"),
+    "files.unattached_ttl": at_least(60, "seconds"),
+    "files.collect_interval": positive("seconds"),
+    "files.backend": one_of(("fs", "s3")),
 }
 
 

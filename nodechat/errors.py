@@ -7,6 +7,7 @@ caught in their adapter and re-raised as one of these with ``raise ... from``.
 
     ChatError
     ├── InvalidRequest        invalid_request   bad fields, types, values
+    │   └── TooLarge          too_large         file_too_large, quota_exceeded (HTTP 413)
     ├── Unauthenticated       unauthenticated   no / bad / expired token
     │   └── InvalidCredentials invalid_credentials
     ├── Forbidden             forbidden         authenticated, but not allowed
@@ -49,6 +50,12 @@ class InvalidRequest(ChatError):
     """The request is malformed or a field has a bad value."""
 
     code = "invalid_request"
+
+
+class TooLarge(InvalidRequest):
+    """Too many bytes: a file over the size limit, or past its owner's quota."""
+
+    code = "too_large"
 
 
 class Unauthenticated(ChatError):
@@ -112,6 +119,7 @@ __all__ = [
     "InvalidRequest",
     "NotFound",
     "RateLimited",
+    "TooLarge",
     "Unauthenticated",
     "Unavailable",
 ]

@@ -320,6 +320,61 @@ class Reaction:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file as a message shows it: enough to list it and to fetch it by id."""
+
+    id: str
+    name: str
+    size: int
+    type: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form."""
+        return {"id": self.id, "name": self.name, "size": self.size, "type": self.type}
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """An uploaded file's metadata (its bytes are in the blob store under ``id``).
+
+    ``message_id``/``conversation_id`` are None until a message attaches it;
+    ``released`` marks the files of a deleted message, due for collection."""
+
+    id: str
+    owner_id: str
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+    created_at: int
+    message_id: str | None = None
+    conversation_id: str | None = None
+    released: bool = False
+
+    @property
+    def attachable(self) -> bool:
+        """Whether a message may still attach it (never attached, never released)."""
+        return self.message_id is None and self.conversation_id is None and not self.released
+
+    def attachment(self) -> Attachment:
+        """The file as a message lists it."""
+        return Attachment(self.id, self.name, self.size, self.content_type)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form (the upload's reply and the file list)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "size": self.size,
+            "type": self.content_type,
+            "sha256": self.sha256,
+            "created_at": self.created_at,
+            "message_id": self.message_id,
+            "conversation": self.conversation_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One stored message. ``seq`` is gap-free within its conversation."""
 
@@ -336,6 +391,7 @@ class Message:
     # as one viewer sees them (history); empty where no viewer applies (events)
     reactions: tuple[Reaction, ...] = ()
     thread: ThreadSummary | None = None  # the thread under it, if it has one (history)
+    attachments: tuple[Attachment, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Wire form; a deleted message carries no body (and no reactions), but keeps
@@ -353,6 +409,7 @@ class Message:
             "deleted": self.deleted,
             "mentions": [] if self.deleted else mentions(self.body),
             "reactions": [] if self.deleted else [r.to_dict() for r in self.reactions],
+            "attachments": [] if self.deleted else [a.to_dict() for a in self.attachments],
         }
         if self.thread is not None:
             out["thread"] = self.thread.to_dict()

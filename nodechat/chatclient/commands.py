@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "members": ("", "show or hide the member list"),
     "pins": ("", "list the pinned messages of this conversation"),
     "search": ("[here] WORDS", "search all you can read on the server (here: this conversation)"),
+    "attach": ("PATH", "upload a file and send it here"),
+    "save": ("[PATH]", "save the chosen (or latest) message's file; s on a message"),
     "logout": ("", "log out and forget the saved session"),
     "help": ("", "keys and commands"),
 }
@@ -55,7 +57,7 @@ def parse_command(text: str) -> SlashCommand | None:
     name = name.lower()
     if name not in COMMANDS:
         raise InvalidRequest(f"unknown command /{name}; try /help", code="unknown_command")
-    needs = {"join": 1, "dm": 1, "notify": 1, "search": 1}
+    needs = {"join": 1, "dm": 1, "notify": 1, "search": 1, "attach": 1}
     if name in ("group", "channel"):
         if len(args) < 2 or args[0].lower() != "new":
             raise InvalidRequest(f"usage: /{name} {COMMANDS[name][0]}", code="bad_command")

@@ -6,6 +6,8 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
+from nodechat.chatclient.files import FileRef
+
 
 @dataclass
 class ThreadInfo:
@@ -46,6 +48,7 @@ class Message:
     # emoji -> (count, whether I reacted), in first-use order
     reactions: dict[str, tuple[int, bool]] = field(default_factory=dict)
     thread: ThreadInfo | None = None  # the thread under it, once it has replies
+    attachments: tuple[FileRef, ...] = ()
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Message:
@@ -68,6 +71,7 @@ class Message:
                 if int(r.get("count") or 0) > 0
             },
             thread=ThreadInfo.from_wire(data["thread"]) if data.get("thread") else None,
+            attachments=tuple(FileRef.from_wire(a) for a in data.get("attachments") or ()),
         )
 
     def react(self, emoji: str, count: int, mine: bool | None) -> None:

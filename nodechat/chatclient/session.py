@@ -21,13 +21,15 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from websockets.exceptions import WebSocketException
 
 from nodechat.chatclient import threads
 from nodechat.chatclient.credentials import Credentials
+from nodechat.chatclient.files import FileRef, Progress, api_base, download_file, upload_file
 from nodechat.chatclient.profiles import Profile, ProfileStore
 from nodechat.chatclient.records import SearchResults
 from nodechat.chatclient.state import Change, ChatState
@@ -93,8 +95,10 @@ class ChatSession:
         store: ProfileStore | None = None,
         listener: Listener | None = None,
         backoff: tuple[float, float] = (0.5, 15.0),
+        api_url: str | None = None,
     ) -> None:
         self.server = normalize_url(server)
+        self.api_url = (api_url or api_base(self.server)).rstrip("/")  # files (chatclient/files.py)
         self.profile = profile
         self.credentials = Credentials(store, profile)
         self.listener: Listener = listener or (lambda change: None)
@@ -429,11 +433,17 @@ class ChatSession:
             raise Unavailable("the server did not answer in time", code="timeout") from exc
 
     async def send_message(
-        self, conversation: str, body: str, reply_to: str | None = None
+        self,
+        conversation: str,
+        body: str,
+        reply_to: str | None = None,
+        attachments: Sequence[str] = (),
     ) -> dict[str, Any] | None:
         """Send; None if queued while offline (it is resent with its nonce on reconnect)."""
         nonce = f"{self._device}-{next(self._nonces)}"
-        fields = {"conversation": conversation, "body": body, "reply_to": reply_to}
+        fields: dict[str, Any] = {"conversation": conversation, "body": body, "reply_to": reply_to}
+        if attachments:
+            fields["attachments"] = list(attachments)
         self._outbox[nonce] = fields
         try:
             ack: dict[str, Any] = await self.call("message.send", nonce=nonce, **fields)
@@ -456,6 +466,15 @@ class ChatSession:
     def pending_in(self, conversation: str | None) -> list[str]:
         """The bodies queued for ``conversation``, oldest first (the timeline shows them)."""
         return [str(f["body"]) for f in self._outbox.values() if f["conversation"] == conversation]
+
+    async def upload(self, path: Path, progress: Progress | None = None) -> dict[str, Any]:
+        """Upload a file over the HTTP API; its record (attach its id to a send)."""
+        return await upload_file(self.api_url, self.credentials.access_token, path, progress)
+
+    async def save_file(self, file: FileRef, dest: Path, progress: Progress | None = None) -> Path:
+        """Download an attachment to ``dest`` (a directory or a path), never overwriting."""
+        token = self.credentials.access_token
+        return await download_file(self.api_url, token, file, dest, progress)
 
     async def edit_message(self, message_id: str, body: str) -> None:
         """Edit one of your messages."""

@@ -1,6 +1,6 @@
 """``nodechat admin``: operator commands (docs/admin.md).
 
-Every command but ``migrate``, ``config`` and ``bench-accounts`` (local only, on the
+Every command but ``migrate``, ``config``, ``files`` (nodechat.cli.admin_files) and ``bench-accounts`` (local only, on the
 store and signing key of a deployment: nodechat.cli.admin_bench) runs offline on a store
 (``--store URL``) or online against a server (``--server URL`` after
 ``admin login``); see nodechat.cli.admin_target.
@@ -17,7 +17,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from nodechat.cli import admin_bench, admin_config, admin_groups, admin_sessions, admin_users
+from nodechat.cli import (
+    admin_bench,
+    admin_config,
+    admin_files,
+    admin_groups,
+    admin_sessions,
+    admin_users,
+)
 from nodechat.cli.common import cli_errors
 from nodechat.storage import open_store
 from nodechat.storage.base import Store
@@ -35,6 +42,7 @@ app.add_typer(admin_groups.channels, name="channels")
 app.add_typer(admin_groups.invites, name="invites")
 app.add_typer(admin_sessions.sessions, name="sessions")
 app.add_typer(admin_config.app, name="config")
+app.add_typer(admin_files.app, name="files")
 app.command("stats")(admin_sessions.stats)
 app.command("login")(admin_sessions.login)
 app.command("logout")(admin_sessions.logout)

@@ -93,7 +93,14 @@ OPS: dict[str, dict[str, Field]] = {
     "invite.revoke": {"code": _s(128)},
     "conversation.list": {},
     "dm.open": {"user_id": ID},
-    "message.send": {"conversation": _s(200), "body": _s(16000), "nonce": _s(128), "reply_to": OID},
+    "message.send": {
+        "conversation": _s(200),
+        "body": _s(16000),
+        "nonce": _s(128),
+        "reply_to": OID,
+        # file ids of the author's uploads (services/attachments.py: invalid_attachments)
+        "attachments": Field("str_list", False),
+    },
     "message.edit": {"message_id": ID, "body": _s(16000)},
     "message.delete": {"message_id": ID},
     # ``emoji`` is checked by the message service (services/reactions.py: invalid_emoji)

@@ -259,7 +259,12 @@ async def _send(c: Call) -> Any:
     d = c.data
     return send_ack(
         await c.services.messages.send(
-            c.me, d["conversation"], d["body"], d["nonce"], d.get("reply_to")
+            c.me,
+            d["conversation"],
+            d["body"],
+            d["nonce"],
+            d.get("reply_to"),
+            tuple(d.get("attachments") or ()),
         )
     )
 

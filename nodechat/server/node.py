@@ -27,6 +27,7 @@ from nodechat.cluster import (
 )
 from nodechat.config import Settings
 from nodechat.files import make_private_dir
+from nodechat.server.collector import FileCollector
 from nodechat.server.http import bound_port, build_gateway_app, serve_app
 from nodechat.server.hub import Hub
 from nodechat.server.metrics import Metrics
@@ -100,6 +101,7 @@ def gateway_app(
         metrics=metrics,
         trusted_proxies=settings.socket.trusted_proxies,
         forwarded_header=settings.socket.forwarded_header,
+        max_file_size=settings.files.max_size,
     )
 
 
@@ -154,6 +156,7 @@ class ChatNode:
         self.api: web.AppRunner | None = None
         self.metrics = Metrics()
         self._stopped = asyncio.Event()
+        self.collector: FileCollector | None = None
 
     @property
     def port(self) -> int:
@@ -188,6 +191,9 @@ class ChatNode:
             self.fabric = fabric = Fabric.open(cfg, "serve")
             bus = fabric.bus
             services = local_services(cfg, store, bus, online=fabric.presence.connections_by_node)
+            if services.files is not None:
+                self.collector = FileCollector(services.files, cfg.files.collect_interval)
+                self.collector.start()
             self.socket = SocketRole(cfg, services, fabric, self.metrics)
             await self.socket.start(cfg.serve.host, cfg.serve.port)
             if cfg.serve.api_port >= 0:
@@ -202,6 +208,8 @@ class ChatNode:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self.collector is not None:
+            await self.collector.stop()
         if self.api is not None:
             await self.api.cleanup()
         if self.socket is not None:

@@ -6,6 +6,7 @@ and the socket and gateway nodes that reach them through remote clients.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from pathlib import Path
@@ -15,6 +16,7 @@ from aiohttp import web
 from nodechat.bus import Bus, open_bus
 from nodechat.config import Settings
 from nodechat.errors import InvalidRequest
+from nodechat.server.collector import FileCollector
 from nodechat.server.grpc import RpcServer
 from nodechat.server.grpc.metadata import service_token
 from nodechat.server.http import bound_port, serve_app, start_ops_server
@@ -23,8 +25,10 @@ from nodechat.server.node import Fabric, SocketRole, gateway_app
 from nodechat.server.wiring import (
     RemoteServices,
     connect_services,
+    local_files,
     serve_role,
 )
+from nodechat.services.api import Services
 from nodechat.services.tokens import PRIVATE_KEY_FILE
 from nodechat.storage import open_store
 from nodechat.storage.base import Store
@@ -164,6 +168,8 @@ class SplitNode:
         self.services: RemoteServices | None = None
         self.socket: SocketRole | None = None
         self.api: web.AppRunner | None = None
+        self.file_store: Store | None = None  # gateway: the store of the file records
+        self.collector: FileCollector | None = None
 
     @property
     def address(self) -> str:
@@ -190,17 +196,38 @@ class SplitNode:
                 self.socket = SocketRole(cfg, services, fabric, self.metrics)
                 await self.socket.start(host, port, cfg.node.public_url)
             else:
-                app = gateway_app(cfg, services, fabric, self.metrics)
+                app = gateway_app(cfg, self._with_files(services), fabric, self.metrics)
                 self.api = await serve_app(app, host, port)
         except BaseException:
             await self.stop()
             raise
 
+    def _with_files(self, services: RemoteServices) -> Services:
+        """The gateway's services with a file service if the store is named (``serve.store``):
+        uploads are byte streams, so the gateway keeps the blobs and the file records
+        itself, in the deployment's shared store, and asks the message role (over gRPC,
+        through its interface) who may read a conversation and attaches with the send."""
+        cfg = self.settings
+        if not cfg.serve.store:
+            log.info("no serve.store: the gateway serves no file routes")
+            return services
+        self.file_store = open_store(cfg.serve.store)
+        files = local_files(cfg, self.file_store, services.messages)
+        self.collector = FileCollector(files, cfg.files.collect_interval)
+        self.collector.start()
+        return dataclasses.replace(services, files=files)
+
     async def stop(self) -> None:
         """Stop listening (in-flight requests are answered), then disconnect."""
+        if self.collector is not None:
+            await self.collector.stop()
+            self.collector = None
         if self.api is not None:
             await self.api.cleanup()
             self.api = None
+        if self.file_store is not None:
+            await self.file_store.close()
+            self.file_store = None
         if self.socket is not None:
             await self.socket.stop()
             self.socket = None

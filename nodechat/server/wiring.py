@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from nodechat.blobs import open_blob_store
 from nodechat.bus import Bus
 from nodechat.cluster import PresenceRegistry, VoiceRoster
 from nodechat.config import AuthSettings, Settings
@@ -26,8 +27,9 @@ from nodechat.server.grpc import (
 )
 from nodechat.server.grpc.servicing import Observer
 from nodechat.services.admin_local import LocalAdminService, OnlineCounter
-from nodechat.services.api import Services
+from nodechat.services.api import MessageService, Services
 from nodechat.services.auth import LocalAuthService
+from nodechat.services.files import LocalFileService
 from nodechat.services.groups import LocalGroupService
 from nodechat.services.messages import LocalMessageService
 from nodechat.services.presence import PresenceService
@@ -41,6 +43,7 @@ __all__ = [
     "connect_services",
     "local_admin",
     "local_auth",
+    "local_files",
     "local_services",
     "serve_role",
 ]
@@ -73,12 +76,20 @@ def local_services(
     settings: Settings, store: Store, bus: Bus, *, online: OnlineCounter | None = None
 ) -> Services:
     """Every role's local service over one store and bus (``nodechat serve``)."""
+    messages = LocalMessageService(store, bus)
     return Services(
         local_auth(settings, store, bus),
         LocalGroupService(store, bus),
-        LocalMessageService(store, bus),
+        messages,
         local_admin(store, bus, settings.auth, online=online),
+        files=local_files(settings, store, messages),
     )
+
+
+def local_files(settings: Settings, store: Store, messages: MessageService) -> LocalFileService:
+    """The file service over ``store``'s file part and the blob store ``files`` names."""
+    blobs = open_blob_store(settings.files, settings.serve.data_dir)
+    return LocalFileService(store.files, blobs, messages, settings.files)
 
 
 async def serve_role(

@@ -273,7 +273,14 @@ class SocketEndpoint:
                 self.metrics.message_received()
                 d = r.data
                 items.append(
-                    SendItem(identity, d["conversation"], d["body"], d["nonce"], d.get("reply_to"))
+                    SendItem(
+                        identity,
+                        d["conversation"],
+                        d["body"],
+                        d["nonce"],
+                        d.get("reply_to"),
+                        tuple(d.get("attachments") or ()),
+                    )
                 )
             outcomes = await fold(self.services.messages.send_many(items), len(items))
             for r, outcome in zip(requests, outcomes, strict=True):

@@ -9,7 +9,7 @@ Every method that acts for a user takes the caller's verified
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from nodechat.errors import fold as fold  # re-exported: the batch helper of eve
 from nodechat.models import (
     Channel,
     ConversationState,
+    FileRecord,
     Group,
     Identity,
     Invite,
@@ -269,6 +270,7 @@ class SendItem:
     body: str
     nonce: str
     reply_to: str | None = None
+    attachments: tuple[str, ...] = ()  # file ids, the author's unattached uploads
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,8 +374,11 @@ class MessageService(ABC):
         body: str,
         nonce: str,
         reply_to: str | None = None,
+        attachments: Sequence[str] = (),
     ) -> SendResult:
-        """Store a message durably and publish it; idempotent on (author, nonce)."""
+        """Store a message durably and publish it; idempotent on (author, nonce).
+
+        ``attachments``: ids of the author's unattached uploads, attached all or none."""
 
     async def send_many(self, items: Sequence[SendItem]) -> list[SendOutcome]:
         """Several sends at once, each with its own result or error.
@@ -383,7 +388,9 @@ class MessageService(ABC):
         implementations overlap the work where they can keep that order.
         """
         return [
-            await settle(self.send(i.identity, i.conversation_id, i.body, i.nonce, i.reply_to))
+            await settle(
+                self.send(i.identity, i.conversation_id, i.body, i.nonce, i.reply_to, i.attachments)
+            )
             for i in items
         ]
 
@@ -467,6 +474,53 @@ class MessageService(ABC):
 
 
 @dataclass(frozen=True, slots=True)
+class FileList:
+    """The caller's files, newest first, with what they take and may take."""
+
+    files: list[FileRecord]
+    used_bytes: int
+    file_count: int
+    quota: int
+    max_size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form (``GET /api/v1/files``)."""
+        return {
+            "files": [f.to_dict() for f in self.files],
+            "usage": {"bytes": self.used_bytes, "files": self.file_count},
+            "quota": self.quota,
+            "max_size": self.max_size,
+        }
+
+
+class FileService(ABC):
+    """Uploads, downloads and the collection of uploads never attached."""
+
+    @abstractmethod
+    async def upload(
+        self, identity: Identity, name: str, chunks: AsyncIterable[bytes]
+    ) -> FileRecord:
+        """Store a new file from a byte stream (the limit is enforced while reading; a
+        refused or failed upload leaves nothing behind); its type is sniffed."""
+
+    @abstractmethod
+    async def download(
+        self, identity: Identity, file_id: str
+    ) -> tuple[FileRecord, AsyncIterator[bytes]]:
+        """A file and its bytes, for a caller who may read the conversation it is attached
+        to (an unattached file: its owner only); ``NotFound(file_not_found)`` otherwise."""
+
+    @abstractmethod
+    async def list_files(self, identity: Identity) -> FileList:
+        """The caller's own files and usage."""
+
+    @abstractmethod
+    async def collect(self) -> int:
+        """Delete released files and uploads unattached past the configured age (blob and
+        row); how many (trusted callers only: the periodic task, the admin CLI)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Services:
     """The role interfaces a transport talks to (``admin``, ``sessions``: None where they
     are not served; a socket node starts its sessions itself)."""
@@ -476,3 +530,4 @@ class Services:
     messages: MessageService
     admin: AdminService | None = None
     sessions: SessionService | None = None
+    files: FileService | None = None

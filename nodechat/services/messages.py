@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 
 from nodechat.bus import (
@@ -31,6 +32,7 @@ from nodechat.errors import (
 )
 from nodechat.models import (
     THREAD_PREFIX,
+    Attachment,
     Conversation,
     ConversationKind,
     ConversationState,
@@ -55,6 +57,7 @@ from nodechat.services.api import (
     SendOutcome,
     SendResult,
 )
+from nodechat.services.attachments import check_attachments, retried_send, with_attachments
 from nodechat.services.reactions import apply_reaction, check_emoji, with_reactions
 from nodechat.services.search import search as search_messages
 from nodechat.services.threads import ConversationAccess, ThreadRules, with_threads
@@ -96,6 +99,7 @@ def check_body(body: str) -> str:
 
 def _check_fields(item: SendItem) -> None:
     check_body(item.body)
+    check_attachments(item.attachments)
     if not 1 <= len(item.nonce) <= MAX_NONCE:
         raise InvalidRequest(
             f"nonce must be 1-{MAX_NONCE} characters", code="invalid_nonce", field="nonce"
@@ -166,8 +170,9 @@ class LocalMessageService(ThreadRules, MessageService):
         body: str,
         nonce: str,
         reply_to: str | None = None,
+        attachments: Sequence[str] = (),
     ) -> SendResult:
-        item = SendItem(identity, conversation_id, body, nonce, reply_to)
+        item = SendItem(identity, conversation_id, body, nonce, reply_to, tuple(attachments))
         return await self._store_one(item, await self._check_send(item))
 
     async def send_many(self, items: Sequence[SendItem]) -> list[SendOutcome]:
@@ -175,13 +180,9 @@ class LocalMessageService(ThreadRules, MessageService):
         them with ``MessageStore.append_many``, which keeps each conversation's
         items in order, and publish what was created in seq order.
         """
-        if len(items) == 1:  # nothing to overlap: the plain path, without tasks
-            one = items[0]
-            return [
-                await settle(
-                    self.send(one.identity, one.conversation_id, one.body, one.nonce, one.reply_to)
-                )
-            ]
+        if len(items) == 1 or any(i.attachments for i in items):
+            # nothing to overlap, or files to claim per message: the plain path, in order
+            return await MessageService.send_many(self, items)
         checked = await self._check_many(items)
         outcomes: list[SendOutcome] = [InternalError("send not run")] * len(items)
         now = self._clock()
@@ -292,18 +293,44 @@ class LocalMessageService(ThreadRules, MessageService):
                 now=now,
             )
 
-        try:
-            result = await append()
-        except NotFound:
-            if conversation_id != self_conversation_id(identity.user_id):
-                raise _not_found() from None
-            # notes to self exist from their first use
-            await self._messages.ensure_conversation(
-                Conversation(
-                    conversation_id, ConversationKind.SELF, participants=(identity.user_id,)
+        files = self._store.files
+        attached: tuple[Attachment, ...] = ()
+        if item.attachments:
+            try:
+                records = await files.attach_files(
+                    item.attachments, identity.user_id, message_id, conversation_id
                 )
-            )
-            result = await append()
+            except NotFound:
+                earlier = await retried_send(
+                    files, self._messages, item.attachments, identity.user_id, item.nonce
+                )
+                if earlier is None:
+                    raise
+                return SendResult(earlier, False)
+            attached = tuple(r.attachment() for r in records)
+        try:
+            try:
+                result = await append()
+            except NotFound:
+                if conversation_id != self_conversation_id(identity.user_id):
+                    raise _not_found() from None
+                # notes to self exist from their first use
+                await self._messages.ensure_conversation(
+                    Conversation(
+                        conversation_id, ConversationKind.SELF, participants=(identity.user_id,)
+                    )
+                )
+                result = await append()
+        except BaseException:
+            if attached:
+                await files.detach_message(message_id)
+            raise
+        if attached and result.created:
+            result = AppendResult(replace(result.message, attachments=attached), True)
+        elif attached:  # the nonce was used already: that message stands, the files stay free
+            await files.detach_message(message_id)
+            (message,) = await with_attachments(files, [result.message])
+            result = AppendResult(message, False)
         return await self._announce(item, topics, result)
 
     async def _announce(
@@ -347,6 +374,7 @@ class LocalMessageService(ThreadRules, MessageService):
         if message.deleted:
             raise NotFound("no such message", code="message_not_found")
         edited = await self._messages.edit_message(message_id, body, self._clock())
+        (edited,) = await with_attachments(self._store.files, [edited])
         await self._publish(access, Event("message.edited", edited.to_dict()))
         return edited
 
@@ -358,6 +386,7 @@ class LocalMessageService(ThreadRules, MessageService):
         if message.deleted:
             return message
         deleted = await self._messages.delete_message(message_id, self._clock())
+        await self._store.files.release_message(message_id)  # collected next (attachments.py)
         await self._publish(
             access,
             Event(
@@ -410,7 +439,9 @@ class LocalMessageService(ThreadRules, MessageService):
 
     async def pins(self, identity: Identity, conversation_id: str) -> list[PinnedMessage]:
         await self._access(identity, conversation_id)
-        return await self._messages.list_pins(conversation_id)
+        pins = await self._messages.list_pins(conversation_id)
+        shown = await with_attachments(self._store.files, [p.message for p in pins])
+        return [replace(p, message=m) for p, m in zip(pins, shown, strict=True)]
 
     async def react(self, identity: Identity, message_id: str, emoji: str) -> ReactionResult:
         return await self._reaction(identity, message_id, emoji, add=True)
@@ -453,6 +484,7 @@ class LocalMessageService(ThreadRules, MessageService):
         )
         page = await with_reactions(self._store.reactions, messages[:limit], identity.user_id)
         page = await with_threads(self._store, page, identity.user_id)
+        page = await with_attachments(self._store.files, page)
         return HistoryPage(page, len(messages) > limit)
 
     async def search(self, identity: Identity, request: SearchRequest) -> SearchPage:
@@ -478,6 +510,7 @@ class LocalMessageService(ThreadRules, MessageService):
             cursor = page[-1].seq
         messages = await with_reactions(self._store.reactions, messages, identity.user_id)
         messages = await with_threads(self._store, messages, identity.user_id)
+        messages = await with_attachments(self._store.files, messages)
         return ReplayResult(conversation_id, messages, max(last, cursor))
 
     async def mark_read(self, identity: Identity, conversation_id: str, seq: int) -> int:

@@ -33,6 +33,7 @@ from nodechat.models import (
     User,
 )
 from nodechat.storage.bulk import BulkStore
+from nodechat.storage.files import FileStore
 
 
 class RefreshOutcome(StrEnum):
@@ -569,6 +570,7 @@ class Store(ABC):
     reactions: ReactionStore
     threads: ThreadStore
     search: SearchStore
+    files: FileStore  # uploaded files' metadata (nodechat.storage.files)
     bulk: BulkStore  # admin-side provisioning only (nodechat.storage.bulk)
 
     @abstractmethod

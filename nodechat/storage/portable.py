@@ -96,6 +96,23 @@ TABLES: tuple[TableSpec, ...] = (
     ),
     TableSpec("pins", ("message_id", "conversation_id", "pinned_by", "pinned_at"), ("message_id",)),
     TableSpec(
+        "files",
+        (
+            "id",
+            "owner_id",
+            "name",
+            "size",
+            "sha256",
+            "content_type",
+            "created_at",
+            "message_id",
+            "conversation_id",
+            "released",
+        ),
+        ("id",),
+        ("released",),
+    ),
+    TableSpec(
         "reactions",
         ("message_id", "emoji", "user_id", "created_at"),
         ("message_id", "emoji", "user_id"),

@@ -87,10 +87,16 @@ class ChatApp(CommandsMixin):
         editor: str = "vi",
         notifier: Callable[[str, str], None] = desktop_notify,
         backoff: tuple[float, float] = (0.5, 15.0),
+        api_url: str | None = None,
     ) -> None:
         super().__init__()
         self.session = ChatSession(
-            server, profile=profile, store=store, listener=self._listen, backoff=backoff
+            server,
+            profile=profile,
+            store=store,
+            listener=self._listen,
+            backoff=backoff,
+            api_url=api_url,
         )
         self.auto = auto
         self.editor = editor

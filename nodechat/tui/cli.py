@@ -47,6 +47,15 @@ RegisterOption = Annotated[
         show_default=False,
     ),
 ]
+ApiUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        help="The HTTP API for files (default: from --server; port 7800 for ws://…:7801/).",
+        envvar="NODECHAT_API_URL",
+        show_default=False,
+    ),
+]
 EditorOption = Annotated[
     str, typer.Option("--editor", help="Editor for Ctrl+G.", envvar=["VISUAL", "EDITOR"])
 ]
@@ -58,6 +67,7 @@ def chat(
     username: UserOption = None,
     register_email: RegisterOption = None,
     editor: EditorOption = "vi",
+    api_url: ApiUrlOption = None,
 ) -> None:
     """Chat in the terminal (Textual client).
 
@@ -80,4 +90,4 @@ def chat(
         if username and password
         else None
     )
-    ChatApp(url, profile, store, auto=auto, editor=editor).run()
+    ChatApp(url, profile, store, auto=auto, editor=editor, api_url=api_url).run()

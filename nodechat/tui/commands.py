@@ -20,6 +20,7 @@ from nodechat.chatclient.records import Message
 from nodechat.chatclient.session import ChatSession
 from nodechat.errors import ChatError
 from nodechat.tui.clipboard import copy_local
+from nodechat.tui.files import attach_and_send, save_files
 from nodechat.tui.notify import describe
 from nodechat.tui.pins import PinsScreen
 from nodechat.tui.render import links, snippet
@@ -76,7 +77,7 @@ class CommandsMixin(App[None]):
         elif self.main.query_one(MessageList).has_focus:
             text = (
                 "▶ on a message: r reply · e edit · d delete · c copy · o open link · p pin"
-                " · + react · t thread"
+                " · + react · t thread · s save file"
                 " · i/Esc or just type to write"
             )
         mode = self.main.query_one("#compose-mode", Static)
@@ -232,6 +233,8 @@ class CommandsMixin(App[None]):
             self.spawn(self._toggle_pin(target.id))
         elif message.action == "thread":
             self.open_thread(target)
+        elif message.action == "save":
+            self.spawn(self._save_file(target.id, ""))
 
     # -- threads ---------------------------------------------------------------------------
 
@@ -246,6 +249,31 @@ class CommandsMixin(App[None]):
             self.push_screen(ThreadScreen(self.session, tid, self.spawn))
 
         self.spawn(show())
+
+    # -- files -----------------------------------------------------------------------------
+
+    async def _attach_file(self, path: str) -> None:
+        if self.active is None:
+            self.notify("pick a conversation first (Tab to the sidebar)", severity="warning")
+            return
+        said = await attach_and_send(self.session, self.active, path, self.reply_to, self.notify)
+        self.reply_to = None
+        self._show_mode()
+        self.notify(said)
+
+    async def _save_file(self, message_id: str | None, dest: str) -> None:
+        conv = self.session.state.conversations.get(self.active or "")
+        if conv is None:
+            self.notify("pick a conversation first (Tab to the sidebar)", severity="warning")
+            return
+        if message_id is None:  # /save: the newest message with a file
+            chosen = next((m for m in reversed(conv.messages) if m.attachments), None)
+        else:
+            chosen = conv.find(message_id)
+        if chosen is None or not chosen.attachments or chosen.deleted:
+            self.notify("no file to save here", severity="warning")
+            return
+        self.notify(await save_files(self.session, chosen.attachments, dest, self.notify))
 
     # -- pins ------------------------------------------------------------------------------
 
@@ -377,6 +405,10 @@ class CommandsMixin(App[None]):
         elif command.name == "search":
             here = len(args) > 1 and args[0].lower() == "here"
             self.start_search(" ".join(args[1:] if here else args), here=here)
+        elif command.name == "attach":
+            await self._attach_file(command.rest)
+        elif command.name == "save":
+            await self._save_file(None, command.rest)
         elif command.name == "mute":
             self.action_mute()
         elif command.name == "notify":

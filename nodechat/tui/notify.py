@@ -10,6 +10,11 @@ import threading
 from nodechat.errors import ChatError
 
 PLAIN: dict[str, str] = {
+    "file_too_large": "that file is too large for this server",
+    "quota_exceeded": "your files take all the room you have; delete some messages with files",
+    "file_not_found": "that file is gone, or not yours to send",
+    "no_such_file": "there is no file at that path",
+    "file_exists": "every name to save under exists already",
     "invalid_credentials": "wrong username or password",
     "too_many_login_attempts": "too many login attempts; wait a few minutes",
     "username_taken": "that username is taken",

@@ -8,6 +8,7 @@ import time
 from rich.text import Text
 
 from nodechat.chatclient.state import ChatState, Conversation, Message, SidebarEntry
+from nodechat.tui.files import attachments_line
 
 MENTION = re.compile(r"(?<![A-Za-z0-9_.@])@([A-Za-z0-9_.-]{3,32})")
 URL = re.compile(r"https?://[^\s<>\"')\]]+")
@@ -82,6 +83,8 @@ def message_text(state: ChatState, conv: Conversation, message: Message) -> Text
         out.append(" (edited)", style="dim")
     if conv.pinned(message.id):
         out.append(f" {PIN_MARK}", style="yellow")
+    if message.attachments:
+        out.append_text(attachments_line(message))
     if message.reactions:
         out.append_text(reactions_line(message))
     if message.thread is not None:

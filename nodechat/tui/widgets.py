@@ -87,9 +87,10 @@ class MessageList(OptionList):
         Binding("p", "act('pin')", "Pin/unpin"),
         Binding("plus", "act('react')", "React"),
         Binding("t", "act('thread')", "Thread"),
+        Binding("s", "act('save')", "Save file"),
         Binding("escape,i", "act('compose')", "Compose", show=False),
     ]
-    ACTION_KEYS = frozenset("redcyolgipt") | {"plus"}  # the keys above; others go to compose
+    ACTION_KEYS = frozenset("redcyolgipts") | {"plus"}  # the keys above; others go to compose
 
     @dataclass
     class Act(TextualMessage):

@@ -45,6 +45,7 @@ class ServiceEnv:
     services: Services
     bus: MemoryBus
     events: list[tuple[str, Event]] = field(default_factory=list)
+    store: Store | None = None  # the data roles' store (for parts with no service of its own)
 
     @property
     def auth(self) -> AuthService:
@@ -103,7 +104,7 @@ async def open_services(mode: str, tmp_path: Path) -> AsyncIterator[ServiceEnv]:
     if mode == "local":
         broker = MemoryBroker()
         local, store = local_services(tmp_path, MemoryBus(broker))
-        env = ServiceEnv("local", local, MemoryBus(broker))
+        env = ServiceEnv("local", local, MemoryBus(broker), store=store)
         env.bus.set_handler(lambda topic, event: env.events.append((topic, event)))
         try:
             yield env
@@ -125,7 +126,7 @@ async def open_services(mode: str, tmp_path: Path) -> AsyncIterator[ServiceEnv]:
     remote = await connect_services(
         RpcSettings(service_token=TOKEN, auth=address, group=address, message=address)
     )
-    env = ServiceEnv("grpc", remote, bus)
+    env = ServiceEnv("grpc", remote, bus, store=store)
     bus.set_handler(lambda topic, event: env.events.append((topic, event)))
     try:
         yield env

@@ -178,7 +178,7 @@ def build_services(tmp_path: Path) -> tuple[Services, Any, MemoryBus]:
     return sessions, store, bus
 
 
-async def _start(services: Services, metrics: Metrics) -> AsyncIterator[Gateway]:
+async def _start(services: Services, metrics: Metrics, **options: Any) -> AsyncIterator[Gateway]:
     gw: Gateway | None = None
 
     async def socket_urls() -> list[str]:
@@ -190,6 +190,7 @@ async def _start(services: Services, metrics: Metrics) -> AsyncIterator[Gateway]
         ready=lambda: list(gw.not_ready) if gw else [],
         socket_urls=socket_urls,
         metrics=metrics,
+        **options,
     )
     runner = await serve_app(app, "127.0.0.1", 0)
     try:

@@ -34,9 +34,10 @@ def free_port() -> int:
 class Served:
     """``nodechat serve`` on a fixed port and data dir, so it can be restarted in place."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, api_port: int = 0) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.api_port = api_port  # 0: a free one nobody is told of
         self.proc: subprocess.Popen[str] | None = None
         self.url = f"ws://127.0.0.1:{self.port}/"
 
@@ -48,7 +49,7 @@ class Served:
                 "--port",
                 str(self.port),
                 "--api-port",
-                "0",
+                str(self.api_port),
                 "--data-dir",
                 str(self.data_dir),
             ],

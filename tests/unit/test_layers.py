@@ -24,6 +24,7 @@ RANKS = {
     "config": 1,
     "files": 1,
     "storage": 2,
+    "blobs": 2,  # where uploaded files' bytes live (fs, s3)
     "bus": 2,
     "proto": 2,  # generated messages only
     "cluster": 3,  # presence, node registry, voice roster (over bus.redis)

@@ -189,7 +189,7 @@ class ConversationState(_message.Message):
     def __init__(self, conversation: _Optional[_Union[Conversation, _Mapping]] = ..., last_read_seq: _Optional[int] = ..., unread: _Optional[int] = ..., peer_id: _Optional[str] = ..., extra_json: _Optional[bytes] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("id", "conversation_id", "seq", "author_id", "body", "nonce", "created_at", "reply_to", "edited_at", "deleted", "reactions", "thread")
+    __slots__ = ("id", "conversation_id", "seq", "author_id", "body", "nonce", "created_at", "reply_to", "edited_at", "deleted", "reactions", "thread", "attachments")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -202,6 +202,7 @@ class Message(_message.Message):
     DELETED_FIELD_NUMBER: _ClassVar[int]
     REACTIONS_FIELD_NUMBER: _ClassVar[int]
     THREAD_FIELD_NUMBER: _ClassVar[int]
+    ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     id: str
     conversation_id: str
     seq: int
@@ -214,7 +215,8 @@ class Message(_message.Message):
     deleted: bool
     reactions: _containers.RepeatedCompositeFieldContainer[Reaction]
     thread: ThreadSummary
-    def __init__(self, id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., seq: _Optional[int] = ..., author_id: _Optional[str] = ..., body: _Optional[str] = ..., nonce: _Optional[str] = ..., created_at: _Optional[int] = ..., reply_to: _Optional[str] = ..., edited_at: _Optional[int] = ..., deleted: _Optional[bool] = ..., reactions: _Optional[_Iterable[_Union[Reaction, _Mapping]]] = ..., thread: _Optional[_Union[ThreadSummary, _Mapping]] = ...) -> None: ...
+    attachments: _containers.RepeatedCompositeFieldContainer[Attachment]
+    def __init__(self, id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., seq: _Optional[int] = ..., author_id: _Optional[str] = ..., body: _Optional[str] = ..., nonce: _Optional[str] = ..., created_at: _Optional[int] = ..., reply_to: _Optional[str] = ..., edited_at: _Optional[int] = ..., deleted: _Optional[bool] = ..., reactions: _Optional[_Iterable[_Union[Reaction, _Mapping]]] = ..., thread: _Optional[_Union[ThreadSummary, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[Attachment, _Mapping]]] = ...) -> None: ...
 
 class ThreadSummary(_message.Message):
     __slots__ = ("conversation", "count", "last_at", "unread")
@@ -227,6 +229,18 @@ class ThreadSummary(_message.Message):
     last_at: int
     unread: int
     def __init__(self, conversation: _Optional[str] = ..., count: _Optional[int] = ..., last_at: _Optional[int] = ..., unread: _Optional[int] = ...) -> None: ...
+
+class Attachment(_message.Message):
+    __slots__ = ("id", "name", "size", "type")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    size: int
+    type: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., size: _Optional[int] = ..., type: _Optional[str] = ...) -> None: ...
 
 class Reaction(_message.Message):
     __slots__ = ("emoji", "count", "me")

@@ -9,16 +9,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SendRequest(_message.Message):
-    __slots__ = ("conversation_id", "body", "nonce", "reply_to")
+    __slots__ = ("conversation_id", "body", "nonce", "reply_to", "attachments")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     BODY_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
     REPLY_TO_FIELD_NUMBER: _ClassVar[int]
+    ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     body: str
     nonce: str
     reply_to: str
-    def __init__(self, conversation_id: _Optional[str] = ..., body: _Optional[str] = ..., nonce: _Optional[str] = ..., reply_to: _Optional[str] = ...) -> None: ...
+    attachments: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, conversation_id: _Optional[str] = ..., body: _Optional[str] = ..., nonce: _Optional[str] = ..., reply_to: _Optional[str] = ..., attachments: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SendResult(_message.Message):
     __slots__ = ("message", "created")

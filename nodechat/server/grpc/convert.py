@@ -14,6 +14,7 @@ from google.protobuf.message import Message as ProtoMessage
 
 from nodechat.errors import ChatError
 from nodechat.models import (
+    Attachment,
     Channel,
     ChannelKind,
     Conversation,
@@ -225,6 +226,10 @@ def message_to_pb(message: Message) -> pb.Message:
         deleted=message.deleted,
         reactions=[pb.Reaction(emoji=r.emoji, count=r.count, me=r.me) for r in message.reactions],
         thread=_thread_to_pb(message.thread),
+        attachments=[
+            pb.Attachment(id=a.id, name=a.name, size=a.size, type=a.type)
+            for a in message.attachments
+        ],
     )
 
 
@@ -261,6 +266,7 @@ def message_from_pb(m: pb.Message) -> Message:
         deleted=m.deleted,
         reactions=tuple(Reaction(r.emoji, r.count, r.me) for r in m.reactions),
         thread=_thread_from_pb(m),
+        attachments=tuple(Attachment(a.id, a.name, a.size, a.type) for a in m.attachments),
     )
 
 

@@ -71,9 +71,10 @@ class RemoteMessageService(MessageService):
         body: str,
         nonce: str,
         reply_to: str | None = None,
+        attachments: Sequence[str] = (),
     ) -> SendResult:
         return await self._batcher.send(
-            _item(SendItem(identity, conversation_id, body, nonce, reply_to))
+            _item(SendItem(identity, conversation_id, body, nonce, reply_to, tuple(attachments)))
         )
 
     async def send_many(self, items: Sequence[SendItem]) -> list[SendOutcome]:
@@ -228,6 +229,7 @@ def _item(send: SendItem) -> messages_pb2.SendItem:
             body=send.body,
             nonce=send.nonce,
             reply_to=send.reply_to,
+            attachments=list(send.attachments),
         ),
     )
 
@@ -286,6 +288,7 @@ class MessageServicer:
                     q.body,
                     q.nonce,
                     optional(q, "reply_to"),
+                    tuple(q.attachments),
                 )
             )
             positions.append(i)

@@ -15,12 +15,14 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from nodechat.config import FileSettings
 from nodechat.errors import Unavailable
 from nodechat.server.dispatch import HANDLERS, Call
 from nodechat.server.forwarded import X_FORWARDED_FOR
 from nodechat.server.http.decode import bearer_token, decode, request_address
 from nodechat.server.http.docs import DOCS_CSP, DOCS_HTML
 from nodechat.server.http.errors import json_response
+from nodechat.server.http.files import add_file_routes
 from nodechat.server.http.middleware import boundary
 from nodechat.server.http.openapi import build_openapi
 from nodechat.server.http.ops import Probe, ops_handlers
@@ -107,6 +109,7 @@ def build_gateway_app(
     max_body: int = MAX_BODY,
     trusted_proxies: Collection[str] = LOOPBACK,
     forwarded_header: str = X_FORWARDED_FOR,
+    max_file_size: int = FileSettings().max_size,
 ) -> web.Application:
     """The gateway app; serve it with ``nodechat.server.http.serve_app``.
 
@@ -122,6 +125,7 @@ def build_gateway_app(
             route.method, router_path(route.url), endpoint.handler(route), name=route.name
         )
 
+    add_file_routes(app, services, max_file_size)
     openapi = orjson.dumps(build_openapi())
 
     async def gateway(request: web.Request) -> web.StreamResponse:

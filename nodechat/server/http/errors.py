@@ -3,6 +3,7 @@
 Every error response is ``{"error": {"code", "message", ...details}}`` with a
 stable ``code`` (docs/protocol.md §7). The status follows the error's class:
 
+    TooLarge (file_too_large, quota_exceeded)                      413
     InvalidRequest (and invalid_request, bad_frame, unknown_op)  400
     Unauthenticated                                                401
     Forbidden                                                      403
@@ -33,11 +34,13 @@ from nodechat.errors import (
     InvalidRequest,
     NotFound,
     RateLimited,
+    TooLarge,
     Unauthenticated,
     Unavailable,
 )
 
 _BY_CLASS: tuple[tuple[type[ChatError], int], ...] = (
+    (TooLarge, 413),  # before its base class InvalidRequest
     (InvalidRequest, 400),
     (Unauthenticated, 401),
     (Forbidden, 403),

@@ -12,6 +12,7 @@ from typing import Any
 
 from nodechat import __version__
 from nodechat.protocol.frames import MAX_LIST, Field
+from nodechat.server.http.files import file_paths
 from nodechat.server.http.routes import ROUTES, SYSTEM_ROUTES, Route, SystemRoute
 from nodechat.server.http.schemas import COMPONENTS, Schema, ref
 
@@ -120,6 +121,11 @@ FIELD_RULES: dict[tuple[str, str], Schema] = {
     ("message.history", "before"): {"minimum": 0},
     ("message.history", "after"): {"minimum": 0},
     ("message.send", "nonce"): {"minLength": 1, "maxLength": 64},
+    ("message.send", "attachments"): {
+        "maxItems": 10,
+        "uniqueItems": True,
+        "items": {"type": "string", "pattern": "^f_[0-9a-z]{22}$"},
+    },
     # opaque to clients, but only the form member_cursor() gives can be one
     ("member.list", "after"): {"pattern": "^[0-9]{1,16}:."},
     ("channel.reorder", "channel_ids"): {"minItems": 1, "uniqueItems": True},
@@ -217,6 +223,7 @@ def build_openapi(
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.url, {})[route.method.lower()] = _operation(route)
+    paths.update(file_paths())
     for sys_route in system_routes:
         paths.setdefault(sys_route.path, {})[sys_route.method.lower()] = _system_operation(
             sys_route

@@ -165,6 +165,10 @@ COMPONENTS: dict[str, Schema] = {
                 "description": "the thread under the message, once it has a reply "
                 "(history and resume)",
             },
+            "attachments": {
+                **array_of("Attachment"),
+                "description": "files on the message, in upload order (GET /api/v1/files/{id})",
+            },
         },
         optional=("thread",),
     ),
@@ -176,6 +180,27 @@ COMPONENTS: dict[str, Schema] = {
             "unread": {"type": "integer", "description": "the caller's unread replies"},
         },
         optional=("unread",),
+    ),
+    "Attachment": obj({"id": STR, "name": STR, "size": INT, "type": STR}),
+    "File": obj(
+        {
+            "id": STR,
+            "name": STR,
+            "size": INT,
+            "type": {"type": "string", "description": "sniffed from the bytes"},
+            "sha256": STR,
+            "created_at": INT,
+            "message_id": NULL_STR,
+            "conversation": NULL_STR,
+        }
+    ),
+    "FileList": obj(
+        {
+            "files": array_of("File"),
+            "usage": obj({"bytes": INT, "files": INT}),
+            "quota": INT,
+            "max_size": INT,
+        }
     ),
     "Reaction": obj(
         {

@@ -28,6 +28,7 @@ from nodechat.storage.mongo.accounts import MongoAccountStore
 from nodechat.storage.mongo.bulk import MongoBulkStore
 from nodechat.storage.mongo.client import connect, parse_url
 from nodechat.storage.mongo.engine import Document, Engine
+from nodechat.storage.mongo.files import MongoFileStore
 from nodechat.storage.mongo.groups import MongoGroupStore
 from nodechat.storage.mongo.indexes import prepare
 from nodechat.storage.mongo.messages import MongoMessageStore
@@ -48,6 +49,7 @@ class MongoStore(Store):
         self.reactions = MongoReactionStore(engine)
         self.threads = MongoThreadStore(engine)
         self.search = MongoSearchStore(engine)
+        self.files = MongoFileStore(engine)
 
     async def close(self) -> None:
         """Let running operations finish and close the client (if this store opened it)."""

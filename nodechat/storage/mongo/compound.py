@@ -144,6 +144,11 @@ def drop_conversations(db: Db, conversation_ids: Sequence[str]) -> None:
     kinds = [ConversationKind.CHANNEL.value, ConversationKind.THREAD.value]
     db.conversations.delete_many({"_id": ids, "kind": {"$in": kinds}})
     drop_reactions(db, ids)
+    # as SQL's trigger on deleted messages: their files are released for the collector
+    db.files.update_many(
+        {"conversation_id": ids, "message_id": {"$ne": None}},
+        {"$set": {"message_id": None, "released": True}},
+    )
     db.messages.delete_many({"conversation_id": ids})
     db.read_markers.delete_many({"conversation_id": ids})
     db.pins.delete_many({"conversation_id": ids})

@@ -25,8 +25,8 @@ from nodechat.errors import Unavailable
 from nodechat.storage.mongo.engine import Db
 
 ASC, DESC = 1, -1
-LAYOUT_VERSION = 5  # 2: pins, 3: reactions, 4: threads (conversations.parent_id),
-# 5: the messages text index (search)
+LAYOUT_VERSION = 6  # 2: pins, 3: reactions, 4: threads (conversations.parent_id),
+# 5: the messages text index (search), 6: files
 
 # collection -> [(keys, unique)]
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
@@ -62,6 +62,12 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], bool]]] = {
     # one document per pinned message (``_id`` is the message id), read newest first
     "pins": [([("conversation_id", ASC), ("pinned_at", DESC)], False)],
     "reactions": [([("message_id", ASC), ("emoji", ASC), ("user_id", ASC)], True)],
+    # one document per uploaded file (``_id`` is the file id)
+    "files": [
+        ([("owner_id", ASC), ("created_at", ASC)], False),
+        ([("message_id", ASC)], False),
+        ([("created_at", ASC)], False),
+    ],
 }
 
 # collection -> [(field, index name)]: text indexes for search (storage/mongo/search.py);

@@ -18,6 +18,7 @@ from nodechat.storage.postgres import portable
 from nodechat.storage.postgres.accounts import PostgresAccountStore
 from nodechat.storage.postgres.bulk import PostgresBulkStore
 from nodechat.storage.postgres.engine import Database, connect_options, unavailable, where
+from nodechat.storage.postgres.files import PostgresFileStore
 from nodechat.storage.postgres.groups import PostgresGroupStore
 from nodechat.storage.postgres.messages import PostgresMessageStore
 from nodechat.storage.postgres.reactions import PostgresReactionStore
@@ -38,6 +39,7 @@ class PostgresStore(Store):
         self.reactions = PostgresReactionStore(db)
         self.threads = PostgresThreadStore(db)
         self.search = PostgresSearchStore(db)
+        self.files = PostgresFileStore(db)
 
     async def close(self) -> None:
         """Commit the queued writes and close every connection."""

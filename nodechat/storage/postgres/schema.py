@@ -296,7 +296,35 @@ CREATE INDEX messages_body_tsv ON messages USING GIN (body_tsv);
 CREATE INDEX messages_created ON messages (created_at, id);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
+# Uploaded files' metadata (the bytes are in the blob store): unattached while
+# message_id and conversation_id are NULL; a deleted message releases its files; a
+# deleted conversation's messages release theirs (the trigger) for the collector.
+_V8 = """
+CREATE TABLE files (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    owner_id TEXT COLLATE "C" NOT NULL,
+    name TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    message_id TEXT COLLATE "C",  -- no foreign key: a send claims files first
+    conversation_id TEXT COLLATE "C",
+    released BOOLEAN NOT NULL DEFAULT false
+);
+CREATE INDEX files_owner ON files (owner_id, created_at);
+CREATE INDEX files_message ON files (message_id);
+CREATE INDEX files_unattached ON files (created_at) WHERE message_id IS NULL;
+CREATE FUNCTION nodechat_release_files() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE files SET message_id = NULL, released = true WHERE message_id = OLD.id;
+    RETURN OLD;
+END $$;
+CREATE TRIGGER files_message_gone AFTER DELETE ON messages
+    FOR EACH ROW EXECUTE FUNCTION nodechat_release_files();
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
 """Schema scripts in order; ``schema_migrations`` holds the versions applied."""
 
 

@@ -13,6 +13,7 @@ from nodechat.storage.sqlite import portable
 from nodechat.storage.sqlite.accounts import SqliteAccountStore
 from nodechat.storage.sqlite.bulk import SqliteBulkStore
 from nodechat.storage.sqlite.engine import Database
+from nodechat.storage.sqlite.files import SqliteFileStore
 from nodechat.storage.sqlite.groups import SqliteGroupStore
 from nodechat.storage.sqlite.messages import SqliteMessageStore
 from nodechat.storage.sqlite.reactions import SqliteReactionStore
@@ -33,6 +34,7 @@ class SqliteStore(Store):
         self.reactions = SqliteReactionStore(db)
         self.threads = SqliteThreadStore(db)
         self._search = self.search = SqliteSearchStore(db)
+        self.files = SqliteFileStore(db)
 
     async def close(self) -> None:
         """Commit the queued writes and close the database."""

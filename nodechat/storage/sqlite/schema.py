@@ -213,5 +213,28 @@ BEGIN INSERT INTO messages_fts (messages_fts, rowid, body)
     (rowid, body) SELECT new.rowid, new.body WHERE new.deleted = 0; END
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
+# Uploaded files' metadata (the bytes are in the blob store): unattached while
+# message_id and conversation_id are NULL; a deleted message releases its files; a
+# deleted conversation's messages release theirs (the trigger) for the collector.
+_V8 = """
+CREATE TABLE files (
+    id TEXT PRIMARY KEY,
+    owner_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    message_id TEXT,  -- no foreign key: a send claims files first
+    conversation_id TEXT,
+    released INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX files_owner ON files (owner_id, created_at);
+CREATE INDEX files_message ON files (message_id);
+CREATE INDEX files_unattached ON files (created_at) WHERE message_id IS NULL;
+CREATE TRIGGER files_message_gone AFTER DELETE ON messages
+BEGIN UPDATE files SET message_id = NULL, released = 1 WHERE message_id = old.id; END
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
 """Schema scripts in order; ``PRAGMA user_version`` counts those applied."""
