@@ -9,6 +9,7 @@ from nodechat.models import (
     ChannelKind,
     Conversation,
     ConversationKind,
+    FileRecord,
     Group,
     Member,
     Pin,
@@ -85,6 +86,12 @@ async def fill(store: Store) -> None:
             now=7000 + i,
         )
     await store.messages.set_read_marker("u_ann", "thread:m_001", 1)
+    for i, name in enumerate(("notes.txt", "photo.png")):
+        await store.files.create_file(
+            FileRecord(f"f_{i:022}", "u_ann", name, 10 + i, "ab" * 32, "text/plain", 8000 + i),
+            quota=1 << 20,
+        )
+    await store.files.attach_files([f"f_{0:022}"], "u_ann", "m_002", "ch_1")
 
 
 async def dump(store: Store) -> dict[str, list[dict[str, Any]]]:
@@ -108,6 +115,7 @@ async def test_round_trip(store: Store, store_factory: Any) -> None:
     assert len(source["messages"]) == 28 and source["users"][0]["disabled"] is False
     assert len(source["pins"]) == 4
     assert len(source["reactions"]) == 4
+    assert len(source["files"]) == 2
     target = await store_factory()
     for spec in TABLES:
         assert await target.import_rows(spec.name, source[spec.name]) == len(source[spec.name])
@@ -133,6 +141,9 @@ async def test_round_trip(store: Store, store_factory: Any) -> None:
     assert thread is not None and thread.parent_id == "ch_1" and thread.group_id == "g_1"
     seen = await target.reactions.reactions(["m_001", "m_dm"], "u_bob")
     assert seen == {"m_001": (Reaction("👍", 2, True),), "m_dm": (Reaction("🎉", 1, False),)}
+    attached = await target.files.attachments(["m_002"])
+    assert [r.name for r in attached["m_002"]] == ["notes.txt"]
+    assert (await target.files.usage("u_ann")).bytes == 21
     found = await target.accounts.find_user("ANN")
     assert found is not None and found[0].id == "u_ann"
 
