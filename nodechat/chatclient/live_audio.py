@@ -194,6 +194,7 @@ class LiveAudio:
         self.sent = 0  # frames sent
         self.mic_blocks = 0  # microphone blocks taken from the queue
         self.mic_dropped = 0
+        self.received = 0  # frames decoded into a jitter buffer
         self.played = 0  # output blocks pulled with sound in them
         self.pulled = 0
         self._lock = threading.Lock()
@@ -298,6 +299,7 @@ class LiveAudio:
             with self._lock:
                 buffer = self._buffers.setdefault(frame.sender, JitterBuffer())
                 buffer.push(frame.seq, pcm)
+            self.received += 1
         self._close_streams()
 
     def _decode(self, frame: MediaFrame) -> bytes:
