@@ -23,7 +23,8 @@ import pytest
 
 from nodechat.chatclient import ChatSession, ProfileStore, opus
 from nodechat.chatclient.audio import correlation
-from nodechat.chatclient.live_audio import SILENCE, LiveAudio
+from nodechat.chatclient.jitter import SILENCE
+from nodechat.chatclient.live_audio import LiveAudio
 from nodechat.protocol.voice import FRAME_SAMPLES, SAMPLE_RATE
 from nodechat.server.node import ChatNode
 from nodechat.tui.audio import VoiceAudio

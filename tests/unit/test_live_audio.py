@@ -14,14 +14,8 @@ from collections.abc import Callable
 import pytest
 
 from nodechat.chatclient import live_audio
-from nodechat.chatclient.live_audio import (
-    SILENCE,
-    AudioUnavailable,
-    JitterBuffer,
-    LiveAudio,
-    SoundDevice,
-    mix,
-)
+from nodechat.chatclient.jitter import SILENCE, JitterBuffer, mix
+from nodechat.chatclient.live_audio import AudioUnavailable, LiveAudio, SoundDevice
 from nodechat.protocol.voice import FRAME_SAMPLES, KIND_PCM, MediaFrame, decode_media, encode_media
 
 
