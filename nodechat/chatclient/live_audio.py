@@ -193,11 +193,11 @@ class LiveAudio:
 
     async def _send(self) -> None:
         encoder = opus.OpusEncoder() if self.kind == KIND_OPUS else None
-        seq = timestamp = 0
+        seq, clock = 0, -FRAME_SAMPLES  # the sample clock of the block in hand
         while True:
             block = await self._mic.get()
             self.mic_blocks += 1
-            timestamp = (timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+            clock = (clock + FRAME_SAMPLES) & 0xFFFFFFFF  # muted blocks advance it too
             client = self._client()
             if client is None or client.closed:
                 break
@@ -205,10 +205,11 @@ class LiveAudio:
                 continue
             payloads = encoder.encode(block) if encoder is not None else [block]
             for payload in payloads:
-                frame = MediaFrame(self.kind, self.handle, 0, seq, timestamp, payload)
+                frame = MediaFrame(self.kind, self.handle, 0, seq, clock, payload)
                 try:
                     await client.send_raw(encode_media(frame))
-                except (ConnectionClosed, ChatError):
+                except (ConnectionClosed, ChatError):  # disconnected: stop the device
+                    self._close_streams()
                     return
                 seq = (seq + 1) & 0xFFFFFFFF
                 self.sent += 1

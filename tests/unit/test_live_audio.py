@@ -140,7 +140,7 @@ async def test_live_audio_sends_unless_muted_and_plays_unless_deafened() -> None
     device.on_block(block(5))
     await until(lambda: len(client.sent) == 1)
     sent = decode_media(client.sent[0])
-    assert (sent.channel, sent.seq, sent.payload) == (7, 0, block(5))
+    assert (sent.channel, sent.seq, sent.timestamp, sent.payload) == (7, 0, 0, block(5))
     flags[0] = True  # muted
     device.on_block(block(6))
     await until(lambda: audio.mic_blocks == 2)
