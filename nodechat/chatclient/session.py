@@ -106,6 +106,7 @@ class ChatSession:
         self.status = "offline"  # offline | connecting | online | reconnecting | logged out
         self.status_detail = ""
         self.client: ChatClient | None = None
+        self.voice_handle = 0  # the channel handle of the voice.join reply (0: not joined)
         self.last_resume: dict[str, int] | None = None
         self.reconnects = 0
         self._backoff = backoff
@@ -662,6 +663,7 @@ class ChatSession:
         """Join a voice channel; the participants (empty if the server has no voice)."""
         reply = await self.call("voice.join", channel=channel)
         participants = [str(u) for u in (reply or {}).get("participants") or ()]
+        self.voice_handle = int((reply or {}).get("channel_handle") or 0)  # for media frames
         self.state.voice[channel] = participants
         self._emit(Change(sidebar=True, members=True))
         return participants
@@ -680,6 +682,7 @@ class ChatSession:
     async def voice_leave(self) -> None:
         """Leave the voice channel you are in."""
         reply = await self.call("voice.leave")
+        self.voice_handle = 0
         left = (reply or {}).get("left")
         if left and left in self.state.voice:
             self.state.voice[left] = [u for u in self.state.voice[left] if u != self.state.my_id]

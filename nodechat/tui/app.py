@@ -19,10 +19,12 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from nodechat.chatclient.live_audio import AudioDevice, SoundDevice
 from nodechat.chatclient.profiles import ProfileStore
 from nodechat.chatclient.session import ChatSession, normalize_url
 from nodechat.chatclient.state import Change, Notice
 from nodechat.errors import ChatError
+from nodechat.tui.audio import VoiceAudio
 from nodechat.tui.commands import CommandsMixin
 from nodechat.tui.notify import describe, desktop_notify
 from nodechat.tui.render import member_lines
@@ -88,6 +90,8 @@ class ChatApp(CommandsMixin):
         notifier: Callable[[str, str], None] = desktop_notify,
         backoff: tuple[float, float] = (0.5, 15.0),
         api_url: str | None = None,
+        audio: bool = True,
+        audio_device: Callable[[], AudioDevice] = SoundDevice,
     ) -> None:
         super().__init__()
         self.session = ChatSession(
@@ -97,6 +101,9 @@ class ChatApp(CommandsMixin):
             listener=self._listen,
             backoff=backoff,
             api_url=api_url,
+        )
+        self.audio = VoiceAudio(
+            self.session, self._audio_notice, enabled=audio, device=audio_device
         )
         self.auto = auto
         self.editor = editor
@@ -184,7 +191,11 @@ class ChatApp(CommandsMixin):
             self.spawn(self._resume())
 
     async def on_unmount(self) -> None:
+        await self.audio.stop()
         await self.session.close()
+
+    def _audio_notice(self, text: str) -> None:
+        self.notify(text, severity="warning")
 
     async def _resume(self) -> None:
         try:  # a saved session waits for a server that is down; it does not ask to log in

@@ -56,6 +56,14 @@ ApiUrlOption = Annotated[
         show_default=False,
     ),
 ]
+NoAudioOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-audio",
+        help="Voice without microphone and speakers (roster only).",
+        envvar="NODECHAT_NO_AUDIO",
+    ),
+]
 EditorOption = Annotated[
     str, typer.Option("--editor", help="Editor for Ctrl+G.", envvar=["VISUAL", "EDITOR"])
 ]
@@ -68,6 +76,7 @@ def chat(
     register_email: RegisterOption = None,
     editor: EditorOption = "vi",
     api_url: ApiUrlOption = None,
+    no_audio: NoAudioOption = False,
 ) -> None:
     """Chat in the terminal (Textual client).
 
@@ -90,4 +99,6 @@ def chat(
         if username and password
         else None
     )
-    ChatApp(url, profile, store, auto=auto, editor=editor, api_url=api_url).run()
+    ChatApp(
+        url, profile, store, auto=auto, editor=editor, api_url=api_url, audio=not no_audio
+    ).run()

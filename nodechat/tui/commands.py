@@ -19,6 +19,7 @@ from nodechat.chatclient.commands import SlashCommand, parse_command
 from nodechat.chatclient.records import Message
 from nodechat.chatclient.session import ChatSession
 from nodechat.errors import ChatError
+from nodechat.tui.audio import VoiceAudio
 from nodechat.tui.clipboard import copy_local
 from nodechat.tui.files import attach_and_send, save_files
 from nodechat.tui.notify import describe
@@ -47,6 +48,7 @@ class CommandsMixin(App[None]):
     editing: str | None
     editor: str
     main: MainScreen
+    audio: VoiceAudio
 
     if TYPE_CHECKING:  # provided by ChatApp, the class this mixin is for
 
@@ -451,6 +453,7 @@ class CommandsMixin(App[None]):
         conv = self.session.state.conversations.get(self.active or "")
         try:
             if what == "leave":
+                await self.audio.stop()
                 await self.session.voice_leave()
                 self.notify("left the voice channel")
             elif what in ("mute", "deafen"):
@@ -460,6 +463,7 @@ class CommandsMixin(App[None]):
             else:
                 people = await self.session.voice_join(conv.id)
                 self.notify(f"in voice with {len(people)} participant(s)")
+                await self.audio.start(conv.id)
         except ChatError as exc:
             if exc.code in ("unknown_op", "invalid_request"):
                 self.notify("this server has no voice channels yet", severity="warning")

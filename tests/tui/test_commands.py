@@ -56,6 +56,8 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         assert lounge is not None
         await command(pilot, app, "/voice")  # join the open voice channel
         await wait_for(pilot, lambda: said(app, "in voice with 1 participant"), "the join")
+        # microphone and speakers (roster-only where there is no sound device, as on CI)
+        await wait_for(pilot, lambda: app.audio.live is not None, "audio for the join")
         await bob.client.request("voice.join", channel=lounge)  # voice.updated from the server
 
         def header() -> str:
@@ -87,6 +89,7 @@ async def test_commands_and_message_actions(served: Served, tmp_path: Path) -> N
         )
         await command(pilot, app, "/voice leave")
         await wait_for(pilot, lambda: ann.name not in header(), "ann left the voice channel")
+        assert app.audio.live is None  # stopped on leave
 
         await command(pilot, app, "/leave")  # the owner cannot leave: said in plain words
         await wait_for(pilot, lambda: said(app, "owner cannot leave"), "the refusal")
