@@ -38,7 +38,8 @@ def _conversation(doc: Document) -> Conversation:
     )
 
 
-def _message(doc: Document) -> Message:
+def message_from_row(doc: Document) -> Message:
+    """A stored message read back (a row, or a document on MongoDB)."""
     return Message(
         id=doc["_id"],
         conversation_id=doc["conversation_id"],
@@ -88,7 +89,7 @@ def append_message(db: Db, doc: Document) -> AppendResult:
     key = {"author_id": doc["author_id"], "nonce": doc["nonce"]}
     existing = db.messages.find_one(key)
     if existing is not None:
-        return AppendResult(_message(existing), created=False)
+        return AppendResult(message_from_row(existing), created=False)
     conv = db.conversations.find_one({"_id": conversation_id}, {"last_seq": 1})
     if conv is None:
         raise NotFound("no such conversation", code="conversation_not_found")
@@ -100,7 +101,7 @@ def append_message(db: Db, doc: Document) -> AppendResult:
         except DuplicateKeyError as exc:
             existing = db.messages.find_one(key)
             if existing is not None:  # the same send, stored by a concurrent retry
-                return AppendResult(_message(existing), created=False)
+                return AppendResult(message_from_row(existing), created=False)
             if db.messages.find_one({"_id": doc["_id"]}, {"_id": 1}) is not None:
                 raise Conflict("a message with this id exists", code="message_exists") from exc
             top = db.messages.find_one(
@@ -113,7 +114,7 @@ def append_message(db: Db, doc: Document) -> AppendResult:
     if bumped.matched_count == 0:
         db.messages.delete_one({"_id": doc["_id"]})
         raise NotFound("no such conversation", code="conversation_not_found")
-    return AppendResult(_message({**doc, "seq": seq}), created=True)
+    return AppendResult(message_from_row({**doc, "seq": seq}), created=True)
 
 
 class MongoMessageStore(MessageStore):
@@ -210,7 +211,7 @@ class MongoMessageStore(MessageStore):
     async def get_message(self, message_id: str) -> Message | None:
         """The message, or None."""
         doc = await self.engine.run(lambda db: db.messages.find_one({"_id": message_id}))
-        return _message(doc) if doc is not None else None
+        return message_from_row(doc) if doc is not None else None
 
     async def edit_message(self, message_id: str, body: str, now: int) -> Message:
         """Replace the body and set ``edited_at``; ``Conflict(message_deleted)`` if deleted."""
@@ -227,7 +228,7 @@ class MongoMessageStore(MessageStore):
                 raise Conflict("this message was deleted", code="message_deleted")
             raise NotFound("no such message", code="message_not_found")
 
-        return _message(await self.engine.run(fn))
+        return message_from_row(await self.engine.run(fn))
 
     async def delete_message(self, message_id: str, now: int) -> Message:
         """Mark deleted and drop the body; the seq stays. Deleting twice is a no-op."""
@@ -243,7 +244,7 @@ class MongoMessageStore(MessageStore):
                 raise NotFound("no such message", code="message_not_found")
             return doc
 
-        return _message(await self.engine.run(fn))
+        return message_from_row(await self.engine.run(fn))
 
     async def history(
         self,
@@ -268,7 +269,7 @@ class MongoMessageStore(MessageStore):
         docs = await self.engine.run(
             lambda db: list(db.messages.find(query, sort=[("seq", order)], limit=limit))
         )
-        return [_message(doc) for doc in docs]
+        return [message_from_row(doc) for doc in docs]
 
     # -- pins ------------------------------------------------------------
 
@@ -323,7 +324,7 @@ class MongoMessageStore(MessageStore):
             ]
             ids = [p.message_id for p in pins]
             messages = {
-                doc["_id"]: _message(doc)
+                doc["_id"]: message_from_row(doc)
                 for doc in db.messages.find({"_id": {"$in": ids}, "deleted": False})
             }
             pinned = [

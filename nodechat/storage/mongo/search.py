@@ -18,6 +18,7 @@ from typing import Any
 from nodechat.models import Message
 from nodechat.storage.base import SearchQuery, SearchStore
 from nodechat.storage.mongo.engine import Db, Document, Engine
+from nodechat.storage.mongo.messages import message_from_row
 
 _SCORE = {"$meta": "textScore"}
 
@@ -25,21 +26,6 @@ _SCORE = {"$meta": "textScore"}
 def text_search(terms: tuple[str, ...]) -> str:
     """The ``$search`` string for ``terms``: each a quoted phrase (all required)."""
     return " ".join('"' + term.replace('"', " ").replace("\\", " ") + '"' for term in terms)
-
-
-def _message(doc: Document) -> Message:
-    return Message(
-        id=doc["_id"],
-        conversation_id=doc["conversation_id"],
-        seq=doc["seq"],
-        author_id=doc["author_id"],
-        body=doc["body"],
-        nonce=doc["nonce"],
-        created_at=doc["created_at"],
-        reply_to=doc.get("reply_to"),
-        edited_at=doc.get("edited_at"),
-        deleted=bool(doc.get("deleted", False)),
-    )
 
 
 class MongoSearchStore(SearchStore):
@@ -80,6 +66,6 @@ class MongoSearchStore(SearchStore):
                 .skip(offset)
                 .limit(limit)
             )
-            return [_message(doc) for doc in cursor]
+            return [message_from_row(doc) for doc in cursor]
 
         return await self.engine.run(fn)

@@ -51,7 +51,8 @@ def _conversation(row: DictRow) -> Conversation:
     )
 
 
-def _message(row: DictRow, prefix: str = "") -> Message:
+def message_from_row(row: DictRow, prefix: str = "") -> Message:
+    """A stored message read back (a row, or a document on MongoDB)."""
     return Message(
         id=row[f"{prefix}id"],
         conversation_id=row[f"{prefix}conversation_id"],
@@ -85,7 +86,7 @@ def _check_append(now: int, *texts: str | None) -> None:
 async def _message_or_missing(conn: Conn, found: list[DictRow], message_id: str) -> Message:
     """The message of an ``UPDATE ... RETURNING``; NotFound or Conflict(message_deleted) if none."""
     if found:
-        return _message(found[0])
+        return message_from_row(found[0])
     if await rows(conn, "SELECT 1 FROM messages WHERE id = %s", (message_id,)):
         raise Conflict("this message was deleted", code="message_deleted")
     raise NotFound("no such message", code="message_not_found")
@@ -177,9 +178,9 @@ class PostgresMessageStore(MessageStore):
         )
         outcome = found[0]["outcome"] if found else None
         if outcome == "created":
-            return AppendResult(_message(found[0], "o_"), created=True)
+            return AppendResult(message_from_row(found[0], "o_"), created=True)
         if outcome == "existing":
-            return AppendResult(_message(found[0], "o_"), created=False)
+            return AppendResult(message_from_row(found[0], "o_"), created=False)
         if outcome == "no_conversation":
             raise NotFound("no such conversation", code="conversation_not_found")
         if outcome == "id_taken":
@@ -206,7 +207,7 @@ class PostgresMessageStore(MessageStore):
         row = await self.db.read_one(
             f"SELECT {_MESSAGE} FROM messages WHERE id = %s", (message_id,)
         )
-        return _message(row) if row is not None else None
+        return message_from_row(row) if row is not None else None
 
     async def edit_message(self, message_id: str, body: str, now: int) -> Message:
         """Replace the body and set ``edited_at``; ``Conflict(message_deleted)`` if deleted."""
@@ -237,7 +238,7 @@ class PostgresMessageStore(MessageStore):
             )
             if not found:
                 raise NotFound("no such message", code="message_not_found")
-            return _message(found[0])
+            return message_from_row(found[0])
 
         return await self.db.write(fn)
 
@@ -265,7 +266,7 @@ class PostgresMessageStore(MessageStore):
             f" ORDER BY seq {order} LIMIT %s",
             params,
         )
-        return [_message(row) for row in found]
+        return [message_from_row(row) for row in found]
 
     # -- pins ------------------------------------------------------------
 
@@ -330,7 +331,7 @@ class PostgresMessageStore(MessageStore):
         )
         return [
             PinnedMessage(
-                _message(row),
+                message_from_row(row),
                 Pin(row["conversation_id"], row["id"], row["pinned_by"], row["pinned_at"]),
             )
             for row in found

@@ -14,31 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg.rows import DictRow
-
 from nodechat.models import Message
 from nodechat.storage.base import SearchQuery, SearchStore
 from nodechat.storage.postgres.engine import Database
+from nodechat.storage.postgres.messages import message_from_row
 
 _COLUMNS = (
     "m.id, m.conversation_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to,"
     " m.created_at, m.edited_at, m.deleted"
 )
-
-
-def _message(row: DictRow) -> Message:
-    return Message(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        seq=row["seq"],
-        author_id=row["author_id"],
-        body=row["body"],
-        nonce=row["nonce"],
-        created_at=row["created_at"],
-        reply_to=row["reply_to"],
-        edited_at=row["edited_at"],
-        deleted=row["deleted"],
-    )
 
 
 class PostgresSearchStore(SearchStore):
@@ -76,4 +60,4 @@ class PostgresSearchStore(SearchStore):
             " r.created_at DESC, r.id DESC LIMIT %s OFFSET %s",
             [*params, self.window, params[0], limit, offset],
         )
-        return [_message(row) for row in rows]
+        return [message_from_row(row) for row in rows]

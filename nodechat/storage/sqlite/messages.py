@@ -42,7 +42,8 @@ def _conversation(row: sqlite3.Row) -> Conversation:
     )
 
 
-def _message(row: sqlite3.Row) -> Message:
+def message_from_row(row: sqlite3.Row) -> Message:
+    """A stored message read back (a row, or a document on MongoDB)."""
     return Message(
         id=row["id"],
         conversation_id=row["conversation_id"],
@@ -74,7 +75,7 @@ def _message_or_missing(
 ) -> Message:
     """The message of an ``UPDATE ... RETURNING``; NotFound or Conflict(message_deleted) if none."""
     if rows:
-        return _message(rows[0])
+        return message_from_row(rows[0])
     if conn.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchall():
         raise Conflict("this message was deleted", code="message_deleted")
     raise NotFound("no such message", code="message_not_found")
@@ -182,7 +183,7 @@ class SqliteMessageStore(MessageStore):
     async def get_message(self, message_id: str) -> Message | None:
         """The message, or None."""
         row = self.db.read_one(f"SELECT {_MESSAGE} FROM messages WHERE id = ?", (message_id,))
-        return _message(row) if row is not None else None
+        return message_from_row(row) if row is not None else None
 
     async def edit_message(self, message_id: str, body: str, now: int) -> Message:
         """Replace the body and set ``edited_at``; ``Conflict(message_deleted)`` if deleted."""
@@ -212,7 +213,7 @@ class SqliteMessageStore(MessageStore):
             ).fetchall()
             if not rows:
                 raise NotFound("no such message", code="message_not_found")
-            return _message(rows[0])
+            return message_from_row(rows[0])
 
         return await self.db.write(fn)
 
@@ -240,7 +241,7 @@ class SqliteMessageStore(MessageStore):
             f" ORDER BY seq {order} LIMIT ?",
             params,
         )
-        return [_message(row) for row in rows]
+        return [message_from_row(row) for row in rows]
 
     # -- pins ------------------------------------------------------------
 
@@ -295,7 +296,7 @@ class SqliteMessageStore(MessageStore):
         )
         return [
             PinnedMessage(
-                _message(row),
+                message_from_row(row),
                 Pin(row["conversation_id"], row["id"], row["pinned_by"], row["pinned_at"]),
             )
             for row in rows
@@ -400,7 +401,7 @@ def _append(conn: sqlite3.Connection, m: NewMessage) -> AppendResult:
         (m.author_id, m.nonce),
     ).fetchall()
     if existing:
-        return AppendResult(_message(existing[0]), created=False)
+        return AppendResult(message_from_row(existing[0]), created=False)
     bumped = conn.execute(
         "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
         (m.conversation_id,),

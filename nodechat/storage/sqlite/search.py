@@ -27,6 +27,7 @@ from nodechat.errors import InternalError
 from nodechat.models import Message
 from nodechat.storage.base import SearchQuery, SearchStore
 from nodechat.storage.sqlite.engine import Database, connect
+from nodechat.storage.sqlite.messages import message_from_row
 
 _COLUMNS = (
     "m.id, m.conversation_id, m.seq, m.author_id, m.body, m.nonce, m.reply_to,"
@@ -38,21 +39,6 @@ def match_expression(terms: tuple[str, ...]) -> str:
     """The MATCH string for ``terms``: each a quoted string (inner quotes doubled), all
     required (FTS5's implicit AND)."""
     return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
-
-
-def _message(row: sqlite3.Row) -> Message:
-    return Message(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        seq=row["seq"],
-        author_id=row["author_id"],
-        body=row["body"],
-        nonce=row["nonce"],
-        created_at=row["created_at"],
-        reply_to=row["reply_to"],
-        edited_at=row["edited_at"],
-        deleted=bool(row["deleted"]),
-    )
 
 
 class SqliteSearchStore(SearchStore):
@@ -114,4 +100,4 @@ class SqliteSearchStore(SearchStore):
         else:
             async with self._lock:
                 rows = await asyncio.to_thread(self._read, sql, params)
-        return [_message(row) for row in rows]
+        return [message_from_row(row) for row in rows]
