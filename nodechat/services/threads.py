@@ -12,6 +12,7 @@ its thread readable and open to replies, but a new thread cannot start under it.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 
 from nodechat.bus import Event
@@ -122,18 +123,20 @@ async def with_threads(store: Store, messages: list[Message], viewer_id: str) ->
     return [replace(m, thread=by_root[m.id]) if m.id in by_root else m for m in messages]
 
 
-class ThreadRules:
+class ThreadRules(ABC):
     """The message service's thread half: access through the root's conversation, the
     first reply opening the thread, the summary event (mixed into LocalMessageService)."""
 
     _messages: MessageStore
     _parents: dict[str, str]  # stored thread -> its parent conversation
 
+    @abstractmethod
     async def _access(self, identity: Identity, conversation_id: str) -> ConversationAccess:
-        raise NotImplementedError
+        """Who may read and post in a conversation (the message service decides)."""
 
+    @abstractmethod
     async def _send_topics(self, identity: Identity, conversation_id: str) -> tuple[str, ...]:
-        raise NotImplementedError
+        """The bus topics a conversation's events go to (the message service's rule)."""
 
     def _remember_parent(self, thread_id: str, parent_id: str) -> None:
         if len(self._parents) >= MAX_PARENTS_KNOWN:
