@@ -248,6 +248,18 @@ class Session:
             return
         self.outgoing.append(frame if frame is not None else text_frame(event.frame))
 
+    def take_next(self, conversation: str, seq: int, frame: bytes) -> bool:
+        """Queue ``frame``, a live ``message.created`` numbered ``seq``, if it is the
+        common case: ready, nothing held, and the next seq of a conversation being
+        followed. False leaves the decision to :meth:`receive`, which reaches the same
+        verdict for this case (the fan-out of one message calls this per recipient)."""
+        seen = self.seen
+        if self._held is None and self.phase is Phase.READY and seen.get(conversation) == seq - 1:
+            seen[conversation] = seq
+            self.outgoing.append(frame)
+            return True
+        return False
+
     def _revoked(self, data: Mapping[str, Any]) -> None:
         revoked = data.get("session_ids")
         assert self.identity is not None

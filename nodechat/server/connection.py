@@ -125,6 +125,17 @@ class ClientConnection:
         self.state.receive(event, frame)
         self.pump()
 
+    def deliver_message(self, event: Event, frame: bytes, conversation: str, seq: int) -> None:
+        """Feed one live ``message.created`` (``conversation``/``seq`` read from it once
+        for the whole fan-out): the next message of a followed conversation is queued
+        without the session's general path."""
+        if self.state.take_next(conversation, seq, frame):
+            if not self._flushing:
+                self._flushing = True
+                self._flusher.schedule(self)
+        else:
+            self.deliver(event, frame)
+
     def catch_up(self) -> None:
         """The bus reconnected: let the session read what it may have missed."""
         self.state.catch_up()
@@ -143,25 +154,31 @@ class ClientConnection:
             for action in actions:
                 self._act(action)
         if state.outgoing and not self._flushing:
-            # whether the connection is still open is checked once, at the flush: the
-            # state property was 9 % of the CPU of a fan-out when read per delivery
-            if self.ws.transport.get_write_buffer_size() > self.send_buffer:
-                log.info("dropping slow client %s", self.address)
-                state.outgoing.clear()
-                self.drop(CLOSE_SLOW_CONSUMER, "slow consumer: send buffer full")
-                return
             self._flushing = True
             self._flusher.schedule(self)
 
     def flush(self) -> None:
-        """Write the queued frames now (dropped if the connection is no longer open)."""
+        """Write the queued frames now (dropped if the connection is no longer open).
+
+        Whether it is open, and whether its unsent bytes exceed the bound, are checked
+        here once per turn, not per frame queued (the state property was 9 % of the
+        CPU of a fan-out when read per delivery)."""
         self._flushing = False
         out = self.state.outgoing
         if not out:
             return
-        self.state.outgoing = []
-        if self.ws.protocol.state is State.OPEN:
-            self.ws.transport.write(b"".join(out))
+        ws = self.ws
+        if ws.protocol.state is not State.OPEN:
+            out.clear()
+            return
+        transport = ws.transport
+        if transport.get_write_buffer_size() > self.send_buffer:
+            log.info("dropping slow client %s", self.address)
+            out.clear()
+            self.drop(CLOSE_SLOW_CONSUMER, "slow consumer: send buffer full")
+            return
+        transport.write(out[0] if len(out) == 1 else b"".join(out))
+        out.clear()
 
     def _act(self, action: object) -> None:
         if isinstance(action, Backfill):

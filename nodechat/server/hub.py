@@ -183,6 +183,12 @@ class Hub:
                 conn.deliver(event)
             return
         frame = text_frame(event.frame)
+        if kind == "message.created":  # the hot path: one per recipient per message
+            conversation, seq = data["conversation"], data["seq"]
+            for conn in list(conns):
+                conn.deliver_message(event, frame, conversation, seq)
+            self._count(len(conns))
+            return
         skip = (
             data.get("user_id") if kind == "member.joined" and topic.startswith("group:") else None
         )
@@ -191,9 +197,7 @@ class Hub:
             if skip is not None and identity is not None and identity.user_id == skip:
                 continue
             conn.deliver(event, frame)
-        self.delivered += len(conns)
-        if self._on_delivered is not None:
-            self._on_delivered(len(conns))
+        self._count(len(conns))
         if kind in REMOVAL_EVENTS:
             self._drop_user_from_group(data["group_id"], data["user_id"])
         elif kind == "group.deleted":
@@ -204,6 +208,11 @@ class Hub:
             heads = data.get("last_seqs") if kind == "member.joined" else None
             for conn in list(conns):
                 self._spawn(self._joined(conn, gid, heads if isinstance(heads, dict) else {}))
+
+    def _count(self, deliveries: int) -> None:
+        self.delivered += deliveries
+        if self._on_delivered is not None:
+            self._on_delivered(deliveries)
 
     async def _joined(self, conn: ClientConnection, group_id: str, heads: dict[str, int]) -> None:
         """Subscribe a session to a group its user joined; then read from the store what
