@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from nodechat.errors import NotFound, TooLarge
@@ -13,15 +11,16 @@ from nodechat.models import Conversation, ConversationKind, FileRecord, direct_c
 from nodechat.storage import Store
 from nodechat.storage.files import FileUsage
 from nodechat.storage.mongo import indexes as mongo_layout
-from nodechat.storage.mongo import open_mongo
 from nodechat.storage.mongo.engine import Db
-from nodechat.storage.postgres import open_postgres
 from nodechat.storage.postgres import schema as postgres_schema
-from nodechat.storage.sqlite import open_sqlite
-from nodechat.storage.sqlite.engine import Database
 from nodechat.storage.sqlite.schema import MIGRATIONS
-from tests import mongo_databases
-from tests.postgres_databases import create_database, drop_database
+from tests.store_upgrades import (
+    mongo_indexes,
+    mongo_upgrade,
+    postgres_upgrade,
+    set_layout_version,
+    sqlite_upgrade,
+)
 
 T0 = 1_700_000_000_000
 DM = direct_conversation_id("usr_a", "usr_b")
@@ -123,66 +122,28 @@ async def test_portable_rows_round_trip(store: Store) -> None:
 
 
 async def test_sqlite_database_before_files_is_migrated(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    old = Database(path, MIGRATIONS[:-1])  # the schema as it was before files
-    await old.close()
-    store = open_sqlite(path)
-    try:
-        await store.files.create_file(_file(1), quota=QUOTA)
-        assert await store.files.usage("usr_a") == FileUsage(1, 100)
-    finally:
-        await store.close()
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    finally:
-        conn.close()
+    await sqlite_upgrade(tmp_path / "old.db", len(MIGRATIONS) - 1, _file_is_kept)
+
+
+async def _file_is_kept(store: Store) -> None:
+    await store.files.create_file(_file(1), quota=QUOTA)
+    assert await store.files.usage("usr_a") == FileUsage(1, 100)
 
 
 async def test_postgresql_database_before_files_is_migrated() -> None:
-    url = create_database()
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            postgres_schema.migrate(conn, postgres_schema.MIGRATIONS[:-1])
-        store = open_postgres(url)
-        try:
-            await store.files.create_file(_file(1), quota=QUOTA)
-            assert await store.files.usage("usr_a") == FileUsage(1, 100)
-        finally:
-            await store.close()
-        with psycopg.connect(url) as conn:
-            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
-            assert row is not None and row[0] == len(postgres_schema.MIGRATIONS)
-    finally:
-        drop_database(url)
+    await postgres_upgrade(len(postgres_schema.MIGRATIONS) - 1, _file_is_kept)
 
 
 async def test_mongodb_layout_before_files_is_upgraded(tmp_path: Path) -> None:
-    client = mongo_databases.mock_client(tmp_path)
-    store = open_mongo(mongo_databases.MOCK_URL, client=client)
-    try:
+    def downgrade(db: Db) -> None:  # as a database written before files
+        set_layout_version(db, mongo_layout.LAYOUT_VERSION - 1)
+        db["files"].drop()
 
-        def downgrade(db: Db) -> None:  # as a database written before files
-            db["meta"].update_one(
-                {"_id": "layout"}, {"$set": {"version": mongo_layout.LAYOUT_VERSION - 1}}
-            )
-            db["files"].drop()
-
-        await store.engine.run(downgrade)
-    finally:
-        await store.close()
-    store = open_mongo(mongo_databases.MOCK_URL, client=client)
-    try:
-
-        def layout(db: Db) -> tuple[int, list[str]]:
-            meta = db["meta"].find_one({"_id": "layout"})
-            return int(meta["version"]), list(db["files"].index_information())
-
-        version, names = await store.engine.run(layout)
-        assert version == mongo_layout.LAYOUT_VERSION
+    async def check(store: Store) -> None:
+        names = await mongo_indexes(store, "files")
         assert "owner_id_1_created_at_1" in names and "message_id_1" in names
-    finally:
-        await store.close()
+
+    await mongo_upgrade(tmp_path, downgrade, check)
 
 
 async def test_detach_undoes_a_claim(store: Store) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -13,16 +14,14 @@ from nodechat.errors import Conflict, NotFound
 from nodechat.models import Conversation, ConversationKind, Reaction, direct_conversation_id
 from nodechat.storage import Store
 from nodechat.storage.base import ReactionChange
-from nodechat.storage.mongo import indexes as mongo_layout
-from nodechat.storage.mongo import open_mongo
 from nodechat.storage.mongo.engine import Db
-from nodechat.storage.postgres import open_postgres
-from nodechat.storage.postgres import schema as postgres_schema
-from nodechat.storage.sqlite import open_sqlite
-from nodechat.storage.sqlite.engine import Database
-from nodechat.storage.sqlite.schema import MIGRATIONS
-from tests import mongo_databases
-from tests.postgres_databases import create_database, drop_database
+from tests.store_upgrades import (
+    mongo_indexes,
+    mongo_upgrade,
+    postgres_upgrade,
+    set_layout_version,
+    sqlite_upgrade,
+)
 
 T0 = 1_700_000_000_000
 DM = direct_conversation_id("usr_a", "usr_b")
@@ -138,87 +137,52 @@ async def test_reactions_are_portable_rows(store: Store) -> None:
     assert [r["emoji"] for r in page] == ["👍"]
 
 
+async def _old_message_takes_a_reaction(store: Store) -> None:
+    assert await _react(store, "msg_old", "👍", "usr_b") == ReactionChange(1, True)
+
+
 async def test_sqlite_database_before_reactions_is_migrated(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    old = Database(path, MIGRATIONS[:3])  # the schema as it was before reactions
-    await old.write(
-        lambda conn: conn.execute(
+    def old_rows(conn: sqlite3.Connection) -> None:
+        conn.execute(
             "INSERT INTO conversations (id, kind, user_a, user_b, last_seq)"
             " VALUES (?, 'direct', 'usr_a', 'usr_b', 1)",
             (DM,),
         )
-    )
-    await old.write(
-        lambda conn: conn.execute(
+        conn.execute(
             "INSERT INTO messages (id, conversation_id, seq, author_id, body, nonce, created_at)"
             " VALUES ('msg_old', ?, 1, 'usr_a', 'hi', 'n1', ?)",
             (DM, T0),
         )
-    )
-    await old.close()
-    store = open_sqlite(path)
-    try:
-        assert await _react(store, "msg_old", "👍", "usr_b") == ReactionChange(1, True)
-    finally:
-        await store.close()
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    finally:
-        conn.close()
+
+    # the schema as it was before reactions
+    await sqlite_upgrade(tmp_path / "old.db", 3, _old_message_takes_a_reaction, old_rows)
 
 
 async def test_postgresql_database_before_reactions_is_migrated() -> None:
-    url = create_database()
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            postgres_schema.migrate(conn, postgres_schema.MIGRATIONS[:3])
-            conn.execute(
-                "INSERT INTO conversations (id, kind, user_a, user_b, last_seq)"
-                " VALUES (%s, 'direct', 'usr_a', 'usr_b', 1)",
-                (DM,),
-            )
-            conn.execute(
-                "INSERT INTO messages (id, conversation_id, seq, author_id, body, nonce,"
-                " created_at, deleted) VALUES ('msg_old', %s, 1, 'usr_a', 'hi', 'n1', %s, FALSE)",
-                (DM, T0),
-            )
-        store = open_postgres(url)
-        try:
-            assert await _react(store, "msg_old", "👍", "usr_b") == ReactionChange(1, True)
-        finally:
-            await store.close()
-        with psycopg.connect(url) as conn:
-            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
-            assert row is not None and row[0] == len(postgres_schema.MIGRATIONS)
-    finally:
-        drop_database(url)
+    def old_rows(conn: psycopg.Connection[Any]) -> None:
+        conn.execute(
+            "INSERT INTO conversations (id, kind, user_a, user_b, last_seq)"
+            " VALUES (%s, 'direct', 'usr_a', 'usr_b', 1)",
+            (DM,),
+        )
+        conn.execute(
+            "INSERT INTO messages (id, conversation_id, seq, author_id, body, nonce,"
+            " created_at, deleted) VALUES ('msg_old', %s, 1, 'usr_a', 'hi', 'n1', %s, FALSE)",
+            (DM, T0),
+        )
+
+    await postgres_upgrade(3, _old_message_takes_a_reaction, old_rows)
 
 
 async def test_mongodb_layout_before_reactions_is_upgraded(tmp_path: Path) -> None:
-    client = mongo_databases.mock_client(tmp_path)
-    store = open_mongo(mongo_databases.MOCK_URL, client=client)
-    try:
+    def downgrade(db: Db) -> None:  # as a database written before reactions
+        set_layout_version(db, 2)
+        db["reactions"].drop()
 
-        def downgrade(db: Db) -> None:  # as a database written before reactions
-            db["meta"].update_one({"_id": "layout"}, {"$set": {"version": 2}})
-            db["reactions"].drop()
-
-        await store.engine.run(downgrade)
-    finally:
-        await store.close()
-    store = open_mongo(mongo_databases.MOCK_URL, client=client)
-    try:
-
-        def layout(db: Db) -> tuple[int, list[str]]:
-            meta = db["meta"].find_one({"_id": "layout"})
-            return int(meta["version"]), list(db["reactions"].index_information())
-
-        version, names = await store.engine.run(layout)
-        assert version == mongo_layout.LAYOUT_VERSION
-        assert "message_id_1_emoji_1_user_id_1" in names
+    async def check(store: Store) -> None:
+        assert "message_id_1_emoji_1_user_id_1" in await mongo_indexes(store, "reactions")
         mid = await _message(store)
         await _react(store, mid, "👍", "usr_b")
         assert await _react(store, mid, "👍", "usr_b") == ReactionChange(1, False)  # unique index
-    finally:
-        await store.close()
+
+    await mongo_upgrade(tmp_path, downgrade, check)

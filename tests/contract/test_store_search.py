@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,15 +17,16 @@ import pytest
 from nodechat.models import Conversation, ConversationKind, direct_conversation_id
 from nodechat.storage import Store
 from nodechat.storage.base import SearchQuery
-from nodechat.storage.mongo import indexes as mongo_layout
-from nodechat.storage.mongo import open_mongo
 from nodechat.storage.mongo.engine import Db
-from nodechat.storage.postgres import open_postgres
 from nodechat.storage.postgres import schema as postgres_schema
-from nodechat.storage.sqlite import open_sqlite
-from nodechat.storage.sqlite.engine import Database
 from nodechat.storage.sqlite.schema import MIGRATIONS
-from tests import mongo_databases
+from tests.store_upgrades import (
+    mongo_indexes,
+    mongo_upgrade,
+    postgres_upgrade,
+    set_layout_version,
+    sqlite_upgrade,
+)
 
 T0 = 1_700_000_000_000
 AB = direct_conversation_id("usr_a", "usr_b")
@@ -148,17 +150,13 @@ async def test_unicode_and_hostile_terms(text_store: Store) -> None:
 
 
 async def test_sqlite_database_before_search_gets_searchable_history(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    old = Database(path, MIGRATIONS[:SQLITE_BEFORE])
-    await old.write(
-        lambda conn: conn.execute(
+    def old_rows(conn: sqlite3.Connection) -> None:
+        conn.execute(
             "INSERT INTO conversations (id, kind, user_a, user_b, last_seq)"
             " VALUES (?, 'direct', 'usr_a', 'usr_b', 2)",
             (AB,),
         )
-    )
-    await old.write(
-        lambda conn: conn.executemany(
+        conn.executemany(
             "INSERT INTO messages (id, conversation_id, seq, author_id, body, nonce, created_at,"
             " deleted) VALUES (?, ?, ?, 'usr_a', ?, ?, ?, ?)",
             [
@@ -166,76 +164,44 @@ async def test_sqlite_database_before_search_gets_searchable_history(tmp_path: P
                 ("msg_gone", AB, 2, "", "n2", T0 + 1, 1),
             ],
         )
-    )
-    await old.close()
-    store = open_sqlite(path)
-    try:
+
+    async def check(store: Store) -> None:
         assert await _ids(store, "lighthouse") == ["msg_old"]
         await _say(store, AB, 3, "a new lighthouse")
         assert set(await _ids(store, "lighthouse")) == {"msg_old", "msg_0003"}
-    finally:
-        await store.close()
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    finally:
-        conn.close()
+
+    await sqlite_upgrade(tmp_path / "old.db", SQLITE_BEFORE, check, old_rows)
 
 
 async def test_postgresql_database_before_search_gets_searchable_history() -> None:
-    from tests.postgres_databases import create_database, drop_database
+    def old_rows(conn: psycopg.Connection[Any]) -> None:
+        conn.execute(
+            "INSERT INTO conversations (id, kind, user_a, user_b, last_seq)"
+            " VALUES (%s, 'direct', 'usr_a', 'usr_b', 1)",
+            (AB,),
+        )
+        conn.execute(
+            "INSERT INTO messages (id, conversation_id, seq, author_id, body, nonce,"
+            " created_at, deleted) VALUES ('msg_old', %s, 1, 'usr_a', 'an old lighthouse',"
+            " 'n1', %s, FALSE)",
+            (AB, T0),
+        )
 
-    url = create_database()
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            postgres_schema.migrate(conn, postgres_schema.MIGRATIONS[:POSTGRES_BEFORE])
-            conn.execute(
-                "INSERT INTO conversations (id, kind, user_a, user_b, last_seq)"
-                " VALUES (%s, 'direct', 'usr_a', 'usr_b', 1)",
-                (AB,),
-            )
-            conn.execute(
-                "INSERT INTO messages (id, conversation_id, seq, author_id, body, nonce,"
-                " created_at, deleted) VALUES ('msg_old', %s, 1, 'usr_a', 'an old lighthouse',"
-                " 'n1', %s, FALSE)",
-                (AB, T0),
-            )
-        store = open_postgres(url)
-        try:
-            assert await _ids(store, "lighthouse") == ["msg_old"]
-        finally:
-            await store.close()
-        with psycopg.connect(url) as conn:
-            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
-            assert row is not None and row[0] == len(postgres_schema.MIGRATIONS)
-    finally:
-        drop_database(url)
+    async def check(store: Store) -> None:
+        assert await _ids(store, "lighthouse") == ["msg_old"]
+
+    await postgres_upgrade(POSTGRES_BEFORE, check, old_rows)
 
 
 async def test_mongodb_layout_before_search_gets_the_text_index(tmp_path: Path) -> None:
-    client = mongo_databases.mock_client(tmp_path)
-    store = open_mongo(mongo_databases.MOCK_URL, client=client)
-    try:
+    def downgrade(db: Db) -> None:  # as a database written before search
+        set_layout_version(db, 3)
+        db["messages"].drop_index("body_text")
 
-        def downgrade(db: Db) -> None:  # as a database written before search
-            db["meta"].update_one({"_id": "layout"}, {"$set": {"version": 3}})
-            db["messages"].drop_index("body_text")
+    async def check(store: Store) -> None:
+        assert "body_text" in await mongo_indexes(store, "messages")
 
-        await store.engine.run(downgrade)
-    finally:
-        await store.close()
-    store = open_mongo(mongo_databases.MOCK_URL, client=client)
-    try:
-
-        def layout(db: Db) -> tuple[int, dict[str, object]]:
-            meta = db["meta"].find_one({"_id": "layout"})
-            return int(meta["version"]), db["messages"].index_information()
-
-        version, indexes = await store.engine.run(layout)
-        assert version == mongo_layout.LAYOUT_VERSION
-        assert "body_text" in indexes
-    finally:
-        await store.close()
+    await mongo_upgrade(tmp_path, downgrade, check)
 
 
 async def test_imported_messages_are_searchable(text_store: Store) -> None:

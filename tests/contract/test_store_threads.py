@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from nodechat.errors import NotFound
 from nodechat.models import Conversation, ConversationKind, ThreadSummary
 from nodechat.storage import Store
 from nodechat.storage.mongo import indexes as mongo_layout
-from nodechat.storage.mongo import open_mongo
 from nodechat.storage.mongo.engine import Db
-from nodechat.storage.postgres import open_postgres
 from nodechat.storage.postgres import schema as postgres_schema
-from nodechat.storage.sqlite import open_sqlite
-from nodechat.storage.sqlite.engine import _migrate as _sqlite_migrate
 from nodechat.storage.sqlite.schema import MIGRATIONS as SQLITE_MIGRATIONS
-from tests import mongo_databases
 from tests.contract.test_store_groups import G, make_group
 from tests.contract.test_store_messages import DM, T0, make_dm, post
-from tests.postgres_databases import create_database, drop_database
+from tests.store_upgrades import (
+    mongo_indexes,
+    mongo_upgrade,
+    postgres_upgrade,
+    set_layout_version,
+    sqlite_upgrade,
+)
 
 # the index of the migration that adds conversations.parent_id
 SQLITE_BEFORE = next(i for i, script in enumerate(SQLITE_MIGRATIONS) if "parent_id" in script)
@@ -176,74 +175,31 @@ async def test_deleting_a_group_takes_its_threads(store: Store) -> None:
 
 
 async def _thread_after_upgrade(store: Store) -> None:
-    try:
-        await make_dm(store)
-        await post(store, 1)
-        opened = await store.messages.ensure_conversation(thread("msg_0001", DM))
-        assert opened.parent_id == DM
-        await reply(store, "msg_0001", 1)
-        assert (await store.threads.summaries(["thread:msg_0001"]))["thread:msg_0001"].count == 1
-        old = await store.messages.get_conversation(DM)
-        assert old is not None and old.parent_id is None
-    finally:
-        await store.close()
+    await make_dm(store)
+    await post(store, 1)
+    opened = await store.messages.ensure_conversation(thread("msg_0001", DM))
+    assert opened.parent_id == DM
+    await reply(store, "msg_0001", 1)
+    assert (await store.threads.summaries(["thread:msg_0001"]))["thread:msg_0001"].count == 1
+    old = await store.messages.get_conversation(DM)
+    assert old is not None and old.parent_id is None
 
 
 async def test_sqlite_database_before_threads_is_migrated(tmp_path: Path) -> None:
-    path = tmp_path / "chat.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        _sqlite_migrate(conn, SQLITE_MIGRATIONS[:SQLITE_BEFORE])  # a database made before threads
-    finally:
-        conn.close()
-    await _thread_after_upgrade(open_sqlite(path))
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE_MIGRATIONS)
-    finally:
-        conn.close()
+    await sqlite_upgrade(tmp_path / "chat.db", SQLITE_BEFORE, _thread_after_upgrade)
 
 
 async def test_postgresql_database_before_threads_is_migrated() -> None:
-    url = create_database()
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            before = POSTGRES_BEFORE
-            assert postgres_schema.migrate(conn, postgres_schema.MIGRATIONS[:before]) == list(
-                range(1, before + 1)
-            )
-        await _thread_after_upgrade(open_postgres(url))
-        with psycopg.connect(url) as conn:
-            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
-            assert row is not None and row[0] == len(postgres_schema.MIGRATIONS)
-    finally:
-        drop_database(url)
+    await postgres_upgrade(POSTGRES_BEFORE, _thread_after_upgrade)
 
 
 async def test_mongodb_layout_before_threads_is_upgraded(tmp_path: Path) -> None:
-    client = mongo_databases.mock_client(tmp_path)
-    store = open_mongo(mongo_databases.MOCK_URL, client=client)
-    try:
+    def downgrade(db: Db) -> None:  # as a database written before threads
+        set_layout_version(db, mongo_layout.LAYOUT_VERSION - 1)
+        db["conversations"].drop_index("parent_id_1")
 
-        def downgrade(db: Db) -> None:  # as a database written before threads
-            db["meta"].update_one(
-                {"_id": "layout"}, {"$set": {"version": mongo_layout.LAYOUT_VERSION - 1}}
-            )
-            db["conversations"].drop_index("parent_id_1")
+    async def check(store: Store) -> None:
+        assert "parent_id_1" in await mongo_indexes(store, "conversations")
+        await _thread_after_upgrade(store)
 
-        await store.engine.run(downgrade)
-    finally:
-        await store.close()
-    store = open_mongo(mongo_databases.MOCK_URL, client=client)
-    try:
-
-        def layout(db: Db) -> tuple[int, list[str]]:
-            meta = db["meta"].find_one({"_id": "layout"})
-            return int(meta["version"]), list(db["conversations"].index_information())
-
-        version, names = await store.engine.run(layout)
-        assert version == mongo_layout.LAYOUT_VERSION
-        assert "parent_id_1" in names
-    finally:
-        await store.close()
-    await _thread_after_upgrade(open_mongo(mongo_databases.MOCK_URL, client=client))
+    await mongo_upgrade(tmp_path, downgrade, check)
