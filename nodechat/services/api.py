@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from nodechat.errors import ChatError, settle
 from nodechat.errors import fold as fold  # re-exported: the batch helper of every stage
@@ -38,6 +38,10 @@ MEMBER_PAGE_MAX = 1000  # members in one member.list page at most (also the defa
 
 class AuthService(ABC):
     """Accounts, passwords, tokens and sessions."""
+
+    # calls cross the network (a role's gRPC client): independent reads are worth
+    # making concurrently, since a remote read costs a round trip, a local one little
+    remote: ClassVar[bool] = False
 
     @abstractmethod
     async def register(
@@ -129,6 +133,10 @@ class MemberPage:
 
 class GroupService(ABC):
     """Groups, channels, members, roles and invites."""
+
+    # calls cross the network (a role's gRPC client): independent reads are worth
+    # making concurrently, since a remote read costs a round trip, a local one little
+    remote: ClassVar[bool] = False
 
     @abstractmethod
     async def create_group(self, identity: Identity, name: str, description: str = "") -> GroupView:
@@ -365,6 +373,10 @@ class ReplayResult:
 
 class MessageService(ABC):
     """Conversations, messages, history, read markers and blocks."""
+
+    # calls cross the network (a role's gRPC client): independent reads are worth
+    # making concurrently, since a remote read costs a round trip, a local one little
+    remote: ClassVar[bool] = False
 
     @abstractmethod
     async def send(

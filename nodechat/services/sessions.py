@@ -13,7 +13,8 @@ and the live events, each message once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,9 @@ class SessionService:
         self._voice = voice
         self._voice_states = voice_states
         self._replay_limit = replay_limit
+        # over the network the snapshot's independent reads go out together: one round
+        # trip instead of three, and a storm of session starts shares Batch calls
+        self._concurrent = auth.remote or groups.remote or messages.remote
 
     async def start(
         self,
@@ -102,17 +106,20 @@ class SessionService:
         """
         identity = await self._auth.authenticate(token)
         await subscribe(identity, await self._groups.member_group_ids(identity.user_id))
-        user = await self._auth.get_user(identity)
-        groups = await self._groups.list_groups(identity)
-        states = await self._messages.conversations(identity)
+        user, groups, states = await self._all(
+            self._auth.get_user(identity),
+            self._groups.list_groups(identity),
+            self._messages.conversations(identity),
+        )
         peers = sorted({s.peer_id for s in states if s.peer_id} - {identity.user_id})
         if show is not None:
             await show(peers)
-        users = []
-        for start in range(0, len(peers), USERS_PER_CALL):
-            users += await self._auth.get_users(identity, peers[start : start + USERS_PER_CALL])
-        resumed, positions, replay = await self._resume(identity, states, resume)
-        online = await self._online([identity.user_id, *peers])
+        users, (resumed, positions, replay), online, voice = await self._all(
+            self._users(identity, peers),
+            self._resume(identity, states, resume),
+            self._online([identity.user_id, *peers]),
+            self._voice(groups),
+        )
         presence = {user_id: "offline" for user_id in peers}
         presence.update((user_id, "online") for user_id in online if user_id in presence)
         snapshot = {
@@ -122,12 +129,24 @@ class SessionService:
             "conversations": [conversation_dict(s) for s in states],
             "users": [u.public() for u in users],
             "online": online,
-            "voice": await self._voice(groups),
+            "voice": voice,
             "resume": resumed,
         }
         if self._voice_states is not None:
             snapshot["voice_states"] = await self._voice_states(groups)
         return SessionStart(identity, snapshot, positions, replay, presence)
+
+    async def _all(self, *reads: Coroutine[Any, Any, Any]) -> list[Any]:
+        """The results of independent reads: together over the network, else in turn."""
+        if self._concurrent:
+            return list(await asyncio.gather(*reads))
+        return [await read for read in reads]
+
+    async def _users(self, identity: Identity, peers: list[str]) -> list[Any]:
+        users = []
+        for start in range(0, len(peers), USERS_PER_CALL):
+            users += await self._auth.get_users(identity, peers[start : start + USERS_PER_CALL])
+        return users
 
     async def _resume(
         self, identity: Identity, states: list[ConversationState], resume: Mapping[str, int]

@@ -263,3 +263,35 @@ class Error(_message.Message):
     details_json: bytes
     status: int
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., details_json: _Optional[bytes] = ..., status: _Optional[int] = ...) -> None: ...
+
+class BatchCall(_message.Message):
+    __slots__ = ("method", "request", "user_id", "session_id")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    request: bytes
+    user_id: str
+    session_id: str
+    def __init__(self, method: _Optional[str] = ..., request: _Optional[bytes] = ..., user_id: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
+
+class BatchOutcome(_message.Message):
+    __slots__ = ("reply", "error")
+    REPLY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    reply: bytes
+    error: Error
+    def __init__(self, reply: _Optional[bytes] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+
+class BatchRequest(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[BatchCall]
+    def __init__(self, calls: _Optional[_Iterable[_Union[BatchCall, _Mapping]]] = ...) -> None: ...
+
+class BatchResponse(_message.Message):
+    __slots__ = ("outcomes",)
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedCompositeFieldContainer[BatchOutcome]
+    def __init__(self, outcomes: _Optional[_Iterable[_Union[BatchOutcome, _Mapping]]] = ...) -> None: ...

@@ -25,6 +25,8 @@ SERVICE = "nodechat.v1.AuthService"
 class RemoteAuthService(AuthService):
     """:class:`AuthService` over gRPC."""
 
+    remote = True
+
     def __init__(self, target: str, settings: RpcSettings) -> None:
         self.rpc = RpcChannel(target, SERVICE, settings)
 
@@ -71,7 +73,7 @@ class RemoteAuthService(AuthService):
 
     async def authenticate(self, access_token: str) -> Identity:
         request = build(auth_pb2.AuthenticateRequest, access_token=access_token)
-        reply = await self.rpc.call("Authenticate", request, common_pb2.Identity, idempotent=True)
+        reply = await self.rpc.call("Authenticate", request, common_pb2.Identity, batch=True)
         return cv.identity_from_pb(reply)
 
     async def logout(self, identity: Identity) -> None:
@@ -83,18 +85,18 @@ class RemoteAuthService(AuthService):
 
     async def get_user(self, identity: Identity, user_id: str | None = None) -> User:
         request = build(auth_pb2.GetUserRequest, user_id=user_id)
-        reply = await self.rpc.call("GetUser", request, common_pb2.User, identity, idempotent=True)
+        reply = await self.rpc.call("GetUser", request, common_pb2.User, identity, batch=True)
         return cv.user_from_pb(reply)
 
     async def find_user(self, identity: Identity, username: str) -> User:
         request = build(auth_pb2.FindUserRequest, username=username)
-        reply = await self.rpc.call("FindUser", request, common_pb2.User, identity, idempotent=True)
+        reply = await self.rpc.call("FindUser", request, common_pb2.User, identity, batch=True)
         return cv.user_from_pb(reply)
 
     async def get_users(self, identity: Identity, user_ids: Sequence[str]) -> list[User]:
         request = build(auth_pb2.GetUsersRequest, user_ids=list(user_ids))
         reply = await self.rpc.call(
-            "GetUsers", request, auth_pb2.GetUsersResponse, identity, idempotent=True
+            "GetUsers", request, auth_pb2.GetUsersResponse, identity, batch=True
         )
         return [cv.user_from_pb(u) for u in reply.users]
 

@@ -21,6 +21,8 @@ SERVICE = "nodechat.v1.GroupService"
 class RemoteGroupService(GroupService):
     """:class:`GroupService` over gRPC."""
 
+    remote = True
+
     def __init__(self, target: str, settings: RpcSettings) -> None:
         self.rpc = RpcChannel(target, SERVICE, settings)
 
@@ -37,11 +39,9 @@ class RemoteGroupService(GroupService):
         | groups_pb2.CreateGroupRequest
         | groups_pb2.GroupMemberRequest,
         identity: Identity,
-        idempotent: bool = False,
+        batch: bool = False,
     ) -> GroupView:
-        reply = await self.rpc.call(
-            name, request, common_pb2.GroupView, identity, idempotent=idempotent
-        )
+        reply = await self.rpc.call(name, request, common_pb2.GroupView, identity, batch=batch)
         return cv.group_view_from_pb(reply)
 
     async def create_group(self, identity: Identity, name: str, description: str = "") -> GroupView:
@@ -50,13 +50,13 @@ class RemoteGroupService(GroupService):
 
     async def list_groups(self, identity: Identity) -> list[GroupView]:
         reply = await self.rpc.call(
-            "ListGroups", Empty(), groups_pb2.ListGroupsResponse, identity, idempotent=True
+            "ListGroups", Empty(), groups_pb2.ListGroupsResponse, identity, batch=True
         )
         return [cv.group_view_from_pb(v) for v in reply.groups]
 
     async def get_group(self, identity: Identity, group_id: str) -> GroupView:
         return await self._view(
-            "GetGroup", build(groups_pb2.GroupRequest, group_id=group_id), identity, idempotent=True
+            "GetGroup", build(groups_pb2.GroupRequest, group_id=group_id), identity, batch=True
         )
 
     async def update_group(
@@ -129,7 +129,7 @@ class RemoteGroupService(GroupService):
             groups_pb2.ListMembersRequest, group_id=group_id, after=after or "", limit=limit
         )
         reply = await self.rpc.call(
-            "ListMembers", request, groups_pb2.MemberList, identity, idempotent=True
+            "ListMembers", request, groups_pb2.MemberList, identity, batch=True
         )
         return MemberPage(
             [cv.member_from_pb(m) for m in reply.members],
@@ -160,7 +160,7 @@ class RemoteGroupService(GroupService):
             build(groups_pb2.GroupRequest, group_id=group_id),
             groups_pb2.InviteList,
             identity,
-            idempotent=True,
+            batch=True,
         )
         return [cv.invite_from_pb(i) for i in reply.invites]
 
@@ -208,7 +208,7 @@ class RemoteGroupService(GroupService):
             "MemberGroupIds",
             build(groups_pb2.MemberGroupIdsRequest, user_id=user_id),
             groups_pb2.MemberGroupIdsResponse,
-            idempotent=True,
+            batch=True,
         )
         return list(reply.group_ids)
 

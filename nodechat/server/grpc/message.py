@@ -43,6 +43,8 @@ SERVICE = "nodechat.v1.MessageService"
 class RemoteMessageService(MessageService):
     """:class:`MessageService` over gRPC; concurrent sends share one SendMany call."""
 
+    remote = True
+
     def __init__(self, target: str, settings: RpcSettings, *, max_batch: int = 256) -> None:
         self.rpc = RpcChannel(target, SERVICE, settings)
         self._batcher = SendBatcher(self._send_many, max_batch=max_batch)
@@ -126,7 +128,7 @@ class RemoteMessageService(MessageService):
             limit=limit,
         )
         reply = await self.rpc.call(
-            "History", request, messages_pb2.HistoryPage, identity, idempotent=True
+            "History", request, messages_pb2.HistoryPage, identity, batch=True
         )
         return cv.history_page_from_pb(reply)
 
@@ -140,7 +142,7 @@ class RemoteMessageService(MessageService):
             limit=limit,
         )
         reply = await self.rpc.call(
-            "Replay", request, messages_pb2.ReplayResult, identity, idempotent=True
+            "Replay", request, messages_pb2.ReplayResult, identity, batch=True
         )
         return cv.replay_result_from_pb(reply)
 
@@ -160,7 +162,7 @@ class RemoteMessageService(MessageService):
 
     async def conversations(self, identity: Identity) -> list[ConversationState]:
         reply = await self.rpc.call(
-            "Conversations", Empty(), messages_pb2.ConversationList, identity, idempotent=True
+            "Conversations", Empty(), messages_pb2.ConversationList, identity, batch=True
         )
         return [cv.conversation_state_from_pb(s) for s in reply.conversations]
 
@@ -173,7 +175,7 @@ class RemoteMessageService(MessageService):
             "DirectPeerIds",
             build(messages_pb2.UserRequest, user_id=user_id),
             messages_pb2.DirectPeerIdsResponse,
-            idempotent=True,
+            batch=True,
         )
         return list(reply.user_ids)
 
@@ -202,9 +204,7 @@ class RemoteMessageService(MessageService):
 
     async def pins(self, identity: Identity, conversation_id: str) -> list[PinnedMessage]:
         request = build(messages_pb2.ConversationRequest, conversation_id=conversation_id)
-        reply = await self.rpc.call(
-            "Pins", request, messages_pb2.PinList, identity, idempotent=True
-        )
+        reply = await self.rpc.call("Pins", request, messages_pb2.PinList, identity, batch=True)
         return [cv.pinned_message_from_pb(p) for p in reply.pins]
 
     async def search(self, identity: Identity, request: SearchRequest) -> SearchPage:
