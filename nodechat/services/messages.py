@@ -548,13 +548,11 @@ class LocalMessageService(ThreadRules, MessageService):
                 found.append(Conversation(channel.id, ConversationKind.CHANNEL, group_id))
         found.extend(await self._messages.list_direct(uid))
         notes = self_conversation_id(uid)
-        # a read, not a write: a connect must not wait for a commit (it did, every time)
+        # a read, not a write: a connect must not wait for a commit. Notes to self are
+        # stored from their first use (send, history, read marker: ``_access``), so
+        # until then they are listed as they will be created, empty
         mine = await self._messages.get_conversation(notes)
-        if mine is None:
-            mine = await self._messages.ensure_conversation(
-                Conversation(notes, ConversationKind.SELF, participants=(uid,))
-            )
-        found.append(mine)
+        found.append(mine or Conversation(notes, ConversationKind.SELF, participants=(uid,)))
         return await self._states(uid, found)
 
     async def _states(self, uid: str, conversations: list[Conversation]) -> list[ConversationState]:

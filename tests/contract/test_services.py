@@ -523,6 +523,26 @@ async def test_direct_messages_blocks_and_conversations(services: ServiceEnv) ->
     assert (await env.messages.send(alice, dm, "hello?", "dm-2")).message.seq == 2
 
 
+async def test_a_new_users_conversations_list_notes_without_storing_them(
+    services: ServiceEnv,
+) -> None:
+    # a connect reads and never waits for a commit: notes to self are stored at first use
+    env = services
+    _, carol = await env.user()
+    notes = f"self:{carol.user_id}"
+    assert env.store is not None
+    for _ in range(2):
+        states = {s.conversation.id: s for s in await env.messages.conversations(carol)}
+        assert states[notes].conversation.kind is ConversationKind.SELF
+        assert states[notes].conversation.last_seq == 0 and states[notes].unread == 0
+        assert await env.store.messages.get_conversation(notes) is None
+    page = await env.messages.history(carol, notes)
+    assert page.messages == []
+    assert (await env.messages.send(carol, notes, "first note", "n-1")).message.seq == 1
+    states = {s.conversation.id: s for s in await env.messages.conversations(carol)}
+    assert states[notes].conversation.last_seq == 1
+
+
 async def test_concurrent_sends_are_gap_free_and_batched(services: ServiceEnv) -> None:
     env = services
     alice, bob, gid, channel = await chatting_in_a_channel(env)
