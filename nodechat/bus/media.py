@@ -138,7 +138,7 @@ class RedisMediaBus(MediaBus):
                 await task
         self._tasks = []
         with contextlib.suppress(Exception):
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py: untyped
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # untyped in older redis-py
         await self._subscriber.aclose()
         await self._publisher.aclose()
 

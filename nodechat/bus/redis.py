@@ -531,4 +531,4 @@ def _is_typing(payload: bytes) -> bool:
 
 async def _close_pubsub(pubsub: PubSub) -> None:
     with contextlib.suppress(RedisError, OSError):
-        await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py: untyped
+        await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # untyped in older redis-py
