@@ -14,7 +14,7 @@ and the live events, each message once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +36,9 @@ Subscribe = Callable[[Identity, list[str]], Awaitable[None]]  # (identity, group
 Show = Callable[[list[str]], Awaitable[None]]  # (direct-message peers' user ids)
 OnlineLookup = Callable[[list[str]], Awaitable[list[str]]]
 VoiceLookup = Callable[[list[GroupView]], Awaitable[dict[str, list[str]]]]
-# voice channel -> user -> {handle, muted, deafened, speaking} (socket nodes only)
-VoiceStatesLookup = Callable[[list[GroupView]], Awaitable[dict[str, dict[str, Any]]]]
+# voice channel -> user -> {handle, muted, deafened, speaking} (socket nodes only), for
+# the channels in use of the voice snapshot (channel -> participants)
+VoiceStatesLookup = Callable[[dict[str, list[str]]], Awaitable[dict[str, dict[str, Any]]]]
 
 
 def conversation_dict(state: ConversationState) -> dict[str, Any]:
@@ -133,10 +134,10 @@ class SessionService:
             "resume": resumed,
         }
         if self._voice_states is not None:
-            snapshot["voice_states"] = await self._voice_states(groups)
+            snapshot["voice_states"] = await self._voice_states(voice)
         return SessionStart(identity, snapshot, positions, replay, presence)
 
-    async def _all(self, *reads: Coroutine[Any, Any, Any]) -> list[Any]:
+    async def _all(self, *reads: Awaitable[Any]) -> list[Any]:
         """The results of independent reads: together over the network, else in turn."""
         if self._concurrent:
             return list(await asyncio.gather(*reads))

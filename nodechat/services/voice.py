@@ -119,11 +119,14 @@ class VoiceService:
         """Send an event to a topic (a signaling frame to one participant's sessions)."""
         await publish_quietly(self._bus, topic, event)
 
-    async def snapshot_states(self, views: list[GroupView]) -> dict[str, dict[str, Any]]:
-        """voice channel -> user -> state, for the voice channels of these groups in use."""
+    async def snapshot_states(
+        self, participants: dict[str, list[str]]
+    ) -> dict[str, dict[str, Any]]:
+        """voice channel -> user -> state, for the channels of a :meth:`snapshot` (those
+        in use): the session start reads the roster's participants once, not twice."""
         out: dict[str, dict[str, Any]] = {}
         try:
-            for channel_id in await self.snapshot(views):
+            for channel_id in participants:
                 states = await self.roster.states(channel_id)
                 out[channel_id] = {u: st.to_dict() for u, st in states.items()}
         except ChatError as exc:
