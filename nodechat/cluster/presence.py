@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from redis.asyncio import Redis
 
 from nodechat.bus.redis import DEFAULT_PREFIX, redis_client, redis_errors
+from nodechat.coalesce import Coalescer
 
 log = logging.getLogger(__name__)
 
@@ -101,21 +102,27 @@ local p = ARGV[1]
 local function alive(n) return redis.call('EXISTS', p .. 'presence:alive:' .. n) == 1 end
 """
 
+# Count one more connection of each user in ARGV[4..] on node ARGV[2]; per user 1 if it
+# just came online cluster-wide (a user named twice counts twice, online once).
 _CONNECT = (
     _HEADER
     + """
-local node, uid = ARGV[2], ARGV[3]
-local ukey = p .. 'presence:user:' .. uid
-redis.call('SET', p .. 'presence:alive:' .. node, '1', 'PX', ARGV[4])
+local node = ARGV[2]
+redis.call('SET', p .. 'presence:alive:' .. node, '1', 'PX', ARGV[3])
 redis.call('SADD', p .. 'presence:nodes', node)
-local was = false
-for _, n in ipairs(redis.call('HKEYS', ukey)) do
-  if n == node or alive(n) then was = true else redis.call('HDEL', ukey, n) end
+local out = {}
+for i = 4, #ARGV do
+  local uid = ARGV[i]
+  local ukey = p .. 'presence:user:' .. uid
+  local was = false
+  for _, n in ipairs(redis.call('HKEYS', ukey)) do
+    if n == node or alive(n) then was = true else redis.call('HDEL', ukey, n) end
+  end
+  redis.call('HINCRBY', ukey, node, 1)
+  redis.call('SADD', p .. 'presence:node:' .. node, uid)
+  if was then out[#out + 1] = 0 else out[#out + 1] = 1 end
 end
-redis.call('HINCRBY', ukey, node, 1)
-redis.call('SADD', p .. 'presence:node:' .. node, uid)
-if was then return 0 end
-return 1
+return out
 """
 )
 
@@ -250,6 +257,10 @@ class RedisPresence(PresenceRegistry):
         self._by_node = client.register_script(_BY_NODE)
         self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
+        # a storm of connects (a node restart) shares round trips: the connects and the
+        # lookups of one loop turn are one script call each (nodechat/coalesce.py)
+        self._connects: Coalescer[str, bool] = Coalescer(self._connect_many, max_items=ONLINE_BATCH)
+        self._lookups: Coalescer[list[str], set[str]] = Coalescer(self._online_many)
 
     @classmethod
     def from_url(
@@ -267,10 +278,14 @@ class RedisPresence(PresenceRegistry):
 
     async def connect(self, user_id: str) -> bool:
         self._start()
-        with redis_errors("presence", code="presence_unavailable"):
-            became = await self._connect(args=[self._prefix, self.node_id, user_id, self._ttl_ms])
+        became = await self._connects(user_id)
         self._counts[user_id] = self._counts.get(user_id, 0) + 1
-        return bool(became)
+        return became
+
+    async def _connect_many(self, user_ids: list[str]) -> list[bool]:
+        with redis_errors("presence", code="presence_unavailable"):
+            flags = await self._connect(args=[self._prefix, self.node_id, self._ttl_ms, *user_ids])
+        return [bool(flag) for flag in flags]
 
     async def disconnect(self, user_id: str) -> bool:
         count = self._counts.get(user_id, 0)
@@ -284,13 +299,22 @@ class RedisPresence(PresenceRegistry):
 
     async def online(self, user_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(user_ids))
+        if not ids:
+            return set()
+        if len(ids) > ONLINE_BATCH:  # a big question goes alone, in chunks
+            return (await self._online_many([ids]))[0]
+        return await self._lookups(ids)
+
+    async def _online_many(self, questions: list[list[str]]) -> list[set[str]]:
+        """Several callers' lookups in as few script calls as their distinct users need."""
+        ids = list(dict.fromkeys(u for question in questions for u in question))
         found: set[str] = set()
         for start in range(0, len(ids), ONLINE_BATCH):
             chunk = ids[start : start + ONLINE_BATCH]
             with redis_errors("presence", code="presence_unavailable"):
                 flags = await self._online(args=[self._prefix, *chunk])
             found.update(u for u, flag in zip(chunk, flags, strict=True) if flag)
-        return found
+        return [found.intersection(question) for question in questions]
 
     async def connections_by_node(self) -> dict[str, dict[str, int]]:
         with redis_errors("presence", code="presence_unavailable"):

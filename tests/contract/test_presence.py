@@ -100,6 +100,25 @@ async def test_status_is_cluster_wide(nodes: Callable[..., RedisPresence]) -> No
     assert await a.online(["u1"]) == set()
 
 
+async def test_concurrent_connects_and_lookups_answer_each_caller(
+    make_presence: PresenceFactory,
+) -> None:
+    # a connect storm: on Redis the connects of one turn are one script call, and each
+    # caller still learns whether its own connect took its user online
+    node = make_presence("n1")
+    users = [f"u{i}" for i in range(50)]
+    became = await asyncio.gather(*(node.connect(u) for u in [*users, "u0", "u1"]))
+    assert became == [True] * 50 + [False, False]  # u0 and u1: a second session each
+    questions = [["u0", "nobody"], users[10:20], ["nobody"], ["u49", "u49", "u3"]]
+    answers = await asyncio.gather(*(node.online(q) for q in questions))
+    assert answers == [{"u0"}, set(users[10:20]), set(), {"u49", "u3"}]
+    assert await node.disconnect("u0") is False  # the second session of u0 is still there
+    assert await node.disconnect("u0") is True
+    assert await node.online(["u0", "u1"]) == {"u1"}
+    if isinstance(node, RedisPresence):
+        assert node._connects.groups <= 2  # noqa: SLF001  (52 connects: the first one alone at most)
+
+
 async def test_clean_close_takes_a_nodes_users_offline(nodes: Callable[..., RedisPresence]) -> None:
     a, b = nodes("a"), nodes("b")
     await a.connect("u1")
