@@ -38,6 +38,7 @@ class Coalescer(Generic[T, R]):
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.groups = 0  # run calls made (for tests and benchmarks)
+        self._failure: Exception | None = None  # what cancel() gives the callers in flight
 
     async def __call__(self, item: T) -> R:
         loop = asyncio.get_running_loop()
@@ -72,15 +73,27 @@ class Coalescer(Generic[T, R]):
             if len(results) != len(group):
                 raise RuntimeError(f"{len(results)} results for {len(group)} items")
         except BaseException as exc:
+            failure = self._failure if isinstance(exc, asyncio.CancelledError) else None
             for _, future in group:
                 if not future.done():
-                    future.set_exception(copy.copy(exc))
+                    future.set_exception(copy.copy(failure or exc))
             if not isinstance(exc, Exception):
                 raise  # cancelled: the callers have their error, the task ends as asked
             return
         for (_, future), result in zip(group, results, strict=True):
             if not future.done():  # its caller gave up meanwhile
                 future.set_result(result)
+
+    def cancel(self, error: Exception) -> None:
+        """Stop: the groups being answered are cancelled, and every caller still waiting
+        (in flight or queued) gets a copy of ``error``."""
+        queued, self._queue = self._queue, []
+        for _, future in queued:
+            if not future.done():
+                future.set_exception(copy.copy(error))
+        self._failure = error
+        for task in list(self._tasks):
+            task.cancel()
 
     async def close(self) -> None:
         """Wait for the groups being answered (what is queued goes out with them)."""

@@ -87,3 +87,22 @@ async def test_a_caller_that_gives_up_leaves_the_others_their_answers() -> None:
     assert await stayer == 2
     with pytest.raises(asyncio.CancelledError):
         await quitter
+
+
+async def test_cancel_fails_the_callers_in_flight_and_queued_with_the_error_given() -> None:
+    started = asyncio.Event()
+
+    async def forever(items: list[int]) -> list[int]:
+        started.set()
+        await asyncio.Event().wait()
+        return items
+
+    calls = Coalescer(forever)
+    in_flight = asyncio.ensure_future(calls(1))
+    await started.wait()
+    queued = asyncio.ensure_future(calls(2))
+    await turns(5)
+    calls.cancel(Unavailable("the channel is closed", code="service_unavailable"))
+    results = await asyncio.gather(in_flight, queued, return_exceptions=True)
+    assert [type(r) for r in results] == [Unavailable, Unavailable]
+    assert all(isinstance(r, Unavailable) and r.code == "service_unavailable" for r in results)

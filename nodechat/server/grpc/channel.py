@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.message import Message as ProtoMessage
 
+from nodechat.coalesce import Coalescer
 from nodechat.config import RpcSettings
 from nodechat.errors import ChatError, InternalError, InvalidRequest, Unavailable
 from nodechat.models import Identity
@@ -76,7 +77,6 @@ class _Queued:
     request: ProtoMessage
     reply_type: type[ProtoMessage]
     identity: Identity | None
-    future: asyncio.Future[Any]
 
 
 def _serialize(message: ProtoMessage) -> bytes:
@@ -122,10 +122,9 @@ class RpcChannel:
         self.calls = 0  # RPCs attempted, retries included (for tests and metrics)
         self.batches = 0  # Batch RPCs made (each carrying two or more reads)
         self.batching = True  # off once the role answers Batch with UNIMPLEMENTED
-        self._queue: list[_Queued] = []
-        self._scheduled = False
-        self._in_flight = 0  # batches (or lone reads) of the queue being answered
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._reads: Coalescer[_Queued, Any] = Coalescer(
+            self._run, max_items=MAX_BATCH_CALLS, in_flight=MAX_BATCHES_IN_FLIGHT
+        )
         # metrics hook: (method, seconds, error code or "") after every call
         self.observer: Callable[[str, float, str], None] | None = None
 
@@ -184,43 +183,22 @@ class RpcChannel:
 
     # -- batching ----------------------------------------------------------
 
-    def _enqueue(
+    async def _enqueue(
         self,
         name: str,
         request: ProtoMessage,
         reply_type: type[ProtoMessage],
         identity: Identity | None,
-    ) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append(_Queued(name, request, reply_type, identity, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
-        return future
+    ) -> Any:
+        outcome = await self._reads(_Queued(name, request, reply_type, identity))
+        if isinstance(outcome, ChatError):
+            raise outcome
+        return outcome
 
-    def _flush(self) -> None:
-        self._scheduled = False
-        loop = asyncio.get_running_loop()
-        while self._queue and self._in_flight < MAX_BATCHES_IN_FLIGHT:
-            chunk = self._queue[:MAX_BATCH_CALLS]
-            del self._queue[:MAX_BATCH_CALLS]
-            self._in_flight += 1
-            task = loop.create_task(self._run(chunk))
-            self._tasks.add(task)
-            task.add_done_callback(self._answered)
-
-    def _answered(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._in_flight -= 1
-        if self._queue and not self._scheduled:
-            self._flush()
-
-    async def _run(self, chunk: list[_Queued]) -> None:
-        """Send ``chunk`` (one read alone, else as a Batch) and settle every future."""
+    async def _run(self, chunk: list[_Queued]) -> list[Any]:
+        """Each read's reply or ChatError: one read alone, else all of them as one Batch."""
         if len(chunk) == 1 or not self.batching:
-            await asyncio.gather(*(self._run_single(q) for q in chunk))
-            return
+            return list(await asyncio.gather(*(self._run_single(q) for q in chunk)))
         request = common_pb2.BatchRequest(
             calls=[
                 common_pb2.BatchCall(
@@ -237,54 +215,35 @@ class RpcChannel:
         try:
             response = await self._attempts("Batch", method, request, [self._token], True)
         except ChatError as exc:
-            if exc.details.get("status") == grpc.StatusCode.UNIMPLEMENTED.name:
-                log.warning(
-                    "%s at %s has no Batch: single calls from now on", self.service, self.target
-                )
-                self.batching = False
-                await asyncio.gather(*(self._run_single(q) for q in chunk))
-                return
-            for q in chunk:
-                _settle(q.future, error=copy_error(exc))
-            return
-        except BaseException as exc:  # cancelled at shutdown: nobody waits forever
-            for q in chunk:
-                _settle(
-                    q.future,
-                    error=Unavailable(f"{self.service}: {exc!r}", code=SERVICE_UNAVAILABLE),
-                )
-            raise
-        outcomes = response.outcomes
-        for i, q in enumerate(chunk):
-            if i >= len(outcomes):
-                skipped = Unavailable(
-                    f"{self.service} skipped a batched call", code=SERVICE_UNAVAILABLE
-                )
-                _settle(q.future, error=skipped)
-            elif outcomes[i].HasField("error"):
-                _settle(q.future, error=error_from_pb(outcomes[i].error))
-            else:
-                try:
-                    _settle(q.future, reply=q.reply_type.FromString(outcomes[i].reply))
-                except Exception:  # a reply that does not decode: the role is broken
-                    log.exception("%s/%s: a batched reply does not decode", self.service, q.name)
-                    _settle(
-                        q.future,
-                        error=InternalError(f"{self.service} sent a bad reply", code="rpc_failed"),
-                    )
-
-    async def _run_single(self, q: _Queued) -> None:
-        try:
-            reply = await self._single(q.name, q.request, q.reply_type, q.identity, True)
-        except ChatError as exc:
-            _settle(q.future, error=exc)
-        except BaseException as exc:
-            _settle(
-                q.future, error=Unavailable(f"{self.service}: {exc!r}", code=SERVICE_UNAVAILABLE)
+            if exc.details.get("status") != grpc.StatusCode.UNIMPLEMENTED.name:
+                return [copy_error(exc) for _ in chunk]
+            log.warning(
+                "%s at %s has no Batch: single calls from now on", self.service, self.target
             )
-            raise
-        else:
-            _settle(q.future, reply=reply)
+            self.batching = False
+            return list(await asyncio.gather(*(self._run_single(q) for q in chunk)))
+        outcomes = response.outcomes
+        return [
+            self._outcome(q, outcomes[i] if i < len(outcomes) else None)
+            for i, q in enumerate(chunk)
+        ]
+
+    def _outcome(self, q: _Queued, outcome: common_pb2.BatchOutcome | None) -> Any:
+        if outcome is None:
+            return Unavailable(f"{self.service} skipped a batched call", code=SERVICE_UNAVAILABLE)
+        if outcome.HasField("error"):
+            return error_from_pb(outcome.error)
+        try:
+            return q.reply_type.FromString(outcome.reply)
+        except Exception:  # a reply that does not decode: the role is broken
+            log.exception("%s/%s: a batched reply does not decode", self.service, q.name)
+            return InternalError(f"{self.service} sent a bad reply", code="rpc_failed")
+
+    async def _run_single(self, q: _Queued) -> Any:
+        try:
+            return await self._single(q.name, q.request, q.reply_type, q.identity, True)
+        except ChatError as exc:
+            return exc
 
     def _observe(self, name: str, started: float, code: str) -> None:
         if self.observer is not None:
@@ -318,24 +277,6 @@ class RpcChannel:
     async def close(self) -> None:
         """Close the channel (calls in flight are cancelled)."""
         await self._channel.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for q in self._queue:
-            _settle(
-                q.future,
-                error=Unavailable(
-                    f"{self.service}: the channel is closed", code=SERVICE_UNAVAILABLE
-                ),
-            )
-        self._queue = []
-
-
-def _settle(
-    future: asyncio.Future[Any], *, reply: Any = None, error: BaseException | None = None
-) -> None:
-    if future.done():  # its caller gave up (cancelled)
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(reply)
+        self._reads.cancel(
+            Unavailable(f"{self.service}: the channel is closed", code=SERVICE_UNAVAILABLE)
+        )
