@@ -20,6 +20,7 @@ RANKS = {
     "nodechat": 0,  # nodechat/__init__.py: the version only
     "errors": 0,
     "config_rules": 0,  # what valid settings are (config checks with it)
+    "coalesce": 0,  # many callers, one round trip (stdlib only)
     "models": 1,
     "config": 1,
     "files": 1,
