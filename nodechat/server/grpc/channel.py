@@ -63,9 +63,9 @@ MAX_BATCH_CALLS = 256  # reads in one Batch RPC (the server takes up to 512)
 # Batches of one channel in flight at once; reads made meanwhile wait and go in the
 # next one, so batches grow with the load (as the sends' SendBatcher does) while a
 # read at light load goes out at the end of its own loop turn. One: with 4, the
-# reads of a connect storm (3,000 clients) went out in batches of about 3, half of
-# them alone, and the roles' CPU per connect barely moved; with 1, about 5 a batch
-# and half the roles' CPU (docs/performance.md, "Connect storms, split").
+# reads of a connect storm went out in batches of about 3, a third of them alone;
+# with 1, about 5 a batch, and the roles' CPU per connect halved (docs/performance.md,
+# "2026-12-04: connect storms, split").
 MAX_BATCHES_IN_FLIGHT = 1
 
 
