@@ -141,7 +141,16 @@ class SessionService:
         """The results of independent reads: together over the network, else in turn."""
         if self._concurrent:
             return list(await asyncio.gather(*reads))
-        return [await read for read in reads]
+        done: list[Any] = []
+        try:
+            for read in reads:
+                done.append(await read)
+        except BaseException:
+            for left in reads[len(done) + 1 :]:  # never started: no "never awaited" warning
+                if asyncio.iscoroutine(left):
+                    left.close()
+            raise
+        return done
 
     async def _users(self, identity: Identity, peers: list[str]) -> list[Any]:
         users = []

@@ -5,9 +5,10 @@ per RPC of its service descriptor. :func:`method_handlers` wraps each in a
 gRPC handler that maps a :class:`~nodechat.errors.ChatError` to a status plus
 the trailer ``x-nodechat-error-bin``. A method the servicer lacks is a startup
 error, except ``Batch``: it is served here for every service, by running each
-call it carries through the same wrapped methods, concurrently, with that
-call's identity, and answering each with its reply or its error. Events are not a concern of this layer: the role's local service
-publishes them on the role's own bus, as it does in ``serve``.
+call it carries through the same servicer methods, concurrently, with that
+call's identity, and answering each with its reply or its error. Events are
+not a concern of this layer: the role's local service publishes them on the
+role's own bus, as it does in ``serve``.
 """
 
 from __future__ import annotations
