@@ -94,10 +94,3 @@ class Coalescer(Generic[T, R]):
         self._failure = error
         for task in list(self._tasks):
             task.cancel()
-
-    async def close(self) -> None:
-        """Wait for the groups being answered (what is queued goes out with them)."""
-        while self._tasks or self._queue:
-            if self._queue and not self._tasks:
-                self._flush()
-            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -134,9 +134,7 @@ class MemberPage:
 class GroupService(ABC):
     """Groups, channels, members, roles and invites."""
 
-    # calls cross the network (a role's gRPC client): independent reads are worth
-    # making concurrently, since a remote read costs a round trip, a local one little
-    remote: ClassVar[bool] = False
+    remote: ClassVar[bool] = False  # as AuthService.remote
 
     @abstractmethod
     async def create_group(self, identity: Identity, name: str, description: str = "") -> GroupView:
@@ -374,9 +372,7 @@ class ReplayResult:
 class MessageService(ABC):
     """Conversations, messages, history, read markers and blocks."""
 
-    # calls cross the network (a role's gRPC client): independent reads are worth
-    # making concurrently, since a remote read costs a round trip, a local one little
-    remote: ClassVar[bool] = False
+    remote: ClassVar[bool] = False  # as AuthService.remote
 
     @abstractmethod
     async def send(
